@@ -1,0 +1,166 @@
+//! clap types only. Shared flag groups (`ConnectOpts`, `OutputOpts`) are flattened at
+//! the top and marked global, so `--database-url` and `--format` mean the same thing
+//! in every subcommand and may be given before or after it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dbkit",
+    version,
+    about = "Migrate, seed, explain, check and bench the PostgreSQL database behind a multi-tenant booking service",
+    after_help = "Example:\n  dbkit migrate && dbkit migrate status   # on dbkit's own local cluster, no setup"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub connect: ConnectOpts,
+    #[command(flatten)]
+    pub output: OutputOpts,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Which database to work on.
+#[derive(Debug, Clone, Args, Default)]
+pub struct ConnectOpts {
+    /// PostgreSQL URL (postgres://user:pass@host:port/db?sslmode=require). Default:
+    /// DATABASE_URL from the environment or .env, else dbkit's local cluster in .dbkit/pg/.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// How to print results.
+#[derive(Debug, Clone, Args)]
+pub struct OutputOpts {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// Where the migration files are.
+#[derive(Debug, Clone, Args)]
+pub struct MigrationSourceOpts {
+    /// Directory of V{n}__{name}.sql files.
+    #[arg(long, global = true, value_name = "DIR", default_value = "migrations")]
+    pub migrations: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage dbkit's local PostgreSQL cluster in .dbkit/pg/.
+    #[command(after_help = "Example:\n  dbkit db start && dbkit db url")]
+    Db(DbArgs),
+    /// Apply pending migrations (advisory-locked, lock_timeout guarded), or show their status.
+    #[command(after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json")]
+    Migrate(MigrateArgs),
+    /// Create the next migration file: migrations/V{n+1}__{name}.sql.
+    #[command(after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction")]
+    New(NewArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit")]
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum DbAction {
+    /// Start the local cluster (initialising it on first use). Starting twice is harmless.
+    Start,
+    /// Stop the local cluster.
+    Stop,
+    /// Say whether the local cluster is running, where, and on which port.
+    Status,
+    /// Print the local cluster's URL (start it first with `dbkit db start`).
+    Url,
+    /// Stop the local cluster and delete its data directory.
+    Destroy {
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(subcommand)]
+    pub action: Option<MigrateAction>,
+    #[command(flatten)]
+    pub source: MigrationSourceOpts,
+    /// Migrate up to this version only.
+    #[arg(long, value_name = "N")]
+    pub target: Option<u32>,
+    /// Print what would run, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// lock_timeout for every migration statement (e.g. 5s, 500ms); a migration that
+    /// cannot get its lock in time is retried a few times, then fails.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub lock_timeout: std::time::Duration,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum MigrateAction {
+    /// Every migration with its state: applied, pending, divergent or missing.
+    #[command(after_help = "Example:\n  dbkit migrate status --format json")]
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// snake_case name of the change, e.g. add_reminders_table.
+    pub name: String,
+    #[command(flatten)]
+    pub source: MigrationSourceOpts,
+    /// Start the file with `-- dbkit:no-transaction` (for CREATE INDEX CONCURRENTLY).
+    #[arg(long)]
+    pub no_transaction: bool,
+}
+
+/// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds.
+pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => raw.split_at(i),
+        None => (raw, "ms"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration (try 5s or 500ms)"))?;
+    match unit {
+        "ms" => Ok(std::time::Duration::from_millis(n)),
+        "s" => Ok(std::time::Duration::from_secs(n)),
+        "m" | "min" => Ok(std::time::Duration::from_secs(n * 60)),
+        _ => Err(format!("`{raw}` has an unknown unit (use ms, s or m)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap().as_millis(), 5000);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_duration("300").unwrap().as_millis(), 300);
+        assert!(parse_duration("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,25 @@
+//! The command layer: from parsed CLI to resolved config to the module that does the
+//! work. Each arm returns an `Outcome`; `exit` turns it into the exit code.
+
+use anyhow::Result;
+use clap::CommandFactory;
+
+use crate::cli::{Cli, Command};
+use crate::config::Database;
+use crate::exit::Outcome;
+
+pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "dbkit", &mut std::io::stdout());
+            Ok(Outcome::Clean)
+        }
+        Command::Db(args) => crate::db::cluster::command(args.action, cli.output.format),
+        Command::Migrate(args) => {
+            let database = Database::resolve(&cli.connect)?;
+            crate::migrate::command(&database, &args, cli.output.format).await
+        }
+        Command::New(args) => crate::migrate::new_migration(&args),
+    }
+}

@@ -1,0 +1,389 @@
+//! Connecting: parse and validate a database URL (TLS per `sslmode`, password
+//! registered for redaction), connect within a bounded timeout, and turn the usual
+//! failures (refused, unreachable, auth, bad URL) into one clear line with a hint.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_postgres::config::SslMode;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::redact;
+use crate::exit::hinted;
+
+/// How long a connection attempt may take before dbkit gives up.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// TLS as the URL's `sslmode` asks for it (libpq semantics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    /// `disable`: plain TCP.
+    Off,
+    /// `prefer` (libpq's default): TLS when the server offers it, certificate not verified.
+    Prefer,
+    /// `require`: TLS, certificate not verified (as libpq does).
+    Require,
+    /// `verify-ca` / `verify-full`: TLS with the certificate checked against the web PKI roots and the host name.
+    VerifyFull,
+}
+
+/// A parsed, validated database URL. `Display` never shows the password.
+#[derive(Clone)]
+pub struct DbUrl {
+    config: Config,
+    tls: Tls,
+    redacted: String,
+}
+
+impl DbUrl {
+    /// Parse a `postgres://` or `postgresql://` URL. `origin` says where it came from
+    /// (`--database-url`, `DATABASE_URL`, `.env`) for the error message.
+    pub fn parse(raw: &str, origin: &str) -> Result<Self> {
+        let url = url::Url::parse(raw).map_err(|e| {
+            hinted(
+                format!("{origin} is not a valid URL ({e})"),
+                "expected postgres://user:password@host:port/database",
+            )
+        })?;
+        if let Some(password) = url.password() {
+            redact::register(password);
+            if let Ok(decoded) = percent_decode(password) {
+                redact::register(&decoded);
+            }
+        }
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err(hinted(
+                format!(
+                    "{origin} has scheme `{}`; dbkit needs postgres:// or postgresql://",
+                    url.scheme()
+                ),
+                "expected postgres://user:password@host:port/database",
+            ));
+        }
+        let mut tls = Tls::Prefer;
+        let mut kept = url.clone();
+        let mut pairs = Vec::new();
+        for (key, value) in url.query_pairs() {
+            if key == "sslmode" {
+                tls = match value.as_ref() {
+                    "disable" => Tls::Off,
+                    "allow" | "prefer" => Tls::Prefer,
+                    "require" => Tls::Require,
+                    "verify-ca" | "verify-full" => Tls::VerifyFull,
+                    other => {
+                        return Err(hinted(
+                            format!("{origin} has an unknown sslmode `{other}`"),
+                            "use disable, prefer, require, verify-ca or verify-full",
+                        ))
+                    }
+                };
+            } else {
+                pairs.push((key.into_owned(), value.into_owned()));
+            }
+        }
+        kept.set_query(None);
+        if !pairs.is_empty() {
+            kept.query_pairs_mut().extend_pairs(pairs);
+        }
+        let mut config = Config::from_str(kept.as_str()).map_err(|e| {
+            hinted(
+                format!("{origin} is not a valid PostgreSQL URL ({e})"),
+                "expected postgres://user:password@host:port/database",
+            )
+        })?;
+        config.ssl_mode(match tls {
+            Tls::Off => SslMode::Disable,
+            Tls::Prefer => SslMode::Prefer,
+            Tls::Require | Tls::VerifyFull => SslMode::Require,
+        });
+        config.connect_timeout(CONNECT_TIMEOUT);
+        if config.get_application_name().is_none() {
+            config.application_name("dbkit");
+        }
+        let mut shown = url.clone();
+        if shown.password().is_some() {
+            let _ = shown.set_password(Some("***"));
+        }
+        Ok(DbUrl {
+            config,
+            tls,
+            redacted: shown.to_string(),
+        })
+    }
+
+    /// The tokio-postgres configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn tls(&self) -> Tls {
+        self.tls
+    }
+
+    /// The database name (default: the user name, as libpq does).
+    pub fn dbname(&self) -> String {
+        self.config
+            .get_dbname()
+            .or(self.config.get_user())
+            .unwrap_or("postgres")
+            .to_string()
+    }
+
+    /// The same server and credentials, another database.
+    pub fn with_dbname(&self, dbname: &str) -> DbUrl {
+        let mut config = self.config.clone();
+        config.dbname(dbname);
+        let redacted = match url::Url::parse(&self.redacted) {
+            Ok(mut u) => {
+                u.set_path(&format!("/{dbname}"));
+                u.to_string()
+            }
+            Err(_) => self.redacted.clone(),
+        };
+        DbUrl {
+            config,
+            tls: self.tls,
+            redacted,
+        }
+    }
+
+    /// Where this URL points, for messages: `host:port/db`.
+    pub fn target(&self) -> String {
+        let host = self
+            .config
+            .get_hosts()
+            .first()
+            .map(|h| match h {
+                tokio_postgres::config::Host::Tcp(name) => name.clone(),
+                tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+            })
+            .unwrap_or_else(|| "localhost".into());
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        format!("{host}:{port}/{}", self.dbname())
+    }
+
+    /// True when every host is loopback or a unix socket.
+    pub fn is_local(&self) -> bool {
+        self.config.get_hosts().iter().all(|h| match h {
+            tokio_postgres::config::Host::Tcp(name) => {
+                matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
+                    || name.starts_with("127.")
+            }
+            tokio_postgres::config::Host::Unix(_) => true,
+        })
+    }
+}
+
+impl fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted)
+    }
+}
+
+impl fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DbUrl({})", self.redacted)
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])?;
+            out.push(u8::from_str_radix(hex, 16)?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(String::from_utf8(out)?)
+}
+
+/// Connect, spawn the connection task, and return the client. Errors are one line
+/// naming the target (never the password) with a hint.
+pub async fn connect(url: &DbUrl) -> Result<Client> {
+    let attempt = async {
+        match url.tls {
+            Tls::Off => {
+                let (client, conn) = url.config.connect(NoTls).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                Ok::<Client, tokio_postgres::Error>(client)
+            }
+            mode => {
+                let (client, conn) = url.config.connect(make_tls(mode)).await?;
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+                Ok(client)
+            }
+        }
+    };
+    // The driver's own connect_timeout covers each socket; this bounds the whole
+    // handshake (a server that accepts and then says nothing).
+    match tokio::time::timeout(CONNECT_TIMEOUT + Duration::from_secs(1), attempt).await {
+        Ok(Ok(client)) => Ok(client),
+        Ok(Err(err)) => Err(explain_connect_error(url, err)),
+        Err(_) => Err(hinted(
+            format!(
+                "cannot connect to {}: no answer within {}s",
+                url.target(),
+                CONNECT_TIMEOUT.as_secs()
+            ),
+            "check the host and port, and that a firewall lets you through",
+        )),
+    }
+}
+
+fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Error {
+    let target = url.target();
+    if let Some(db) = err.as_db_error() {
+        let code = db.code().code();
+        let hint = match code {
+            "28P01" | "28000" => "check the user name and password in the URL",
+            "3D000" => "create the database first, or fix its name in the URL",
+            "53300" => "the server has no free connection slots; try again or raise max_connections",
+            _ => "see the server's message above",
+        };
+        return hinted(
+            format!("cannot connect to {target}: {} (SQLSTATE {code})", db.message()),
+            hint,
+        );
+    }
+    let text = std::error::Error::source(&err)
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| err.to_string());
+    let hint = if text.contains("refused") {
+        "is PostgreSQL running there? Without a URL, dbkit uses its own local cluster (`dbkit db start`)"
+    } else if text.contains("TLS") || text.contains("tls") || text.contains("certificate") {
+        "check sslmode in the URL (require, verify-full) and the server's certificate"
+    } else {
+        "check the host, port and network"
+    };
+    hinted(format!("cannot connect to {target}: {text}"), hint)
+}
+
+fn make_tls(mode: Tls) -> tokio_postgres_rustls::MakeRustlsConnect {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = if mode == Tls::VerifyFull {
+        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    } else {
+        rustls::ClientConfig::builder()
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify))
+            .with_no_client_auth()
+    };
+    tokio_postgres_rustls::MakeRustlsConnect::new(config)
+}
+
+/// `sslmode=require`/`prefer` encrypt without verifying the certificate, as libpq does.
+#[derive(Debug)]
+struct NoVerify;
+
+impl rustls::client::danger::ServerCertVerifier for NoVerify {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &rustls::crypto::ring::default_provider().signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// Run `sql` and wrap a failure with what was being done.
+pub async fn simple(client: &Client, sql: &str, doing: &str) -> Result<()> {
+    client
+        .batch_execute(sql)
+        .await
+        .with_context(|| doing.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sslmode_and_hides_password() {
+        let url = DbUrl::parse(
+            "postgres://u:hunter2@db.example.com:6543/app?sslmode=require",
+            "--database-url",
+        )
+        .unwrap();
+        assert_eq!(url.tls(), Tls::Require);
+        assert!(!url.to_string().contains("hunter2"));
+        assert_eq!(url.target(), "db.example.com:6543/app");
+        assert_eq!(redact::scrub("x hunter2 y"), "x *** y");
+        assert!(!url.is_local());
+    }
+
+    #[test]
+    fn verify_full_is_accepted_and_local_hosts_detected() {
+        let url = DbUrl::parse("postgresql://127.0.0.1:5/x?sslmode=verify-full", "f").unwrap();
+        assert_eq!(url.tls(), Tls::VerifyFull);
+        assert!(url.is_local());
+    }
+
+    #[test]
+    fn bad_urls_name_their_origin() {
+        let err = DbUrl::parse("mysql://a@b/c", "DATABASE_URL").unwrap_err();
+        assert!(err.to_string().contains("DATABASE_URL"), "{err}");
+        let err = DbUrl::parse("not a url", "--database-url").unwrap_err();
+        assert!(err.to_string().contains("--database-url"), "{err}");
+        let err = DbUrl::parse("postgres://a@b/c?sslmode=sometimes", ".env").unwrap_err();
+        assert!(err.to_string().contains("sslmode"), "{err}");
+    }
+
+    #[test]
+    fn decodes_percent_encoded_passwords() {
+        assert_eq!(percent_decode("p%40ss").unwrap(), "p@ss");
+        assert_eq!(percent_decode("plain").unwrap(), "plain");
+    }
+}

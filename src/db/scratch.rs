@@ -1,0 +1,1 @@
+//! Throw-away databases on a server (INTERFACE ONLY — being implemented).

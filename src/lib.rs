@@ -1,0 +1,39 @@
+//! dbkit: migrate, seed, explain, check and bench the PostgreSQL database behind a
+//! multi-tenant booking service. `run` is the whole program; `main.rs` only calls it.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod exit;
+pub mod migrate;
+pub mod report;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// Parse `args`, run the command on a Tokio runtime and decide the exit code.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            // clap prints help/version itself (exit 0) and usage errors (exit 2).
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { 0 });
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => return exit::report(Err(err.into())),
+    };
+    exit::report(runtime.block_on(commands::dispatch(cli)))
+}
