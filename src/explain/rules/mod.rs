@@ -1,0 +1,253 @@
+//! Plan rules, one file each, and the typed rule id they share (squawk-style: `Rule`
+//! is kebab-case in `Display`/`FromStr`, so `--fail-on` parses straight into it).
+//! Rules judge plan shape and buffers, never timings alone. Pure: no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Serialize, Serializer};
+
+use super::plan::Explained;
+
+pub mod disk_sort;
+pub mod index_suggestion;
+pub mod misestimate;
+pub mod rls_overhead;
+pub mod rls_per_row;
+pub mod rows_removed;
+pub mod seq_scan;
+
+/// A rule id. Stable: reports, `--fail-on` and CI configuration name rules by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Rule {
+    SeqScan,
+    RlsPerRow,
+    RlsOverhead,
+    RowsRemoved,
+    Misestimate,
+    DiskSort,
+    IndexSuggestion,
+}
+
+impl Rule {
+    pub const ALL: [Rule; 7] = [
+        Rule::SeqScan,
+        Rule::RlsPerRow,
+        Rule::RlsOverhead,
+        Rule::RowsRemoved,
+        Rule::Misestimate,
+        Rule::DiskSort,
+        Rule::IndexSuggestion,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Rule::SeqScan => "seq-scan",
+            Rule::RlsPerRow => "rls-per-row",
+            Rule::RlsOverhead => "rls-overhead",
+            Rule::RowsRemoved => "rows-removed",
+            Rule::Misestimate => "misestimate",
+            Rule::DiskSort => "disk-sort",
+            Rule::IndexSuggestion => "index-suggestion",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for Rule {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Rule::ALL
+            .into_iter()
+            .find(|r| r.id() == s.trim())
+            .ok_or_else(|| {
+                let ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
+                format!("unknown rule `{}` (known: {})", s.trim(), ids.join(", "))
+            })
+    }
+}
+
+impl Serialize for Rule {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.id())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        })
+    }
+}
+
+/// What a finding rests on: the node, the relation and the numbers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Evidence {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub numbers: BTreeMap<String, f64>,
+}
+
+impl Evidence {
+    pub fn number(mut self, key: &str, value: f64) -> Self {
+        self.numbers.insert(key.to_string(), value);
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub rule: Rule,
+    pub severity: Severity,
+    /// One line a reviewer understands.
+    pub message: String,
+    pub evidence: Evidence,
+}
+
+/// Tunable limits (defaults from REFERENCE.md "Thresholds others use").
+#[derive(Debug, Clone)]
+pub struct Thresholds {
+    /// seq-scan: only scans that read at least this many rows count.
+    pub seq_scan_min_rows: f64,
+    /// seq-scan / rows-removed: share of examined rows thrown away that is notable / bad.
+    pub removed_notable: f64,
+    pub removed_bad: f64,
+    /// rows-removed: ignore nodes that examined fewer rows than this.
+    pub removed_min_rows: f64,
+    /// misestimate: ignore nodes whose larger row count (planned or actual) is below this.
+    pub misestimate_min_rows: f64,
+    /// rls-overhead: tenant buffers above service buffers by this factor…
+    pub rls_buffers_ratio: f64,
+    /// …and by at least this many blocks.
+    pub rls_buffers_min_extra: u64,
+    /// rls-overhead with per-row policy work in the plan: tenant time ratio that counts.
+    pub rls_time_ratio: f64,
+    /// index-suggestion: only plans at least this expensive (Dexter: 100).
+    pub index_min_cost: f64,
+    /// index-suggestion: the hypothetical index must cut the cost by this share (0.5).
+    pub index_min_saving: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            seq_scan_min_rows: 1000.0,
+            removed_notable: 0.5,
+            removed_bad: 0.9,
+            removed_min_rows: 1000.0,
+            misestimate_min_rows: 100.0,
+            rls_buffers_ratio: 1.2,
+            rls_buffers_min_extra: 100,
+            rls_time_ratio: 2.0,
+            index_min_cost: 100.0,
+            index_min_saving: 0.5,
+        }
+    }
+}
+
+/// Whether a statement ran as the service role (RLS bypassed) or as a tenant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Service,
+    Tenant,
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Role::Service => "service",
+            Role::Tenant => "tenant",
+        })
+    }
+}
+
+/// Everything a single-plan rule may look at.
+pub struct PlanContext<'a> {
+    pub plan: &'a Explained,
+    pub role: Role,
+    pub thresholds: &'a Thresholds,
+}
+
+/// Run every single-plan rule. (`rls-overhead` compares two runs and
+/// `index-suggestion` needs hypothetical indexes: the runner calls those itself.)
+pub fn check_plan(ctx: &PlanContext) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    findings.extend(seq_scan::check(ctx));
+    findings.extend(rls_per_row::check(ctx));
+    findings.extend(rows_removed::check(ctx));
+    findings.extend(misestimate::check(ctx));
+    findings.extend(disk_sort::check(ctx));
+    findings
+}
+
+/// Thousands separators for row and block counts in messages.
+pub fn count(n: f64) -> String {
+    let s = format!("{}", n.round() as i64);
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+#[cfg(test)]
+pub(crate) mod fixtures {
+    //! Plans captured from the dev server (PostgreSQL 15) into tests/fixtures/plans/.
+    use super::super::plan::Explained;
+
+    pub fn plan(name: &str) -> Explained {
+        let path = format!(
+            "{}/tests/fixtures/plans/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        Explained::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_ids_round_trip() {
+        for rule in Rule::ALL {
+            assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
+        }
+        let err = "seq-scans".parse::<Rule>().unwrap_err();
+        assert!(err.contains("unknown rule `seq-scans`") && err.contains("rls-per-row"), "{err}");
+    }
+
+    #[test]
+    fn counts_have_separators() {
+        assert_eq!(count(1234567.0), "1,234,567");
+        assert_eq!(count(999.0), "999");
+    }
+}
