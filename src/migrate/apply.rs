@@ -691,10 +691,15 @@ mod tests {
             })
         );
         assert_eq!(
-            concurrent_index_target("CREATE INDEX CONCURRENTLY Mixed ON t (a)").unwrap().name,
+            concurrent_index_target("CREATE INDEX CONCURRENTLY Mixed ON t (a)")
+                .unwrap()
+                .name,
             "mixed"
         );
-        assert_eq!(concurrent_index_target("CREATE INDEX CONCURRENTLY ON t (a)"), None);
+        assert_eq!(
+            concurrent_index_target("CREATE INDEX CONCURRENTLY ON t (a)"),
+            None
+        );
         assert_eq!(concurrent_index_target("CREATE INDEX i ON t (a)"), None);
     }
 

@@ -43,7 +43,10 @@ pub async fn command(db: &Database, args: &MigrateArgs, format: Format) -> Resul
     let set = MigrationSet::resolve(&args.source)?;
     let target = match args.target {
         Some(t) => Some(i32::try_from(t).map_err(|_| {
-            hinted(format!("--target {t} is too large"), "versions are 32-bit integers")
+            hinted(
+                format!("--target {t} is too large"),
+                "versions are 32-bit integers",
+            )
         })?),
         None => None,
     };
@@ -116,7 +119,10 @@ async fn dry_run(
             "dry run: database is at {}; would apply:",
             apply::version_label(current)
         );
-        out_raw!("{}", render_rows(format, &["version", "name", "mode"], &cells));
+        out_raw!(
+            "{}",
+            render_rows(format, &["version", "name", "mode"], &cells)
+        );
     }
     Ok(Outcome::Clean)
 }

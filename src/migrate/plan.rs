@@ -209,7 +209,11 @@ mod tests {
         let s = three();
         assert_eq!(
             states(&status(&s, &[])),
-            vec![(1, State::Pending), (2, State::Pending), (3, State::Pending)]
+            vec![
+                (1, State::Pending),
+                (2, State::Pending),
+                (3, State::Pending)
+            ]
         );
         assert_eq!(
             plan(&s, &[], None),
@@ -292,7 +296,11 @@ mod tests {
         ]);
         assert_eq!(
             states(&status(&edited, &h)),
-            vec![(1, State::Applied), (2, State::Divergent), (3, State::Pending)]
+            vec![
+                (1, State::Applied),
+                (2, State::Divergent),
+                (3, State::Pending)
+            ]
         );
         assert_eq!(
             plan(&edited, &h, None),
@@ -316,7 +324,11 @@ mod tests {
         let rows = status(&without_two, &h);
         assert_eq!(
             states(&rows),
-            vec![(1, State::Applied), (2, State::Missing), (3, State::Pending)]
+            vec![
+                (1, State::Applied),
+                (2, State::Missing),
+                (3, State::Pending)
+            ]
         );
         assert_eq!(rows[1].name, "two");
         assert_eq!(

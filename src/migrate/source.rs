@@ -74,7 +74,7 @@ pub struct MigrationFile {
     pub name: String,
     /// `V2__booking_schema.sql`.
     pub file_name: String,
-    /// How to name the file in messages: its path, or `V2__x.sql (embedded)`.
+    /// How to name the file in messages: its path, or `<embedded>/V2__x.sql`.
     pub display: String,
     pub sql: String,
     pub mode: Mode,
@@ -146,7 +146,7 @@ impl MigrationSet {
         let migrations = EMBEDDED
             .iter()
             .map(|(file, sql)| {
-                MigrationFile::new(file, format!("{file} (embedded)"), sql.to_string())
+                MigrationFile::new(file, format!("<embedded>/{file}"), sql.to_string())
             })
             .collect::<Result<Vec<_>>>()?;
         MigrationSet::checked(Origin::Embedded, migrations)
@@ -185,7 +185,11 @@ impl MigrationSet {
 
     /// Sort by version and refuse duplicate versions.
     pub fn checked(origin: Origin, mut migrations: Vec<MigrationFile>) -> Result<MigrationSet> {
-        migrations.sort_by(|a, b| a.version.cmp(&b.version).then(a.file_name.cmp(&b.file_name)));
+        migrations.sort_by(|a, b| {
+            a.version
+                .cmp(&b.version)
+                .then(a.file_name.cmp(&b.file_name))
+        });
         for pair in migrations.windows(2) {
             if pair[0].version == pair[1].version {
                 return Err(hinted(
@@ -235,9 +239,12 @@ pub fn parse_file_name(file_name: &str) -> Result<(i32, String)> {
     let caps = file_re()
         .captures(file_name)
         .ok_or_else(|| hinted(format!("{file_name}: not a migration file name"), hint))?;
-    let version: i32 = caps[1]
-        .parse()
-        .map_err(|_| hinted(format!("{file_name}: version {} is too large", &caps[1]), hint))?;
+    let version: i32 = caps[1].parse().map_err(|_| {
+        hinted(
+            format!("{file_name}: version {} is too large", &caps[1]),
+            hint,
+        )
+    })?;
     Ok((version, caps[2].to_string()))
 }
 
@@ -251,7 +258,11 @@ pub fn valid_new_name(name: &str) -> bool {
 
 /// True when the first line of the file is the no-transaction directive.
 pub fn has_no_transaction_directive(sql: &str) -> bool {
-    let first = sql.trim_start_matches('\u{feff}').lines().next().unwrap_or("");
+    let first = sql
+        .trim_start_matches('\u{feff}')
+        .lines()
+        .next()
+        .unwrap_or("");
     first.trim_end() == NO_TRANSACTION
 }
 
@@ -300,7 +311,9 @@ mod tests {
         assert!(has_no_transaction_directive(
             "-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY i ON t (a);"
         ));
-        assert!(has_no_transaction_directive("-- dbkit:no-transaction\r\nSELECT 1;"));
+        assert!(has_no_transaction_directive(
+            "-- dbkit:no-transaction\r\nSELECT 1;"
+        ));
         assert!(!has_no_transaction_directive(
             "-- header\n-- dbkit:no-transaction\nSELECT 1;"
         ));
@@ -315,15 +328,16 @@ mod tests {
         assert_eq!(file.checksum, refinery.checksum());
         assert_eq!(file.name, "initial");
         // Any byte changes it (CRLF included).
-        let crlf = MigrationFile::new("V1__initial.sql", "x".into(), sql.replace(';', ";\r\n"))
-            .unwrap();
+        let crlf =
+            MigrationFile::new("V1__initial.sql", "x".into(), sql.replace(';', ";\r\n")).unwrap();
         assert_ne!(file.checksum, crlf.checksum);
     }
 
     #[test]
     fn duplicate_versions_are_refused() {
         let a = MigrationFile::new("V1__a.sql", "d/V1__a.sql".into(), "SELECT 1;".into()).unwrap();
-        let b = MigrationFile::new("V01__b.sql", "d/V01__b.sql".into(), "SELECT 1;".into()).unwrap();
+        let b =
+            MigrationFile::new("V01__b.sql", "d/V01__b.sql".into(), "SELECT 1;".into()).unwrap();
         let err = MigrationSet::checked(Origin::Embedded, vec![a, b]).unwrap_err();
         assert!(err.to_string().contains("V1__a.sql") && err.to_string().contains("V01__b.sql"));
     }

@@ -100,21 +100,19 @@ pub fn split(sql: &str) -> Vec<Statement> {
                         i = skip_quoted(bytes, i, b'\'', escapes, &mut line);
                     }
                     b'"' => i = skip_quoted(bytes, i, b'"', false, &mut line),
-                    b'$' if i == 0 || !is_ident_byte(bytes[i - 1]) => {
-                        match dollar_tag(bytes, i) {
-                            Some(tag_len) => {
-                                let tag = &sql[i..i + tag_len];
-                                let body = i + tag_len;
-                                let end = sql[body..]
-                                    .find(tag)
-                                    .map(|p| body + p + tag_len)
-                                    .unwrap_or(bytes.len());
-                                line += sql[i..end].matches('\n').count();
-                                i = end;
-                            }
-                            None => i += 1,
+                    b'$' if i == 0 || !is_ident_byte(bytes[i - 1]) => match dollar_tag(bytes, i) {
+                        Some(tag_len) => {
+                            let tag = &sql[i..i + tag_len];
+                            let body = i + tag_len;
+                            let end = sql[body..]
+                                .find(tag)
+                                .map(|p| body + p + tag_len)
+                                .unwrap_or(bytes.len());
+                            line += sql[i..end].matches('\n').count();
+                            i = end;
                         }
-                    }
+                        None => i += 1,
+                    },
                     _ if is_ident_start(c) => {
                         let s = i;
                         while i < bytes.len() && is_ident_byte(bytes[i]) {
@@ -204,7 +202,9 @@ fn dollar_tag(bytes: &[u8], i: usize) -> Option<usize> {
     if !bytes.get(j).is_some_and(|&c| is_ident_start(c)) {
         return None;
     }
-    while j < bytes.len() && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80) {
+    while j < bytes.len()
+        && (bytes[j].is_ascii_alphanumeric() || bytes[j] == b'_' || bytes[j] >= 0x80)
+    {
         j += 1;
     }
     (bytes.get(j) == Some(&b'$')).then_some(j + 1 - i)
