@@ -683,3 +683,40 @@ fn new_creates_the_next_file() {
         .code(2)
         .stderr(predicate::str::contains("does not exist"));
 }
+
+#[test]
+fn failed_no_transaction_file_keeps_earlier_statements_and_resumes() {
+    let db = fresh_db();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("V1__t.sql"),
+        "CREATE TABLE t (a int);\nINSERT INTO t VALUES (1), (1);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("V2__idx.sql"),
+        "-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY IF NOT EXISTS t_a_idx ON t (a);\nCREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_a_key\n    ON t (a);\n",
+    )
+    .unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    migrate(&db, &["--migrations", dir]).code(2).stderr(
+        predicate::str::contains("V2__idx.sql:3: could not create unique index \"t_a_key\" (SQLSTATE 23505); database left at V1 (V2 runs outside a transaction")
+            .and(predicate::str::contains("idempotent")),
+    );
+    assert_eq!(history_counts(&db), vec![(1, 1)]);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_indexes WHERE indexname = 't_a_idx'"
+        ),
+        1
+    );
+    assert_eq!(count(&db, INVALID_INDEXES), 1);
+
+    db.execute("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t)");
+    migrate(&db, &["--migrations", dir])
+        .success()
+        .stderr(predicate::str::contains("t_a_key is INVALID"));
+    assert_eq!(count(&db, INVALID_INDEXES), 0);
+    assert_eq!(history_counts(&db), vec![(1, 1), (2, 1)]);
+}

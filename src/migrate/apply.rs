@@ -392,12 +392,13 @@ async fn run_no_transaction(
                 partial: index > 0,
                 retries,
             };
-            if let Some(target) = concurrent_index_target(&stmt.text) {
-                drop_invalid_index(client, file, stmt, &target)
-                    .await
-                    .map_err(|e| err(stmt.line, e))?;
-            }
-            match client.batch_execute(&stmt.text).await {
+            let attempt = async {
+                if let Some(target) = concurrent_index_target(&stmt.text) {
+                    drop_invalid_index(client, file, stmt, &target).await?;
+                }
+                client.batch_execute(&stmt.text).await
+            };
+            match attempt.await {
                 Ok(()) => break,
                 Err(e) if is_lock_timeout(&e) && retries < LOCK_RETRIES => {
                     retries += 1;
