@@ -64,6 +64,12 @@ pub enum Command {
         after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
     )]
     New(NewArgs),
+    /// EXPLAIN ANALYZE the canonical booking queries as service and tenant, flag plan
+    /// problems; with --before V, on a scratch database before and after the migrations.
+    #[command(
+        after_help = "Examples:\n  dbkit explain --before 3                  # scratch DB: V3, seed 50 orgs, explain, migrate, explain, diff\n  dbkit explain --format markdown           # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression,rls-per-row --format json"
+    )]
+    Explain(crate::explain::ExplainArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -6,6 +6,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod exit;
+pub mod explain;
 pub mod migrate;
 pub mod report;
 

@@ -14,6 +14,67 @@ use sqlparser::parser::Parser;
 
 use crate::exit::hinted;
 
+/// The shipped queries (file name, text).
+const EMBEDDED: &[(&str, &str)] = &[
+    ("catalog.yaml", include_str!("../../queries/catalog.yaml")),
+    (
+        "provider_contact_validation.sql",
+        include_str!("../../queries/provider_contact_validation.sql"),
+    ),
+    (
+        "provider_conflict_check.sql",
+        include_str!("../../queries/provider_conflict_check.sql"),
+    ),
+    (
+        "contact_conflict_check.sql",
+        include_str!("../../queries/contact_conflict_check.sql"),
+    ),
+    (
+        "booking_insert.sql",
+        include_str!("../../queries/booking_insert.sql"),
+    ),
+    (
+        "provider_day_schedule.sql",
+        include_str!("../../queries/provider_day_schedule.sql"),
+    ),
+    (
+        "provider_day_schedule.tenant.sql",
+        include_str!("../../queries/provider_day_schedule.tenant.sql"),
+    ),
+    (
+        "contact_history.sql",
+        include_str!("../../queries/contact_history.sql"),
+    ),
+    (
+        "contact_history.tenant.sql",
+        include_str!("../../queries/contact_history.tenant.sql"),
+    ),
+    (
+        "org_upcoming.sql",
+        include_str!("../../queries/org_upcoming.sql"),
+    ),
+    (
+        "org_upcoming.tenant.sql",
+        include_str!("../../queries/org_upcoming.tenant.sql"),
+    ),
+    (
+        "org_settings.sql",
+        include_str!("../../queries/org_settings.sql"),
+    ),
+    (
+        "free_slots.sql",
+        include_str!("../../queries/free_slots.sql"),
+    ),
+    (
+        "monthly_status_report.sql",
+        include_str!("../../queries/monthly_status_report.sql"),
+    ),
+    (
+        "monthly_status_report.tenant.sql",
+        include_str!("../../queries/monthly_status_report.tenant.sql"),
+    ),
+];
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
@@ -79,7 +140,11 @@ pub enum Sample {
 impl<'de> Deserialize<'de> for Sample {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Ok(if text.trim() == "org" { Sample::Org } else { Sample::Query(text) })
+        Ok(if text.trim() == "org" {
+            Sample::Org
+        } else {
+            Sample::Query(text)
+        })
     }
 }
 
@@ -136,15 +201,43 @@ impl fmt::Display for CatalogError {
 impl std::error::Error for CatalogError {}
 
 fn located(file: &Path, line: Option<u64>, message: impl Into<String>) -> anyhow::Error {
-    let err = CatalogError { file: file.to_path_buf(), line, message: message.into() };
-    hinted(err.to_string(), "fix the query file, or point --queries at another directory")
+    let err = CatalogError {
+        file: file.to_path_buf(),
+        line,
+        message: message.into(),
+    };
+    hinted(
+        err.to_string(),
+        "fix the query file, or point --queries at another directory",
+    )
 }
 
 impl Catalog {
     /// Load and validate `dir/catalog.yaml` and every file it names.
     pub fn load(dir: &Path) -> Result<Catalog> {
+        Catalog::load_with(dir, &|path: &Path| std::fs::read_to_string(path))
+    }
+
+    /// The shipped booking queries, compiled into the binary (used when ./queries does
+    /// not exist, so `dbkit explain --before 3` works from any directory).
+    pub fn embedded() -> Result<Catalog> {
+        let read = |path: &Path| {
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            EMBEDDED
+                .iter()
+                .find(|(file, _)| *file == name)
+                .map(|(_, text)| text.to_string())
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not shipped"))
+        };
+        Catalog::load_with(Path::new("<embedded>/queries"), &read)
+    }
+
+    fn load_with(dir: &Path, read: &dyn Fn(&Path) -> std::io::Result<String>) -> Result<Catalog> {
         let path = dir.join("catalog.yaml");
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = read(&path).map_err(|e| {
             hinted(
                 format!("cannot read {}: {e}", path.display()),
                 "run from the repository root or pass --queries DIR",
@@ -160,24 +253,35 @@ impl Catalog {
         let mut queries: Vec<Query> = Vec::new();
         for q in raw.queries {
             if queries.iter().any(|other| other.name == q.name) {
-                return Err(located(&path, None, format!("query `{}` is defined twice", q.name)));
+                return Err(located(
+                    &path,
+                    None,
+                    format!("query `{}` is defined twice", q.name),
+                ));
             }
             if q.params.is_empty() || q.params[0].sample != Sample::Org {
                 return Err(located(
                     &path,
                     None,
-                    format!("query `{}`: the first param must be the org (`sample: org`)", q.name),
+                    format!(
+                        "query `{}`: the first param must be the org (`sample: org`)",
+                        q.name
+                    ),
                 ));
             }
-            let service_sql = load_sql(&dir.join(&q.file), q.params.len(), q.dml)?;
+            let service_sql = load_sql(read, &dir.join(&q.file), q.params.len(), q.dml)?;
             let tenant_sql = match &q.tenant_file {
-                Some(file) => load_sql(&dir.join(file), q.params.len(), q.dml)?,
+                Some(file) => load_sql(read, &dir.join(file), q.params.len(), q.dml)?,
                 None => service_sql.clone(),
             };
             for p in &q.params {
                 if let Sample::Query(sql) = &p.sample {
                     validate_sql(sql).map_err(|(line, msg)| {
-                        located(&path, line, format!("sampler of `{}.{}`: {msg}", q.name, p.name))
+                        located(
+                            &path,
+                            line,
+                            format!("sampler of `{}.{}`: {msg}", q.name, p.name),
+                        )
                     })?;
                 }
             }
@@ -193,7 +297,12 @@ impl Catalog {
         // serde_yaml keeps mapping order in BTreeMap sorted; keep `largest` first.
         let mut orgs: Vec<(String, String)> = raw.orgs.into_iter().collect();
         orgs.sort_by_key(|(name, _)| (name != "largest", name.clone()));
-        Ok(Catalog { dir: dir.to_path_buf(), orgs, member: raw.member, queries })
+        Ok(Catalog {
+            dir: dir.to_path_buf(),
+            orgs,
+            member: raw.member,
+            queries,
+        })
     }
 
     /// Keep only the named queries (`--only`); unknown names are a usage error.
@@ -202,7 +311,10 @@ impl Catalog {
             if !self.queries.iter().any(|q| &q.name == name) {
                 let known: Vec<&str> = self.queries.iter().map(|q| q.name.as_str()).collect();
                 return Err(hinted(
-                    format!("no query named `{name}` in {}", self.dir.join("catalog.yaml").display()),
+                    format!(
+                        "no query named `{name}` in {}",
+                        self.dir.join("catalog.yaml").display()
+                    ),
                     format!("known queries: {}", known.join(", ")),
                 ));
             }
@@ -215,7 +327,9 @@ impl Catalog {
 }
 
 /// Parse one statement with sqlparser: Err((line, message)).
-fn validate_sql(sql: &str) -> std::result::Result<Vec<sqlparser::ast::Statement>, (Option<u64>, String)> {
+fn validate_sql(
+    sql: &str,
+) -> std::result::Result<Vec<sqlparser::ast::Statement>, (Option<u64>, String)> {
     Parser::parse_sql(&PostgreSqlDialect {}, sql).map_err(|e| {
         let msg = e.to_string();
         (line_of(&msg), msg)
@@ -229,8 +343,13 @@ fn line_of(message: &str) -> Option<u64> {
     u64::from_str(&digits).ok()
 }
 
-fn load_sql(path: &Path, params: usize, dml: bool) -> Result<String> {
-    let sql = std::fs::read_to_string(path)
+fn load_sql(
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+    path: &Path,
+    params: usize,
+    dml: bool,
+) -> Result<String> {
+    let sql = read(path)
         .with_context(|| format!("cannot read query file {}", path.display()))
         .map_err(|e| located(path, None, format!("{e:#}")))?;
     let statements = validate_sql(&sql).map_err(|(line, msg)| located(path, line, msg))?;
@@ -238,7 +357,10 @@ fn load_sql(path: &Path, params: usize, dml: bool) -> Result<String> {
         return Err(located(
             path,
             None,
-            format!("holds {} statements; a query file holds exactly one", statements.len()),
+            format!(
+                "holds {} statements; a query file holds exactly one",
+                statements.len()
+            ),
         ));
     }
     let writes = matches!(
@@ -248,7 +370,11 @@ fn load_sql(path: &Path, params: usize, dml: bool) -> Result<String> {
             | sqlparser::ast::Statement::Delete(_)
     );
     if writes && !dml {
-        return Err(located(path, None, "writes data but its catalog entry lacks `dml: true`"));
+        return Err(located(
+            path,
+            None,
+            "writes data but its catalog entry lacks `dml: true`",
+        ));
     }
     let highest = max_placeholder(&sql);
     if highest > params {
@@ -294,6 +420,19 @@ mod tests {
     }
 
     #[test]
+    fn the_embedded_catalog_matches_the_directory() {
+        let embedded = Catalog::embedded().unwrap();
+        let dir = Catalog::load(&repo_queries()).unwrap();
+        assert_eq!(embedded.queries.len(), dir.queries.len());
+        let files = std::fs::read_dir(repo_queries()).unwrap().count();
+        assert_eq!(
+            files,
+            EMBEDDED.len(),
+            "every file in queries/ must be in EMBEDDED"
+        );
+    }
+
+    #[test]
     fn the_shipped_catalog_loads() {
         let catalog = Catalog::load(&repo_queries()).unwrap();
         let names: Vec<&str> = catalog.queries.iter().map(|q| q.name.as_str()).collect();
@@ -309,10 +448,17 @@ mod tests {
             "free_slots",
             "monthly_status_report",
         ] {
-            assert!(names.contains(&required), "{required} missing from {names:?}");
+            assert!(
+                names.contains(&required),
+                "{required} missing from {names:?}"
+            );
         }
         assert_eq!(catalog.orgs[0].0, "largest");
-        let insert = catalog.queries.iter().find(|q| q.name == "booking_insert").unwrap();
+        let insert = catalog
+            .queries
+            .iter()
+            .find(|q| q.name == "booking_insert")
+            .unwrap();
         assert!(insert.dml);
     }
 
@@ -340,15 +486,26 @@ mod tests {
     #[test]
     fn an_unflagged_write_is_refused() {
         let dir = copy_catalog();
-        std::fs::write(dir.path().join("org_settings.sql"), "DELETE FROM org_settings WHERE org_id = $1").unwrap();
+        std::fs::write(
+            dir.path().join("org_settings.sql"),
+            "DELETE FROM org_settings WHERE org_id = $1",
+        )
+        .unwrap();
         let err = Catalog::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("org_settings.sql") && err.contains("dml: true"), "{err}");
+        assert!(
+            err.contains("org_settings.sql") && err.contains("dml: true"),
+            "{err}"
+        );
     }
 
     #[test]
     fn placeholders_beyond_the_params_are_refused() {
         let dir = copy_catalog();
-        std::fs::write(dir.path().join("org_settings.sql"), "SELECT 1 FROM org_settings WHERE org_id = $1 AND slot_minutes = $2").unwrap();
+        std::fs::write(
+            dir.path().join("org_settings.sql"),
+            "SELECT 1 FROM org_settings WHERE org_id = $1 AND slot_minutes = $2",
+        )
+        .unwrap();
         let err = Catalog::load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("uses $2"), "{err}");
     }

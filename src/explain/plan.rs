@@ -37,7 +37,10 @@ pub struct Node {
     pub node_type: String,
     #[serde(rename = "Operation", skip_serializing_if = "Option::is_none")]
     pub operation: Option<String>,
-    #[serde(rename = "Parent Relationship", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Parent Relationship",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub parent_relationship: Option<String>,
     #[serde(rename = "Subplan Name", skip_serializing_if = "Option::is_none")]
     pub subplan_name: Option<String>,
@@ -89,7 +92,10 @@ pub struct Node {
     pub sort_space_type: Option<String>,
     #[serde(rename = "Hash Batches", skip_serializing_if = "Option::is_none")]
     pub hash_batches: Option<f64>,
-    #[serde(rename = "Original Hash Batches", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "Original Hash Batches",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub original_hash_batches: Option<f64>,
     #[serde(rename = "Peak Memory Usage", skip_serializing_if = "Option::is_none")]
     pub peak_memory_kb: Option<f64>,

@@ -79,7 +79,9 @@ fn read_value(row: &tokio_postgres::Row, ty: ParamType) -> Result<Option<ParamVa
         ParamType::Timestamptz => row
             .try_get::<_, Option<DateTime<Utc>>>(0)?
             .map(ParamValue::Timestamptz),
-        ParamType::Date => row.try_get::<_, Option<NaiveDate>>(0)?.map(ParamValue::Date),
+        ParamType::Date => row
+            .try_get::<_, Option<NaiveDate>>(0)?
+            .map(ParamValue::Date),
         ParamType::Int4 => row.try_get::<_, Option<i32>>(0)?.map(ParamValue::Int4),
         ParamType::Int8 => row.try_get::<_, Option<i64>>(0)?.map(ParamValue::Int8),
         ParamType::Text => row.try_get::<_, Option<String>>(0)?.map(ParamValue::Text),
@@ -128,21 +130,29 @@ pub async fn sample(client: &Client, catalog: &Catalog) -> Result<Vec<SampledOrg
                     Sample::Query(sql) => {
                         let key = (
                             sql.clone(),
-                            values.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("|"),
+                            values
+                                .iter()
+                                .map(|v| v.to_string())
+                                .collect::<Vec<_>>()
+                                .join("|"),
                         );
                         if let Some(v) = cache.get(&key) {
                             v.clone()
                         } else {
-                            let types: Vec<Type> =
-                                query.params[..values.len()].iter().map(|p| p.ty.pg_type()).collect();
-                            let stmt = client.prepare_typed(sql, &types).await.with_context(|| {
-                                format!("preparing the sampler of {}.{}", query.name, p.name)
-                            })?;
+                            let types: Vec<Type> = query.params[..values.len()]
+                                .iter()
+                                .map(|p| p.ty.pg_type())
+                                .collect();
+                            let stmt =
+                                client.prepare_typed(sql, &types).await.with_context(|| {
+                                    format!("preparing the sampler of {}.{}", query.name, p.name)
+                                })?;
                             let refs: Vec<&(dyn ToSql + Sync)> =
                                 values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                            let row = client.query_opt(&stmt, &refs).await.with_context(|| {
-                                format!("sampling {}.{}", query.name, p.name)
-                            })?;
+                            let row = client
+                                .query_opt(&stmt, &refs)
+                                .await
+                                .with_context(|| format!("sampling {}.{}", query.name, p.name))?;
                             let v = match row {
                                 Some(row) => read_value(&row, p.ty)?,
                                 None => None,
@@ -163,7 +173,12 @@ pub async fn sample(client: &Client, catalog: &Catalog) -> Result<Vec<SampledOrg
             }
             params.insert(query.name.clone(), values);
         }
-        out.push(SampledOrg { pick: pick.clone(), org_id, member, params });
+        out.push(SampledOrg {
+            pick: pick.clone(),
+            org_id,
+            member,
+            params,
+        });
     }
     Ok(out)
 }
@@ -208,13 +223,16 @@ pub struct Run {
     pub error: Option<String>,
     #[serde(skip)]
     pub plan: Option<Explained>,
+    /// The median run's EXPLAIN output as PostgreSQL returned it (for --save-plans).
+    #[serde(skip)]
+    pub raw_plan: Option<serde_json::Value>,
 }
 
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub runs: usize,
-    /// Stop repeating a query × org × role once its runs have taken this long.
+    /// Time for one query × org × role, warm-up included: fewer than K runs when it is spent.
     pub series_budget: Duration,
     pub statement_timeout: Duration,
     pub jobs: usize,
@@ -286,7 +304,8 @@ pub async fn table_info(client: &Client) -> Result<HashMap<String, TableInfo>> {
 
 /// A tenant session's claims, as PostgREST sets them.
 fn claims(org: &SampledOrg) -> String {
-    serde_json::json!({"sub": org.member, "role": "authenticated", "org_id": org.org_id}).to_string()
+    serde_json::json!({"sub": org.member, "role": "authenticated", "org_id": org.org_id})
+        .to_string()
 }
 
 /// BEGIN, tenant setup, statement_timeout: the common prologue of every run.
@@ -301,7 +320,10 @@ async fn begin(client: &Client, role: Role, org: &SampledOrg, timeout: Duration)
     if role == Role::Tenant {
         client.batch_execute("SET LOCAL ROLE authenticated").await?;
         client
-            .execute("SELECT set_config('request.jwt.claims', $1, true)", &[&claims(org)])
+            .execute(
+                "SELECT set_config('request.jwt.claims', $1, true)",
+                &[&claims(org)],
+            )
             .await?;
     }
     Ok(())
@@ -329,16 +351,20 @@ pub async fn explain_once(
     role: Role,
     org: &SampledOrg,
     timeout: Duration,
-) -> Result<Explained> {
+) -> Result<(Explained, serde_json::Value)> {
     let result = async {
         begin(client, role, org, timeout).await?;
-        let sql = format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}", sql_for(query, role));
+        let sql = format!(
+            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
+            sql_for(query, role)
+        );
         let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
         let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let row = client.query_one(&stmt, &refs).await?;
         let json: serde_json::Value = row.try_get(0)?;
-        Explained::from_json(&json)
+        Ok((Explained::from_json(&json)?, json))
     }
     .await;
     rollback(client).await;
@@ -358,16 +384,22 @@ async fn cost_candidates(
     let result = async {
         begin(client, Role::Service, org, timeout).await?;
         if hypopg == Hypopg::CreateInTransaction {
-            client.batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg").await?;
+            client
+                .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+                .await?;
         }
         let sql = format!("EXPLAIN (FORMAT JSON) {}", query.service_sql);
         let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
         let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> =
+            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let mut out = Vec::new();
         for candidate in candidates {
             client
-                .execute("SELECT * FROM hypopg_create_index($1)", &[&candidate.hypothetical_sql()])
+                .execute(
+                    "SELECT * FROM hypopg_create_index($1)",
+                    &[&candidate.hypothetical_sql()],
+                )
                 .await?;
             let row = client.query_one(&stmt, &refs).await?;
             let plan = Explained::from_json(&row.try_get::<_, serde_json::Value>(0)?)?;
@@ -409,12 +441,21 @@ pub async fn run_phase(
     work: Phases<'_>,
     progress: &dyn Progress,
 ) -> Result<Vec<Run>> {
-    let Phases { phase, catalog, orgs, options } = work;
+    let Phases {
+        phase,
+        catalog,
+        orgs,
+        options,
+    } = work;
     let mut series = Vec::new();
     for (qi, _) in catalog.queries.iter().enumerate() {
         for (oi, _) in orgs.iter().enumerate() {
             for role in [Role::Service, Role::Tenant] {
-                series.push(Series { query: qi, org: oi, role });
+                series.push(Series {
+                    query: qi,
+                    org: oi,
+                    role,
+                });
             }
         }
     }
@@ -451,26 +492,57 @@ pub async fn run_phase(
                 let query = &catalog.queries[s.query];
                 let org = &orgs[s.org];
                 let mut run = run_series(client, phase, query, org, s.role, options).await;
-                if run.error.is_none() && s.role == Role::Service && !query.dml && hypopg != Hypopg::Unavailable {
+                if run.error.is_none()
+                    && s.role == Role::Service
+                    && !query.dml
+                    && hypopg != Hypopg::Unavailable
+                {
                     if let Some(plan) = run.plan.clone() {
-                        let ctx = PlanContext { plan: &plan, role: s.role, thresholds: &options.thresholds };
+                        let ctx = PlanContext {
+                            plan: &plan,
+                            role: s.role,
+                            thresholds: &options.thresholds,
+                        };
                         let candidates = index_suggestion::candidates(&ctx, tables);
                         if !candidates.is_empty() {
-                            match cost_candidates(client, query, org, hypopg, &candidates, options.statement_timeout).await {
-                                Ok(tried) => run.findings.extend(index_suggestion::verdict(&ctx, &tried)),
-                                Err(e) => eprintln!("note: index suggestions skipped for {}: {}", query.name, crate::exit::one_line(&e)),
+                            match cost_candidates(
+                                client,
+                                query,
+                                org,
+                                hypopg,
+                                &candidates,
+                                options.statement_timeout,
+                            )
+                            .await
+                            {
+                                Ok(tried) => {
+                                    run.findings.extend(index_suggestion::verdict(&ctx, &tried))
+                                }
+                                Err(e) => eprintln!(
+                                    "note: index suggestions skipped for {}: {}",
+                                    query.name,
+                                    crate::exit::one_line(&e)
+                                ),
                             }
                         }
                     }
                 }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress.step(n, total, &format!("{phase} {} ({}, {})", query.name, org.pick, s.role));
+                progress.step(
+                    n,
+                    total,
+                    &format!("{phase} {} ({}, {})", query.name, org.pick, s.role),
+                );
                 out.push((i, run));
             }
             out
         });
     }
-    let mut indexed: Vec<(usize, Run)> = futures_util::future::join_all(tasks).await.into_iter().flatten().collect();
+    let mut indexed: Vec<(usize, Run)> = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     indexed.sort_by_key(|(i, _)| *i);
     let mut runs: Vec<Run> = indexed.into_iter().map(|(_, r)| r).collect();
     pair_rls_overhead(&mut runs, &options.thresholds);
@@ -483,15 +555,35 @@ pub fn pair_rls_overhead(runs: &mut [Run], t: &Thresholds) {
     let service: HashMap<(String, String, Phase), (f64, u64, Option<Explained>)> = runs
         .iter()
         .filter(|r| r.role == Role::Service && r.error.is_none())
-        .map(|r| ((r.query.clone(), r.org.clone(), r.phase), (r.execution_ms, r.buffers, r.plan.clone())))
+        .map(|r| {
+            (
+                (r.query.clone(), r.org.clone(), r.phase),
+                (r.execution_ms, r.buffers, r.plan.clone()),
+            )
+        })
         .collect();
-    for run in runs.iter_mut().filter(|r| r.role == Role::Tenant && r.error.is_none()) {
-        let Some((ms, buffers, Some(service_plan))) = service.get(&(run.query.clone(), run.org.clone(), run.phase)) else {
+    for run in runs
+        .iter_mut()
+        .filter(|r| r.role == Role::Tenant && r.error.is_none())
+    {
+        let Some((ms, buffers, Some(service_plan))) =
+            service.get(&(run.query.clone(), run.org.clone(), run.phase))
+        else {
             continue;
         };
-        let Some(tenant_plan) = run.plan.as_ref() else { continue };
-        let s = rules::rls_overhead::Measured { execution_ms: *ms, shared_blocks: *buffers, plan: service_plan };
-        let tn = rules::rls_overhead::Measured { execution_ms: run.execution_ms, shared_blocks: run.buffers, plan: tenant_plan };
+        let Some(tenant_plan) = run.plan.as_ref() else {
+            continue;
+        };
+        let s = rules::rls_overhead::Measured {
+            execution_ms: *ms,
+            shared_blocks: *buffers,
+            plan: service_plan,
+        };
+        let tn = rules::rls_overhead::Measured {
+            execution_ms: run.execution_ms,
+            shared_blocks: run.buffers,
+            plan: tenant_plan,
+        };
         if let Some(f) = rules::rls_overhead::check(&s, &tn, t) {
             run.findings.push(f);
         }
@@ -528,9 +620,10 @@ async fn run_series(
         params,
         error: None,
         plan: None,
+        raw_plan: None,
     };
     let started = Instant::now();
-    let mut plans: Vec<Explained> = Vec::new();
+    let mut plans: Vec<(Explained, serde_json::Value)> = Vec::new();
     let warm = match explain_once(client, query, role, org, options.statement_timeout).await {
         Ok(p) => p,
         Err(e) => {
@@ -538,13 +631,16 @@ async fn run_series(
             return run;
         }
     };
-    // A warm-up that already used the budget counts as the only run: the data it read
-    // is cached for the queries after it, and repeating seconds-long runs buys nothing.
-    if started.elapsed() >= options.series_budget {
+    let one = started.elapsed();
+    // The budget covers the whole series. When a second run would not fit, the warm-up
+    // is the measurement: a query that slow reads enough pages that the cache is warm
+    // after its first pass, and repeating seconds-long runs buys nothing.
+    if one * 2 > options.series_budget {
         plans.push(warm);
     } else {
-        let measuring = Instant::now();
+        let mut last = one;
         while plans.len() < options.runs.max(1) {
+            let t = Instant::now();
             match explain_once(client, query, role, org, options.statement_timeout).await {
                 Ok(p) => plans.push(p),
                 Err(e) => {
@@ -552,20 +648,27 @@ async fn run_series(
                     return run;
                 }
             }
-            if measuring.elapsed() >= options.series_budget {
+            last = last.max(t.elapsed());
+            if started.elapsed() + last > options.series_budget {
                 break;
             }
         }
     }
-    plans.sort_by(|a, b| a.execution_ms.partial_cmp(&b.execution_ms).unwrap_or(std::cmp::Ordering::Equal));
-    let median = plans.swap_remove((plans.len() - 1) / 2);
-    run.runs = plans.len() + 1;
+    plans.sort_by(|a, b| a.0.execution_ms.total_cmp(&b.0.execution_ms));
+    let measured = plans.len();
+    let (median, raw) = plans.swap_remove((plans.len() - 1) / 2);
+    run.runs = measured;
+    run.raw_plan = Some(raw);
     run.execution_ms = median.execution_ms;
     run.planning_ms = median.planning_ms;
     run.buffers_detail = median.buffers();
     run.buffers = run.buffers_detail.shared();
     run.seq_scans = median.seq_scans();
-    let ctx = PlanContext { plan: &median, role, thresholds: &options.thresholds };
+    let ctx = PlanContext {
+        plan: &median,
+        role,
+        thresholds: &options.thresholds,
+    };
     run.findings = rules::check_plan(&ctx);
     run.plan = Some(median);
     run

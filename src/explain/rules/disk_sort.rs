@@ -20,9 +20,12 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
                     node.sort_method.as_deref().unwrap_or("sort"),
                     node.sort_key.join(", ")
                 ),
-                evidence: Evidence { node: Some(node.label()), ..Default::default() }
-                    .number("disk_kb", kb)
-                    .number("temp_written_blocks", node.temp_written),
+                evidence: Evidence {
+                    node: Some(node.label()),
+                    ..Default::default()
+                }
+                .number("disk_kb", kb)
+                .number("temp_written_blocks", node.temp_written),
             });
         } else if let Some(batches) = node.hash_batches.filter(|b| *b > 1.0) {
             out.push(Finding {
@@ -51,7 +54,11 @@ mod tests {
     fn an_external_merge_sort_is_flagged() {
         let plan = fixtures::plan("disk_sort_small_work_mem");
         let t = Thresholds::default();
-        let found = check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t });
+        let found = check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        });
         assert!(!found.is_empty(), "{plan:#?}");
         assert!(found[0].message.contains("spilled"), "{}", found[0].message);
     }
@@ -60,6 +67,11 @@ mod tests {
     fn in_memory_sorts_are_clean() {
         let plan = fixtures::plan("provider_conflict_check_v6_service");
         let t = Thresholds::default();
-        assert!(check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t }).is_empty());
+        assert!(check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t
+        })
+        .is_empty());
     }
 }

@@ -32,7 +32,11 @@ impl Candidate {
         format!(
             "CREATE INDEX ON {} ({})",
             quote_ident(&self.relation),
-            self.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
+            self.columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 
@@ -44,7 +48,11 @@ impl Candidate {
             "CREATE INDEX CONCURRENTLY {} ON {} ({});",
             quote_ident(&name),
             quote_ident(&self.relation),
-            self.columns.iter().map(|c| quote_ident(c)).collect::<Vec<_>>().join(", ")
+            self.columns
+                .iter()
+                .map(|c| quote_ident(c))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -74,7 +82,11 @@ pub fn filter_columns(expression: &str, columns: &[String]) -> (Vec<String>, Vec
         if !columns.contains(&col) {
             continue;
         }
-        let target = if cap[2].starts_with('=') { &mut eq } else { &mut range };
+        let target = if cap[2].starts_with('=') {
+            &mut eq
+        } else {
+            &mut range
+        };
         if !target.contains(&col) {
             target.push(col);
         }
@@ -90,10 +102,15 @@ pub fn candidates(ctx: &PlanContext, tables: &HashMap<String, TableInfo>) -> Vec
         return out;
     }
     for node in ctx.plan.nodes() {
-        let Some(relation) = node.relation.as_deref() else { continue };
-        let Some(info) = tables.get(relation) else { continue };
+        let Some(relation) = node.relation.as_deref() else {
+            continue;
+        };
+        let Some(info) = tables.get(relation) else {
+            continue;
+        };
         // Scans that throw rows away: seq scans with a filter, index scans whose filter removes rows.
-        let throws_away = node.rows_removed_by_filter > 0.0 || (node.is_seq_scan() && node.filter.is_some());
+        let throws_away =
+            node.rows_removed_by_filter > 0.0 || (node.is_seq_scan() && node.filter.is_some());
         if !throws_away {
             continue;
         }
@@ -119,7 +136,10 @@ pub fn candidates(ctx: &PlanContext, tables: &HashMap<String, TableInfo>) -> Vec
                 .btree_indexes
                 .iter()
                 .any(|idx| idx.len() >= columns.len() && idx[..columns.len()] == columns[..]);
-            let candidate = Candidate { relation: relation.to_string(), columns };
+            let candidate = Candidate {
+                relation: relation.to_string(),
+                columns,
+            };
             if !covered && !out.contains(&candidate) {
                 out.push(candidate);
             }
@@ -134,13 +154,11 @@ pub fn verdict(ctx: &PlanContext, tried: &[(Candidate, f64)]) -> Option<Finding>
     if base < ctx.thresholds.index_min_cost {
         return None;
     }
-    let (best, cost) = tried
-        .iter()
-        .min_by(|a, b| {
-            a.1.partial_cmp(&b.1)
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.0.columns.len().cmp(&b.0.columns.len()))
-        })?;
+    let (best, cost) = tried.iter().min_by(|a, b| {
+        a.1.partial_cmp(&b.1)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.0.columns.len().cmp(&b.0.columns.len()))
+    })?;
     let saving = 1.0 - cost / base;
     if saving < ctx.thresholds.index_min_saving {
         return None;
@@ -169,19 +187,35 @@ mod tests {
     use super::*;
 
     fn appointments(indexes: Vec<Vec<&str>>) -> HashMap<String, TableInfo> {
-        let columns = ["id", "org_id", "provider_id", "contact_id", "scheduled_at", "ends_at", "status"]
-            .map(String::from)
-            .to_vec();
+        let columns = [
+            "id",
+            "org_id",
+            "provider_id",
+            "contact_id",
+            "scheduled_at",
+            "ends_at",
+            "status",
+        ]
+        .map(String::from)
+        .to_vec();
         let btree_indexes = indexes
             .into_iter()
             .map(|cols| cols.into_iter().map(String::from).collect())
             .collect();
-        HashMap::from([("appointments".to_string(), TableInfo { columns, btree_indexes })])
+        HashMap::from([(
+            "appointments".to_string(),
+            TableInfo {
+                columns,
+                btree_indexes,
+            },
+        )])
     }
 
     #[test]
     fn filter_columns_split_equality_and_range() {
-        let cols: Vec<String> = ["org_id", "provider_id", "scheduled_at", "ends_at", "status"].map(String::from).to_vec();
+        let cols: Vec<String> = ["org_id", "provider_id", "scheduled_at", "ends_at", "status"]
+            .map(String::from)
+            .to_vec();
         let (eq, range) = filter_columns(
             "((status <> 'cancelled'::text) AND (org_id = 'd4'::uuid) AND (provider_id = 'a1'::uuid) AND (scheduled_at < '2026-01-01'::timestamptz) AND (ends_at > now()))",
             &cols,
@@ -194,22 +228,50 @@ mod tests {
     fn candidates_from_the_conflict_check_skip_covered_prefixes() {
         let plan = fixtures::plan("provider_conflict_check_v3_service");
         let t = Thresholds::default();
-        let ctx = PlanContext { plan: &plan, role: Role::Service, thresholds: &t };
+        let ctx = PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        };
         let all = candidates(&ctx, &appointments(vec![vec!["id"]]));
-        assert!(all.contains(&Candidate { relation: "appointments".into(), columns: vec!["provider_id".into()] }));
-        assert!(all.contains(&Candidate { relation: "appointments".into(), columns: vec!["org_id".into(), "provider_id".into()] }));
-        let covered = candidates(&ctx, &appointments(vec![vec!["org_id", "provider_id", "scheduled_at"]]));
-        assert!(!covered.iter().any(|c| c.columns == ["org_id"] || c.columns == ["org_id", "provider_id"]), "{covered:?}");
+        assert!(all.contains(&Candidate {
+            relation: "appointments".into(),
+            columns: vec!["provider_id".into()]
+        }));
+        assert!(all.contains(&Candidate {
+            relation: "appointments".into(),
+            columns: vec!["org_id".into(), "provider_id".into()]
+        }));
+        let covered = candidates(
+            &ctx,
+            &appointments(vec![vec!["org_id", "provider_id", "scheduled_at"]]),
+        );
+        assert!(
+            !covered
+                .iter()
+                .any(|c| c.columns == ["org_id"] || c.columns == ["org_id", "provider_id"]),
+            "{covered:?}"
+        );
     }
 
     #[test]
     fn suggests_only_a_halving_and_prints_ready_ddl() {
         let plan = fixtures::plan("provider_conflict_check_v3_service");
         let t = Thresholds::default();
-        let ctx = PlanContext { plan: &plan, role: Role::Service, thresholds: &t };
+        let ctx = PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        };
         let base = plan.plan.total_cost;
-        let c1 = Candidate { relation: "appointments".into(), columns: vec!["provider_id".into()] };
-        let c2 = Candidate { relation: "appointments".into(), columns: vec!["provider_id".into(), "scheduled_at".into()] };
+        let c1 = Candidate {
+            relation: "appointments".into(),
+            columns: vec!["provider_id".into()],
+        };
+        let c2 = Candidate {
+            relation: "appointments".into(),
+            columns: vec!["provider_id".into(), "scheduled_at".into()],
+        };
         assert_eq!(verdict(&ctx, &[(c1.clone(), base * 0.6)]), None);
         let found = verdict(&ctx, &[(c1, base * 0.1), (c2, base * 0.01)]).unwrap();
         assert!(found.message.ends_with(
@@ -221,7 +283,11 @@ mod tests {
     fn cheap_plans_get_no_candidates() {
         let plan = fixtures::plan("provider_conflict_check_v6_service");
         let t = Thresholds::default();
-        let ctx = PlanContext { plan: &plan, role: Role::Service, thresholds: &t };
+        let ctx = PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        };
         assert!(candidates(&ctx, &appointments(vec![])).is_empty());
     }
 }

@@ -39,8 +39,16 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
         100 => Severity::Warning,
         _ => Severity::Info,
     };
-    let direction = if node.actual_rows > node.plan_rows { "under" } else { "over" };
-    let more = if off > 1 { format!(" (and {} more nodes)", off - 1) } else { String::new() };
+    let direction = if node.actual_rows > node.plan_rows {
+        "under"
+    } else {
+        "over"
+    };
+    let more = if off > 1 {
+        format!(" (and {} more nodes)", off - 1)
+    } else {
+        String::new()
+    };
     vec![Finding {
         rule: Rule::Misestimate,
         severity,
@@ -75,10 +83,14 @@ mod tests {
     }
 
     #[test]
-    fn a_stale_estimate_is_flagged_at_its_tier() {
-        let plan = fixtures::plan("misestimate_stale_stats");
+    fn correlated_columns_misestimate_is_flagged_at_its_tier() {
+        let plan = fixtures::plan("misestimate_correlated_columns");
         let t = Thresholds::default();
-        let found = check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t });
+        let found = check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        });
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].evidence.numbers["ratio"] >= 100.0, "{found:#?}");
         assert!(found[0].severity >= Severity::Warning);
@@ -88,6 +100,11 @@ mod tests {
     fn good_estimates_are_clean() {
         let plan = fixtures::plan("provider_conflict_check_v6_service");
         let t = Thresholds::default();
-        assert!(check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t }).is_empty());
+        assert!(check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t
+        })
+        .is_empty());
     }
 }

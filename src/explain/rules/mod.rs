@@ -242,7 +242,10 @@ mod tests {
             assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
         }
         let err = "seq-scans".parse::<Rule>().unwrap_err();
-        assert!(err.contains("unknown rule `seq-scans`") && err.contains("rls-per-row"), "{err}");
+        assert!(
+            err.contains("unknown rule `seq-scans`") && err.contains("rls-per-row"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -69,7 +69,11 @@ mod tests {
     fn per_row_policy_that_costs_time_is_flagged() {
         let service = fixtures::plan("org_upcoming_v3_service");
         let tenant = fixtures::plan("org_upcoming_v3_tenant");
-        let found = check(&measured(&service), &measured(&tenant), &Thresholds::default());
+        let found = check(
+            &measured(&service),
+            &measured(&tenant),
+            &Thresholds::default(),
+        );
         let found = found.expect("tenant run should show RLS overhead");
         assert_eq!(found.rule, Rule::RlsOverhead);
         assert!(found.evidence.numbers["time_ratio"] >= 2.0, "{found:#?}");
@@ -79,16 +83,35 @@ mod tests {
     fn initplan_policy_with_index_is_clean() {
         let service = fixtures::plan("org_upcoming_v6_service");
         let tenant = fixtures::plan("org_upcoming_v6_tenant");
-        assert_eq!(check(&measured(&service), &measured(&tenant), &Thresholds::default()), None);
+        assert_eq!(
+            check(
+                &measured(&service),
+                &measured(&tenant),
+                &Thresholds::default()
+            ),
+            None
+        );
     }
 
     #[test]
     fn more_buffers_alone_is_enough_and_time_alone_is_not() {
         let plan = fixtures::plan("provider_conflict_check_v6_service");
-        let s = Measured { execution_ms: 1.0, shared_blocks: 100, plan: &plan };
-        let slow = Measured { execution_ms: 50.0, shared_blocks: 100, plan: &plan };
+        let s = Measured {
+            execution_ms: 1.0,
+            shared_blocks: 100,
+            plan: &plan,
+        };
+        let slow = Measured {
+            execution_ms: 50.0,
+            shared_blocks: 100,
+            plan: &plan,
+        };
         assert_eq!(check(&s, &slow, &Thresholds::default()), None);
-        let heavy = Measured { execution_ms: 1.0, shared_blocks: 1000, plan: &plan };
+        let heavy = Measured {
+            execution_ms: 1.0,
+            shared_blocks: 1000,
+            plan: &plan,
+        };
         assert!(check(&s, &heavy, &Thresholds::default()).is_some());
     }
 }

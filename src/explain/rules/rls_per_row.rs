@@ -8,7 +8,12 @@
 use super::{count, seq_scan::shorten, Evidence, Finding, PlanContext, Rule, Severity};
 
 /// Text that marks per-request claim reading in an expression.
-const CLAIM_READERS: [&str; 4] = ["current_setting(", "auth.jwt()", "auth.uid()", "auth.role()"];
+const CLAIM_READERS: [&str; 4] = [
+    "current_setting(",
+    "auth.jwt()",
+    "auth.uid()",
+    "auth.role()",
+];
 
 /// Does this expression read the request's claims itself (not through an InitPlan parameter)?
 pub fn reads_claims(expression: &str) -> bool {
@@ -31,7 +36,11 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
         let relation = node.relation.clone().unwrap_or_default();
         // One evaluation per row examined; below a thousand it costs little, but the
         // shape grows with the table, so it is still reported.
-        let severity = if evaluated >= 1000.0 { Severity::Warning } else { Severity::Info };
+        let severity = if evaluated >= 1000.0 {
+            Severity::Warning
+        } else {
+            Severity::Info
+        };
         out.push(Finding {
             rule: Rule::RlsPerRow,
             severity,
@@ -60,7 +69,11 @@ mod tests {
     fn run(name: &str) -> Vec<Finding> {
         let plan = fixtures::plan(name);
         let t = Thresholds::default();
-        check(&PlanContext { plan: &plan, role: Role::Tenant, thresholds: &t })
+        check(&PlanContext {
+            plan: &plan,
+            role: Role::Tenant,
+            thresholds: &t,
+        })
     }
 
     #[test]
@@ -68,7 +81,12 @@ mod tests {
         let found = run("org_upcoming_v3_tenant");
         assert!(!found.is_empty());
         assert_eq!(found[0].evidence.relation.as_deref(), Some("appointments"));
-        assert!(found[0].evidence.expression.as_deref().unwrap().contains("current_setting("));
+        assert!(found[0]
+            .evidence
+            .expression
+            .as_deref()
+            .unwrap()
+            .contains("current_setting("));
         assert_eq!(found[0].severity, Severity::Warning);
     }
 

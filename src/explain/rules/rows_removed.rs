@@ -66,7 +66,11 @@ mod tests {
     fn an_index_scan_that_filters_most_rows_is_flagged() {
         let plan = fixtures::plan("rows_removed_index_scan");
         let t = Thresholds::default();
-        let found = check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t });
+        let found = check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t,
+        });
         assert_eq!(found.len(), 1, "{found:#?}");
         assert!(found[0].message.contains("removed"), "{}", found[0].message);
         assert!(found[0].evidence.numbers["rows_removed"] > 1000.0);
@@ -76,6 +80,11 @@ mod tests {
     fn seq_scans_are_left_to_seq_scan() {
         let plan = fixtures::plan("provider_conflict_check_v3_service");
         let t = Thresholds::default();
-        assert!(check(&PlanContext { plan: &plan, role: Role::Service, thresholds: &t }).is_empty());
+        assert!(check(&PlanContext {
+            plan: &plan,
+            role: Role::Service,
+            thresholds: &t
+        })
+        .is_empty());
     }
 }
