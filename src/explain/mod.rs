@@ -138,6 +138,12 @@ impl Bar {
     }
 }
 
+impl Default for Bar {
+    fn default() -> Self {
+        Bar::new()
+    }
+}
+
 impl Progress for Bar {
     fn step(&self, done: usize, total: usize, what: &str) {
         if let Some(bar) = &self.bar {

@@ -145,7 +145,7 @@ impl Explained {
         Ok(serde_json::from_value(first.clone())?)
     }
 
-    pub fn from_str(text: &str) -> anyhow::Result<Explained> {
+    pub fn parse(text: &str) -> anyhow::Result<Explained> {
         let value: serde_json::Value = serde_json::from_str(text)?;
         Self::from_json(&value)
     }

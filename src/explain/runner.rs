@@ -552,7 +552,8 @@ pub async fn run_phase(
 /// Attach `rls-overhead` findings to tenant runs, comparing with the service run of the
 /// same query, org and phase.
 pub fn pair_rls_overhead(runs: &mut [Run], t: &Thresholds) {
-    let service: HashMap<(String, String, Phase), (f64, u64, Option<Explained>)> = runs
+    type Key = (String, String, Phase);
+    let service: HashMap<Key, (f64, u64, Option<Explained>)> = runs
         .iter()
         .filter(|r| r.role == Role::Service && r.error.is_none())
         .map(|r| {

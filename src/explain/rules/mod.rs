@@ -228,7 +228,7 @@ pub(crate) mod fixtures {
             env!("CARGO_MANIFEST_DIR")
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        Explained::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+        Explained::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
     }
 }
 
