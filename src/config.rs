@@ -12,6 +12,7 @@ use crate::db::cluster::Cluster;
 use crate::db::{connect, DbUrl};
 
 /// Where the database comes from.
+#[allow(clippy::large_enum_variant)] // one per process; boxing buys nothing
 #[derive(Debug, Clone)]
 pub enum Database {
     /// A URL given by flag, environment or `.env`.
