@@ -9,11 +9,14 @@
 //! - `fresh_db()`: an empty database of its own for each test (`fresh_db_from` copies
 //!   a template built once with `template`).
 //! - `dbkit()`: the real binary in an empty directory of its own, without
-//!   `DATABASE_URL`, with `NO_COLOR=1`.
-//! - `sql` / `batch`: run SQL from a test, from sync or async code.
+//!   `DATABASE_URL`, with `NO_COLOR=1` (`dbkit_in(dir)` with `work_dir()` to run
+//!   several commands in one directory).
+//! - `sql` / `batch`: run SQL from a test, from sync or async code; `server_url()`
+//!   for server-level work; `block_on` for other async library calls.
 //!
 //! PostgreSQL missing is a failure with the install hint, never a skip. Set
-//! `DBKIT_TEST_KEEP=1` to keep the cluster (and print its URL) for inspection.
+//! `DBKIT_TEST_KEEP=1` to keep the cluster (its URL is printed) for inspection, until
+//! a later test run sweeps it.
 //!
 //! ```ignore
 //! mod common;
