@@ -87,6 +87,27 @@ pub enum Started {
     },
 }
 
+impl Started {
+    /// One line for `dbkit db start` and the auto-start announcement.
+    pub fn describe(&self, dir: &str) -> String {
+        match self {
+            Started::AlreadyRunning { port } => format!("already running on port {port} ({dir})"),
+            Started::Started {
+                port,
+                version,
+                created,
+            } => {
+                let verb = if *created {
+                    "created and started"
+                } else {
+                    "started"
+                };
+                format!("{verb} local PostgreSQL {version} on 127.0.0.1:{port} ({dir})")
+            }
+        }
+    }
+}
+
 /// What `stop` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stopped {
@@ -163,21 +184,9 @@ impl Cluster {
     /// Start when not running, saying so in one line on stderr; silent when it was
     /// already running.
     pub fn ensure_running_announced(&self) -> Result<()> {
-        if let Started::Started {
-            port,
-            version,
-            created,
-        } = self.start()?
-        {
-            let verb = if created {
-                "created and started"
-            } else {
-                "started"
-            };
-            eprintln!(
-                "dbkit: {verb} local PostgreSQL {version} on 127.0.0.1:{port} ({})",
-                shown(&self.dir)
-            );
+        let started = self.start()?;
+        if matches!(started, Started::Started { .. }) {
+            eprintln!("dbkit: {}", started.describe(&shown(&self.dir)));
         }
         Ok(())
     }
@@ -711,14 +720,20 @@ pub fn log_cause(log: &str) -> Option<String> {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
+    let message = |l: &str, sev: &str| l.find(sev).map(|i| l[i..].to_string());
     let found = ["FATAL:", "PANIC:", "ERROR:"].iter().find_map(|sev| {
-        lines
-            .iter()
-            .rev()
-            .find_map(|l| l.find(sev).map(|i| &l[i..]))
+        let at = lines.iter().rposition(|l| l.contains(sev))?;
+        let mut cause = message(lines[at], sev)?;
+        // "configuration file ... contains errors": the line before says which.
+        if cause.contains("contains errors") && at > 0 {
+            if let Some(detail) = message(lines[at - 1], "LOG:") {
+                cause = format!("{cause} ({detail})");
+            }
+        }
+        Some(cause)
     });
     found
-        .or(lines.last().copied())
+        .or(lines.last().map(|l| l.to_string()))
         .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
@@ -856,23 +871,7 @@ pub fn command(action: DbAction, format: Format) -> Result<Outcome> {
     let cluster = Cluster::new(Cluster::default_dir()?)?;
     let dir = shown(cluster.dir());
     match action {
-        DbAction::Start => match cluster.start()? {
-            Started::AlreadyRunning { port } => {
-                println!("already running on port {port} ({dir})")
-            }
-            Started::Started {
-                port,
-                version,
-                created,
-            } => {
-                let verb = if created {
-                    "created and started"
-                } else {
-                    "started"
-                };
-                println!("{verb} local PostgreSQL {version} on 127.0.0.1:{port} ({dir})");
-            }
-        },
+        DbAction::Start => println!("{}", cluster.start()?.describe(&dir)),
         DbAction::Stop => match cluster.stop()? {
             Stopped::Stopped => println!("stopped ({dir})"),
             Stopped::NotRunning {
@@ -1049,8 +1048,30 @@ mod tests {
             log_cause(log).unwrap(),
             "FATAL: could not bind IPv4 address \"127.0.0.1\": Address already in use"
         );
+        let log = "2026-01-01 10:00:00.000 UTC [1] LOG:  invalid value for parameter \"shared_buffers\": \"lots\"\n\
+                   2026-01-01 10:00:00.001 UTC [1] FATAL:  configuration file \"/x/postgresql.conf\" contains errors\n";
+        assert_eq!(
+            log_cause(log).unwrap(),
+            "FATAL: configuration file \"/x/postgresql.conf\" contains errors \
+             (LOG: invalid value for parameter \"shared_buffers\": \"lots\")"
+        );
         assert_eq!(log_cause("just one line\n").unwrap(), "just one line");
         assert_eq!(log_cause("\n \n"), None);
+    }
+
+    #[test]
+    fn start_lines() {
+        let started = Started::Started {
+            port: 54123,
+            version: "15".into(),
+            created: false,
+        };
+        assert_eq!(
+            started.describe(".dbkit/pg"),
+            "started local PostgreSQL 15 on 127.0.0.1:54123 (.dbkit/pg)"
+        );
+        let again = Started::AlreadyRunning { port: 54123 };
+        assert_eq!(again.describe("x"), "already running on port 54123 (x)");
     }
 
     #[test]
