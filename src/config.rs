@@ -24,15 +24,24 @@ impl Database {
     /// Resolve the connection flags against the environment and `.env`.
     pub fn resolve(opts: &ConnectOpts) -> Result<Database> {
         if let Some(raw) = &opts.database_url {
-            return Ok(Database::Url(Box::new(DbUrl::parse(raw, "--database-url")?)));
+            return Ok(Database::Url(Box::new(DbUrl::parse(
+                raw,
+                "--database-url",
+            )?)));
         }
         if let Ok(raw) = std::env::var("DATABASE_URL") {
             if !raw.trim().is_empty() {
-                return Ok(Database::Url(Box::new(DbUrl::parse(raw.trim(), "DATABASE_URL")?)));
+                return Ok(Database::Url(Box::new(DbUrl::parse(
+                    raw.trim(),
+                    "DATABASE_URL",
+                )?)));
             }
         }
         if let Some(raw) = dotenv_database_url(Path::new(".env"))? {
-            return Ok(Database::Url(Box::new(DbUrl::parse(&raw, ".env DATABASE_URL")?)));
+            return Ok(Database::Url(Box::new(DbUrl::parse(
+                &raw,
+                ".env DATABASE_URL",
+            )?)));
         }
         Ok(Database::Local(Cluster::default_dir()?))
     }
