@@ -13,7 +13,7 @@ use serde_json::Value;
 
 fn migrate(db: &TestDb, extra: &[&str]) -> assert_cmd::assert::Assert {
     dbkit()
-        .args(["migrate", "--database-url", &db.url()])
+        .args(["migrate", "--database-url", &db.url_string()])
         .args(extra)
         .timeout(Duration::from_secs(120))
         .assert()
@@ -27,7 +27,7 @@ fn status_json(db: &TestDb, dir: Option<&Path>) -> Vec<Value> {
         "--format",
         "json",
         "--database-url",
-        &db.url(),
+        &db.url_string(),
     ]);
     if let Some(dir) = dir {
         cmd.arg("--migrations").arg(dir);
@@ -135,7 +135,7 @@ fn fresh_database_gets_v1_to_v6_once() {
     assert_eq!(rows[0].as_object().unwrap().len(), 4, "{:?}", rows[0]);
 
     // The same history, read by refinery itself: applied, and nothing left to run.
-    let url = db.url();
+    let url = db.url_string();
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(async move {
@@ -175,7 +175,7 @@ fn explicit_directory_and_table_and_markdown_output() {
         "| 6 | no_double_booking | transactional |",
     ));
     dbkit()
-        .args(["migrate", "status", "--database-url", &db.url()])
+        .args(["migrate", "status", "--database-url", &db.url_string()])
         .assert()
         .success()
         .stdout(
@@ -189,7 +189,7 @@ fn two_concurrent_runs_apply_each_version_once() {
     let db = fresh_db();
     let spawn = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
-            .args(["migrate", "--database-url", &db.url()])
+            .args(["migrate", "--database-url", &db.url_string()])
             .env_remove("DATABASE_URL")
             .env("NO_COLOR", "1")
             .current_dir(tempfile::tempdir().unwrap().keep())
@@ -230,7 +230,7 @@ fn two_concurrent_runs_apply_each_version_once() {
 fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
     let db = fresh_db();
     db.execute("CREATE TABLE probe (id int); INSERT INTO probe SELECT generate_series(1, 100);");
-    let url = db.url();
+    let url = db.url_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let holder = rt.block_on(async {
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
@@ -388,7 +388,7 @@ fn invalid_index_from_a_failed_concurrent_build_is_rebuilt() {
            ('00000000-0000-0000-0000-000000000001', 'a'),
            ('00000000-0000-0000-0000-000000000001', 'b');",
     );
-    let url = db.url();
+    let url = db.url_string();
     tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(async move {
@@ -529,7 +529,7 @@ fn dry_run_changes_nothing_and_target_stops_early() {
 fn lock_timeout_retries_then_fails_cleanly_and_succeeds_once_released() {
     let db = fresh_db();
     migrate(&db, &["--target", "5"]).success();
-    let url = db.url();
+    let url = db.url_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let holder = rt.block_on(async {
         let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
