@@ -14,7 +14,7 @@ fn repo_queries() -> PathBuf {
 fn seeded_db(orgs: u32) -> common::TestDb {
     let db = common::fresh_db();
     common::dbkit()
-        .args(["migrate", "--database-url", &db.url(), "--migrations"])
+        .args(["migrate", "--database-url", &db.url_string(), "--migrations"])
         .arg(common::repo_migrations())
         .assert()
         .success();
@@ -110,7 +110,7 @@ fn explain_changes_no_data_including_the_insert() {
         .args([
             "explain",
             "--database-url",
-            &db.url(),
+            &db.url_string(),
             "--runs",
             "2",
             "--format",
@@ -144,7 +144,7 @@ fn before_3_shows_the_conflict_check_fixed_by_the_migrations() {
         .args([
             "explain",
             "--database-url",
-            &target.url(),
+            &target.url_string(),
             "--before",
             "3",
             "--orgs",
@@ -202,7 +202,7 @@ fn before_3_shows_the_conflict_check_fixed_by_the_migrations() {
     assert_eq!(report["setting"]["before_version"], 3);
     // The scratch database is gone and the target untouched.
     let left: i64 = target
-        .query("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbkit_explain_%'")[0]
+        .query("SELECT count(*) FROM pg_database WHERE datname LIKE 'dbkit_scratch_explain%'")[0]
         .get(0);
     assert_eq!(left, 0);
     assert_eq!(
@@ -219,7 +219,7 @@ fn fail_on_a_rule_that_fires_exits_1() {
         .args([
             "explain",
             "--database-url",
-            &db.url(),
+            &db.url_string(),
             "--runs",
             "1",
             "--only",
@@ -237,7 +237,7 @@ fn fail_on_a_rule_that_fires_exits_1() {
         .args([
             "explain",
             "--database-url",
-            &db.url(),
+            &db.url_string(),
             "--runs",
             "1",
             "--only",

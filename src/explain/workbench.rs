@@ -1,10 +1,11 @@
 //! What `explain --before V` needs from the rest of dbkit, behind one small boundary:
 //! a scratch database, migrations to a version, seeding. `Dbkit` is the real thing
-//! (migrate::migrate_url); the scratch database and the seeding are INTERIM
-//! implementations here until db::scratch and seed::seed_database land on main.
+//! (db::scratch, migrate::migrate_url); the seeding is an INTERIM SQL script here until
+//! seed::seed_database lands on main.
 
 use anyhow::{Context, Result};
 
+use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
 use crate::migrate::MigrationSet;
 
@@ -23,7 +24,7 @@ pub trait Workbench {
 
 pub struct Dbkit {
     pub migrations: MigrationSet,
-    scratch: Option<(DbUrl, String)>,
+    scratch: Option<ScratchDb>,
 }
 
 impl Dbkit {
@@ -35,24 +36,14 @@ impl Dbkit {
     }
 }
 
-fn quote(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 impl Workbench for Dbkit {
     async fn create_scratch(&mut self, server: &DbUrl) -> Result<DbUrl> {
-        let name = format!(
-            "dbkit_explain_{}_{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_millis() % 1_000_000
-        );
-        let client = connect(server).await?;
-        client
-            .batch_execute(&format!("CREATE DATABASE {}", quote(&name)))
+        let scratch = ScratchDb::create(server, "explain", None)
             .await
-            .with_context(|| format!("cannot create scratch database {name}"))?;
-        self.scratch = Some((server.clone(), name.clone()));
-        Ok(server.with_dbname(&name))
+            .context("cannot create the scratch database for --before")?;
+        let url = scratch.url().clone();
+        self.scratch = Some(scratch);
+        Ok(url)
     }
 
     async fn migrate_to(&mut self, url: &DbUrl, target: Option<i32>) -> Result<Option<i32>> {
@@ -80,20 +71,15 @@ impl Workbench for Dbkit {
     }
 
     async fn finish(&mut self, keep: bool) -> Result<Option<String>> {
-        let Some((server, name)) = self.scratch.take() else {
+        let Some(scratch) = self.scratch.take() else {
             return Ok(None);
         };
         if keep {
+            let name = scratch.name().to_string();
+            scratch.keep();
             return Ok(Some(name));
         }
-        let client = connect(&server).await?;
-        client
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                quote(&name)
-            ))
-            .await
-            .with_context(|| format!("cannot drop scratch database {name}"))?;
+        scratch.drop_now().await?;
         Ok(None)
     }
 }
