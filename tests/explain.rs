@@ -14,7 +14,12 @@ fn repo_queries() -> PathBuf {
 fn seeded_db(orgs: u32) -> common::TestDb {
     let db = common::fresh_db();
     common::dbkit()
-        .args(["migrate", "--database-url", &db.url_string(), "--migrations"])
+        .args([
+            "migrate",
+            "--database-url",
+            &db.url_string(),
+            "--migrations",
+        ])
         .arg(common::repo_migrations())
         .assert()
         .success();

@@ -415,3 +415,136 @@ fn markdown(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::compare;
+    use crate::explain::rules::{check_plan, fixtures, PlanContext, Role, Thresholds};
+
+    fn run(phase: Phase, role: Role, fixture: &str) -> Run {
+        let plan = fixtures::plan(fixture);
+        let t = Thresholds::default();
+        let findings = check_plan(&PlanContext {
+            plan: &plan,
+            role,
+            thresholds: &t,
+        });
+        Run {
+            query: "provider_conflict_check".into(),
+            org: "largest".into(),
+            phase,
+            role,
+            execution_ms: plan.execution_ms,
+            planning_ms: plan.planning_ms,
+            buffers: plan.buffers().shared(),
+            buffers_detail: plan.buffers(),
+            runs: 5,
+            seq_scans: plan.seq_scans(),
+            findings,
+            params: vec![(
+                "org_id".into(),
+                "d448b959-3670-3db7-d092-3122172fb13c".into(),
+            )],
+            error: None,
+            plan: Some(plan),
+            raw_plan: None,
+        }
+    }
+
+    fn report() -> Report {
+        let runs = vec![
+            run(
+                Phase::Before,
+                Role::Service,
+                "provider_conflict_check_v3_service",
+            ),
+            run(
+                Phase::Before,
+                Role::Tenant,
+                "provider_conflict_check_v3_tenant",
+            ),
+            run(
+                Phase::After,
+                Role::Service,
+                "provider_conflict_check_v6_service",
+            ),
+            run(
+                Phase::After,
+                Role::Tenant,
+                "provider_conflict_check_v6_tenant",
+            ),
+        ];
+        let diff = compare::diff(&runs);
+        Report {
+            runs,
+            regressions: compare::regressions(&diff),
+            diff: Some(diff),
+            setting: Setting {
+                before_version: Some(3),
+                after_version: Some(6),
+                orgs: Some(50),
+                appointments: Some(300_002),
+                ..Setting::default()
+            },
+            notes: vec![],
+        }
+    }
+
+    fn rendered(format: Format) -> String {
+        let mut out = Vec::new();
+        render(&report(), format, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_has_the_design_fields() {
+        let value: serde_json::Value = serde_json::from_str(&rendered(Format::Json)).unwrap();
+        let first = &value["runs"][0];
+        for key in [
+            "query",
+            "phase",
+            "role",
+            "execution_ms",
+            "buffers",
+            "seq_scans",
+            "findings",
+        ] {
+            assert!(first.get(key).is_some(), "{key} missing: {first}");
+        }
+        assert_eq!(first["phase"], "before");
+        assert_eq!(first["role"], "service");
+        assert_eq!(first["seq_scans"][0], "appointments");
+        assert_eq!(first["findings"][0]["rule"], "seq-scan");
+        assert_eq!(first["findings"][0]["severity"], "warning");
+        assert!(value["diff"][0]["speedup"].as_f64().unwrap() > 10.0);
+    }
+
+    #[test]
+    fn markdown_has_headline_diff_findings_and_collapsed_plans() {
+        let md = rendered(Format::Markdown);
+        assert!(
+            md.starts_with("## dbkit explain: V3 → V6, 50 orgs, 300,002 appointments"),
+            "{md}"
+        );
+        assert!(
+            md.contains("**provider_conflict_check** (largest org, tenant)"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| query | org | role | before | after | speedup | buffers | findings |")
+        );
+        assert!(md.contains("−seq-scan"), "{md}");
+        assert!(md.contains("<details><summary>Plan: provider_conflict_check · before · service"));
+    }
+
+    #[test]
+    fn table_lists_the_diff_and_findings() {
+        let table = rendered(Format::Table);
+        assert!(
+            table.contains("speedup") && table.contains("Findings"),
+            "{table}"
+        );
+        assert!(table.contains("Seq Scan on appointments read"), "{table}");
+    }
+}
