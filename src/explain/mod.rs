@@ -262,7 +262,7 @@ async fn current(db: &Database, catalog: &Catalog, opts: &RunOptions, bar: &Bar)
     let mut notes = service_note(&client).await?;
     let started = Instant::now();
     bar.phase("sample parameters");
-    let orgs = runner::sample(&client, catalog).await?;
+    let orgs = runner::sample(connector(&url), catalog).await?;
     setting
         .timings_ms
         .insert("sample".into(), started.elapsed().as_millis() as u64);
@@ -370,7 +370,7 @@ pub async fn before_after(
         timings.push(lap("seed", t));
         let t = Instant::now();
         bar.phase("sample parameters");
-        let orgs = runner::sample(&client, catalog).await?;
+        let orgs = runner::sample(connector(&url), catalog).await?;
         timings.push(lap("sample", t));
         let t = Instant::now();
         let mut runs = runner::run_phase(

@@ -99,12 +99,34 @@ pub struct SampledOrg {
 }
 
 /// Sample every query's parameters for every org the catalog picks.
-pub async fn sample(client: &Client, catalog: &Catalog) -> Result<Vec<SampledOrg>> {
+/// Sample every query's parameters for every org the catalog picks, one connection per
+/// org (the samplers scan the seeded tables; two orgs on two cores halve the wait).
+pub async fn sample(
+    connect: impl Fn() -> futures_util::future::BoxFuture<'static, Result<Client>>,
+    catalog: &Catalog,
+) -> Result<Vec<SampledOrg>> {
+    let mut clients = Vec::new();
+    for _ in &catalog.orgs {
+        clients.push(connect().await?);
+    }
+    let tasks = catalog
+        .orgs
+        .iter()
+        .zip(&clients)
+        .map(|((pick, sql), client)| sample_org(client, catalog, pick, sql));
+    futures_util::future::try_join_all(tasks).await
+}
+
+async fn sample_org(
+    client: &Client,
+    catalog: &Catalog,
+    pick: &str,
+    sql: &str,
+) -> Result<SampledOrg> {
     let mut cache: HashMap<(String, String), ParamValue> = HashMap::new();
-    let mut out = Vec::new();
-    for (pick, sql) in &catalog.orgs {
+    {
         let row = client
-            .query_opt(sql.as_str(), &[])
+            .query_opt(sql, &[])
             .await
             .with_context(|| format!("sampling the {pick} org (catalog.yaml `orgs.{pick}`)"))?;
         let org_id: Uuid = row
@@ -173,14 +195,13 @@ pub async fn sample(client: &Client, catalog: &Catalog) -> Result<Vec<SampledOrg
             }
             params.insert(query.name.clone(), values);
         }
-        out.push(SampledOrg {
-            pick: pick.clone(),
+        Ok(SampledOrg {
+            pick: pick.to_string(),
             org_id,
             member,
             params,
-        });
+        })
     }
-    Ok(out)
 }
 
 /// Before the migrations, after them, or the target database as it is.
