@@ -188,13 +188,20 @@ fn table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             )
         )?;
     }
+    // With a diff, the before phase's findings are summarised in the diff's last
+    // column; listing them all would bury what is left after the migrations.
+    let last = if report.diff.is_some() {
+        Phase::After
+    } else {
+        Phase::Current
+    };
     let findings: Vec<Vec<String>> = report
         .runs
         .iter()
+        .filter(|r| r.phase == last)
         .flat_map(|r| {
             r.findings.iter().map(move |f| {
                 vec![
-                    r.phase.to_string(),
                     format!("{} ({}, {})", r.query, r.org, r.role),
                     f.severity.to_string(),
                     f.rule.to_string(),
@@ -203,14 +210,22 @@ fn table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             })
         })
         .collect();
+    if report.diff.is_some() {
+        writeln!(
+            out,
+            "\nFindings before: {}; after: {}.",
+            findings_summary(&report.runs, Phase::Before),
+            findings_summary(&report.runs, Phase::After)
+        )?;
+    }
     if !findings.is_empty() {
-        writeln!(out, "\nFindings")?;
+        writeln!(out, "\nFindings ({last})")?;
         write!(
             out,
             "{}",
             render_rows(
                 Format::Table,
-                &["phase", "query", "severity", "rule", "message"],
+                &["query", "severity", "rule", "message"],
                 &findings
             )
         )?;
@@ -542,9 +557,14 @@ mod tests {
     fn table_lists_the_diff_and_findings() {
         let table = rendered(Format::Table);
         assert!(
-            table.contains("speedup") && table.contains("Findings"),
+            table.contains("Findings before: seq-scan 2; after: rows-removed 2."),
             "{table}"
         );
-        assert!(table.contains("Seq Scan on appointments read"), "{table}");
+        assert!(
+            table.contains("Index Scan using appointments_org_provider_time_idx"),
+            "{table}"
+        );
+        // Before-phase details stay in json/markdown; the diff column summarises them.
+        assert!(!table.contains("Seq Scan on appointments read"), "{table}");
     }
 }
