@@ -291,18 +291,27 @@ async fn current(db: &Database, catalog: &Catalog, opts: &RunOptions, bar: &Bar)
     })
 }
 
+/// Service runs use the connecting role: say so when RLS still applies to it (not a
+/// superuser, no BYPASSRLS, not the owner of an RLS-enabled table).
 async fn service_note(client: &tokio_postgres::Client) -> Result<Vec<String>> {
-    let bypass: bool = client
-        .query_one(
-            "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+    let subject: Vec<String> = client
+        .query(
+            "SELECT c.relname::text FROM pg_class c
+             WHERE c.relrowsecurity AND pg_table_is_visible(c.oid) AND row_security_active(c.oid)
+             ORDER BY 1",
             &[],
         )
         .await?
-        .get(0);
-    Ok(if bypass {
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    Ok(if subject.is_empty() {
         Vec::new()
     } else {
-        vec!["service runs use the connecting role, which neither is a superuser nor has BYPASSRLS: RLS still applies to them unless it owns the tables".into()]
+        vec![format!(
+            "service runs use the connecting role, and RLS still applies to it on {}: connect as the tables' owner, a superuser or a BYPASSRLS role for a true service baseline",
+            subject.join(", ")
+        )]
     })
 }
 

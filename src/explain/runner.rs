@@ -133,8 +133,9 @@ async fn sample_org(
             .and_then(|r| r.get::<_, Option<Uuid>>(0))
             .ok_or_else(|| {
                 crate::exit::hinted(
-                    format!("no {pick} org found: the database has no seeded appointments"),
-                    "seed it first (dbkit seed --orgs 50) or use --before V, which seeds a scratch database",
+                    format!("no {pick} org found: appointments looks empty to this role"),
+                    "seed it first (dbkit seed --orgs 50) or use --before V, which seeds a scratch database; \
+                     if it is seeded, connect as the tables' owner or a BYPASSRLS role (sampling and service runs must see every org)",
                 )
             })?;
         let member: Uuid = client
