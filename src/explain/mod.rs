@@ -454,3 +454,93 @@ fn lap(step: &str, started: Instant) -> (String, u64) {
 pub fn runs_of(report: &Report, phase: Phase) -> Vec<&Run> {
     report.runs.iter().filter(|r| r.phase == phase).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::explain::plan::Buffers;
+    use crate::explain::rules::{Evidence, Finding, Role, Severity};
+
+    fn run(phase: Phase, rules: &[Rule]) -> Run {
+        Run {
+            query: "q".into(),
+            org: "largest".into(),
+            phase,
+            role: Role::Tenant,
+            execution_ms: 1.0,
+            planning_ms: 0.1,
+            buffers: 10,
+            buffers_detail: Buffers::default(),
+            runs: 1,
+            seq_scans: vec![],
+            findings: rules
+                .iter()
+                .map(|r| Finding {
+                    rule: *r,
+                    severity: Severity::Warning,
+                    message: String::new(),
+                    evidence: Evidence::default(),
+                })
+                .collect(),
+            params: vec![],
+            error: None,
+            plan: None,
+            raw_plan: None,
+        }
+    }
+
+    fn report(runs: Vec<Run>, diff: bool, regressions: Vec<String>) -> Report {
+        Report {
+            runs,
+            diff: diff.then(Vec::new),
+            regressions,
+            setting: Setting::default(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn fail_on_parses_rules_and_regression() {
+        assert_eq!(
+            "seq-scan".parse::<FailOn>().unwrap(),
+            FailOn::Rule(Rule::SeqScan)
+        );
+        assert_eq!("regression".parse::<FailOn>().unwrap(), FailOn::Regression);
+        let err = "slow".parse::<FailOn>().unwrap_err();
+        assert!(
+            err.contains("unknown rule `slow`") && err.ends_with("or regression"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rules_are_judged_on_the_last_phase_only() {
+        let r = report(
+            vec![run(Phase::Before, &[Rule::SeqScan]), run(Phase::After, &[])],
+            true,
+            vec![],
+        );
+        assert_eq!(outcome(&r, &[FailOn::Rule(Rule::SeqScan)]), Outcome::Clean);
+        let r = report(vec![run(Phase::Current, &[Rule::SeqScan])], false, vec![]);
+        assert_eq!(outcome(&r, &[FailOn::Rule(Rule::SeqScan)]), Outcome::Failed);
+        assert_eq!(outcome(&r, &[FailOn::Rule(Rule::DiskSort)]), Outcome::Clean);
+        assert_eq!(outcome(&r, &[]), Outcome::Clean);
+    }
+
+    #[test]
+    fn regressions_and_errors_fail() {
+        let r = report(
+            vec![run(Phase::After, &[])],
+            true,
+            vec!["q: new seq-scan".into()],
+        );
+        assert_eq!(outcome(&r, &[FailOn::Regression]), Outcome::Failed);
+        assert_eq!(outcome(&r, &[]), Outcome::Clean);
+        let mut broken = run(Phase::Current, &[]);
+        broken.error = Some("canceling statement due to statement timeout".into());
+        assert_eq!(
+            outcome(&report(vec![broken], false, vec![]), &[]),
+            Outcome::Failed
+        );
+    }
+}
