@@ -55,17 +55,25 @@ pub enum Command {
     #[command(after_help = "Example:\n  dbkit db start && dbkit db url")]
     Db(DbArgs),
     /// Apply pending migrations (advisory-locked, lock_timeout guarded), or show their status.
-    #[command(after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json")]
+    #[command(
+        after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
+    )]
     Migrate(MigrateArgs),
     /// Create the next migration file: migrations/V{n+1}__{name}.sql.
-    #[command(after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction")]
+    #[command(
+        after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
+    )]
     New(NewArgs),
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
-    #[command(after_help = "Examples:\n  dbkit check                          # everything, on scratch databases\n  dbkit check --base 6 --format github # in CI: lint V7+, upgrade seeded data from V6\n  dbkit check --offline                # file checks and lint rules, no database")]
+    #[command(
+        after_help = "Examples:\n  dbkit check                          # everything, on scratch databases\n  dbkit check --base 6 --format github # in CI: lint V7+, upgrade seeded data from V6\n  dbkit check --offline                # file checks and lint rules, no database"
+    )]
     Check(crate::check::CheckArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit")]
+    #[command(
+        after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

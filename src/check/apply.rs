@@ -35,7 +35,12 @@ impl Scratch {
         admin
             .batch_execute(&format!("CREATE DATABASE \"{name}\""))
             .await
-            .with_context(|| format!("cannot create scratch database {name} on {}", server.target()))?;
+            .with_context(|| {
+                format!(
+                    "cannot create scratch database {name} on {}",
+                    server.target()
+                )
+            })?;
         Ok(Scratch {
             server: server.clone(),
             url: server.with_dbname(&name),
@@ -55,12 +60,19 @@ impl Scratch {
     /// Drop it now (unless kept); errors are reported, not fatal.
     pub async fn finish(self) -> Result<()> {
         if self.keep {
-            eprintln!("kept scratch database {} on {}", self.name, self.server.target());
+            eprintln!(
+                "kept scratch database {} on {}",
+                self.name,
+                self.server.target()
+            );
             return Ok(());
         }
         let admin = connect(&self.server).await?;
         admin
-            .batch_execute(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name))
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ))
             .await
             .with_context(|| format!("cannot drop scratch database {}", self.name))?;
         Ok(())

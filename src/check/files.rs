@@ -71,7 +71,10 @@ fn looks_like_migration(name: &str) -> bool {
 pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
         crate::exit::hinted(
-            format!("cannot read the migrations directory {}: {e}", dir.display()),
+            format!(
+                "cannot read the migrations directory {}: {e}",
+                dir.display()
+            ),
             "run from the project root or pass --migrations DIR",
         )
     })?;
@@ -106,15 +109,24 @@ pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
             Ok(v) if v <= i64::from(i32::MAX) => v,
             _ => {
                 findings.push(
-                    Finding::new(Rule::InvalidMigrationName, format!("`{name}`: version out of range"))
-                        .at(display, 1),
+                    Finding::new(
+                        Rule::InvalidMigrationName,
+                        format!("`{name}`: version out of range"),
+                    )
+                    .at(display, 1),
                 );
                 continue;
             }
         };
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("cannot read {display}"))?;
-        files.push(parse_file(path, display, version, caps[2].to_string(), text));
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read {display}"))?;
+        files.push(parse_file(
+            path,
+            display,
+            version,
+            caps[2].to_string(),
+            text,
+        ));
     }
     files.sort_by(|a, b| a.version.cmp(&b.version).then(a.display.cmp(&b.display)));
     findings.extend(version_findings(&files));
@@ -122,7 +134,13 @@ pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
 }
 
 /// Split and parse one file.
-pub fn parse_file(path: PathBuf, display: String, version: i64, name: String, text: String) -> MigrationFile {
+pub fn parse_file(
+    path: PathBuf,
+    display: String,
+    version: i64,
+    name: String,
+    text: String,
+) -> MigrationFile {
     let no_transaction = text.lines().next().map(str::trim) == Some(NO_TRANSACTION);
     let statements = split::split(&text)
         .into_iter()
@@ -182,7 +200,9 @@ pub fn parse_findings(files: &[MigrationFile]) -> Vec<Finding> {
                 continue;
             }
             if let Err((message, offset)) = parse_statement(&s.stmt.sql) {
-                let message = message.strip_prefix("sql parser error: ").unwrap_or(&message);
+                let message = message
+                    .strip_prefix("sql parser error: ")
+                    .unwrap_or(&message);
                 out.push(
                     Finding::new(
                         Rule::ParseError,
@@ -303,7 +323,10 @@ pub fn applied_findings(files: &[MigrationFile], applied: &[Applied]) -> Result<
             out.push(
                 Finding::new(
                     Rule::AppliedMigrationEdited,
-                    format!("{} {what}: add a new migration instead of editing an applied one", file.display),
+                    format!(
+                        "{} {what}: add a new migration instead of editing an applied one",
+                        file.display
+                    ),
                 )
                 .at(file.display.clone(), 1),
             );
@@ -340,7 +363,10 @@ mod tests {
         let (files, findings) = load(dir.path()).unwrap();
         assert_eq!(files.len(), 1);
         assert_eq!(rules(&findings), vec![Rule::InvalidMigrationName; 3]);
-        assert!(findings[0].message.contains("V2__add-index.sql"), "{findings:?}");
+        assert!(
+            findings[0].message.contains("V2__add-index.sql"),
+            "{findings:?}"
+        );
     }
 
     #[test]
@@ -352,8 +378,15 @@ mod tests {
             ("V5__d.sql", ""),
         ]);
         let (_, findings) = load(dir.path()).unwrap();
-        assert_eq!(rules(&findings), vec![Rule::DuplicateVersion, Rule::MissingVersion]);
-        assert!(findings[1].message.starts_with("V3..V4 missing"), "{}", findings[1].message);
+        assert_eq!(
+            rules(&findings),
+            vec![Rule::DuplicateVersion, Rule::MissingVersion]
+        );
+        assert!(
+            findings[1].message.starts_with("V3..V4 missing"),
+            "{}",
+            findings[1].message
+        );
         let clean = dir_with(&[("V1__a.sql", ""), ("V2__b.sql", "")]);
         assert!(load(clean.path()).unwrap().1.is_empty());
     }
@@ -376,9 +409,21 @@ mod tests {
         let (files, _) = load(dir.path()).unwrap();
         let good = files[0].checksum().unwrap().to_string();
         let applied = vec![
-            Applied { version: 1, name: "a".into(), checksum: good },
-            Applied { version: 2, name: "b".into(), checksum: "123".into() },
-            Applied { version: 3, name: "c".into(), checksum: "1".into() },
+            Applied {
+                version: 1,
+                name: "a".into(),
+                checksum: good,
+            },
+            Applied {
+                version: 2,
+                name: "b".into(),
+                checksum: "123".into(),
+            },
+            Applied {
+                version: 3,
+                name: "c".into(),
+                checksum: "1".into(),
+            },
         ];
         let findings = applied_findings(&files, &applied).unwrap();
         assert_eq!(
@@ -395,6 +440,10 @@ mod tests {
         assert!(findings.is_empty(), "{findings:?}");
         assert_eq!(files.len(), 6);
         assert!(files[3].no_transaction && !files[2].no_transaction);
-        assert!(parse_findings(&files).is_empty(), "{:?}", parse_findings(&files));
+        assert!(
+            parse_findings(&files).is_empty(),
+            "{:?}",
+            parse_findings(&files)
+        );
     }
 }

@@ -23,7 +23,9 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
     for file in files {
         for s in &file.statements {
             for (line, comment) in &s.stmt.leading_comments {
-                let Some(rest) = comment.strip_prefix(DIRECTIVE) else { continue };
+                let Some(rest) = comment.strip_prefix(DIRECTIVE) else {
+                    continue;
+                };
                 let ids: Vec<&str> = rest
                     .split([',', ' ', '\t'])
                     .filter(|w| !w.is_empty())
@@ -69,7 +71,10 @@ pub fn apply(files: &[MigrationFile], findings: Vec<Finding>) -> Vec<Finding> {
     }
     for ignore in ignores.into_iter().filter(|i| !i.used) {
         let message = match &ignore.rule {
-            Ok(rule) => format!("`-- dbkit:ignore {rule}` silences nothing on the statement at line {}: remove it", ignore.statement_line),
+            Ok(rule) => format!(
+                "`-- dbkit:ignore {rule}` silences nothing on the statement at line {}: remove it",
+                ignore.statement_line
+            ),
             Err(e) => format!("{e}: nothing silenced"),
         };
         kept.push(Finding::new(Rule::UnusedIgnore, message).at(ignore.file, ignore.line));
@@ -84,7 +89,13 @@ mod tests {
     use crate::check::lint::lint_file;
 
     fn file(sql: &str) -> MigrationFile {
-        parse_file("V9__t.sql".into(), "V9__t.sql".into(), 9, "t".into(), sql.into())
+        parse_file(
+            "V9__t.sql".into(),
+            "V9__t.sql".into(),
+            9,
+            "t".into(),
+            sql.into(),
+        )
     }
 
     #[test]
@@ -102,8 +113,16 @@ mod tests {
         let rules: Vec<(Rule, Option<usize>)> = out.iter().map(|f| (f.rule, f.line)).collect();
         assert_eq!(
             rules,
-            vec![(Rule::BanDropTable, Some(2)), (Rule::UnusedIgnore, Some(1)), (Rule::UnusedIgnore, Some(3))]
+            vec![
+                (Rule::BanDropTable, Some(2)),
+                (Rule::UnusedIgnore, Some(1)),
+                (Rule::UnusedIgnore, Some(3))
+            ]
         );
-        assert!(out[2].message.contains("unknown rule"), "{}", out[2].message);
+        assert!(
+            out[2].message.contains("unknown rule"),
+            "{}",
+            out[2].message
+        );
     }
 }

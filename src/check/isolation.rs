@@ -124,7 +124,9 @@ async fn tables(client: &Client) -> Result<Vec<Table>> {
                 sql_type: r.get(1),
                 category: r.get(2),
                 required: r.get(3),
-                references: r.get::<_, Option<u32>>(4).zip(r.get::<_, Option<String>>(5)),
+                references: r
+                    .get::<_, Option<u32>>(4)
+                    .zip(r.get::<_, Option<String>>(5)),
                 check_literal: r.get(6),
                 attnum: r.get(7),
             })
@@ -138,9 +140,14 @@ fn order_by_references(mut tables: Vec<Table>) -> Vec<Table> {
     let mut ordered: Vec<Table> = Vec::new();
     while !tables.is_empty() {
         let ready = tables.iter().position(|t| {
-            t.columns.iter().filter_map(|c| c.references.as_ref()).all(|(oid, _)| {
-                *oid == t.oid || ordered.iter().any(|o| o.oid == *oid) || !tables.iter().any(|x| x.oid == *oid)
-            })
+            t.columns
+                .iter()
+                .filter_map(|c| c.references.as_ref())
+                .all(|(oid, _)| {
+                    *oid == t.oid
+                        || ordered.iter().any(|o| o.oid == *oid)
+                        || !tables.iter().any(|x| x.oid == *oid)
+                })
         });
         // A reference cycle: take the rest in name order and let inserts fail loudly.
         let i = ready.unwrap_or(0);
@@ -158,7 +165,12 @@ type OrgRows = HashMap<u32, serde_json::Map<String, Value>>;
 
 /// An INSERT for `table` on behalf of the org whose rows so far are `rows`: required
 /// columns get values from the org (org_id, foreign keys) or made up by type.
-fn insert_for(table: &Table, org_id: Option<&str>, rows: &OrgRows, tag: &str) -> Result<(String, Vec<String>)> {
+fn insert_for(
+    table: &Table,
+    org_id: Option<&str>,
+    rows: &OrgRows,
+    tag: &str,
+) -> Result<(String, Vec<String>)> {
     let mut cols = Vec::new();
     let mut exprs = Vec::new();
     let mut values: Vec<String> = Vec::new();
@@ -182,7 +194,10 @@ fn insert_for(table: &Table, org_id: Option<&str>, rows: &OrgRows, tag: &str) ->
         } else {
             Some(match c.category.as_str() {
                 "U" if c.sql_type == "uuid" => uuid::Uuid::new_v4().to_string(),
-                "S" => format!("dbkit-proof-{tag}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+                "S" => format!(
+                    "dbkit-proof-{tag}-{}",
+                    &uuid::Uuid::new_v4().simple().to_string()[..8]
+                ),
                 "N" => "1".into(),
                 "B" => "true".into(),
                 "A" => "{}".into(),
@@ -207,7 +222,10 @@ fn insert_for(table: &Table, org_id: Option<&str>, rows: &OrgRows, tag: &str) ->
         });
     }
     let sql = if cols.is_empty() {
-        format!("INSERT INTO {} DEFAULT VALUES RETURNING to_jsonb(t)", table.sql_name)
+        format!(
+            "INSERT INTO {} DEFAULT VALUES RETURNING to_jsonb(t)",
+            table.sql_name
+        )
     } else {
         format!(
             "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING to_jsonb(t)",
@@ -298,14 +316,22 @@ enum Attempt {
     Other(String),
 }
 
-async fn attempt(tx: &tokio_postgres::Transaction<'_>, sql: &str, values: &[String], read: bool) -> Result<Attempt> {
+async fn attempt(
+    tx: &tokio_postgres::Transaction<'_>,
+    sql: &str,
+    values: &[String],
+    read: bool,
+) -> Result<Attempt> {
     tx.batch_execute("SAVEPOINT dbkit_proof").await?;
     let result = if read {
-        tx.query_one(sql, &params(values)).await.map(|r| r.get::<_, i64>(0) as u64)
+        tx.query_one(sql, &params(values))
+            .await
+            .map(|r| r.get::<_, i64>(0) as u64)
     } else {
         tx.execute(sql, &params(values)).await
     };
-    tx.batch_execute("ROLLBACK TO SAVEPOINT dbkit_proof").await?;
+    tx.batch_execute("ROLLBACK TO SAVEPOINT dbkit_proof")
+        .await?;
     Ok(match result {
         Ok(n) => Attempt::Rows(n),
         Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => Attempt::Denied,
@@ -328,18 +354,29 @@ const PERMITTING: &str = "
     FROM pg_class c WHERE c.oid = $1";
 
 /// The cause in words, and the locator keys of the statement to blame.
-async fn blame(client: &Client, table: &Table, cmd: &str, role: &str) -> Result<(String, Vec<String>)> {
-    let row = client.query_one(PERMITTING, &[&table.oid, &cmd, &role]).await?;
+async fn blame(
+    client: &Client,
+    table: &Table,
+    cmd: &str,
+    role: &str,
+) -> Result<(String, Vec<String>)> {
+    let row = client
+        .query_one(PERMITTING, &[&table.oid, &cmd, &role])
+        .await?;
     let rls: bool = row.get(0);
     let names: Vec<String> = row.get(1);
     let short = table.name.rsplit('.').next().unwrap_or(&table.name);
-    let mut keys: Vec<String> = names.iter().map(|p| format!("policy:{short}.{p}")).collect();
+    let mut keys: Vec<String> = names
+        .iter()
+        .map(|p| format!("policy:{short}.{p}"))
+        .collect();
     keys.push(format!("rls:{short}"));
     keys.push(format!("table:{short}"));
     let cause = if !rls {
         "row-level security is off on the table".to_string()
     } else if names.is_empty() {
-        "no permissive policy names this command (check privileges and restrictive policies)".to_string()
+        "no permissive policy names this command (check privileges and restrictive policies)"
+            .to_string()
     } else {
         format!("policy {}", names.join(", "))
     };
@@ -366,7 +403,10 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
         Err(e) => {
             return Ok(vec![Finding::new(
                 Rule::IsolationInconclusive,
-                format!("could not insert the proof's orgs: {}", crate::exit::one_line(&e)),
+                format!(
+                    "could not insert the proof's orgs: {}",
+                    crate::exit::one_line(&e)
+                ),
             )])
         }
     };
@@ -377,17 +417,21 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
     // As an authenticated member of org A.
     let claims = json!({"sub": a.member, "role": "authenticated", "org_id": a.id}).to_string();
     let tx = client.transaction().await?;
-    if let Err(e) = tx
-        .batch_execute("SET LOCAL ROLE authenticated")
-        .await
-    {
+    if let Err(e) = tx.batch_execute("SET LOCAL ROLE authenticated").await {
         return Ok(vec![Finding::new(
             Rule::IsolationInconclusive,
-            format!("cannot SET ROLE authenticated: {}", e.as_db_error().map_or(e.to_string(), |d| d.message().to_string())),
+            format!(
+                "cannot SET ROLE authenticated: {}",
+                e.as_db_error()
+                    .map_or(e.to_string(), |d| d.message().to_string())
+            ),
         )]);
     }
-    tx.query("SELECT set_config('request.jwt.claims', $1, true)", &[&claims])
-        .await?;
+    tx.query(
+        "SELECT set_config('request.jwt.claims', $1, true)",
+        &[&claims],
+    )
+    .await?;
     for (i, t) in tables.iter().enumerate() {
         let key = quote_ident(&t.key);
         let name = &t.sql_name;
@@ -423,13 +467,28 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
                 false,
                 "UPDATE moved {n} row(s) of org A to org B's org_id".to_string(),
             ));
+            steps.push((
+                "w",
+                format!("UPDATE {name} SET {key} = $1::text::uuid WHERE {key}::text = $2"),
+                vec![a.id.clone(), b.id.clone()],
+                false,
+                "UPDATE took over {n} row(s) of org B into org A".to_string(),
+            ));
             // An INSERT carrying org B's id, pointing at org B's rows.
             match insert_for(t, Some(&b.id), &b.rows, "leak") {
-                Ok((sql, values)) => {
-                    steps.push(("a", sql.replace(" RETURNING to_jsonb(t)", ""), values, false, "INSERT of a row with org B's org_id was accepted".into()))
-                }
+                Ok((sql, values)) => steps.push((
+                    "a",
+                    sql.replace(" RETURNING to_jsonb(t)", ""),
+                    values,
+                    false,
+                    "INSERT of a row with org B's org_id was accepted".into(),
+                )),
                 Err(e) => findings.push(
-                    Finding::new(Rule::IsolationInconclusive, format!("{}: INSERT not tried: {e}", t.name)).object(t.name.clone()),
+                    Finding::new(
+                        Rule::IsolationInconclusive,
+                        format!("{}: INSERT not tried: {e}", t.name),
+                    )
+                    .object(t.name.clone()),
                 ),
             }
         } else {
@@ -442,7 +501,11 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
                     "INSERT of another org was accepted".into(),
                 )),
                 Err(e) => findings.push(
-                    Finding::new(Rule::IsolationInconclusive, format!("{}: INSERT not tried: {e}", t.name)).object(t.name.clone()),
+                    Finding::new(
+                        Rule::IsolationInconclusive,
+                        format!("{}: INSERT not tried: {e}", t.name),
+                    )
+                    .object(t.name.clone()),
                 ),
             }
         }
@@ -470,8 +533,11 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
     // As anon: nothing readable.
     let tx = client.transaction().await?;
     if tx.batch_execute("SET LOCAL ROLE anon").await.is_ok() {
-        tx.query("SELECT set_config('request.jwt.claims', $1, true)", &[&json!({"role": "anon"}).to_string()])
-            .await?;
+        tx.query(
+            "SELECT set_config('request.jwt.claims', $1, true)",
+            &[&json!({"role": "anon"}).to_string()],
+        )
+        .await?;
         for (i, t) in tables.iter().enumerate() {
             let sql = format!("SELECT count(*) FROM {}", t.sql_name);
             if let Attempt::Rows(n) = attempt(&tx, &sql, &[], true).await? {

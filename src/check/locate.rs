@@ -24,17 +24,17 @@ impl Locator {
                 let mut keys = Vec::new();
                 match ast {
                     Ast::CreateTable(t) => keys.push(format!("table:{}", table_key(&t.name))),
-                    Ast::AlterTable(a) => {
-                        // The statement that switched RLS is where rls-* findings belong.
+                    // The statement that switched RLS is where rls-* findings belong.
+                    Ast::AlterTable(a)
                         if a.operations.iter().any(|op| {
                             matches!(
                                 op,
                                 AlterTableOperation::EnableRowLevelSecurity
                                     | AlterTableOperation::DisableRowLevelSecurity
                             )
-                        }) {
-                            keys.push(format!("rls:{}", table_key(&a.name)));
-                        }
+                        }) =>
+                    {
+                        keys.push(format!("rls:{}", table_key(&a.name)))
                     }
                     Ast::CreatePolicy(p) => keys.push(format!(
                         "policy:{}.{}",
@@ -83,9 +83,20 @@ mod tests {
         let (files, _) = crate::check::files::load(&dir).unwrap();
         let l = Locator::new(&files);
         let (file, line) = l.find("policy:appointments.appointments_tenant").unwrap();
-        assert!(file.ends_with("V5__rls_initplan.sql") && line == 27, "{file}:{line}");
-        assert!(l.find("table:appointments").unwrap().0.ends_with("V2__booking_schema.sql"));
-        assert!(l.find("rls:contacts").unwrap().0.ends_with("V3__tenant_rls.sql"));
+        assert!(
+            file.ends_with("V5__rls_initplan.sql") && line == 27,
+            "{file}:{line}"
+        );
+        assert!(l
+            .find("table:appointments")
+            .unwrap()
+            .0
+            .ends_with("V2__booking_schema.sql"));
+        assert!(l
+            .find("rls:contacts")
+            .unwrap()
+            .0
+            .ends_with("V3__tenant_rls.sql"));
         assert!(l.find("index:appointments_org_time_idx").is_some());
     }
 }

@@ -49,7 +49,10 @@ pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> R
     if let Some(base) = args.base {
         if !files.iter().any(|f| f.version == base) {
             return Err(crate::exit::hinted(
-                format!("--base {base} names no migration in {}", args.source.migrations.display()),
+                format!(
+                    "--base {base} names no migration in {}",
+                    args.source.migrations.display()
+                ),
                 "pass the version production is at, e.g. --base 6",
             ));
         }
@@ -77,17 +80,27 @@ pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> R
 /// Files in order, then findings about the database.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.file.is_none(), &a.file, a.line, a.severity, a.rule)
-            .cmp(&(b.file.is_none(), &b.file, b.line, b.severity, b.rule))
+        (a.file.is_none(), &a.file, a.line, a.severity, a.rule).cmp(&(
+            b.file.is_none(),
+            &b.file,
+            b.line,
+            b.severity,
+            b.rule,
+        ))
     });
 }
 
 fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
-    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message)).at(failure.file, failure.line)
+    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message))
+        .at(failure.file, failure.line)
 }
 
 /// Apply on scratch databases; catalog rules and the isolation proof on the result.
-async fn on_scratch(server: &DbUrl, files: &[MigrationFile], args: &CheckArgs) -> Result<Vec<Finding>> {
+async fn on_scratch(
+    server: &DbUrl,
+    files: &[MigrationFile],
+    args: &CheckArgs,
+) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let locator = Locator::new(files);
 
@@ -107,9 +120,16 @@ async fn on_scratch(server: &DbUrl, files: &[MigrationFile], args: &CheckArgs) -
     Ok(findings)
 }
 
-async fn fresh_schema(url: &DbUrl, files: &[MigrationFile], locator: &Locator) -> Result<Vec<Finding>> {
+async fn fresh_schema(
+    url: &DbUrl,
+    files: &[MigrationFile],
+    locator: &Locator,
+) -> Result<Vec<Finding>> {
     if let Some(failure) = apply::apply_range(url, files, None, None).await? {
-        return Ok(vec![failure_finding(failure, "applying from an empty database: ")]);
+        return Ok(vec![failure_finding(
+            failure,
+            "applying from an empty database: ",
+        )]);
     }
     let mut client = connect(url).await?;
     let mut findings = catalog::check(&client, locator).await?;
@@ -119,7 +139,10 @@ async fn fresh_schema(url: &DbUrl, files: &[MigrationFile], locator: &Locator) -
 
 async fn upgrade_on_data(url: &DbUrl, files: &[MigrationFile], base: i64) -> Result<Vec<Finding>> {
     // A failure up to the base is already reported by the run from zero.
-    if apply::apply_range(url, files, None, Some(base)).await?.is_some() {
+    if apply::apply_range(url, files, None, Some(base))
+        .await?
+        .is_some()
+    {
         return Ok(vec![]);
     }
     let client = connect(url).await?;

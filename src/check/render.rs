@@ -25,7 +25,9 @@ pub fn render(format: Format, findings: &[Finding], out: &mut dyn Write) -> io::
             if findings.is_empty() {
                 return writeln!(out, "No findings.");
             }
-            out.write_all(render_rows(Format::Markdown, HEADERS, &rows(findings, true)).as_bytes())?;
+            out.write_all(
+                render_rows(Format::Markdown, HEADERS, &rows(findings, true)).as_bytes(),
+            )?;
             writeln!(out, "\n{}", summary(findings))
         }
         Format::Table => {
@@ -44,7 +46,13 @@ fn rows(findings: &[Finding], markdown: bool) -> Vec<Vec<String>> {
     findings
         .iter()
         .map(|f| {
-            let code = |s: String| if markdown && !s.is_empty() { format!("`{s}`") } else { s };
+            let code = |s: String| {
+                if markdown && !s.is_empty() {
+                    format!("`{s}`")
+                } else {
+                    s
+                }
+            };
             vec![
                 f.severity.to_string(),
                 code(f.rule.to_string()),
@@ -94,13 +102,20 @@ fn github(findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
             Some(object) => format!("{} [{}]: {}", f.rule, object, f.message),
             None => format!("{}: {}", f.rule, f.message),
         };
-        writeln!(out, "::{level} {}::{}", props.join(","), escape_data(&message))?;
+        writeln!(
+            out,
+            "::{level} {}::{}",
+            props.join(","),
+            escape_data(&message)
+        )?;
     }
     writeln!(out, "dbkit check: {}", summary(findings))
 }
 
 fn escape_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(s: &str) -> String {
@@ -117,7 +132,8 @@ mod tests {
             Finding::new(Rule::BanDropTable, "dropping table a, b: 100%")
                 .at("migrations/V7__x.sql", 3)
                 .object("a"),
-            Finding::new(Rule::AuthRlsInitplan, "per row").object("appointments.appointments_tenant"),
+            Finding::new(Rule::AuthRlsInitplan, "per row")
+                .object("appointments.appointments_tenant"),
         ]
     }
 
@@ -159,9 +175,15 @@ mod tests {
     #[test]
     fn markdown_and_table() {
         let md = text(Format::Markdown, &sample());
-        assert!(md.contains("| error | `ban-drop-table` | migrations/V7__x.sql:3 | `a` |"), "{md}");
+        assert!(
+            md.contains("| error | `ban-drop-table` | migrations/V7__x.sql:3 | `a` |"),
+            "{md}"
+        );
         let table = text(Format::Table, &sample());
-        assert!(table.contains("database") && table.contains("1 error(s)"), "{table}");
+        assert!(
+            table.contains("database") && table.contains("1 error(s)"),
+            "{table}"
+        );
         assert_eq!(text(Format::Table, &[]), "dbkit check: no findings\n");
     }
 }

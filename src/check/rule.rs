@@ -158,7 +158,10 @@ mod tests {
     fn ids_round_trip_and_are_kebab_case() {
         for rule in Rule::ALL {
             assert_eq!(rule.id().parse::<Rule>().unwrap(), *rule);
-            assert!(rule.id().chars().all(|c| c.is_ascii_lowercase() || c == '-'));
+            assert!(rule
+                .id()
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c == '-'));
         }
         assert!("no-such-rule".parse::<Rule>().is_err());
     }

@@ -168,9 +168,13 @@ mod tests {
 
     #[test]
     fn statements_with_lines() {
-        let s = split("-- head\nCREATE TABLE a (x int);\n\n-- about b\nCREATE TABLE b (\n y int\n);\n");
+        let s =
+            split("-- head\nCREATE TABLE a (x int);\n\n-- about b\nCREATE TABLE b (\n y int\n);\n");
         assert_eq!(s.len(), 2);
-        assert_eq!((s[0].line, s[0].sql.as_str()), (2, "CREATE TABLE a (x int)"));
+        assert_eq!(
+            (s[0].line, s[0].sql.as_str()),
+            (2, "CREATE TABLE a (x int)")
+        );
         assert_eq!(s[0].leading_comments, vec![(1, "head".to_string())]);
         assert_eq!(s[1].line, 5);
         assert_eq!(s[1].leading_comments, vec![(4, "about b".to_string())]);

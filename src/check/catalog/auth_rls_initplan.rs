@@ -20,7 +20,9 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
                     out.push(Hit {
                         rule: Rule::AuthRlsInitplan,
                         object: p.object(),
-                        message: format!("{clause} expression could not be parsed to judge it ({e}): {text}"),
+                        message: format!(
+                            "{clause} expression could not be parsed to judge it ({e}): {text}"
+                        ),
                         locate: p.locate(),
                     });
                     continue;
@@ -69,7 +71,14 @@ mod tests {
     fn one_hit_per_clause_naming_the_calls() {
         let hits = check(&[policy("(org_id = ((auth.jwt() ->> 'org_id'::text))::uuid)")]);
         assert_eq!(hits.len(), 1);
-        assert!(hits[0].message.contains("USING calls auth.jwt()"), "{}", hits[0].message);
-        assert!(check(&[policy("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))")]).is_empty());
+        assert!(
+            hits[0].message.contains("USING calls auth.jwt()"),
+            "{}",
+            hits[0].message
+        );
+        assert!(check(&[policy(
+            "(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"
+        )])
+        .is_empty());
     }
 }

@@ -14,8 +14,8 @@ mod function_search_path_mutable;
 mod multiple_permissive_policies;
 mod no_primary_key;
 mod policy_exists_rls_disabled;
-mod policy_missing_role;
 pub mod policy_expr;
+mod policy_missing_role;
 mod redundant_index;
 mod rls_disabled;
 mod rls_enabled_no_policy;
@@ -88,7 +88,10 @@ const POLICIES: &str = concat!(
 pub async fn policies(client: &Client) -> Result<Vec<Policy>> {
     // Print expressions schema-qualified, whatever the session's search_path.
     client.batch_execute("SET search_path = pg_catalog").await?;
-    let rows = client.query(POLICIES, &[]).await.context("cannot read pg_policy")?;
+    let rows = client
+        .query(POLICIES, &[])
+        .await
+        .context("cannot read pg_policy")?;
     client.batch_execute("RESET search_path").await?;
     Ok(rows
         .iter()

@@ -6,7 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::{Hit, Policy};
 use crate::check::rule::Rule;
 
-const COMMANDS: [(&str, &str); 4] = [("r", "SELECT"), ("a", "INSERT"), ("w", "UPDATE"), ("d", "DELETE")];
+const COMMANDS: [(&str, &str); 4] = [
+    ("r", "SELECT"),
+    ("a", "INSERT"),
+    ("w", "UPDATE"),
+    ("d", "DELETE"),
+];
 
 pub fn check(policies: &[Policy]) -> Vec<Hit> {
     let mut by_table: BTreeMap<&str, Vec<&Policy>> = BTreeMap::new();
@@ -15,7 +20,10 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
     }
     let mut out = Vec::new();
     for (table, ps) in by_table {
-        let roles: BTreeSet<&str> = ps.iter().flat_map(|p| p.roles.iter().map(String::as_str)).collect();
+        let roles: BTreeSet<&str> = ps
+            .iter()
+            .flat_map(|p| p.roles.iter().map(String::as_str))
+            .collect();
         // (policy names) -> (roles, commands) that see all of them.
         let mut groups: BTreeMap<Vec<&str>, (BTreeSet<&str>, Vec<&str>)> = BTreeMap::new();
         for role in &roles {
@@ -72,15 +80,30 @@ mod tests {
 
     #[test]
     fn overlapping_permissive_policies() {
-        let hits = check(&[p("a", "*", &["authenticated"], true), p("b", "r", &["public"], true)]);
+        let hits = check(&[
+            p("a", "*", &["authenticated"], true),
+            p("b", "r", &["public"], true),
+        ]);
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert!(hits[0].message.contains("a, b") && hits[0].message.contains("SELECT"));
     }
 
     #[test]
     fn disjoint_or_restrictive_pass() {
-        assert!(check(&[p("a", "r", &["authenticated"], true), p("b", "a", &["authenticated"], true)]).is_empty());
-        assert!(check(&[p("a", "*", &["authenticated"], true), p("b", "*", &["anon"], true)]).is_empty());
-        assert!(check(&[p("a", "*", &["authenticated"], true), p("b", "*", &["authenticated"], false)]).is_empty());
+        assert!(check(&[
+            p("a", "r", &["authenticated"], true),
+            p("b", "a", &["authenticated"], true)
+        ])
+        .is_empty());
+        assert!(check(&[
+            p("a", "*", &["authenticated"], true),
+            p("b", "*", &["anon"], true)
+        ])
+        .is_empty());
+        assert!(check(&[
+            p("a", "*", &["authenticated"], true),
+            p("b", "*", &["authenticated"], false)
+        ])
+        .is_empty());
     }
 }

@@ -9,7 +9,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions, BinaryOperator, Expr, InTarget, ObjectNamePart, Query, SetExpr, Visit, Visitor,
+    visit_expressions, BinaryOperator, Expr, InTarget, ObjectNamePart, Query, SetExpr, Visit,
+    Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -43,7 +44,9 @@ fn claim_call(expr: &Expr) -> Option<String> {
 
 /// A query PostgreSQL evaluates once: a single FROM-less SELECT without outer columns.
 fn runs_once(q: &Query) -> bool {
-    let SetExpr::Select(select) = q.body.as_ref() else { return false };
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return false;
+    };
     if !select.from.is_empty() || q.with.is_some() {
         return false;
     }
@@ -189,21 +192,30 @@ mod tests {
 
     #[test]
     fn unwrapped_call_is_per_row() {
-        assert_eq!(per_row("org_id = ((auth.jwt() ->> 'org_id'::text))::uuid"), vec!["auth.jwt()"]);
+        assert_eq!(
+            per_row("org_id = ((auth.jwt() ->> 'org_id'::text))::uuid"),
+            vec!["auth.jwt()"]
+        );
         assert_eq!(per_row("user_id = auth.uid()"), vec!["auth.uid()"]);
     }
 
     #[test]
     fn both_wrapped_forms_pass() {
         // As pg_get_expr prints V5's policy and the other common form.
-        assert!(per_row("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))").is_empty());
-        assert!(per_row("org_id = ((( SELECT auth.jwt() AS jwt) ->> 'org_id'::text))::uuid").is_empty());
+        assert!(
+            per_row("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))")
+                .is_empty()
+        );
+        assert!(
+            per_row("org_id = ((( SELECT auth.jwt() AS jwt) ->> 'org_id'::text))::uuid").is_empty()
+        );
         assert!(per_row("(select auth.jwt()) ->> 'org_id' = org_id::text").is_empty());
     }
 
     #[test]
     fn mixed_expression_fails() {
-        let calls = per_row("org_id = (SELECT (auth.jwt() ->> 'org_id')::uuid) AND user_id = auth.uid()");
+        let calls =
+            per_row("org_id = (SELECT (auth.jwt() ->> 'org_id')::uuid) AND user_id = auth.uid()");
         assert_eq!(calls, vec!["auth.uid()"]);
     }
 
@@ -214,18 +226,25 @@ mod tests {
             vec!["current_setting()"]
         );
         assert!(per_row("org_id = ( SELECT (current_setting('app.org_id'::text, true))::uuid AS current_setting)").is_empty());
-        assert_eq!(per_row("org_id = (pg_catalog.current_setting('x'))::uuid").len(), 1);
+        assert_eq!(
+            per_row("org_id = (pg_catalog.current_setting('x'))::uuid").len(),
+            1
+        );
     }
 
     #[test]
     fn calls_inside_scanning_or_correlated_subqueries_are_per_row() {
         assert_eq!(
-            per_row("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = auth.uid())").len(),
+            per_row("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = auth.uid())")
+                .len(),
             1
         );
         assert!(per_row("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = ( SELECT auth.uid() AS uid))").is_empty());
         // FROM-less but correlated with the outer row: a SubPlan per row.
-        assert_eq!(per_row("( SELECT org_id = (auth.jwt() ->> 'org_id')::uuid)").len(), 1);
+        assert_eq!(
+            per_row("( SELECT org_id = (auth.jwt() ->> 'org_id')::uuid)").len(),
+            1
+        );
     }
 
     #[test]
@@ -237,8 +256,14 @@ mod tests {
     #[test]
     fn tenant_columns_found() {
         let cols = |t: &str| tenant_columns(&parse(t).unwrap());
-        assert_eq!(cols("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"), vec!["org_id"]);
-        assert_eq!(cols("(id = ((auth.jwt() ->> 'org_id'::text))::uuid)"), vec!["id"]);
+        assert_eq!(
+            cols("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+            vec!["org_id"]
+        );
+        assert_eq!(
+            cols("(id = ((auth.jwt() ->> 'org_id'::text))::uuid)"),
+            vec!["id"]
+        );
         assert_eq!(
             cols("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = ( SELECT auth.uid() AS uid))"),
             vec!["org_id"]

@@ -20,7 +20,9 @@ pub async fn check(client: &Client, policies: &[Policy]) -> Result<Vec<Hit>> {
     let mut out = Vec::new();
     for p in policies {
         for text in [&p.using, &p.with_check].into_iter().flatten() {
-            let Ok(expr) = policy_expr::parse(text) else { continue };
+            let Ok(expr) = policy_expr::parse(text) else {
+                continue;
+            };
             for column in policy_expr::tenant_columns(&expr) {
                 if seen.contains(&(p.table_oid, column.clone())) {
                     continue;

@@ -8,7 +8,9 @@ use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else { return vec![] };
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
     if !ctx.existed_before(&alter.name) {
         return vec![];
     }
@@ -17,9 +19,12 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
     for op in &alter.operations {
         match op {
             AlterTableOperation::AddColumn { column_def, .. } => {
-                let has = |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
-                let not_null = has(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
-                let filled = has(|o| matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. }));
+                let has =
+                    |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
+                let not_null =
+                    has(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
+                let filled =
+                    has(|o| matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. }));
                 if not_null && !filled {
                     let column = ident_key(&column_def.name);
                     out.push(Violation {
@@ -57,14 +62,35 @@ mod tests {
 
     #[test]
     fn flags_not_null_without_default_and_set_not_null() {
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text NOT NULL;", R), 1);
-        assert_eq!(hits("ALTER TABLE appointments ALTER COLUMN notes SET NOT NULL;", R), 1);
+        assert_eq!(
+            hits("ALTER TABLE appointments ADD COLUMN room text NOT NULL;", R),
+            1
+        );
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ALTER COLUMN notes SET NOT NULL;",
+                R
+            ),
+            1
+        );
     }
 
     #[test]
     fn passes_default_nullable_and_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text NOT NULL DEFAULT 'main';", R), 0);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ADD COLUMN room text NOT NULL DEFAULT 'main';",
+                R
+            ),
+            0
+        );
         assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text;", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN y int NOT NULL;", R), 0);
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN y int NOT NULL;",
+                R
+            ),
+            0
+        );
     }
 }

@@ -28,7 +28,13 @@ mod tests {
 
     #[test]
     fn flags_concurrently_without_directive() {
-        assert_eq!(hits("CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 1);
+        assert_eq!(
+            hits(
+                "CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                R
+            ),
+            1
+        );
         // The directive only counts on the first line.
         assert_eq!(hits("-- indexes\n-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 1);
     }
@@ -36,6 +42,9 @@ mod tests {
     #[test]
     fn passes_with_directive() {
         assert_eq!(hits("-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R), 0);
+        assert_eq!(
+            hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R),
+            0
+        );
     }
 }

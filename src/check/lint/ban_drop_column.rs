@@ -7,7 +7,9 @@ use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else { return vec![] };
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
     if !ctx.existed_before(&alter.name) {
         return vec![];
     }
@@ -24,7 +26,9 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
             Violation {
                 rule: Rule::BanDropColumn,
                 object: format!("{table}.{column}"),
-                message: format!("dropping {table}.{column} breaks clients that still read or write it"),
+                message: format!(
+                    "dropping {table}.{column} breaks clients that still read or write it"
+                ),
             }
         })
         .collect()
@@ -43,6 +47,12 @@ mod tests {
     #[test]
     fn passes_other_alters_and_new_tables() {
         assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text;", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int, y int);\nALTER TABLE t DROP COLUMN y;", R), 0);
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int, y int);\nALTER TABLE t DROP COLUMN y;",
+                R
+            ),
+            0
+        );
     }
 }

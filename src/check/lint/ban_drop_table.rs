@@ -19,7 +19,9 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
                 Violation {
                     rule: Rule::BanDropTable,
                     object: table.clone(),
-                    message: format!("dropping table {table} loses its data and breaks clients that use it"),
+                    message: format!(
+                        "dropping table {table} loses its data and breaks clients that use it"
+                    ),
                 }
             })
             .collect(),

@@ -7,7 +7,9 @@ use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else { return vec![] };
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
     if !ctx.existed_before(&alter.name) {
         return vec![];
     }
@@ -41,13 +43,37 @@ mod tests {
 
     #[test]
     fn flags_type_change() {
-        assert_eq!(hits("ALTER TABLE appointments ALTER COLUMN notes TYPE varchar(200);", R), 1);
-        assert_eq!(hits("ALTER TABLE appointments ALTER COLUMN notes SET DATA TYPE varchar(200);", R), 1);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ALTER COLUMN notes TYPE varchar(200);",
+                R
+            ),
+            1
+        );
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ALTER COLUMN notes SET DATA TYPE varchar(200);",
+                R
+            ),
+            1
+        );
     }
 
     #[test]
     fn passes_other_alters_and_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ALTER COLUMN notes SET DEFAULT '';", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nALTER TABLE t ALTER COLUMN x TYPE bigint;", R), 0);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ALTER COLUMN notes SET DEFAULT '';",
+                R
+            ),
+            0
+        );
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t ALTER COLUMN x TYPE bigint;",
+                R
+            ),
+            0
+        );
     }
 }

@@ -9,7 +9,9 @@ use super::{table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else { return vec![] };
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
     if !ctx.existed_before(&alter.name) {
         return vec![];
     }
@@ -49,7 +51,13 @@ mod tests {
     #[test]
     fn flags_fk_and_check_without_not_valid() {
         assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id);", R), 1);
-        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);", R), 1);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);",
+                R
+            ),
+            1
+        );
     }
 
     #[test]
@@ -57,6 +65,12 @@ mod tests {
         assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id) NOT VALID;", R), 0);
         assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at) NOT VALID;", R), 0);
         assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT x EXCLUDE USING gist (org_id WITH =, tstzrange(scheduled_at, ends_at) WITH &&);", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);", R), 0);
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);",
+                R
+            ),
+            0
+        );
     }
 }

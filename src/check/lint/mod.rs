@@ -112,7 +112,13 @@ pub(crate) mod test_support {
 
     /// Lint `sql` as migration V`version`; returns the rules hit with their lines.
     pub fn lint_sql(sql: &str) -> Vec<(Rule, usize)> {
-        let file = parse_file("V9__t.sql".into(), "migrations/V9__t.sql".into(), 9, "t".into(), sql.into());
+        let file = parse_file(
+            "V9__t.sql".into(),
+            "migrations/V9__t.sql".into(),
+            9,
+            "t".into(),
+            sql.into(),
+        );
         assert!(
             file.statements.iter().all(|s| s.ast.is_some()),
             "test SQL must parse: {sql}"
@@ -124,7 +130,10 @@ pub(crate) mod test_support {
     }
 
     pub fn hits(sql: &str, rule: Rule) -> usize {
-        lint_sql(sql).into_iter().filter(|(r, _)| *r == rule).count()
+        lint_sql(sql)
+            .into_iter()
+            .filter(|(r, _)| *r == rule)
+            .count()
     }
 }
 
@@ -141,8 +150,20 @@ mod tests {
 
     #[test]
     fn base_limits_the_files_linted() {
-        let a = crate::check::files::parse_file("a".into(), "V1__a.sql".into(), 1, "a".into(), "DROP TABLE x;".into());
-        let b = crate::check::files::parse_file("b".into(), "V2__b.sql".into(), 2, "b".into(), "DROP TABLE y;".into());
+        let a = crate::check::files::parse_file(
+            "a".into(),
+            "V1__a.sql".into(),
+            1,
+            "a".into(),
+            "DROP TABLE x;".into(),
+        );
+        let b = crate::check::files::parse_file(
+            "b".into(),
+            "V2__b.sql".into(),
+            2,
+            "b".into(),
+            "DROP TABLE y;".into(),
+        );
         let files = vec![a, b];
         assert_eq!(lint(&files, None).len(), 2);
         let after_1 = lint(&files, Some(1));

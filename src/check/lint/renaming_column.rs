@@ -6,7 +6,9 @@ use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else { return vec![] };
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
     if !ctx.existed_before(&alter.name) {
         return vec![];
     }
@@ -41,12 +43,27 @@ mod tests {
 
     #[test]
     fn flags_rename() {
-        assert_eq!(hits("ALTER TABLE appointments RENAME COLUMN notes TO remarks;", R), 1);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments RENAME COLUMN notes TO remarks;",
+                R
+            ),
+            1
+        );
     }
 
     #[test]
     fn passes_table_rename_and_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN remarks text;", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nALTER TABLE t RENAME COLUMN x TO y;", R), 0);
+        assert_eq!(
+            hits("ALTER TABLE appointments ADD COLUMN remarks text;", R),
+            0
+        );
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t RENAME COLUMN x TO y;",
+                R
+            ),
+            0
+        );
     }
 }

@@ -36,6 +36,9 @@ mod tests {
     #[test]
     fn passes_concurrent_or_new_table() {
         assert_eq!(hits("-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 0);
-        assert_eq!(hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R), 0);
+        assert_eq!(
+            hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R),
+            0
+        );
     }
 }
