@@ -1,22 +1,20 @@
-//! `dbkit check` end to end: the real binary against a real PostgreSQL.
-//!
-//! INTERIM: until the shared harness (tests/common) lands on main, these tests use the
-//! server named by DBKIT_TEST_SERVER (default: the team's dev server). `dbkit check`
-//! creates and drops its own scratch databases there; the lead swaps in
-//! `common::dbkit()` / the per-process cluster at merge.
+//! `dbkit check` end to end: the real binary against the harness's PostgreSQL cluster.
+//! `dbkit check` creates and drops its own scratch databases on the server it is given;
+//! a test's own database (`fresh_db`) is only needed to hold a migration history.
+
+mod common;
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
 fn server() -> String {
-    std::env::var("DBKIT_TEST_SERVER")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5499/postgres".to_string())
+    // One fresh database per call: the target whose history is compared (none here).
+    common::fresh_db().url_string()
 }
 
 fn repo_migrations() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations")
+    common::repo_migrations()
 }
 
 /// A migrations directory holding the project's V1–V6 plus `extra` files.
@@ -53,10 +51,7 @@ impl Run {
 }
 
 fn dbkit(dir: &Path, format: &str, extra: &[&str]) -> Run {
-    let output = Command::cargo_bin("dbkit")
-        .unwrap()
-        .env_remove("DATABASE_URL")
-        .current_dir(dir)
+    let output = common::dbkit_in(dir)
         .args(["--database-url", &server(), "check", "--migrations"])
         .arg(dir)
         .args(["--format", format])
@@ -452,26 +447,13 @@ fn file_checks() {
 #[test]
 fn edited_applied_migration_is_reported() {
     // A database whose history says V2 was applied with another checksum.
-    let name = format!("check_hist_{}", std::process::id());
-    let admin = server();
-    let psql = |url: &str, sql: &str| {
-        let status = std::process::Command::new("psql")
-            .args([url, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql])
-            .status()
-            .unwrap();
-        assert!(status.success(), "{sql}");
-    };
-    psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-    psql(&admin, &format!("CREATE DATABASE {name}"));
-    let url = admin.rsplit_once('/').unwrap().0.to_string() + "/" + &name;
-    psql(
-        &url,
+    let db = common::fresh_db();
+    db.execute(
         "CREATE TABLE refinery_schema_history (version int4 PRIMARY KEY, name varchar(255), applied_on varchar(255), checksum varchar(255));
          INSERT INTO refinery_schema_history VALUES (2, 'booking_schema', '2026-01-01T00:00:00Z', '42');",
     );
-    let output = Command::cargo_bin("dbkit")
-        .unwrap()
-        .env_remove("DATABASE_URL")
+    let url = db.url_string();
+    let output = common::dbkit()
         .args([
             "--database-url",
             &url,
@@ -486,9 +468,7 @@ fn edited_applied_migration_is_reported() {
         .unwrap();
     // --offline never touches a database.
     assert_eq!(output.status.code(), Some(0));
-    let output = Command::cargo_bin("dbkit")
-        .unwrap()
-        .env_remove("DATABASE_URL")
+    let output = common::dbkit()
         .args([
             "--database-url",
             &url,
@@ -500,7 +480,6 @@ fn edited_applied_migration_is_reported() {
         .arg(repo_migrations())
         .output()
         .unwrap();
-    psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
     let v: Value = serde_json::from_slice(&output.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{v}");
@@ -515,10 +494,7 @@ fn edited_applied_migration_is_reported() {
 #[test]
 fn tool_errors_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::cargo_bin("dbkit")
-        .unwrap()
-        .env_remove("DATABASE_URL")
-        .current_dir(dir.path())
+    let output = common::dbkit_in(dir.path())
         .args(["check", "--offline", "--migrations", "nope"])
         .output()
         .unwrap();

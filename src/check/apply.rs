@@ -1,81 +1,42 @@
-//! The apply phase's seam to the rest of dbkit: a scratch database on the server, and
-//! "apply these migrations to that URL, tell me the first failure with file and line".
-//!
-//! INTERIM: `db::scratch::ScratchDb` and the `migrate` module are being built on other
-//! branches; until they land, `Scratch` creates/drops a database itself and
-//! `apply_range` runs the files with the check module's splitter (one transaction per
-//! file, statement by statement; `-- dbkit:no-transaction` files outside one), which is
-//! what refinery + dbkit's migrate do. The lead swaps the bodies at merge; the
-//! signatures are the boundary the rest of `check` uses.
+//! The apply phase's seam to the rest of dbkit: a scratch database on the server
+//! (`db::scratch::ScratchDb`), and "apply these migrations to that URL, tell me the
+//! first failure with file and line" (`migrate::apply::migrate_url`, the same engine as
+//! `dbkit migrate`: refinery history, advisory lock, no-transaction files).
 
-use anyhow::{Context, Result};
-use tokio_postgres::error::ErrorPosition;
-use tokio_postgres::Client;
+use anyhow::Result;
 
 use super::files::MigrationFile;
-use crate::db::{connect, DbUrl};
+use crate::db::scratch::ScratchDb;
+use crate::db::DbUrl;
+use crate::migrate::apply::migrate_url;
+use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
 
-/// A throw-away database on the server.
+/// A throw-away database on the server, dropped by `finish` unless kept.
 pub struct Scratch {
-    server: DbUrl,
-    url: DbUrl,
-    name: String,
+    db: ScratchDb,
     keep: bool,
 }
 
 impl Scratch {
     pub async fn create(server: &DbUrl, prefix: &str, keep: bool) -> Result<Scratch> {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let name = format!("{prefix}_{}_{nanos:x}", std::process::id());
-        let admin = connect(server).await?;
-        // The name is generated above from digits and a fixed prefix, never user text.
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-            .await
-            .with_context(|| {
-                format!(
-                    "cannot create scratch database {name} on {}",
-                    server.target()
-                )
-            })?;
         Ok(Scratch {
-            server: server.clone(),
-            url: server.with_dbname(&name),
-            name,
+            db: ScratchDb::create(server, prefix, None).await?,
             keep,
         })
     }
 
     pub fn url(&self) -> &DbUrl {
-        &self.url
+        self.db.url()
     }
 
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Drop it now (unless kept); errors are reported, not fatal.
     pub async fn finish(self) -> Result<()> {
         if self.keep {
-            eprintln!(
-                "kept scratch database {} on {}",
-                self.name,
-                self.server.target()
-            );
+            let name = self.db.name().to_string();
+            let url = self.db.keep();
+            eprintln!("kept scratch database {name}: {url}");
             return Ok(());
         }
-        let admin = connect(&self.server).await?;
-        admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ))
-            .await
-            .with_context(|| format!("cannot drop scratch database {}", self.name))?;
-        Ok(())
+        self.db.drop_now().await
     }
 }
 
@@ -87,63 +48,56 @@ pub struct ApplyFailure {
     pub message: String,
 }
 
-/// Apply the files with `after < version <= upto` in order; the first failure stops it.
-pub async fn apply_range(
-    url: &DbUrl,
-    files: &[MigrationFile],
-    after: Option<i64>,
-    upto: Option<i64>,
-) -> Result<Option<ApplyFailure>> {
-    let client = connect(url).await?;
-    for file in files
+/// The migrate engine's view of the files that passed the file checks. None when they
+/// cannot form a set (duplicate versions): the file checks already say why.
+pub fn migration_set(files: &[MigrationFile]) -> Option<MigrationSet> {
+    let migrations = files
         .iter()
-        .filter(|f| after.is_none_or(|a| f.version > a) && upto.is_none_or(|u| f.version <= u))
-    {
-        if let Some(failure) = apply_file(&client, file).await? {
-            return Ok(Some(failure));
-        }
-    }
-    Ok(None)
+        .map(|f| {
+            let file_name = format!("V{}__{}.sql", f.version, f.name);
+            SourceFile::new(&file_name, f.display.clone(), f.text.clone())
+        })
+        .collect::<Result<Vec<_>>>()
+        .ok()?;
+    MigrationSet::checked(Origin::Dir(".".into()), migrations).ok()
 }
 
-async fn apply_file(client: &Client, file: &MigrationFile) -> Result<Option<ApplyFailure>> {
-    if !file.no_transaction {
-        client.batch_execute("BEGIN").await?;
-    }
-    for s in &file.statements {
-        if let Err(err) = client.batch_execute(&s.stmt.sql).await {
-            if !file.no_transaction {
-                let _ = client.batch_execute("ROLLBACK").await;
+/// Migrate `url` (already at `from`, or empty) up to `upto` (all when None). A migration
+/// PostgreSQL rejects is an `ApplyFailure`; connection trouble is an error.
+pub async fn apply_to(
+    url: &DbUrl,
+    set: &MigrationSet,
+    upto: Option<i64>,
+) -> Result<Option<ApplyFailure>> {
+    let target = upto.map(|v| v as i32);
+    match migrate_url(url, set, target).await {
+        Ok(_) => Ok(None),
+        Err(err) => {
+            let text = crate::exit::one_line(&err);
+            match failure_from(set, &text) {
+                Some(failure) => Ok(Some(failure)),
+                None => Err(err),
             }
-            let (line, message) = match err.as_db_error() {
-                Some(db) => {
-                    let offset = match db.position() {
-                        Some(ErrorPosition::Original(pos)) => s
-                            .stmt
-                            .sql
-                            .chars()
-                            .take(*pos as usize)
-                            .filter(|c| *c == '\n')
-                            .count(),
-                        _ => 0,
-                    };
-                    let mut message = format!("{}: {}", db.severity(), db.message());
-                    if let Some(detail) = db.detail() {
-                        message.push_str(&format!(" ({detail})"));
-                    }
-                    (s.stmt.line + offset, message)
-                }
-                None => return Err(err).context(format!("applying {}", file.display)),
-            };
-            return Ok(Some(ApplyFailure {
-                file: file.display.clone(),
-                line,
-                message,
-            }));
         }
     }
-    if !file.no_transaction {
-        client.batch_execute("COMMIT").await?;
-    }
-    Ok(None)
+}
+
+/// migrate's errors start with `{display}:{line}: ` (or `{display} (recording it...`).
+fn failure_from(set: &MigrationSet, text: &str) -> Option<ApplyFailure> {
+    set.migrations.iter().find_map(|m| {
+        let rest = text.strip_prefix(m.display.as_str())?;
+        let (line, message) = match rest.strip_prefix(':') {
+            Some(after) => {
+                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
+                let message = after[digits.len()..].trim_start_matches(':').trim();
+                (digits.parse().ok()?, message.to_string())
+            }
+            None => (1, rest.trim().to_string()),
+        };
+        Some(ApplyFailure {
+            file: m.display.clone(),
+            line,
+            message,
+        })
+    })
 }

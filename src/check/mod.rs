@@ -21,6 +21,7 @@ use crate::cli::MigrationSourceOpts;
 use crate::config::Database;
 use crate::db::{connect, DbUrl};
 use crate::exit::Outcome;
+use crate::migrate::source::MigrationSet;
 use crate::report::Format;
 use files::MigrationFile;
 use locate::Locator;
@@ -103,29 +104,29 @@ async fn on_scratch(
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let locator = Locator::new(files);
+    let Some(set) = apply::migration_set(files) else {
+        // Duplicate versions: already reported; there is no order to apply them in.
+        return Ok(findings);
+    };
 
     // 1. Everything from zero; the final schema is what catalog rules judge.
     let scratch = apply::Scratch::create(server, "check", args.keep).await?;
-    let result = fresh_schema(scratch.url(), files, &locator).await;
+    let result = fresh_schema(scratch.url(), &set, &locator).await;
     scratch.finish().await?;
     findings.extend(result?);
 
     // 2. Production upgrades happen on data: migrate to the base, seed, apply the rest.
     if let Some(base) = args.base {
         let scratch = apply::Scratch::create(server, "check_base", args.keep).await?;
-        let result = upgrade_on_data(scratch.url(), files, base).await;
+        let result = upgrade_on_data(scratch.url(), &set, base).await;
         scratch.finish().await?;
         findings.extend(result?);
     }
     Ok(findings)
 }
 
-async fn fresh_schema(
-    url: &DbUrl,
-    files: &[MigrationFile],
-    locator: &Locator,
-) -> Result<Vec<Finding>> {
-    if let Some(failure) = apply::apply_range(url, files, None, None).await? {
+async fn fresh_schema(url: &DbUrl, set: &MigrationSet, locator: &Locator) -> Result<Vec<Finding>> {
+    if let Some(failure) = apply::apply_to(url, set, None).await? {
         return Ok(vec![failure_finding(
             failure,
             "applying from an empty database: ",
@@ -137,12 +138,9 @@ async fn fresh_schema(
     Ok(findings)
 }
 
-async fn upgrade_on_data(url: &DbUrl, files: &[MigrationFile], base: i64) -> Result<Vec<Finding>> {
+async fn upgrade_on_data(url: &DbUrl, set: &MigrationSet, base: i64) -> Result<Vec<Finding>> {
     // A failure up to the base is already reported by the run from zero.
-    if apply::apply_range(url, files, None, Some(base))
-        .await?
-        .is_some()
-    {
+    if apply::apply_to(url, set, Some(base)).await?.is_some() {
         return Ok(vec![]);
     }
     let client = connect(url).await?;
@@ -156,7 +154,7 @@ async fn upgrade_on_data(url: &DbUrl, files: &[MigrationFile], base: i64) -> Res
         )]);
     }
     drop(client);
-    Ok(apply::apply_range(url, files, Some(base), None)
+    Ok(apply::apply_to(url, set, None)
         .await?
         .map(|f| failure_finding(f, &format!("upgrading seeded data from V{base}: ")))
         .into_iter()
