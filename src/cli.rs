@@ -70,6 +70,12 @@ pub enum Command {
         after_help = "Examples:\n  dbkit explain --before 3                  # scratch DB: V3, seed 50 orgs, explain, migrate, explain, diff\n  dbkit explain --format markdown           # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression,rls-per-row --format json"
     )]
     Explain(crate::explain::ExplainArgs),
+    /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
+    /// catalog rules and a tenant-isolation proof.
+    #[command(
+        after_help = "Examples:\n  dbkit check                          # everything, on scratch databases\n  dbkit check --base 6 --format github # in CI: lint V7+, upgrade seeded data from V6\n  dbkit check --offline                # file checks and lint rules, no database"
+    )]
+    Check(crate::check::CheckArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -45,7 +45,8 @@ pub fn render(report: &Report, format: Format, out: &mut impl Write) -> std::io:
             writeln!(out)
         }
         Format::Markdown => markdown(report, out),
-        Format::Table => table(report, out),
+        // Workflow annotations are `check`'s; like the other commands, explain prints a table.
+        Format::Table | Format::Github => table(report, out),
     }
 }
 
