@@ -344,7 +344,7 @@ fn secs(rng: &mut ChaCha8Rng, max: i64) -> Duration {
     Duration::seconds(if max > 0 { rng.random_range(0..max) } else { 0 })
 }
 
-fn pick<'s>(rng: &mut ChaCha8Rng, items: &'s [&'static str]) -> &'static str {
+fn pick(rng: &mut ChaCha8Rng, items: &[&'static str]) -> &'static str {
     items[rng.random_range(0..items.len())]
 }
 
@@ -773,6 +773,8 @@ mod tests {
         .unwrap()
     }
 
+    type Span = (DateTime<Utc>, DateTime<Utc>);
+
     fn collect(params: &Params) -> (Vec<Batch>, Generated) {
         let mut out = Vec::new();
         let g = generate(params, |b| {
@@ -820,8 +822,8 @@ mod tests {
         let (batches, _) = collect(&params);
         let anchor = params.anchor.and_time(NaiveTime::MIN).and_utc();
         let mut settings = HashMap::new();
-        let mut per_provider: HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
-        let mut per_contact: HashMap<Uuid, Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+        let mut per_provider: HashMap<Uuid, Vec<Span>> = HashMap::new();
+        let mut per_contact: HashMap<Uuid, Vec<Span>> = HashMap::new();
         let mut ids = std::collections::HashSet::new();
         let mut last_id = Uuid::nil();
         for b in &batches {

@@ -167,6 +167,15 @@ pub struct SeedSummary {
 /// (then confirmation: `yes`, or a "yes" typed on a terminal; and a local host, or
 /// `allow_remote`).
 pub async fn seed_database(url: &DbUrl, opts: &SeedOptions) -> Result<SeedSummary> {
+    if opts.reset && !url.is_local() && !opts.allow_remote {
+        return Err(hinted(
+            format!(
+                "refusing to --reset {}: it is not on this machine",
+                url.target()
+            ),
+            "add --allow-remote if you really mean to delete the tenant rows of that database",
+        ));
+    }
     let client = connect(url).await?;
     prepare(&client, url, opts).await?;
     let anchor = opts.anchor();
@@ -367,15 +376,6 @@ async fn prepare(client: &Client, url: &DbUrl, opts: &SeedOptions) -> Result<()>
                 url.target()
             ),
             "`dbkit seed --reset` deletes them first (it asks; add --yes in scripts)",
-        ));
-    }
-    if !url.is_local() && !opts.allow_remote {
-        return Err(hinted(
-            format!(
-                "refusing to delete the tenant rows of {}: it is not on this machine ({held})",
-                url.target()
-            ),
-            "add --allow-remote if you really mean to reset that database",
         ));
     }
     if !opts.yes {
