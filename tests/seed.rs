@@ -1,12 +1,54 @@
 //! `dbkit seed` against a real PostgreSQL: counts, constraints, skew, determinism,
 //! refusal on non-empty databases, profile errors. Small profile, a handful of orgs.
 
-mod seed_helper;
+mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
+use common::{dbkit, TestDb};
 use predicates::prelude::*;
-use seed_helper::{dbkit, fresh_db, TestDb};
+
+/// A fresh database migrated to the head (V6: the exclusion constraint is on).
+fn fresh_db() -> TestDb {
+    let template = common::template("seed_head", |db| {
+        dbkit()
+            .args(["migrate", "--migrations"])
+            .arg(common::repo_migrations())
+            .args(["--database-url", &db.url_string()])
+            .assert()
+            .success();
+    });
+    common::fresh_db_from(&template)
+}
+
+/// The single value of a one-column query, as text.
+fn scalar(db: &TestDb, query: &str) -> String {
+    let rows = db.query(&format!("SELECT x::text FROM ({query}) AS q(x)"));
+    rows[0].get::<_, Option<String>>(0).unwrap_or_default()
+}
+
+/// Run a psql script (the `load.sql` that `--to-files` writes) on `db`.
+fn psql_file(db: &TestDb, path: &Path) {
+    let out = std::process::Command::new("psql")
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            &db.url_string(),
+            "-f",
+        ])
+        .arg(path)
+        .output()
+        .expect("psql is installed with PostgreSQL");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 const SMALL: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -27,7 +69,12 @@ fn seed(db: &TestDb, seed: u64, extra: &[&str]) -> serde_json::Value {
             "--format",
             "json",
         ])
-        .args(["--seed", &seed.to_string(), "--database-url", &db.url()])
+        .args([
+            "--seed",
+            &seed.to_string(),
+            "--database-url",
+            &db.url_string(),
+        ])
         .args(extra)
         .output()
         .unwrap();
@@ -56,7 +103,7 @@ fn table_md5s(db: &TestDb) -> BTreeMap<&'static str, String> {
             let sql = format!(
                 "SELECT md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM {t} x"
             );
-            (*t, db.scalar(&sql))
+            (*t, scalar(db, &sql))
         })
         .collect()
 }
@@ -66,8 +113,7 @@ fn counts_match_summary_and_rows_are_realistic() {
     let db = fresh_db();
     let summary = seed(&db, 42, &[]);
     for t in TABLES {
-        let n: u64 = db
-            .scalar(&format!("SELECT count(*) FROM {t}"))
+        let n: u64 = scalar(&db, &format!("SELECT count(*) FROM {t}"))
             .parse()
             .unwrap();
         assert_eq!(summary["tables"][t], n, "{t}");
@@ -79,14 +125,14 @@ fn counts_match_summary_and_rows_are_realistic() {
 
     // V6 is applied, so the load itself proves the exclusion constraint; say it again.
     assert_eq!(
-        db.scalar(
+        scalar(
+            &db,
             "SELECT count(*) FROM pg_constraint WHERE conname = 'appointments_no_provider_overlap'"
         ),
         "1"
     );
     assert_eq!(
-        db.scalar(
-            "SELECT count(*) FROM appointments a JOIN appointments b ON a.provider_id = b.provider_id \
+        scalar(&db, "SELECT count(*) FROM appointments a JOIN appointments b ON a.provider_id = b.provider_id \
              AND a.id < b.id AND tstzrange(a.scheduled_at, a.ends_at) && tstzrange(b.scheduled_at, b.ends_at) \
              WHERE a.status <> 'cancelled' AND b.status <> 'cancelled'"
         ),
@@ -94,16 +140,14 @@ fn counts_match_summary_and_rows_are_realistic() {
     );
     // A contact is never booked twice at the same time.
     assert_eq!(
-        db.scalar(
-            "SELECT count(*) FROM appointments a JOIN appointments b ON a.contact_id = b.contact_id \
+        scalar(&db, "SELECT count(*) FROM appointments a JOIN appointments b ON a.contact_id = b.contact_id \
              AND a.id < b.id AND tstzrange(a.scheduled_at, a.ends_at) && tstzrange(b.scheduled_at, b.ends_at)"
         ),
         "0"
     );
     // Inside business hours and days, in the org's time zone, on its slot grid.
     assert_eq!(
-        db.scalar(
-            "SELECT count(*) FROM appointments a JOIN org_settings s USING (org_id) WHERE \
+        scalar(&db, "SELECT count(*) FROM appointments a JOIN org_settings s USING (org_id) WHERE \
              (a.scheduled_at AT TIME ZONE s.timezone)::time < s.opens_at \
              OR (a.ends_at AT TIME ZONE s.timezone)::time > s.closes_at \
              OR NOT extract(isodow FROM a.scheduled_at AT TIME ZONE s.timezone)::int2 = ANY (s.business_days) \
@@ -114,34 +158,34 @@ fn counts_match_summary_and_rows_are_realistic() {
     // Statuses fit time; both past and future exist; sources mixed; some notes.
     let anchor = format!("'{ANCHOR}T00:00:00Z'::timestamptz");
     assert_eq!(
-        db.scalar(&format!(
+        scalar(&db, &format!(
             "SELECT count(*) FROM appointments WHERE (scheduled_at < {anchor} AND status IN ('booked','confirmed')) \
              OR (scheduled_at >= {anchor} AND status IN ('completed','no_show'))"
         )),
         "0"
     );
     assert_eq!(
-        db.scalar(&format!(
-            "SELECT count(DISTINCT scheduled_at < {anchor}) FROM appointments"
-        )),
+        scalar(
+            &db,
+            &format!("SELECT count(DISTINCT scheduled_at < {anchor}) FROM appointments")
+        ),
         "2"
     );
     assert_eq!(
-        db.scalar("SELECT count(DISTINCT source) FROM appointments"),
+        scalar(&db, "SELECT count(DISTINCT source) FROM appointments"),
         "3"
     );
     assert_eq!(
-        db.scalar("SELECT count(DISTINCT status) FROM appointments"),
+        scalar(&db, "SELECT count(DISTINCT status) FROM appointments"),
         "5"
     );
-    assert_ne!(db.scalar("SELECT count(notes) FROM appointments"), "0");
+    assert_ne!(scalar(&db, "SELECT count(notes) FROM appointments"), "0");
     // Every org has an owner; slugs unique; timezones are real.
-    assert_eq!(db.scalar("SELECT count(*) FROM orgs o WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = o.id AND role = 'owner')"), "0");
-    assert_eq!(db.scalar("SELECT count(*) FROM org_settings s WHERE NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = s.timezone)"), "0");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM orgs o WHERE NOT EXISTS (SELECT 1 FROM members m WHERE m.org_id = o.id AND role = 'owner')"), "0");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM org_settings s WHERE NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = s.timezone)"), "0");
 
     // Skew: the largest org has at least 5x the appointments of the median org.
-    let per_org = db.scalar(
-        "SELECT string_agg(n::text, ',' ORDER BY n) FROM (SELECT count(*) AS n FROM appointments GROUP BY org_id) c",
+    let per_org = scalar(&db, "SELECT string_agg(n::text, ',' ORDER BY n) FROM (SELECT count(*) AS n FROM appointments GROUP BY org_id) c",
     );
     let counts: Vec<u64> = per_org.split(',').map(|n| n.parse().unwrap()).collect();
     assert_eq!(counts.len(), 5);
@@ -192,7 +236,7 @@ fn equal_seed_gives_equal_tables_and_fingerprints_and_other_seed_differs() {
     assert_eq!(files["fingerprint"], sa["fingerprint"]);
     assert_eq!(files["tables"], sa["tables"]);
     let d = fresh_db();
-    d.psql_file(&dir.path().join("load.sql"));
+    psql_file(&d, &dir.path().join("load.sql"));
     assert_eq!(table_md5s(&d), ma);
 }
 
@@ -209,7 +253,7 @@ fn non_empty_database_is_refused_without_reset_and_unchanged() {
             "--profile",
             SMALL,
             "--database-url",
-            &db.url(),
+            &db.url_string(),
         ])
         .assert()
         .code(2)
@@ -227,7 +271,7 @@ fn non_empty_database_is_refused_without_reset_and_unchanged() {
             SMALL,
             "--reset",
             "--database-url",
-            &db.url(),
+            &db.url_string(),
         ])
         .assert()
         .code(2)
@@ -236,8 +280,7 @@ fn non_empty_database_is_refused_without_reset_and_unchanged() {
 
     // Confirmed: the old rows go, the new seed's rows are all that is left.
     let s = seed(&db, 2, &["--reset", "--yes"]);
-    let n: u64 = db
-        .scalar("SELECT count(*) FROM appointments")
+    let n: u64 = scalar(&db, "SELECT count(*) FROM appointments")
         .parse()
         .unwrap();
     assert_eq!(s["tables"]["appointments"], n);
