@@ -328,3 +328,83 @@ fn malformed_profile_fails_naming_file_and_key() {
             "bad.yaml: orgs.timezone: unknown key",
         ));
 }
+
+#[test]
+fn interrupted_seed_leaves_only_whole_orgs() {
+    // Five orgs of equal size, big enough that loading takes a few seconds.
+    let dir = tempfile::tempdir().unwrap();
+    let profile = dir.path().join("even.yaml");
+    std::fs::write(
+        &profile,
+        "window: {past_days: 150, future_days: 14}\n\
+         orgs: {size_skew: 0, largest_providers: 4, size_jitter: 0, contacts_per_provider: 50}\n",
+    )
+    .unwrap();
+    let args = |db: &TestDb| -> Vec<String> {
+        vec![
+            "seed".into(),
+            "--orgs".into(),
+            "5".into(),
+            "--profile".into(),
+            profile.display().to_string(),
+            "--anchor-date".into(),
+            ANCHOR.into(),
+            "--database-url".into(),
+            db.url_string(),
+        ]
+    };
+    let full = fresh_db();
+    dbkit().args(args(&full)).assert().success();
+
+    let db = fresh_db();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(args(&db))
+        .env_remove("DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while scalar(&db, "SELECT count(*) FROM orgs") == "0" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no org was committed in time"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("--reset"),
+        "{stderr}"
+    );
+
+    // Every org that is there is there whole: the same rows as in the complete run.
+    let committed: u32 = scalar(&db, "SELECT count(*) FROM orgs").parse().unwrap();
+    assert!((1..5).contains(&committed), "{committed} orgs committed");
+    let per_org = "SELECT string_agg(concat_ws(':', o.slug, \
+        (SELECT count(*) FROM org_settings s WHERE s.org_id = o.id), \
+        (SELECT count(*) FROM members m WHERE m.org_id = o.id), \
+        (SELECT count(*) FROM providers p WHERE p.org_id = o.id), \
+        (SELECT count(*) FROM contacts c WHERE c.org_id = o.id), \
+        (SELECT md5(string_agg(a::text, '' ORDER BY a.id)) FROM appointments a WHERE a.org_id = o.id)), \
+        ',' ORDER BY o.slug) FROM orgs o";
+    let partial = scalar(&db, per_org);
+    let complete = scalar(&full, per_org);
+    for org in partial.split(',') {
+        assert!(
+            complete.split(',').any(|c| c == org),
+            "org {org} is not complete"
+        );
+    }
+    assert_eq!(
+        scalar(&db, "SELECT count(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = a.org_id)"),
+        "0"
+    );
+}
