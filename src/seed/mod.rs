@@ -413,26 +413,32 @@ async fn prepare(client: &Client, url: &DbUrl, opts: &SeedOptions) -> Result<()>
 }
 
 /// indicatif on a terminal, nothing otherwise.
-struct ProgressBar(Option<indicatif::ProgressBar>);
+struct ProgressBar {
+    bar: Option<indicatif::ProgressBar>,
+    appointments: std::sync::atomic::AtomicU64,
+}
 
 impl ProgressBar {
     fn new(orgs: u32, wanted: bool) -> ProgressBar {
-        if !wanted || !report::stderr_is_terminal() {
-            return ProgressBar(None);
+        let bar = (wanted && report::stderr_is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new(orgs as u64);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} seeding [{bar:30}] {pos}/{len} orgs, {msg} ({elapsed})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        ProgressBar {
+            bar,
+            appointments: Default::default(),
         }
-        let bar = indicatif::ProgressBar::new(orgs as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} seeding [{bar:30}] {pos}/{len} orgs, {msg} ({elapsed})",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
-        );
-        ProgressBar(Some(bar))
     }
 
     fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
     }
@@ -440,19 +446,15 @@ impl ProgressBar {
 
 impl copy::Progress for ProgressBar {
     fn rows(&self, table: Table, n: u64) {
-        if let (Some(bar), Table::Appointments) = (&self.0, table) {
-            let so_far = bar
-                .message()
-                .split(' ')
-                .next()
-                .and_then(|s| s.parse::<u64>().ok())
-                .unwrap_or(0);
-            bar.set_message(format!("{} appointments", so_far + n));
+        if let (Some(bar), Table::Appointments) = (&self.bar, table) {
+            use std::sync::atomic::Ordering::Relaxed;
+            let total = self.appointments.fetch_add(n, Relaxed) + n;
+            bar.set_message(format!("{total} appointments"));
         }
     }
 
     fn org_done(&self, _slug: &str) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.inc(1);
         }
     }

@@ -576,6 +576,12 @@ mod tests {
         let e = Profile::parse("window: [1, 2]\n", "p.yaml").unwrap_err();
         assert_eq!(e.key, "window", "{e}");
 
+        let e = Profile::parse("ids: sideways\n", "p.yaml").unwrap_err();
+        assert_eq!(e.key, "ids", "{e}");
+
+        let e = Profile::parse("colours: {a: 1}\n", "p.yaml").unwrap_err();
+        assert_eq!(e.key, "colours", "{e}");
+
         let e = Profile::parse("window: {past_days: 1\n", "p.yaml").unwrap_err();
         assert!(e.to_string().starts_with("p.yaml: "), "{e}");
     }
