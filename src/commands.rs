@@ -25,5 +25,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             crate::seed::command(&database, &args, cli.output.format).await
         }
         Command::New(args) => crate::migrate::new_migration(&args),
+        Command::Check(args) => {
+            let database = Database::resolve(&cli.connect)?;
+            crate::check::command(&database, &args, cli.output.format).await
+        }
     }
 }

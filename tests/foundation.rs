@@ -171,3 +171,67 @@ fn v1_changes_nothing_where_supabase_auth_exists() {
         .success();
     assert_eq!(snapshot(&db), before);
 }
+
+/// `--database-url` > `DATABASE_URL` > `.env` > the local cluster, and an error names
+/// the source of a bad URL.
+#[test]
+fn connection_order_flag_env_dotenv() {
+    let db = common::fresh_db();
+    let dead = "postgres://u:DEADPASS@127.0.0.1:1/nowhere";
+    let dir = common::work_dir();
+    copy_migrations(&dir);
+
+    // .env alone is used; no local cluster gets started.
+    fs::write(
+        dir.join(".env"),
+        format!("DATABASE_URL={}\n", db.url_string()),
+    )
+    .unwrap();
+    common::dbkit_in(&dir)
+        .args(["migrate", "--target", "2"])
+        .assert()
+        .success();
+    assert!(
+        !dir.join(".dbkit").exists(),
+        "no local cluster with a .env URL"
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM refinery_schema_history")[0].get::<_, i64>(0),
+        2
+    );
+
+    // The environment beats .env.
+    fs::write(dir.join(".env"), format!("DATABASE_URL={dead}\n")).unwrap();
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", db.url_string())
+        .args(["migrate", "status"])
+        .assert()
+        .success();
+
+    // The flag beats the environment.
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", dead)
+        .args(["migrate", "status", "--database-url", &db.url_string()])
+        .assert()
+        .success();
+
+    // A malformed URL names where it came from; the password never shows.
+    fs::write(
+        dir.join(".env"),
+        "DATABASE_URL=mysql://u:DOTENVPASS@host/db\n",
+    )
+    .unwrap();
+    common::dbkit_in(&dir)
+        .args(["migrate", "status"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".env"))
+        .stderr(predicate::str::contains("DOTENVPASS").not());
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", "postgres://u:ENVPASS@[bad")
+        .args(["migrate", "status"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("DATABASE_URL"))
+        .stderr(predicate::str::contains("ENVPASS").not());
+}
