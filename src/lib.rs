@@ -10,6 +10,7 @@ pub mod exit;
 pub mod explain;
 pub mod migrate;
 pub mod report;
+pub mod seed;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

@@ -51,6 +51,9 @@ pub struct ExplainArgs {
     /// Seed of the generator (--before only); equal seeds give equal data.
     #[arg(long, default_value_t = 42, requires = "before")]
     pub seed: u64,
+    /// Seed profile (YAML, laid over the default) for the scratch database (--before only).
+    #[arg(long, value_name = "FILE", requires = "before")]
+    pub profile: Option<PathBuf>,
     /// Keep the scratch database instead of dropping it (--before only).
     #[arg(long, requires = "before")]
     pub keep: bool,
@@ -370,7 +373,9 @@ pub async fn before_after(
         timings.push(lap("migrate_before", t));
         let t = Instant::now();
         bar.phase(&format!("seed {} orgs", args.orgs));
-        let appointments = bench.seed(&url, args.orgs, args.seed).await?;
+        let appointments = bench
+            .seed(&url, args.orgs, args.seed, args.profile.as_deref())
+            .await?;
         let client = crate::db::connect(&url).await?;
         client
             .batch_execute("ANALYZE")

@@ -1,12 +1,13 @@
 //! What `explain --before V` needs from the rest of dbkit, behind one small boundary:
 //! a scratch database, migrations to a version, seeding. `Dbkit` is the real thing
-//! (db::scratch, migrate::migrate_url); the seeding is an INTERIM SQL script here until
-//! seed::seed_database lands on main.
+//! (db::scratch, migrate::migrate_url, seed::seed_database).
+
+use std::path::Path;
 
 use anyhow::{Context, Result};
 
 use crate::db::scratch::ScratchDb;
-use crate::db::{connect, DbUrl};
+use crate::db::DbUrl;
 use crate::migrate::MigrationSet;
 
 // Only dbkit implements and calls it, on one task: no Send bound needed.
@@ -16,8 +17,9 @@ pub trait Workbench {
     async fn create_scratch(&mut self, server: &DbUrl) -> Result<DbUrl>;
     /// Apply migrations up to `target` (None: all); the version reached.
     async fn migrate_to(&mut self, url: &DbUrl, target: Option<i32>) -> Result<Option<i32>>;
-    /// Seed `orgs` orgs deterministically; the number of appointments.
-    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64) -> Result<i64>;
+    /// Seed `orgs` orgs deterministically (optionally with a profile); the number of
+    /// appointments.
+    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64, profile: Option<&Path>) -> Result<i64>;
     /// Drop the scratch database, or keep it and say which it is.
     async fn finish(&mut self, keep: bool) -> Result<Option<String>>;
 }
@@ -51,20 +53,21 @@ impl Workbench for Dbkit {
         Ok(report.version())
     }
 
-    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64) -> Result<i64> {
-        let sql = include_str!("interim_seed.sql")
-            .replace("__ORGS__", &orgs.to_string())
-            .replace("__APPTS__", &(u64::from(orgs) * 20_000).to_string());
-        let _ = seed; // the interim data is fixed; the real seed module honours --seed
-        let client = connect(url).await?;
-        client
-            .batch_execute(&sql)
+    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64, profile: Option<&Path>) -> Result<i64> {
+        let profile = match profile {
+            Some(path) => crate::seed::Profile::from_file(path)?,
+            None => crate::seed::Profile::default_profile(),
+        };
+        let opts = crate::seed::SeedOptions {
+            orgs,
+            seed,
+            profile,
+            ..crate::seed::SeedOptions::default()
+        };
+        let summary = crate::seed::seed_database(url, &opts)
             .await
             .context("seeding the scratch database")?;
-        Ok(client
-            .query_one("SELECT count(*) FROM appointments", &[])
-            .await?
-            .get(0))
+        Ok(summary.tables.appointments as i64)
     }
 
     async fn finish(&mut self, keep: bool) -> Result<Option<String>> {
