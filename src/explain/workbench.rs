@@ -19,7 +19,13 @@ pub trait Workbench {
     async fn migrate_to(&mut self, url: &DbUrl, target: Option<i32>) -> Result<Option<i32>>;
     /// Seed `orgs` orgs deterministically (optionally with a profile); the number of
     /// appointments.
-    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64, profile: Option<&Path>) -> Result<i64>;
+    async fn seed(
+        &mut self,
+        url: &DbUrl,
+        orgs: u32,
+        seed: u64,
+        profile: Option<&Path>,
+    ) -> Result<i64>;
     /// Drop the scratch database, or keep it and say which it is.
     async fn finish(&mut self, keep: bool) -> Result<Option<String>>;
 }
@@ -53,7 +59,13 @@ impl Workbench for Dbkit {
         Ok(report.version())
     }
 
-    async fn seed(&mut self, url: &DbUrl, orgs: u32, seed: u64, profile: Option<&Path>) -> Result<i64> {
+    async fn seed(
+        &mut self,
+        url: &DbUrl,
+        orgs: u32,
+        seed: u64,
+        profile: Option<&Path>,
+    ) -> Result<i64> {
         let profile = match profile {
             Some(path) => crate::seed::Profile::from_file(path)?,
             None => crate::seed::Profile::default_profile(),
