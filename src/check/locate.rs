@@ -160,6 +160,6 @@ mod tests {
             "{file}"
         );
         assert_eq!(l.latest(&[&keys("x"), &keys("y")]).unwrap().0, 0);
-        assert_eq!(l.latest(&[&vec!["table:nowhere".to_string()]]), None);
+        assert_eq!(l.latest(&[&["table:nowhere".to_string()]]), None);
     }
 }
