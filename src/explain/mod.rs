@@ -210,6 +210,19 @@ pub async fn command(db: &Database, args: &ExplainArgs, format: Format) -> Resul
     }
     let mut stdout = std::io::stdout().lock();
     render::render(&report, format, &mut stdout).or_else(ignore_broken_pipe)?;
+    if format == Format::Json {
+        // The table and markdown print these themselves; keep JSON's stdout clean.
+        for r in report.runs.iter().filter(|r| r.error.is_some()) {
+            eprintln!(
+                "error: {} ({}, {}, {}): {}",
+                r.query,
+                r.org,
+                r.role,
+                r.phase,
+                r.error.as_deref().unwrap_or_default()
+            );
+        }
+    }
     Ok(outcome(&report, &args.fail_on))
 }
 
