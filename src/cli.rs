@@ -60,6 +60,10 @@ pub enum Command {
     /// Create the next migration file: migrations/V{n+1}__{name}.sql.
     #[command(after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction")]
     New(NewArgs),
+    /// Replay the report's booking load test (ramp, burst, sustained) through a connection
+    /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
+    #[command(after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up")]
+    Bench(crate::bench::BenchArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit")]
     Completions {

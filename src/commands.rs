@@ -21,5 +21,9 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             crate::migrate::command(&database, &args, cli.output.format).await
         }
         Command::New(args) => crate::migrate::new_migration(&args),
+        Command::Bench(args) => {
+            let database = Database::resolve(&cli.connect)?;
+            crate::bench::command(&database, &args, cli.output.format).await
+        }
     }
 }

@@ -271,7 +271,7 @@ fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Err
     hinted(format!("cannot connect to {target}: {text}"), hint)
 }
 
-fn make_tls(mode: Tls) -> tokio_postgres_rustls::MakeRustlsConnect {
+pub(crate) fn make_tls(mode: Tls) -> tokio_postgres_rustls::MakeRustlsConnect {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = if mode == Tls::VerifyFull {
         let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
