@@ -55,17 +55,25 @@ pub enum Command {
     #[command(after_help = "Example:\n  dbkit db start && dbkit db url")]
     Db(DbArgs),
     /// Apply pending migrations (advisory-locked, lock_timeout guarded), or show their status.
-    #[command(after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json")]
+    #[command(
+        after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
+    )]
     Migrate(MigrateArgs),
     /// Create the next migration file: migrations/V{n+1}__{name}.sql.
-    #[command(after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction")]
+    #[command(
+        after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
+    )]
     New(NewArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
     /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
-    #[command(after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up")]
+    #[command(
+        after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
+    )]
     Bench(crate::bench::BenchArgs),
     /// Print a shell completion script.
-    #[command(after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit")]
+    #[command(
+        after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"
+    )]
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

@@ -72,11 +72,16 @@ impl BenchArgs {
             let stop = match (self.duration, self.requests) {
                 (Some(d), _) => Stop::Duration(d),
                 (None, Some(n)) => Stop::Requests(n),
-                (None, None) => Stop::Requests((concurrency as u64 * self.requests_per_client).max(100)),
+                (None, None) => {
+                    Stop::Requests((concurrency as u64 * self.requests_per_client).max(100))
+                }
             };
             return vec![scenario::custom(concurrency, stop)];
         }
-        scenario::phases(self.scenario.unwrap_or(Scenario::All), self.requests_per_client.max(1))
+        scenario::phases(
+            self.scenario.unwrap_or(Scenario::All),
+            self.requests_per_client.max(1),
+        )
     }
 }
 
@@ -134,7 +139,13 @@ pub async fn run(
     let origin = statements.origin.clone();
     let pool_size = args.pool_size as usize;
     let pool = runner::pool(url, pool_size)?;
-    let runner = runner::Runner::new(pool.clone(), statements, workload, marker.clone(), args.seed);
+    let runner = runner::Runner::new(
+        pool.clone(),
+        statements,
+        workload,
+        marker.clone(),
+        args.seed,
+    );
 
     let progress = crate::report::stderr_is_terminal();
     let mut results: Vec<(Phase, PhaseStats)> = Vec::new();
@@ -214,7 +225,9 @@ pub fn summarise(results: &[(Phase, PhaseStats)]) -> Vec<ScenarioSummary> {
         groups.entry(r.0.group.as_str()).or_default().push(r);
     }
     for (group, members) in groups {
-        let same = members.iter().all(|(p, _)| p.concurrency == members[0].0.concurrency);
+        let same = members
+            .iter()
+            .all(|(p, _)| p.concurrency == members[0].0.concurrency);
         if members.len() > 1 && same {
             let mut merged = PhaseStats::default();
             for (_, s) in &members {
@@ -236,7 +249,10 @@ pub fn judge(
     let mut failures = Vec::new();
     for s in scenarios {
         if s.p95_ms > budget_p95_ms {
-            failures.push(format!("{}: p95 {:.1} ms exceeds the budget of {budget_p95_ms} ms", s.name, s.p95_ms));
+            failures.push(format!(
+                "{}: p95 {:.1} ms exceeds the budget of {budget_p95_ms} ms",
+                s.name, s.p95_ms
+            ));
         }
         if s.error_rate() > 0.01 {
             failures.push(format!(
@@ -249,10 +265,14 @@ pub fn judge(
         }
     }
     if double_bookings > 0 {
-        failures.push(format!("{double_bookings} overlapping pair(s) of appointments of one provider"));
+        failures.push(format!(
+            "{double_bookings} overlapping pair(s) of appointments of one provider"
+        ));
     }
     for (table, before, after) in changed {
-        failures.push(format!("{table}: {before} rows before the run, {after} after cleanup"));
+        failures.push(format!(
+            "{table}: {before} rows before the run, {after} after cleanup"
+        ));
     }
     failures
 }
@@ -291,7 +311,9 @@ mod tests {
 
     #[test]
     fn scenario_and_custom_conflict() {
-        assert!(Wrap::try_parse_from(["bench", "--scenario", "burst", "--concurrency", "3"]).is_err());
+        assert!(
+            Wrap::try_parse_from(["bench", "--scenario", "burst", "--concurrency", "3"]).is_err()
+        );
         assert!(Wrap::try_parse_from(["bench", "--duration", "1s", "--requests", "3"]).is_err());
     }
 
@@ -300,7 +322,11 @@ mod tests {
         let mut results = Vec::new();
         for phase in scenario::phases(Scenario::Sustained, 1) {
             let mut s = PhaseStats::default();
-            s.record(&stats::Outcome::SlotTaken, Duration::ZERO, Duration::from_millis(600));
+            s.record(
+                &stats::Outcome::SlotTaken(stats::Taken::ConflictCheck),
+                Duration::ZERO,
+                Duration::from_millis(600),
+            );
             s.elapsed = Duration::from_secs(1);
             results.push((phase, s));
         }
@@ -311,6 +337,9 @@ mod tests {
         let failures = judge(&rows, 0, &[], 500.0);
         assert_eq!(failures.len(), 6, "{failures:?}");
         assert!(judge(&rows, 0, &[], 1000.0).is_empty());
-        assert_eq!(judge(&rows, 2, &[("appointments".into(), 1, 2)], 1000.0).len(), 2);
+        assert_eq!(
+            judge(&rows, 2, &[("appointments".into(), 1, 2)], 1000.0).len(),
+            2
+        );
     }
 }

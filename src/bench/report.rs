@@ -35,7 +35,11 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
             let errors = if s.errors == 0 {
                 "0".to_string()
             } else {
-                let by: Vec<String> = s.errors_by_sqlstate.iter().map(|(c, n)| format!("{c}×{n}")).collect();
+                let by: Vec<String> = s
+                    .errors_by_sqlstate
+                    .iter()
+                    .map(|(c, n)| format!("{c}×{n}"))
+                    .collect();
                 format!("{} ({})", s.errors, by.join(", "))
             };
             vec![
@@ -43,7 +47,7 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
                 s.concurrency.to_string(),
                 s.requests.to_string(),
                 s.booked.to_string(),
-                s.slot_taken.to_string(),
+                slot_taken_cell(s),
                 errors,
                 format!("{:.1}", s.p50_ms),
                 format!("{:.1}", s.p95_ms),
@@ -72,7 +76,11 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
         "{bullet}cleanup: {} appointment(s) inserted, {} deleted; row counts {}",
         report.inserted,
         report.deleted,
-        if report.row_counts_unchanged { "unchanged" } else { "CHANGED" }
+        if report.row_counts_unchanged {
+            "unchanged"
+        } else {
+            "CHANGED"
+        }
     )?;
     writeln!(
         out,
@@ -89,16 +97,40 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
     Ok(out)
 }
 
+/// `12`, or `12 (3 by constraint, 1 deadlock)` when the constraint had to step in.
+fn slot_taken_cell(s: &crate::bench::stats::ScenarioSummary) -> String {
+    let mut why = Vec::new();
+    if s.slot_taken_by_constraint > 0 {
+        why.push(format!("{} by constraint", s.slot_taken_by_constraint));
+    }
+    if s.slot_taken_by_deadlock > 0 {
+        why.push(format!("{} deadlock", s.slot_taken_by_deadlock));
+    }
+    if why.is_empty() {
+        s.slot_taken.to_string()
+    } else {
+        format!("{} ({})", s.slot_taken, why.join(", "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::stats::{Outcome, PhaseStats};
+    use crate::bench::stats::{Outcome, PhaseStats, Taken};
     use std::time::Duration;
 
     fn report() -> BenchReport {
         let mut s = PhaseStats::default();
-        s.record(&Outcome::SlotTaken, Duration::from_millis(1), Duration::from_millis(2));
-        s.record(&Outcome::Error("40P01".into()), Duration::ZERO, Duration::from_millis(2));
+        s.record(
+            &Outcome::SlotTaken(Taken::ConflictCheck),
+            Duration::from_millis(1),
+            Duration::from_millis(2),
+        );
+        s.record(
+            &Outcome::Error("40P01".into()),
+            Duration::ZERO,
+            Duration::from_millis(2),
+        );
         s.elapsed = Duration::from_secs(1);
         BenchReport {
             scenarios: vec![s.summary("burst", 30)],
@@ -115,9 +147,19 @@ mod tests {
 
     #[test]
     fn json_has_the_design_fields() {
-        let v: serde_json::Value = serde_json::from_str(&render(&report(), Format::Json).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&render(&report(), Format::Json).unwrap()).unwrap();
         let s = &v["scenarios"][0];
-        for key in ["name", "concurrency", "requests", "errors", "p50_ms", "p95_ms", "p99_ms", "throughput_rps"] {
+        for key in [
+            "name",
+            "concurrency",
+            "requests",
+            "errors",
+            "p50_ms",
+            "p95_ms",
+            "p99_ms",
+            "throughput_rps",
+        ] {
             assert!(!s[key].is_null(), "missing {key}");
         }
         assert_eq!(v["double_bookings"], 0);

@@ -55,7 +55,13 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(pool: Pool, statements: BookingStatements, workload: Workload, marker: String, seed: u64) -> Runner {
+    pub fn new(
+        pool: Pool,
+        statements: BookingStatements,
+        workload: Workload,
+        marker: String,
+        seed: u64,
+    ) -> Runner {
         Runner {
             pool,
             statements: Arc::new(statements),

@@ -88,10 +88,15 @@ mod tests {
     #[test]
     fn ramp_is_one_five_ten() {
         let p = phases(Scenario::Ramp, 20);
-        let shape: Vec<(String, usize)> = p.iter().map(|p| (p.name.clone(), p.concurrency)).collect();
+        let shape: Vec<(String, usize)> =
+            p.iter().map(|p| (p.name.clone(), p.concurrency)).collect();
         assert_eq!(
             shape,
-            vec![("ramp-1".into(), 1), ("ramp-5".into(), 5), ("ramp-10".into(), 10)]
+            vec![
+                ("ramp-1".into(), 1),
+                ("ramp-5".into(), 5),
+                ("ramp-10".into(), 10)
+            ]
         );
         assert_eq!(p[0].stop, Stop::Requests(100), "at least 100 samples");
         assert_eq!(p[2].stop, Stop::Requests(200));
@@ -110,13 +115,18 @@ mod tests {
     fn sustained_is_five_batches_of_ten() {
         let p = phases(Scenario::Sustained, 10);
         assert_eq!(p.len(), 5);
-        assert!(p.iter().all(|p| p.concurrency == 10 && p.group == "sustained"));
+        assert!(p
+            .iter()
+            .all(|p| p.concurrency == 10 && p.group == "sustained"));
         assert_eq!(p[4].name, "sustained-5");
     }
 
     #[test]
     fn all_runs_everything_in_order() {
-        let names: Vec<String> = phases(Scenario::All, 1).into_iter().map(|p| p.name).collect();
+        let names: Vec<String> = phases(Scenario::All, 1)
+            .into_iter()
+            .map(|p| p.name)
+            .collect();
         assert_eq!(names.first().map(String::as_str), Some("ramp-1"));
         assert_eq!(names.len(), 3 + 1 + 5);
         assert_eq!(names[3], "burst");

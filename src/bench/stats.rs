@@ -62,9 +62,8 @@ impl Latencies {
 pub enum Outcome {
     /// The appointment was inserted and committed.
     Booked(uuid::Uuid),
-    /// The conflict check found an appointment, or the exclusion constraint (23P01)
-    /// refused the insert: a business answer, not an error.
-    SlotTaken,
+    /// The slot is taken: a business answer, not an error.
+    SlotTaken(Taken),
     /// The provider or contact did not validate for the org (should not happen with
     /// parameters drawn from the data; counted as an error `invalid`).
     Invalid,
@@ -72,11 +71,30 @@ pub enum Outcome {
     Error(String),
 }
 
+/// Who said the slot was taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Taken {
+    /// The conflict check found an overlapping appointment.
+    ConflictCheck,
+    /// The check passed, but the exclusion constraint refused the INSERT (23P01): a
+    /// concurrent booking of the same slot got there first.
+    Constraint,
+    /// Two concurrent INSERTs of the same slot waited for each other in the exclusion
+    /// check; PostgreSQL aborted this one (40P01, after deadlock_timeout) and the other
+    /// booked the slot.
+    Deadlock,
+}
+
 /// Everything a phase (or a merge of phases) measured.
 #[derive(Debug, Clone, Default)]
 pub struct PhaseStats {
     pub booked: u64,
     pub slot_taken: u64,
+    /// The part of `slot_taken` refused by the exclusion constraint (a race the
+    /// conflict check alone would have let through).
+    pub slot_taken_by_constraint: u64,
+    /// The part of `slot_taken` that lost a deadlock between two inserts of the slot.
+    pub slot_taken_by_deadlock: u64,
     pub errors: BTreeMap<String, u64>,
     /// Pool checkout to COMMIT answered (what the caller of the handler waits for).
     pub latency: Latencies,
@@ -95,7 +113,14 @@ impl PhaseStats {
         self.latency.record(pool_wait + query);
         match outcome {
             Outcome::Booked(_) => self.booked += 1,
-            Outcome::SlotTaken => self.slot_taken += 1,
+            Outcome::SlotTaken(taken) => {
+                self.slot_taken += 1;
+                match taken {
+                    Taken::ConflictCheck => {}
+                    Taken::Constraint => self.slot_taken_by_constraint += 1,
+                    Taken::Deadlock => self.slot_taken_by_deadlock += 1,
+                }
+            }
             Outcome::Invalid => *self.errors.entry("invalid".into()).or_default() += 1,
             Outcome::Error(code) => *self.errors.entry(code.clone()).or_default() += 1,
         }
@@ -106,6 +131,8 @@ impl PhaseStats {
     pub fn merge(&mut self, other: &PhaseStats) {
         self.booked += other.booked;
         self.slot_taken += other.slot_taken;
+        self.slot_taken_by_constraint += other.slot_taken_by_constraint;
+        self.slot_taken_by_deadlock += other.slot_taken_by_deadlock;
         for (code, n) in &other.errors {
             *self.errors.entry(code.clone()).or_default() += n;
         }
@@ -132,6 +159,8 @@ impl PhaseStats {
             requests,
             booked: self.booked,
             slot_taken: self.slot_taken,
+            slot_taken_by_constraint: self.slot_taken_by_constraint,
+            slot_taken_by_deadlock: self.slot_taken_by_deadlock,
             errors: self.error_count(),
             errors_by_sqlstate: self.errors.clone(),
             p50_ms: round3(self.latency.quantile_ms(0.50)),
@@ -139,7 +168,11 @@ impl PhaseStats {
             p99_ms: round3(self.latency.quantile_ms(0.99)),
             max_ms: round3(self.latency.max_ms()),
             mean_ms: round3(self.latency.mean_ms()),
-            throughput_rps: if secs > 0.0 { round3(requests as f64 / secs) } else { 0.0 },
+            throughput_rps: if secs > 0.0 {
+                round3(requests as f64 / secs)
+            } else {
+                0.0
+            },
             pool_wait_p95_ms: round3(self.pool_wait.quantile_ms(0.95)),
             query_p95_ms: round3(self.query.quantile_ms(0.95)),
             duration_s: round3(secs),
@@ -155,6 +188,8 @@ pub struct ScenarioSummary {
     pub requests: u64,
     pub booked: u64,
     pub slot_taken: u64,
+    pub slot_taken_by_constraint: u64,
+    pub slot_taken_by_deadlock: u64,
     pub errors: u64,
     pub errors_by_sqlstate: BTreeMap<String, u64>,
     pub p50_ms: f64,
@@ -195,7 +230,7 @@ mod tests {
     fn percentiles_come_from_the_histogram() {
         let mut s = PhaseStats::default();
         for i in 1..=100 {
-            s.record(&Outcome::SlotTaken, ms(0), ms(i));
+            s.record(&Outcome::SlotTaken(Taken::ConflictCheck), ms(0), ms(i));
         }
         s.elapsed = Duration::from_secs(2);
         let row = s.summary("burst", 30);
@@ -239,6 +274,9 @@ mod tests {
     #[test]
     fn empty_phase_reports_zeros() {
         let row = PhaseStats::default().summary("x", 1);
-        assert_eq!((row.requests, row.p95_ms, row.throughput_rps), (0, 0.0, 0.0));
+        assert_eq!(
+            (row.requests, row.p95_ms, row.throughput_rps),
+            (0, 0.0, 0.0)
+        );
     }
 }

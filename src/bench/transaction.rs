@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use super::stats::Outcome;
+use super::stats::{Outcome, Taken};
 use super::workload::BookingRequest;
 
 /// A value of the request a statement binds.
@@ -122,7 +122,10 @@ pub struct Timing {
 
 /// Prepare every statement on this connection (deadpool caches prepared statements per
 /// connection), so the measured transactions never pay for PARSE.
-pub async fn prepare(client: &deadpool_postgres::Client, st: &BookingStatements) -> Result<(), tokio_postgres::Error> {
+pub async fn prepare(
+    client: &deadpool_postgres::Client,
+    st: &BookingStatements,
+) -> Result<(), tokio_postgres::Error> {
     client.prepare_cached(SET_CLAIMS_SQL).await?;
     for s in st.all() {
         client.prepare_cached(&s.sql).await?;
@@ -141,7 +144,7 @@ pub async fn book(
     let started = Instant::now();
     let outcome = match run(client, st, req, marker).await {
         Ok(outcome) => outcome,
-        Err(err) => {
+        Err((step, err)) => {
             let code = err.code().map(|c| c.code().to_string());
             if is_fatal(&err, client) {
                 return Err(fatal(err));
@@ -151,13 +154,30 @@ pub async fn book(
                 return Err(fatal(rollback));
             }
             if err.code() == Some(&SqlState::EXCLUSION_VIOLATION) {
-                Outcome::SlotTaken
+                Outcome::SlotTaken(Taken::Constraint)
+            } else if step == Step::Insert && err.code() == Some(&SqlState::T_R_DEADLOCK_DETECTED) {
+                Outcome::SlotTaken(Taken::Deadlock)
             } else {
                 Outcome::Error(code.unwrap_or_else(|| "client".into()))
             }
         }
     };
-    Ok((outcome, Timing { query: started.elapsed() }))
+    Ok((
+        outcome,
+        Timing {
+            query: started.elapsed(),
+        },
+    ))
+}
+
+/// Which statement of the transaction failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Session,
+    Validate,
+    ConflictCheck,
+    Insert,
+    Commit,
 }
 
 async fn run(
@@ -165,7 +185,7 @@ async fn run(
     st: &BookingStatements,
     req: &BookingRequest,
     marker: &str,
-) -> Result<Outcome, tokio_postgres::Error> {
+) -> Result<Outcome, (Step, tokio_postgres::Error)> {
     let marker = marker.to_string();
     let bind = |p: &Param| -> &(dyn ToSql + Sync) {
         match p {
@@ -179,24 +199,64 @@ async fn run(
     };
     let args = |s: &Statement| s.params.iter().map(bind).collect::<Vec<_>>();
 
-    client.batch_execute("BEGIN; SET LOCAL ROLE authenticated").await?;
-    let set_claims = client.prepare_cached(SET_CLAIMS_SQL).await?;
-    client.query_one(&set_claims, &[&req.claims()]).await?;
+    let at = |step: Step| move |e: tokio_postgres::Error| (step, e);
 
-    let validate = client.prepare_cached(&st.validate.sql).await?;
-    if client.query_opt(&validate, &args(&st.validate)).await?.is_none() {
-        client.batch_execute("ROLLBACK").await?;
+    client
+        .batch_execute("BEGIN; SET LOCAL ROLE authenticated")
+        .await
+        .map_err(at(Step::Session))?;
+    let set_claims = client
+        .prepare_cached(SET_CLAIMS_SQL)
+        .await
+        .map_err(at(Step::Session))?;
+    client
+        .query_one(&set_claims, &[&req.claims()])
+        .await
+        .map_err(at(Step::Session))?;
+
+    let validate = client
+        .prepare_cached(&st.validate.sql)
+        .await
+        .map_err(at(Step::Validate))?;
+    let valid = client
+        .query_opt(&validate, &args(&st.validate))
+        .await
+        .map_err(at(Step::Validate))?;
+    if valid.is_none() {
+        client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(at(Step::Validate))?;
         return Ok(Outcome::Invalid);
     }
-    let conflict = client.prepare_cached(&st.conflict_check.sql).await?;
-    if client.query_opt(&conflict, &args(&st.conflict_check)).await?.is_some() {
-        client.batch_execute("ROLLBACK").await?;
-        return Ok(Outcome::SlotTaken);
+    let conflict = client
+        .prepare_cached(&st.conflict_check.sql)
+        .await
+        .map_err(at(Step::ConflictCheck))?;
+    let taken = client
+        .query_opt(&conflict, &args(&st.conflict_check))
+        .await
+        .map_err(at(Step::ConflictCheck))?;
+    if taken.is_some() {
+        client
+            .batch_execute("ROLLBACK")
+            .await
+            .map_err(at(Step::ConflictCheck))?;
+        return Ok(Outcome::SlotTaken(Taken::ConflictCheck));
     }
-    let insert = client.prepare_cached(&st.insert.sql).await?;
-    let row = client.query_one(&insert, &args(&st.insert)).await?;
-    let id: Uuid = row.try_get(0)?;
-    client.batch_execute("COMMIT").await?;
+    let insert = client
+        .prepare_cached(&st.insert.sql)
+        .await
+        .map_err(at(Step::Insert))?;
+    let row = client
+        .query_one(&insert, &args(&st.insert))
+        .await
+        .map_err(at(Step::Insert))?;
+    let id: Uuid = row.try_get(0).map_err(at(Step::Insert))?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(at(Step::Commit))?;
     Ok(Outcome::Booked(id))
 }
 
@@ -220,6 +280,9 @@ fn fatal(err: tokio_postgres::Error) -> Fatal {
     let code = err.code().map(|c| c.code().to_string());
     let message = match err.as_db_error() {
         Some(db) => db.message().to_string(),
+        None if err.is_closed() => {
+            "the server closed the connection (backend terminated, e.g. by pg_terminate_backend, or the server restarted)".to_string()
+        }
         None => err.to_string(),
     };
     Fatal { message, code }
@@ -241,10 +304,16 @@ mod tests {
     fn builtin_statements_bind_every_placeholder() {
         let st = BookingStatements::builtin();
         for s in st.all() {
-            let highest = (1..=9).rev().find(|n| s.sql.contains(&format!("${n}"))).unwrap_or(0);
+            let highest = (1..=9)
+                .rev()
+                .find(|n| s.sql.contains(&format!("${n}")))
+                .unwrap_or(0);
             assert_eq!(highest, s.params.len(), "{}", s.name);
         }
-        assert!(st.insert.params.contains(&Param::Marker), "inserted rows are tagged");
+        assert!(
+            st.insert.params.contains(&Param::Marker),
+            "inserted rows are tagged"
+        );
     }
 
     #[test]

@@ -74,7 +74,9 @@ pub async fn cleanup_all_runs(client: &Client) -> Result<u64> {
 }
 
 fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 /// Row count of every base table in the `public` schema.
@@ -103,14 +105,20 @@ pub async fn row_counts(client: &Client) -> Result<BTreeMap<String, i64>> {
 }
 
 /// Tables whose count differs: (table, before, after).
-pub fn changed_counts(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> Vec<(String, i64, i64)> {
+pub fn changed_counts(
+    before: &BTreeMap<String, i64>,
+    after: &BTreeMap<String, i64>,
+) -> Vec<(String, i64, i64)> {
     let mut names: Vec<&String> = before.keys().chain(after.keys()).collect();
     names.sort();
     names.dedup();
     names
         .into_iter()
         .filter_map(|t| {
-            let (b, a) = (before.get(t).copied().unwrap_or(0), after.get(t).copied().unwrap_or(0));
+            let (b, a) = (
+                before.get(t).copied().unwrap_or(0),
+                after.get(t).copied().unwrap_or(0),
+            );
             (b != a).then(|| (t.clone(), b, a))
         })
         .collect()

@@ -189,14 +189,18 @@ mod tests {
 
     fn tenant(n: u8, weight: u64) -> Tenant {
         let id = |k: u8| Uuid::from_bytes([n, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
-        let t0 = DateTime::parse_from_rfc3339("2030-01-07T09:00:00Z").unwrap().to_utc();
+        let t0 = DateTime::parse_from_rfc3339("2030-01-07T09:00:00Z")
+            .unwrap()
+            .to_utc();
         Tenant {
             org_id: id(0),
             weight,
             members: vec![id(1)],
             providers: vec![id(2), id(3)],
             contacts: vec![id(4)],
-            slots: (0..16).map(|i| t0 + ChronoDuration::minutes(30 * i)).collect(),
+            slots: (0..16)
+                .map(|i| t0 + ChronoDuration::minutes(30 * i))
+                .collect(),
             slot_minutes: 30,
         }
     }

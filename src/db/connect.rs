@@ -250,11 +250,16 @@ fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Err
         let hint = match code {
             "28P01" | "28000" => "check the user name and password in the URL",
             "3D000" => "create the database first, or fix its name in the URL",
-            "53300" => "the server has no free connection slots; try again or raise max_connections",
+            "53300" => {
+                "the server has no free connection slots; try again or raise max_connections"
+            }
             _ => "see the server's message above",
         };
         return hinted(
-            format!("cannot connect to {target}: {} (SQLSTATE {code})", db.message()),
+            format!(
+                "cannot connect to {target}: {} (SQLSTATE {code})",
+                db.message()
+            ),
             hint,
         );
     }
@@ -274,7 +279,8 @@ fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Err
 pub(crate) fn make_tls(mode: Tls) -> tokio_postgres_rustls::MakeRustlsConnect {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = if mode == Tls::VerifyFull {
-        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth()

@@ -61,13 +61,21 @@ mod tests {
 
     #[test]
     fn markdown_escapes_pipes() {
-        let out = render_rows(Format::Markdown, &["a", "b"], &[vec!["x|y".into(), "z".into()]]);
+        let out = render_rows(
+            Format::Markdown,
+            &["a", "b"],
+            &[vec!["x|y".into(), "z".into()]],
+        );
         assert_eq!(out, "| a | b |\n|---|---|\n| x\\|y | z |\n");
     }
 
     #[test]
     fn table_has_headers_and_cells() {
-        let out = render_rows(Format::Table, &["version", "state"], &[vec!["1".into(), "applied".into()]]);
+        let out = render_rows(
+            Format::Table,
+            &["version", "state"],
+            &[vec!["1".into(), "applied".into()]],
+        );
         assert!(out.contains("version") && out.contains("applied"), "{out}");
     }
 }
