@@ -15,7 +15,7 @@ use crate::db::{connect, DbUrl};
 #[derive(Debug, Clone)]
 pub enum Database {
     /// A URL given by flag, environment or `.env`.
-    Url(DbUrl),
+    Url(Box<DbUrl>),
     /// dbkit's own cluster, started on demand.
     Local(PathBuf),
 }
@@ -24,15 +24,24 @@ impl Database {
     /// Resolve the connection flags against the environment and `.env`.
     pub fn resolve(opts: &ConnectOpts) -> Result<Database> {
         if let Some(raw) = &opts.database_url {
-            return Ok(Database::Url(DbUrl::parse(raw, "--database-url")?));
+            return Ok(Database::Url(Box::new(DbUrl::parse(
+                raw,
+                "--database-url",
+            )?)));
         }
         if let Ok(raw) = std::env::var("DATABASE_URL") {
             if !raw.trim().is_empty() {
-                return Ok(Database::Url(DbUrl::parse(raw.trim(), "DATABASE_URL")?));
+                return Ok(Database::Url(Box::new(DbUrl::parse(
+                    raw.trim(),
+                    "DATABASE_URL",
+                )?)));
             }
         }
         if let Some(raw) = dotenv_database_url(Path::new(".env"))? {
-            return Ok(Database::Url(DbUrl::parse(&raw, ".env DATABASE_URL")?));
+            return Ok(Database::Url(Box::new(DbUrl::parse(
+                &raw,
+                ".env DATABASE_URL",
+            )?)));
         }
         Ok(Database::Local(Cluster::default_dir()?))
     }
@@ -40,7 +49,7 @@ impl Database {
     /// The URL to use, starting the local cluster when that is the target.
     pub fn url(&self) -> Result<DbUrl> {
         match self {
-            Database::Url(url) => Ok(url.clone()),
+            Database::Url(url) => Ok((**url).clone()),
             Database::Local(dir) => {
                 let cluster = Cluster::new(dir.clone())?;
                 cluster.ensure_running_announced()?;

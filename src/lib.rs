@@ -21,6 +21,7 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
+    restore_sigpipe();
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
@@ -37,4 +38,14 @@ where
         Err(err) => return exit::report(Err(err.into())),
     };
     exit::report(runtime.block_on(commands::dispatch(cli)))
+}
+
+/// Rust ignores SIGPIPE, so `dbkit ... | head` would panic on a closed stdout; restore
+/// the default so the process ends quietly like any other Unix tool.
+fn restore_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installing the default disposition before any thread is spawned.
+    unsafe {
+        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
 }

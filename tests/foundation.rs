@@ -1,0 +1,184 @@
+//! The foundation's end-to-end promises: with no URL configured, `dbkit migrate` starts
+//! dbkit's own cluster and migrates it (as root and as an unprivileged user), and V1
+//! is a no-op where Supabase's roles and auth functions already exist.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use nix::unistd::User;
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn copy_migrations(into: &Path) {
+    let dir = into.join("migrations");
+    fs::create_dir_all(&dir).unwrap();
+    for entry in fs::read_dir(common::repo_migrations()).unwrap() {
+        let path = entry.unwrap().path();
+        fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
+    }
+}
+
+fn applied_versions(status_json: &[u8]) -> Vec<(i64, String)> {
+    let rows: Value = serde_json::from_slice(status_json).expect("status is JSON");
+    rows.as_array()
+        .expect("an array")
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_i64().unwrap(),
+                r["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn six_applied() -> Vec<(i64, String)> {
+    (1..=6).map(|v| (v, "applied".to_string())).collect()
+}
+
+/// A clean checkout, no DATABASE_URL: `migrate` starts the local cluster (one line on
+/// stderr), applies V1–V6, and `db stop` stops it.
+#[test]
+fn migrate_without_a_url_uses_the_local_cluster() {
+    let dir = common::work_dir();
+    copy_migrations(&dir);
+    common::dbkit_in(&dir)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("started local PostgreSQL"));
+    let out = common::dbkit_in(&dir)
+        .args(["migrate", "status", "--format", "json"])
+        .assert()
+        .success();
+    assert_eq!(applied_versions(&out.get_output().stdout), six_applied());
+    if nix::unistd::geteuid().is_root() {
+        let data = dir.join(".dbkit/pg/data");
+        let postgres = User::from_name("postgres").unwrap().unwrap();
+        assert_eq!(fs::metadata(data).unwrap().uid(), postgres.uid.as_raw());
+    }
+    // Already running: no announcement the second time.
+    common::dbkit_in(&dir)
+        .arg("migrate")
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("started").not());
+    common::dbkit_in(&dir)
+        .args(["db", "stop"])
+        .assert()
+        .success();
+    let out = common::dbkit_in(&dir)
+        .args(["db", "status", "--format", "json"])
+        .assert()
+        .success();
+    let status: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(status["running"], Value::Bool(false));
+    common::dbkit_in(&dir)
+        .args(["db", "destroy", "--yes"])
+        .assert()
+        .success();
+}
+
+/// The same as an unprivileged user (when the tests run as root; otherwise the test
+/// above already is the unprivileged case).
+#[test]
+fn migrate_without_a_url_as_an_unprivileged_user() {
+    if !nix::unistd::geteuid().is_root() {
+        return;
+    }
+    let nobody = User::from_name("nobody").unwrap().expect("user nobody");
+    let dir = common::work_dir();
+    copy_migrations(&dir);
+    let bin = dir.join("dbkit");
+    fs::copy(env!("CARGO_BIN_EXE_dbkit"), &bin).unwrap();
+    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+    for path in [dir.clone(), dir.join("migrations")] {
+        nix::unistd::chown(&path, Some(nobody.uid), Some(nobody.gid)).unwrap();
+    }
+    let as_nobody = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(&bin);
+        cmd.args(args)
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL")
+            .env("HOME", &dir)
+            .env("NO_COLOR", "1")
+            .uid(nobody.uid.as_raw())
+            .gid(nobody.gid.as_raw());
+        assert_cmd::Command::from_std(cmd)
+    };
+    as_nobody(&["migrate"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("started local PostgreSQL"));
+    let out = as_nobody(&["migrate", "status", "--format", "json"])
+        .assert()
+        .success();
+    assert_eq!(applied_versions(&out.get_output().stdout), six_applied());
+    assert_eq!(
+        fs::metadata(dir.join(".dbkit/pg/data")).unwrap().uid(),
+        nobody.uid.as_raw()
+    );
+    as_nobody(&["db", "stop"]).assert().success();
+    as_nobody(&["db", "destroy", "--yes"]).assert().success();
+}
+
+/// Supabase already has the roles, the `auth` schema and its functions: V1 must leave
+/// every one of them exactly as it was.
+#[test]
+fn v1_changes_nothing_where_supabase_auth_exists() {
+    let db = common::fresh_db();
+    // Supabase-like objects with bodies of their own, so a replacement would show.
+    db.execute(
+        "DO $$ BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF;
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'authenticated') THEN CREATE ROLE authenticated NOLOGIN; END IF;
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'service_role') THEN CREATE ROLE service_role NOLOGIN BYPASSRLS; END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+         END $$;
+         CREATE SCHEMA auth;
+         CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS
+           $f$ SELECT nullif(current_setting('request.jwt.claim.sub', true), '')::uuid /* supabase */ $f$;
+         CREATE FUNCTION auth.jwt() RETURNS jsonb LANGUAGE sql STABLE AS
+           $f$ SELECT nullif(current_setting('request.jwt.claims', true), '')::jsonb /* supabase */ $f$;
+         CREATE FUNCTION auth.role() RETURNS text LANGUAGE sql STABLE AS
+           $f$ SELECT current_setting('request.jwt.claim.role', true) $f$;",
+    );
+    let snapshot = |db: &common::TestDb| -> Vec<String> {
+        db.query(
+            "SELECT 'fn ' || p.oid::regprocedure::text || ' ' || pg_get_functiondef(p.oid)
+                    || ' acl=' || coalesce(p.proacl::text, '-')
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'auth'
+             UNION ALL
+             SELECT 'schema ' || nspname || ' owner=' || nspowner::regrole::text
+                    || ' acl=' || coalesce(nspacl::text, '-')
+               FROM pg_namespace WHERE nspname = 'auth'
+             UNION ALL
+             SELECT 'role ' || rolname || ' ' || rolcanlogin || rolbypassrls || rolinherit
+               FROM pg_roles WHERE rolname IN ('anon', 'authenticated', 'service_role')
+             ORDER BY 1",
+        )
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect()
+    };
+    let before = snapshot(&db);
+    assert_eq!(before.len(), 3 + 1 + 3, "{before:#?}");
+    common::dbkit()
+        .args([
+            "migrate",
+            "--target",
+            "1",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .arg("--migrations")
+        .arg(common::repo_migrations())
+        .assert()
+        .success();
+    assert_eq!(snapshot(&db), before);
+}
