@@ -7,6 +7,7 @@
 //! `runner` (pool and clients), `verify` (overlap proof, cleanup, row counts),
 //! `report` (table / markdown / JSON).
 
+pub mod canonical;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -59,6 +60,10 @@ pub struct BenchArgs {
     /// Seed of the request streams (same seed, same data: same requests).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Directory of canonical query files (catalog.yaml + *.sql) to take the booking
+    /// statements from: provider_contact_validation, provider_conflict_check, booking_insert.
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<std::path::PathBuf>,
     /// Remove appointments left behind by earlier bench runs that could not clean up, and exit.
     #[arg(long, conflicts_with_all = ["scenario", "concurrency", "duration", "requests"])]
     pub cleanup: bool,
@@ -115,7 +120,16 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
         println!("removed {n} appointment(s) left by earlier bench runs");
         return Ok(Outcome::Clean);
     }
-    let report = run(&url, &control, args, BookingStatements::builtin()).await?;
+    let statements = match &args.queries {
+        Some(dir) => canonical::load_dir(dir).map_err(|e| {
+            hinted(
+                crate::exit::one_line(&e),
+                "the directory needs catalog.yaml naming provider_contact_validation, provider_conflict_check and booking_insert",
+            )
+        })?,
+        None => BookingStatements::builtin(),
+    };
+    let report = run(&url, &control, args, statements).await?;
     print!("{}", report::render(&report, format)?);
     Ok(if report.failures.is_empty() {
         Outcome::Clean

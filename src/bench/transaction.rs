@@ -222,7 +222,7 @@ async fn run(
         .query_opt(&validate, &args(&st.validate))
         .await
         .map_err(at(Step::Validate))?;
-    if valid.is_none() {
+    if !valid.as_ref().is_some_and(validates) {
         client
             .batch_execute("ROLLBACK")
             .await
@@ -258,6 +258,39 @@ async fn run(
         .await
         .map_err(at(Step::Commit))?;
     Ok(Outcome::Booked(id))
+}
+
+/// The validation answer: a row whose columns are all non-null and whose booleans are
+/// all true (the built-in query returns the two ids; the canonical one returns
+/// `provider_active` and `contact_exists`).
+fn validates(row: &tokio_postgres::Row) -> bool {
+    (0..row.len()).all(|i| {
+        if row.columns()[i].type_() == &tokio_postgres::types::Type::BOOL {
+            row.try_get::<_, Option<bool>>(i).ok().flatten() == Some(true)
+        } else {
+            row.try_get::<_, NotNull>(i).is_ok_and(|v| v.0)
+        }
+    })
+}
+
+/// Whether a value of any type is non-null.
+struct NotNull(bool);
+
+impl<'a> tokio_postgres::types::FromSql<'a> for NotNull {
+    fn from_sql(
+        _: &tokio_postgres::types::Type,
+        _: &'a [u8],
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(NotNull(true))
+    }
+
+    fn from_sql_null(_: &tokio_postgres::types::Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(NotNull(false))
+    }
+
+    fn accepts(_: &tokio_postgres::types::Type) -> bool {
+        true
+    }
 }
 
 /// Connection-level failures: the server terminated the backend (57P01..57P03), the
