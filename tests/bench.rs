@@ -249,3 +249,47 @@ fn cleanup_removes_rows_of_crashed_runs_only() {
         .stdout(predicates::str::contains("removed 2 appointment(s)"));
     assert_eq!(row_counts(&db), before);
 }
+
+#[test]
+fn before_compares_v3_with_head_on_a_scratch_database() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let out = dbkit()
+        .args([
+            "bench",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args([
+            "--before",
+            "3",
+            "--orgs",
+            "1",
+            "--concurrency",
+            "2",
+            "--requests",
+            "40",
+        ])
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(v["before_version"], 3);
+    assert_eq!(v["after_version"], 6);
+    let c = &v["comparison"][0];
+    assert_eq!(c["name"], "custom-2");
+    assert!(
+        c["p95_before_ms"].as_f64().unwrap() > 0.0 && c["p95_after_ms"].as_f64().unwrap() > 0.0
+    );
+    assert_eq!(v["scenarios"][0]["requests"], 40);
+    assert_eq!(v["double_bookings"], 0);
+    assert_eq!(v["before"]["row_counts_unchanged"], true);
+    assert_eq!(v["after"]["row_counts_unchanged"], true);
+    // The target database was not touched.
+    assert_eq!(row_counts(&db), before);
+}

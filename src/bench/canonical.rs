@@ -55,21 +55,27 @@ pub fn from_catalog(
     origin: &str,
     read: impl Fn(&str) -> Result<String>,
 ) -> Result<BookingStatements> {
-    let catalog: Catalog =
-        serde_yaml::from_str(catalog_yaml).with_context(|| format!("{origin}/catalog.yaml is not a valid catalog"))?;
+    let catalog: Catalog = serde_yaml::from_str(catalog_yaml)
+        .with_context(|| format!("{origin}/catalog.yaml is not a valid catalog"))?;
     let statement = |name: &str| -> Result<Statement> {
         let entry = catalog
             .queries
             .iter()
             .find(|q| q.name == name)
-            .ok_or_else(|| anyhow!("{origin}/catalog.yaml has no query `{name}`, which bench needs"))?;
+            .ok_or_else(|| {
+                anyhow!("{origin}/catalog.yaml has no query `{name}`, which bench needs")
+            })?;
         let sql = strip_comments(&read(&entry.file)?);
         let params = entry
             .params
             .iter()
             .map(|p| {
                 param_for(&p.name).ok_or_else(|| {
-                    anyhow!("{origin}/{}: bench cannot bind parameter `{}`", entry.file, p.name)
+                    anyhow!(
+                        "{origin}/{}: bench cannot bind parameter `{}`",
+                        entry.file,
+                        p.name
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -105,7 +111,8 @@ fn param_for(name: &str) -> Option<Param> {
 
 /// Add `notes = $n` to a single-row INSERT … VALUES (…).
 pub fn with_marker_column(sql: &str, n: usize) -> Result<String> {
-    let mut statements = Parser::parse_sql(&PostgreSqlDialect {}, sql).context("cannot parse the INSERT")?;
+    let mut statements =
+        Parser::parse_sql(&PostgreSqlDialect {}, sql).context("cannot parse the INSERT")?;
     let [SqlStatement::Insert(insert)] = statements.as_mut_slice() else {
         bail!("expected exactly one INSERT statement");
     };
@@ -120,10 +127,13 @@ pub fn with_marker_column(sql: &str, n: usize) -> Result<String> {
         bail!("expected INSERT … VALUES (…)");
     };
     for row in &mut values.rows {
-        row.content
-            .push(Expr::Value(Value::Placeholder(format!("${n}")).with_empty_span()));
+        row.content.push(Expr::Value(
+            Value::Placeholder(format!("${n}")).with_empty_span(),
+        ));
     }
-    insert.columns.push(ObjectName::from(vec![Ident::new("notes")]));
+    insert
+        .columns
+        .push(ObjectName::from(vec![Ident::new("notes")]));
     Ok(statements[0].to_string())
 }
 
@@ -185,7 +195,10 @@ queries:
         let st = from_catalog(CATALOG, "queries", read).unwrap();
         use Param::*;
         assert_eq!(st.validate.params, vec![OrgId, ProviderId, ContactId]);
-        assert_eq!(st.conflict_check.params, vec![OrgId, ProviderId, StartsAt, EndsAt]);
+        assert_eq!(
+            st.conflict_check.params,
+            vec![OrgId, ProviderId, StartsAt, EndsAt]
+        );
         assert_eq!(
             st.insert.params,
             vec![OrgId, ProviderId, ContactId, StartsAt, EndsAt, Marker]
@@ -198,7 +211,9 @@ queries:
     fn the_insert_gets_a_marker_column() {
         let st = from_catalog(CATALOG, "queries", read).unwrap();
         assert!(
-            st.insert.sql.contains("source, notes) VALUES ($1, $2, $3, $4, $5, 'booked', 'voice', $6) RETURNING id"),
+            st.insert.sql.contains(
+                "source, notes) VALUES ($1, $2, $3, $4, $5, 'booked', 'voice', $6) RETURNING id"
+            ),
             "{}",
             st.insert.sql
         );
@@ -213,7 +228,9 @@ queries:
 
     #[test]
     fn missing_queries_and_unknown_params_are_named() {
-        let err = from_catalog("queries: []", "q", read).unwrap_err().to_string();
+        let err = from_catalog("queries: []", "q", read)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("booking_insert"), "{err}");
         let odd = CATALOG.replace("slot_end", "wormhole");
         let err = format!("{:#}", from_catalog(&odd, "q", read).unwrap_err());

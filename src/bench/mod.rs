@@ -7,6 +7,7 @@
 //! `runner` (pool and clients), `verify` (overlap proof, cleanup, row counts),
 //! `report` (table / markdown / JSON).
 
+pub mod before;
 pub mod canonical;
 pub mod report;
 pub mod runner;
@@ -30,6 +31,9 @@ use crate::report::Format;
 use scenario::{Phase, Scenario, Stop};
 use stats::{PhaseStats, ScenarioSummary};
 use transaction::BookingStatements;
+
+/// Transactions run before measuring (not reported).
+const WARM_UP_REQUESTS: u64 = 50;
 
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
@@ -64,6 +68,18 @@ pub struct BenchArgs {
     /// statements from: provider_contact_validation, provider_conflict_check, booking_insert.
     #[arg(long, value_name = "DIR")]
     pub queries: Option<std::path::PathBuf>,
+    /// Measure before and after: on a scratch database migrated to version V and seeded,
+    /// then on the same database migrated to the head (the target is not touched).
+    #[arg(long, value_name = "V", conflicts_with = "cleanup")]
+    pub before: Option<u32>,
+    /// Orgs to seed the --before scratch database with.
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "before")]
+    pub orgs: u32,
+    /// Keep the --before scratch database (its URL is printed).
+    #[arg(long, requires = "before")]
+    pub keep: bool,
+    #[command(flatten)]
+    pub source: crate::cli::MigrationSourceOpts,
     /// Remove appointments left behind by earlier bench runs that could not clean up, and exit.
     #[arg(long, conflicts_with_all = ["scenario", "concurrency", "duration", "requests"])]
     pub cleanup: bool,
@@ -129,6 +145,16 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
         })?,
         None => BookingStatements::builtin(),
     };
+    if let Some(version) = args.before {
+        drop(control);
+        let both = before::run(&url, args, statements, version).await?;
+        print!("{}", report::render_before_after(&both, format)?);
+        return Ok(if both.after.failures.is_empty() {
+            Outcome::Clean
+        } else {
+            Outcome::Failed
+        });
+    }
     let report = run(&url, &control, args, statements).await?;
     print!("{}", report::render(&report, format)?);
     Ok(if report.failures.is_empty() {
@@ -164,6 +190,11 @@ pub async fn run(
     let progress = crate::report::stderr_is_terminal();
     let mut results: Vec<(Phase, PhaseStats)> = Vec::new();
     let mut fatal = runner.warm_up(pool_size).await.err();
+    if fatal.is_none() {
+        // Unmeasured warm-up transactions (caches, plans), cleaned up like the rest.
+        let warm = scenario::custom(pool_size, Stop::Requests(WARM_UP_REQUESTS));
+        fatal = runner.run_phase(&warm, u64::MAX).await.err();
+    }
     if fatal.is_none() {
         for (i, phase) in args.phases().iter().enumerate() {
             if progress {

@@ -97,6 +97,73 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
     Ok(out)
 }
 
+/// The "Before / After" table of `--before`, then the head run's report.
+pub fn render_before_after(both: &super::before::BeforeAfter, format: Format) -> Result<String> {
+    if format == Format::Json {
+        let mut value = serde_json::to_value(both)?;
+        // DESIGN.md's top-level fields describe the head run.
+        value["scenarios"] = serde_json::to_value(&both.after.scenarios)?;
+        value["double_bookings"] = both.after.double_bookings.into();
+        return Ok(serde_json::to_string_pretty(&value)? + "\n");
+    }
+    let (b, a) = (both.before_version, both.after_version);
+    let headers = [
+        "scenario".to_string(),
+        "clients".to_string(),
+        format!("p95 V{b} ms"),
+        format!("p95 V{a} ms"),
+        "p95 cut".to_string(),
+        format!("req/s V{b}"),
+        format!("req/s V{a}"),
+        "errors".to_string(),
+    ];
+    let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = both
+        .comparison
+        .iter()
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.concurrency.to_string(),
+                format!("{:.1}", c.p95_before_ms),
+                format!("{:.1}", c.p95_after_ms),
+                format!("{:.1}×", c.p95_speedup),
+                format!("{:.0}", c.throughput_before_rps),
+                format!("{:.0}", c.throughput_after_rps),
+                format!("{} → {}", c.errors_before, c.errors_after),
+            ]
+        })
+        .collect();
+    let mut out = String::new();
+    if format == Format::Markdown {
+        writeln!(
+            out,
+            "### dbkit bench: before (V{b}) / after (V{a}), {} orgs\n",
+            both.orgs
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Before (V{b}) / After (V{a}), {} orgs, same seeded data:",
+            both.orgs
+        )?;
+    }
+    out.push_str(&render_rows(format, &headers, &rows));
+    out.push('\n');
+    let bullet = if format == Format::Markdown { "- " } else { "" };
+    writeln!(
+        out,
+        "{bullet}double bookings: V{b} {}, V{a} {}",
+        both.before.double_bookings, both.after.double_bookings
+    )?;
+    for f in &both.before.failures {
+        writeln!(out, "{bullet}V{b} (expected to fail, not judged): {f}")?;
+    }
+    writeln!(out, "\nAfter (V{a}):")?;
+    out.push_str(&render(&both.after, format)?);
+    Ok(out)
+}
+
 /// `12`, or `12 (3 by constraint, 1 deadlock)` when the constraint had to step in.
 fn slot_taken_cell(s: &crate::bench::stats::ScenarioSummary) -> String {
     let mut why = Vec::new();

@@ -284,7 +284,9 @@ impl<'a> tokio_postgres::types::FromSql<'a> for NotNull {
         Ok(NotNull(true))
     }
 
-    fn from_sql_null(_: &tokio_postgres::types::Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql_null(
+        _: &tokio_postgres::types::Type,
+    ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(NotNull(false))
     }
 
