@@ -4,8 +4,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -227,24 +226,9 @@ fn runs_as_an_unprivileged_user() {
         // Not root: every other test here already runs unprivileged.
         return;
     }
-    let nobody = User::from_name("nobody").unwrap().expect("user nobody");
     let dir = common::work_dir();
-    // The binary under target/ may be unreadable to nobody: give it a copy.
-    let bin = dir.join("dbkit");
-    fs::copy(env!("CARGO_BIN_EXE_dbkit"), &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    nix::unistd::chown(&dir, Some(nobody.uid), Some(nobody.gid)).unwrap();
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(&bin);
-        cmd.args(args)
-            .current_dir(&dir)
-            .env_remove("DATABASE_URL")
-            .env("HOME", &dir)
-            .env("NO_COLOR", "1")
-            .uid(nobody.uid.as_raw())
-            .gid(nobody.gid.as_raw());
-        assert_cmd::Command::from_std(cmd)
-    };
+    let nobody = common::AsUser::new("nobody", &dir);
+    let as_nobody = |args: &[&str]| nobody.dbkit(args);
 
     as_nobody(&["db", "start"])
         .assert()
@@ -253,7 +237,7 @@ fn runs_as_an_unprivileged_user() {
             "created and started local PostgreSQL ",
         ));
     let data = dir.join(".dbkit/pg/data");
-    assert_eq!(fs::metadata(&data).unwrap().uid(), nobody.uid.as_raw());
+    assert_eq!(fs::metadata(&data).unwrap().uid(), nobody.uid());
     let out = as_nobody(&["db", "url"]).assert().success();
     let url = String::from_utf8_lossy(&out.get_output().stdout)
         .trim()

@@ -5,8 +5,7 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::os::unix::process::CommandExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use nix::unistd::User;
@@ -90,26 +89,16 @@ fn migrate_without_a_url_as_an_unprivileged_user() {
     if !nix::unistd::geteuid().is_root() {
         return;
     }
-    let nobody = User::from_name("nobody").unwrap().expect("user nobody");
     let dir = common::work_dir();
     copy_migrations(&dir);
-    let bin = dir.join("dbkit");
-    fs::copy(env!("CARGO_BIN_EXE_dbkit"), &bin).unwrap();
-    fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-    for path in [dir.clone(), dir.join("migrations")] {
-        nix::unistd::chown(&path, Some(nobody.uid), Some(nobody.gid)).unwrap();
-    }
-    let as_nobody = |args: &[&str]| {
-        let mut cmd = std::process::Command::new(&bin);
-        cmd.args(args)
-            .current_dir(&dir)
-            .env_remove("DATABASE_URL")
-            .env("HOME", &dir)
-            .env("NO_COLOR", "1")
-            .uid(nobody.uid.as_raw())
-            .gid(nobody.gid.as_raw());
-        assert_cmd::Command::from_std(cmd)
-    };
+    let nobody = common::AsUser::new("nobody", &dir);
+    nix::unistd::chown(
+        &dir.join("migrations"),
+        Some(nix::unistd::Uid::from_raw(nobody.uid())),
+        None,
+    )
+    .unwrap();
+    let as_nobody = |args: &[&str]| nobody.dbkit(args);
     as_nobody(&["migrate"])
         .assert()
         .success()
@@ -120,7 +109,7 @@ fn migrate_without_a_url_as_an_unprivileged_user() {
     assert_eq!(applied_versions(&out.get_output().stdout), six_applied());
     assert_eq!(
         fs::metadata(dir.join(".dbkit/pg/data")).unwrap().uid(),
-        nobody.uid.as_raw()
+        nobody.uid()
     );
     as_nobody(&["db", "stop"]).assert().success();
     as_nobody(&["db", "destroy", "--yes"]).assert().success();
@@ -181,4 +170,68 @@ fn v1_changes_nothing_where_supabase_auth_exists() {
         .assert()
         .success();
     assert_eq!(snapshot(&db), before);
+}
+
+/// `--database-url` > `DATABASE_URL` > `.env` > the local cluster, and an error names
+/// the source of a bad URL.
+#[test]
+fn connection_order_flag_env_dotenv() {
+    let db = common::fresh_db();
+    let dead = "postgres://u:DEADPASS@127.0.0.1:1/nowhere";
+    let dir = common::work_dir();
+    copy_migrations(&dir);
+
+    // .env alone is used; no local cluster gets started.
+    fs::write(
+        dir.join(".env"),
+        format!("DATABASE_URL={}\n", db.url_string()),
+    )
+    .unwrap();
+    common::dbkit_in(&dir)
+        .args(["migrate", "--target", "2"])
+        .assert()
+        .success();
+    assert!(
+        !dir.join(".dbkit").exists(),
+        "no local cluster with a .env URL"
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM refinery_schema_history")[0].get::<_, i64>(0),
+        2
+    );
+
+    // The environment beats .env.
+    fs::write(dir.join(".env"), format!("DATABASE_URL={dead}\n")).unwrap();
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", db.url_string())
+        .args(["migrate", "status"])
+        .assert()
+        .success();
+
+    // The flag beats the environment.
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", dead)
+        .args(["migrate", "status", "--database-url", &db.url_string()])
+        .assert()
+        .success();
+
+    // A malformed URL names where it came from; the password never shows.
+    fs::write(
+        dir.join(".env"),
+        "DATABASE_URL=mysql://u:DOTENVPASS@host/db\n",
+    )
+    .unwrap();
+    common::dbkit_in(&dir)
+        .args(["migrate", "status"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(".env"))
+        .stderr(predicate::str::contains("DOTENVPASS").not());
+    common::dbkit_in(&dir)
+        .env("DATABASE_URL", "postgres://u:ENVPASS@[bad")
+        .args(["migrate", "status"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("DATABASE_URL"))
+        .stderr(predicate::str::contains("ENVPASS").not());
 }

@@ -17,7 +17,7 @@ use super::scenario::{Phase, Stop};
 use super::stats::{Outcome, PhaseStats};
 use super::transaction::{self, BookingStatements, Fatal};
 use super::workload::Workload;
-use crate::db::connect::{make_tls, Tls};
+use crate::db::connect::tls_connector;
 use crate::db::DbUrl;
 
 /// `application_name` of the bench's pooled connections (find them in pg_stat_activity).
@@ -31,9 +31,9 @@ pub fn pool(url: &DbUrl, size: usize) -> Result<Pool> {
         // A connection killed mid-run is noticed as closed and replaced.
         recycling_method: RecyclingMethod::Fast,
     };
-    let manager = match url.tls() {
-        Tls::Off => Manager::from_config(config, NoTls, manager_config),
-        mode => Manager::from_config(config, make_tls(mode), manager_config),
+    let manager = match tls_connector(url)? {
+        None => Manager::from_config(config, NoTls, manager_config),
+        Some(tls) => Manager::from_config(config, tls, manager_config),
     };
     Pool::builder(manager)
         .max_size(size.max(1))

@@ -26,7 +26,8 @@ pub enum Tls {
     Prefer,
     /// `require`: TLS, certificate not verified (as libpq does).
     Require,
-    /// `verify-ca` / `verify-full`: TLS with the certificate checked against the web PKI roots and the host name.
+    /// `verify-ca` / `verify-full`: TLS with the certificate checked against the web PKI
+    /// roots, or the `sslrootcert` file when the URL names one, and the host name.
     VerifyFull,
 }
 
@@ -35,6 +36,9 @@ pub enum Tls {
 pub struct DbUrl {
     config: Config,
     tls: Tls,
+    /// `sslrootcert`: PEM file of the authorities to trust instead of the web PKI roots
+    /// (Supabase signs with its own CA).
+    root_cert: Option<std::path::PathBuf>,
     redacted: String,
 }
 
@@ -64,6 +68,7 @@ impl DbUrl {
             ));
         }
         let mut tls = Tls::Prefer;
+        let mut root_cert = None;
         let mut kept = url.clone();
         let mut pairs = Vec::new();
         for (key, value) in url.query_pairs() {
@@ -80,6 +85,8 @@ impl DbUrl {
                         ))
                     }
                 };
+            } else if key == "sslrootcert" {
+                root_cert = Some(std::path::PathBuf::from(value.as_ref()));
             } else {
                 pairs.push((key.into_owned(), value.into_owned()));
             }
@@ -110,6 +117,7 @@ impl DbUrl {
         Ok(DbUrl {
             config,
             tls,
+            root_cert,
             redacted: shown.to_string(),
         })
     }
@@ -146,6 +154,7 @@ impl DbUrl {
         DbUrl {
             config,
             tls: self.tls,
+            root_cert: self.root_cert.clone(),
             redacted,
         }
     }
@@ -209,6 +218,10 @@ fn percent_decode(s: &str) -> Result<String> {
 /// Connect, spawn the connection task, and return the client. Errors are one line
 /// naming the target (never the password) with a hint.
 pub async fn connect(url: &DbUrl) -> Result<Client> {
+    let roots = match (&url.root_cert, url.tls) {
+        (Some(path), Tls::VerifyFull) => Some(load_roots(path)?),
+        _ => None,
+    };
     let attempt = async {
         match url.tls {
             Tls::Off => {
@@ -219,7 +232,7 @@ pub async fn connect(url: &DbUrl) -> Result<Client> {
                 Ok::<Client, tokio_postgres::Error>(client)
             }
             mode => {
-                let (client, conn) = url.config.connect(make_tls(mode)).await?;
+                let (client, conn) = url.config.connect(make_tls(mode, roots.clone())).await?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });
@@ -276,11 +289,50 @@ fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Err
     hinted(format!("cannot connect to {target}: {text}"), hint)
 }
 
-pub(crate) fn make_tls(mode: Tls) -> tokio_postgres_rustls::MakeRustlsConnect {
+/// The TLS connector `url` asks for (`None`: plain TCP), for callers that open their
+/// own connections (the bench's connection pool).
+pub(crate) fn tls_connector(
+    url: &DbUrl,
+) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>> {
+    let roots = match (&url.root_cert, url.tls) {
+        (Some(path), Tls::VerifyFull) => Some(load_roots(path)?),
+        _ => None,
+    };
+    Ok(match url.tls {
+        Tls::Off => None,
+        mode => Some(make_tls(mode, roots)),
+    })
+}
+
+/// The authorities in a PEM file (`sslrootcert`).
+fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let bad = |e: &dyn fmt::Display| {
+        hinted(
+            format!("cannot read sslrootcert {}: {e}", path.display()),
+            "sslrootcert must name a PEM file of CA certificates (Supabase: the project's CA from the dashboard)",
+        )
+    };
+    let mut store = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(path).map_err(|e| bad(&e))? {
+        store.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    if store.is_empty() {
+        return Err(bad(&"no certificate in the file"));
+    }
+    Ok(store)
+}
+
+fn make_tls(
+    mode: Tls,
+    roots: Option<rustls::RootCertStore>,
+) -> tokio_postgres_rustls::MakeRustlsConnect {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let config = if mode == Tls::VerifyFull {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots = roots.unwrap_or_else(|| {
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned())
+        });
         rustls::ClientConfig::builder()
             .with_root_certificates(roots)
             .with_no_client_auth()

@@ -397,3 +397,48 @@ fn sweep_abandoned(tmp: &Path, own_key: &str) {
 pub fn repo_migrations() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("migrations")
 }
+
+/// Runs the dbkit binary as another (unprivileged) user in `dir`: a copy of the binary
+/// is placed in `dir` (the one under target/ may be unreadable to that user) and `dir`
+/// is handed to the user.
+pub struct AsUser {
+    bin: PathBuf,
+    dir: PathBuf,
+    user: nix::unistd::User,
+}
+
+impl AsUser {
+    pub fn new(user_name: &str, dir: &Path) -> AsUser {
+        use std::os::unix::fs::PermissionsExt;
+        let user = nix::unistd::User::from_name(user_name)
+            .unwrap()
+            .unwrap_or_else(|| panic!("user {user_name} does not exist"));
+        let bin = dir.join("dbkit");
+        fs::copy(env!("CARGO_BIN_EXE_dbkit"), &bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        nix::unistd::chown(dir, Some(user.uid), Some(user.gid)).unwrap();
+        AsUser {
+            bin,
+            dir: dir.to_path_buf(),
+            user,
+        }
+    }
+
+    pub fn uid(&self) -> u32 {
+        self.user.uid.as_raw()
+    }
+
+    /// `dbkit ARGS` as the user, in the directory, without DATABASE_URL.
+    pub fn dbkit(&self, args: &[&str]) -> assert_cmd::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(&self.bin);
+        cmd.args(args)
+            .current_dir(&self.dir)
+            .env_remove("DATABASE_URL")
+            .env("HOME", &self.dir)
+            .env("NO_COLOR", "1")
+            .uid(self.user.uid.as_raw())
+            .gid(self.user.gid.as_raw());
+        assert_cmd::Command::from_std(cmd)
+    }
+}
