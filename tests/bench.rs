@@ -293,3 +293,26 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
     // The target database was not touched.
     assert_eq!(row_counts(&db), before);
 }
+
+#[test]
+fn an_unseeded_database_is_a_clear_error() {
+    let db = common::fresh_db();
+    dbkit()
+        .args(["migrate", "--database-url", &db.url_string()])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success();
+    dbkit()
+        .args([
+            "bench",
+            "--scenario",
+            "burst",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("error: no org has members"))
+        .stderr(predicates::str::contains("hint: seed the database first"));
+}

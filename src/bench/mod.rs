@@ -238,7 +238,21 @@ pub async fn run(
         ));
     }
 
-    let double_bookings = verify::double_bookings(control, &inserted).await?;
+    // The control connection may have died during the run (it is not the pool's).
+    let reconnected;
+    let control = if control.is_closed() {
+        reconnected = connect(url).await?;
+        &reconnected
+    } else {
+        control
+    };
+    let double_bookings = match verify::double_bookings(control, &inserted).await {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = verify::cleanup(control, &inserted, &marker).await;
+            return Err(e);
+        }
+    };
     let deleted = verify::cleanup(control, &inserted, &marker).await?;
     let counts_after = verify::row_counts(control).await?;
     let changed = verify::changed_counts(&counts_before, &counts_after);
