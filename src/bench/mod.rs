@@ -189,7 +189,7 @@ pub async fn run(
 
     let progress = crate::report::stderr_is_terminal();
     let mut results: Vec<(Phase, PhaseStats)> = Vec::new();
-    let mut fatal = runner.warm_up(pool_size).await.err();
+    let mut fatal = runner.warm_up(pool_size).await?.err();
     if fatal.is_none() {
         // Unmeasured warm-up transactions (caches, plans), cleaned up like the rest.
         let warm = scenario::custom(pool_size, Stop::Requests(WARM_UP_REQUESTS));

@@ -74,22 +74,35 @@ impl Runner {
     }
 
     /// Open every pooled connection and prepare the statements on it, before timing
-    /// starts (pgbench also connects first).
-    pub async fn warm_up(&self, size: usize) -> Result<(), Fatal> {
+    /// starts (pgbench also connects first). A statement the server rejects is a
+    /// plain error (nothing was inserted yet); a lost connection is `Fatal`.
+    pub async fn warm_up(&self, size: usize) -> Result<Result<(), Fatal>> {
         let mut held = Vec::with_capacity(size);
         for _ in 0..size {
-            let client = self.pool.get().await.map_err(pool_fatal)?;
-            held.push(client);
+            match self.pool.get().await {
+                Ok(client) => held.push(client),
+                Err(e) => return Ok(Err(pool_fatal(e))),
+            }
         }
         for client in &held {
-            transaction::prepare(client, &self.statements)
-                .await
-                .map_err(|e| Fatal {
-                    code: e.code().map(|c| c.code().to_string()),
+            if let Err(e) = transaction::prepare(client, &self.statements).await {
+                if let Some(db) = e.as_db_error() {
+                    return Err(crate::exit::hinted(
+                        format!(
+                            "the server rejects a booking statement: {} (SQLSTATE {})",
+                            db.message(),
+                            db.code().code()
+                        ),
+                        "is the database migrated (dbkit migrate)? With --queries, check the query files",
+                    ));
+                }
+                return Ok(Err(Fatal {
+                    code: None,
                     message: format!("preparing the booking statements: {}", db_message(&e)),
-                })?;
+                }));
+            }
         }
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Ids inserted so far (also after a fatal error).
