@@ -187,6 +187,17 @@ pub async fn run(
         args.seed,
     );
 
+    // Ctrl-C: stop the clients after their current transaction, then clean up.
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_signal = {
+        let (abort, interrupted) = (runner.abort_flag(), interrupted.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+                abort.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        })
+    };
     let progress = crate::report::stderr_is_terminal();
     let mut results: Vec<(Phase, PhaseStats)> = Vec::new();
     let mut fatal = runner.warm_up(pool_size).await?.err();
@@ -210,7 +221,15 @@ pub async fn run(
         }
     }
     pool.close();
+    on_signal.abort();
     let inserted = runner.inserted();
+    if interrupted.load(std::sync::atomic::Ordering::Relaxed) && fatal.is_none() {
+        let deleted = verify::cleanup(&connect(url).await?, &inserted, &marker).await?;
+        return Err(hinted(
+            "bench interrupted",
+            format!("the {deleted} appointment(s) it had inserted were removed"),
+        ));
+    }
 
     if let Some(fatal) = fatal {
         // Clean up on a fresh connection: the control connection may have been killed too.

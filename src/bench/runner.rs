@@ -105,6 +105,11 @@ impl Runner {
         Ok(Ok(()))
     }
 
+    /// The flag that stops every client after its current transaction.
+    pub fn abort_flag(&self) -> Arc<AtomicBool> {
+        self.abort.clone()
+    }
+
     /// Ids inserted so far (also after a fatal error).
     pub fn inserted(&self) -> Vec<Uuid> {
         self.inserted.lock().map(|v| v.clone()).unwrap_or_default()

@@ -7,7 +7,8 @@
 //! A COMMIT that the server processed but whose answer never arrived leaves a row whose
 //! id the bench does not know; every inserted row carries the run's marker in `notes`,
 //! so cleanup also deletes by marker, and `dbkit bench --cleanup` removes rows of any
-//! earlier run that could not clean up (server gone, process killed).
+//! earlier run that could not clean up (server gone, process killed with SIGKILL;
+//! Ctrl-C lets the clients finish their transaction and cleans up).
 
 use std::collections::BTreeMap;
 
