@@ -70,6 +70,12 @@ pub enum Command {
         after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
     )]
     Bench(crate::bench::BenchArgs),
+    /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
+    /// catalog rules and a tenant-isolation proof.
+    #[command(
+        after_help = "Examples:\n  dbkit check                          # everything, on scratch databases\n  dbkit check --base 6 --format github # in CI: lint V7+, upgrade seeded data from V6\n  dbkit check --offline                # file checks and lint rules, no database"
+    )]
+    Check(crate::check::CheckArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -2,6 +2,7 @@
 //! multi-tenant booking service. `run` is the whole program; `main.rs` only calls it.
 
 pub mod bench;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -14,6 +14,8 @@ pub enum Format {
     Markdown,
     /// Stable JSON for machines.
     Json,
+    /// GitHub Actions workflow annotations (`dbkit check`; other commands print a table).
+    Github,
 }
 
 /// Colour only on a terminal and never with `NO_COLOR`.

@@ -1,0 +1,136 @@
+//! Catalog rules on the final schema: SQL against `pg_catalog`, one file per rule.
+//! Each rule returns `Hit`s naming the object; this module points each at the migration
+//! statement that last defined the object (so it can be annotated and ignored).
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+use super::locate::Locator;
+use super::rule::{Finding, Rule};
+
+mod auth_rls_initplan;
+mod duplicate_index;
+mod function_search_path_mutable;
+mod multiple_permissive_policies;
+mod no_primary_key;
+mod policy_exists_rls_disabled;
+pub mod policy_expr;
+mod policy_missing_role;
+mod redundant_index;
+mod rls_disabled;
+mod rls_enabled_no_policy;
+mod tenant_key_not_indexed;
+mod unindexed_foreign_key;
+
+/// The schemas a project's migrations own: not PostgreSQL's, not Supabase-managed.
+/// Used with the namespace aliased `n`.
+macro_rules! user_schema {
+    () => {
+        "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'storage', \
+         'realtime', 'extensions', 'graphql', 'graphql_public', 'vault', 'pgsodium', \
+         'supabase_functions', 'net', 'cron') AND n.nspname NOT LIKE 'pg\\_%'"
+    };
+}
+pub(crate) use user_schema;
+
+/// One catalog rule's verdict.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub rule: Rule,
+    pub object: String,
+    pub message: String,
+    /// Locator keys to try, most specific first (`policy:t.p`, `table:t`).
+    pub locate: Vec<String>,
+}
+
+/// A row-level security policy as stored.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub table_oid: u32,
+    pub table: String,
+    pub name: String,
+    pub permissive: bool,
+    /// `*` (ALL), `r` (SELECT), `a` (INSERT), `w` (UPDATE), `d` (DELETE).
+    pub cmd: String,
+    /// Role names; `public` when the policy has no TO clause.
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
+}
+
+impl Policy {
+    pub fn object(&self) -> String {
+        format!("{}.{}", self.table, self.name)
+    }
+
+    pub fn locate(&self) -> Vec<String> {
+        vec![
+            format!("policy:{}.{}", self.table, self.name),
+            format!("table:{}", self.table),
+        ]
+    }
+}
+
+const POLICIES: &str = concat!(
+    "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
+            p.polname, p.polpermissive, p.polcmd::text,
+            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
+                  FROM unnest(p.polroles) r ORDER BY 1),
+            pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+     FROM pg_policy p
+     JOIN pg_class c ON c.oid = p.polrelid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE ",
+    user_schema!(),
+    " ORDER BY 2, 3"
+);
+
+pub async fn policies(client: &Client) -> Result<Vec<Policy>> {
+    // Print expressions schema-qualified, whatever the session's search_path.
+    client.batch_execute("SET search_path = pg_catalog").await?;
+    let rows = client
+        .query(POLICIES, &[])
+        .await
+        .context("cannot read pg_policy")?;
+    client.batch_execute("RESET search_path").await?;
+    Ok(rows
+        .iter()
+        .map(|r| Policy {
+            table_oid: r.get(0),
+            table: r.get(1),
+            name: r.get(2),
+            permissive: r.get(3),
+            cmd: r.get(4),
+            roles: r.get(5),
+            using: r.get(6),
+            with_check: r.get(7),
+        })
+        .collect())
+}
+
+/// Run every catalog rule on the database `client` is connected to.
+pub async fn check(client: &Client, locator: &Locator) -> Result<Vec<Finding>> {
+    let policies = policies(client).await?;
+    let mut hits = Vec::new();
+    hits.extend(rls_disabled::check(client).await?);
+    hits.extend(policy_exists_rls_disabled::check(client).await?);
+    hits.extend(rls_enabled_no_policy::check(client).await?);
+    hits.extend(auth_rls_initplan::check(&policies));
+    hits.extend(policy_missing_role::check(&policies));
+    hits.extend(multiple_permissive_policies::check(&policies));
+    hits.extend(unindexed_foreign_key::check(client).await?);
+    hits.extend(tenant_key_not_indexed::check(client, &policies).await?);
+    hits.extend(duplicate_index::check(client).await?);
+    hits.extend(redundant_index::check(client).await?);
+    hits.extend(function_search_path_mutable::check(client).await?);
+    hits.extend(no_primary_key::check(client).await?);
+    Ok(hits.into_iter().map(|h| locate(h, locator)).collect())
+}
+
+pub fn locate(hit: Hit, locator: &Locator) -> Finding {
+    let mut finding = Finding::new(hit.rule, hit.message).object(hit.object);
+    if let Some((file, line)) = locator.first(&hit.locate) {
+        finding = finding.at(file, line);
+    }
+    finding
+}

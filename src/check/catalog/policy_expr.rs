@@ -1,0 +1,274 @@
+//! Judging a policy expression as PostgreSQL stores it (`pg_get_expr` of polqual /
+//! polwithcheck), parsed with sqlparser rather than matched as text.
+//!
+//! A claim call (`auth.*()`, `current_setting()`) is evaluated once per statement when
+//! its nearest enclosing query is a one-shot scalar subquery: no FROM, no reference to
+//! an outer column — PostgreSQL runs that as an InitPlan. Anywhere else (the bare
+//! comparison, or a subquery that scans a table) it runs once per row.
+
+use std::ops::ControlFlow;
+
+use sqlparser::ast::{
+    visit_expressions, BinaryOperator, Expr, InTarget, ObjectNamePart, Query, SetExpr, Visit,
+    Visitor,
+};
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::parser::Parser;
+
+pub fn parse(text: &str) -> Result<Expr, String> {
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(text)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| e.to_string())
+}
+
+/// Is `expr` a call of `auth.<anything>()` or `current_setting()`?
+fn claim_call(expr: &Expr) -> Option<String> {
+    let Expr::Function(f) = expr else { return None };
+    let parts: Vec<String> = f
+        .name
+        .0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => i.value.to_lowercase(),
+            ObjectNamePart::Function(_) => String::new(),
+        })
+        .collect();
+    let hit = match parts.as_slice() {
+        [schema, _] if schema == "auth" => true,
+        [name] | [_, name] if name == "current_setting" => true,
+        _ => false,
+    };
+    hit.then(|| format!("{}()", f.name))
+}
+
+/// A query PostgreSQL evaluates once: a single FROM-less SELECT without outer columns.
+fn runs_once(q: &Query) -> bool {
+    let SetExpr::Select(select) = q.body.as_ref() else {
+        return false;
+    };
+    if !select.from.is_empty() || q.with.is_some() {
+        return false;
+    }
+    // With no FROM, any column reference is an outer one: correlated, so per row.
+    let correlated = visit_expressions(select.as_ref(), |e| match e {
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => ControlFlow::Break(()),
+        _ => ControlFlow::Continue(()),
+    });
+    correlated.is_continue()
+}
+
+#[derive(Default)]
+struct CallFinder {
+    /// For each enclosing query, whether it runs once.
+    frames: Vec<bool>,
+    per_row: Vec<String>,
+}
+
+impl Visitor for CallFinder {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, q: &Query) -> ControlFlow<()> {
+        self.frames.push(runs_once(q));
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.frames.pop();
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if let Some(call) = claim_call(expr) {
+            if !self.frames.last().copied().unwrap_or(false) {
+                self.per_row.push(call);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The claim calls that run once per row (empty: the policy is fine).
+pub fn per_row_calls(expr: &Expr) -> Vec<String> {
+    let mut finder = CallFinder::default();
+    let _ = expr.visit(&mut finder);
+    finder.per_row
+}
+
+fn mentions_claim(expr: &Expr) -> bool {
+    visit_expressions(expr, |e| {
+        if claim_call(e).is_some() {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
+fn column_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Identifier(i) => Some(i.value.clone()),
+        Expr::CompoundIdentifier(parts) => parts.last().map(|i| i.value.clone()),
+        Expr::Nested(inner) => column_name(inner),
+        _ => None,
+    }
+}
+
+#[derive(Default)]
+struct KeyFinder {
+    depth: usize,
+    columns: Vec<String>,
+}
+
+impl Visitor for KeyFinder {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
+        if self.depth > 0 {
+            return ControlFlow::Continue(());
+        }
+        let found = match expr {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => match (column_name(left), column_name(right)) {
+                (Some(c), None) if mentions_claim(right) => Some(c),
+                (None, Some(c)) if mentions_claim(left) => Some(c),
+                _ => None,
+            },
+            Expr::In {
+                expr,
+                target: InTarget::Subquery(q),
+                negated: false,
+                ..
+            } => column_name(expr).filter(|_| {
+                visit_expressions(q.as_ref(), |e| {
+                    if claim_call(e).is_some() {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .is_break()
+            }),
+            _ => None,
+        };
+        if let Some(c) = found {
+            if !self.columns.contains(&c) {
+                self.columns.push(c);
+            }
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The table's own columns the policy compares with the claim (`org_id = <claim>`):
+/// the tenant key, which an index should lead with.
+pub fn tenant_columns(expr: &Expr) -> Vec<String> {
+    let mut finder = KeyFinder::default();
+    let _ = expr.visit(&mut finder);
+    finder.columns
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_row(text: &str) -> Vec<String> {
+        per_row_calls(&parse(text).unwrap())
+    }
+
+    #[test]
+    fn unwrapped_call_is_per_row() {
+        assert_eq!(
+            per_row("org_id = ((auth.jwt() ->> 'org_id'::text))::uuid"),
+            vec!["auth.jwt()"]
+        );
+        assert_eq!(per_row("user_id = auth.uid()"), vec!["auth.uid()"]);
+    }
+
+    #[test]
+    fn both_wrapped_forms_pass() {
+        // As pg_get_expr prints V5's policy and the other common form.
+        assert!(
+            per_row("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))")
+                .is_empty()
+        );
+        assert!(
+            per_row("org_id = ((( SELECT auth.jwt() AS jwt) ->> 'org_id'::text))::uuid").is_empty()
+        );
+        assert!(per_row("(select auth.jwt()) ->> 'org_id' = org_id::text").is_empty());
+    }
+
+    #[test]
+    fn mixed_expression_fails() {
+        let calls =
+            per_row("org_id = (SELECT (auth.jwt() ->> 'org_id')::uuid) AND user_id = auth.uid()");
+        assert_eq!(calls, vec!["auth.uid()"]);
+    }
+
+    #[test]
+    fn current_setting_is_judged_the_same() {
+        assert_eq!(
+            per_row("org_id = (current_setting('app.org_id'::text, true))::uuid"),
+            vec!["current_setting()"]
+        );
+        assert!(per_row("org_id = ( SELECT (current_setting('app.org_id'::text, true))::uuid AS current_setting)").is_empty());
+        assert_eq!(
+            per_row("org_id = (pg_catalog.current_setting('x'))::uuid").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn calls_inside_scanning_or_correlated_subqueries_are_per_row() {
+        assert_eq!(
+            per_row("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = auth.uid())")
+                .len(),
+            1
+        );
+        assert!(per_row("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = ( SELECT auth.uid() AS uid))").is_empty());
+        // FROM-less but correlated with the outer row: a SubPlan per row.
+        assert_eq!(
+            per_row("( SELECT org_id = (auth.jwt() ->> 'org_id')::uuid)").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn other_functions_are_ignored() {
+        assert!(per_row("created_at < now() AND lower(name) = 'x'").is_empty());
+        assert!(per_row("true").is_empty());
+    }
+
+    #[test]
+    fn tenant_columns_found() {
+        let cols = |t: &str| tenant_columns(&parse(t).unwrap());
+        assert_eq!(
+            cols("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+            vec!["org_id"]
+        );
+        assert_eq!(
+            cols("(id = ((auth.jwt() ->> 'org_id'::text))::uuid)"),
+            vec!["id"]
+        );
+        assert_eq!(
+            cols("org_id IN ( SELECT m.org_id FROM members m WHERE m.user_id = ( SELECT auth.uid() AS uid))"),
+            vec!["org_id"]
+        );
+        assert!(cols("true").is_empty());
+        assert!(cols("status = 'booked'").is_empty());
+    }
+}

@@ -1,0 +1,76 @@
+//! `constraint-missing-not-valid`: adding a FOREIGN KEY or CHECK constraint validates
+//! every existing row while holding a lock. Add it NOT VALID, then VALIDATE CONSTRAINT
+//! in a later migration (that takes a weaker lock). Exclusion, unique and primary-key
+//! constraints cannot be NOT VALID, so they are not this rule's business.
+
+use sqlparser::ast::{AlterTableOperation, Statement as Ast, TableConstraint};
+
+use super::{table_key, Ctx, Violation};
+use crate::check::rule::Rule;
+
+pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
+    let Ast::AlterTable(alter) = ast else {
+        return vec![];
+    };
+    if !ctx.existed_before(&alter.name) {
+        return vec![];
+    }
+    let table = table_key(&alter.name);
+    alter
+        .operations
+        .iter()
+        .filter_map(|op| match op {
+            AlterTableOperation::AddConstraint {
+                constraint,
+                not_valid: false,
+            } => {
+                let (kind, name) = match constraint {
+                    TableConstraint::ForeignKey(fk) => ("FOREIGN KEY", fk.name.as_ref()),
+                    TableConstraint::Check(c) => ("CHECK", c.name.as_ref()),
+                    _ => return None,
+                };
+                let object = name.map_or(table.clone(), |n| format!("{table}.{}", n.value));
+                Some(Violation {
+                    rule: Rule::ConstraintMissingNotValid,
+                    object,
+                    message: format!(
+                        "{kind} added to existing table {table} validates every row under a lock: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+                    ),
+                })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::lint::test_support::hits;
+    use crate::check::rule::Rule::ConstraintMissingNotValid as R;
+
+    #[test]
+    fn flags_fk_and_check_without_not_valid() {
+        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id);", R), 1);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);",
+                R
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn passes_not_valid_exclusion_and_new_tables() {
+        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id) NOT VALID;", R), 0);
+        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at) NOT VALID;", R), 0);
+        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT x EXCLUDE USING gist (org_id WITH =, tstzrange(scheduled_at, ends_at) WITH &&);", R), 0);
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);",
+                R
+            ),
+            0
+        );
+    }
+}

@@ -1,0 +1,173 @@
+//! Migration lint rules (squawk-style), one file per rule. Each rule is a pure function
+//! from one parsed statement (plus what the file around it created) to violations;
+//! this module walks the files newer than `--base` and attaches file and line.
+
+use std::collections::HashSet;
+
+use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Statement as Ast};
+
+use super::files::MigrationFile;
+use super::rule::{Finding, Rule};
+
+mod adding_not_nullable_field;
+mod ban_concurrent_index_in_transaction;
+mod ban_drop_column;
+mod ban_drop_table;
+mod changing_column_type;
+mod constraint_missing_not_valid;
+mod renaming_column;
+mod require_concurrent_index_creation;
+
+/// What a rule sees besides the statement.
+pub struct Ctx<'a> {
+    pub file: &'a MigrationFile,
+    /// Tables created by this migration file: changing them locks nobody out.
+    pub new_tables: HashSet<String>,
+}
+
+impl Ctx<'_> {
+    /// Did `table` exist before this migration (i.e. was not created by it)?
+    pub fn existed_before(&self, table: &ObjectName) -> bool {
+        !self.new_tables.contains(&table_key(table))
+    }
+}
+
+/// A rule's verdict on one statement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub rule: Rule,
+    pub object: String,
+    pub message: String,
+}
+
+type RuleFn = fn(&Ctx, &Ast) -> Vec<Violation>;
+
+const RULES: &[RuleFn] = &[
+    require_concurrent_index_creation::check,
+    ban_concurrent_index_in_transaction::check,
+    constraint_missing_not_valid::check,
+    adding_not_nullable_field::check,
+    changing_column_type::check,
+    ban_drop_column::check,
+    ban_drop_table::check,
+    renaming_column::check,
+];
+
+/// Lint every migration with a version above `base` (all of them when None).
+pub fn lint(files: &[MigrationFile], base: Option<i64>) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for file in files.iter().filter(|f| base.is_none_or(|b| f.version > b)) {
+        out.extend(lint_file(file));
+    }
+    out
+}
+
+pub fn lint_file(file: &MigrationFile) -> Vec<Finding> {
+    let new_tables = file
+        .statements
+        .iter()
+        .filter_map(|s| match &s.ast {
+            Some(Ast::CreateTable(t)) => Some(table_key(&t.name)),
+            _ => None,
+        })
+        .collect();
+    let ctx = Ctx { file, new_tables };
+    let mut out = Vec::new();
+    for s in &file.statements {
+        let Some(ast) = &s.ast else { continue };
+        for rule in RULES {
+            for v in rule(&ctx, ast) {
+                out.push(
+                    Finding::new(v.rule, v.message)
+                        .at(file.display.clone(), s.stmt.line)
+                        .object(v.object),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// An identifier as PostgreSQL folds it: unquoted names are lower-cased.
+pub fn ident_key(ident: &Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+/// The table's own name (schema dropped), folded.
+pub fn table_key(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident_key(ident),
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+    use crate::check::files::parse_file;
+
+    /// Lint `sql` as migration V`version`; returns the rules hit with their lines.
+    pub fn lint_sql(sql: &str) -> Vec<(Rule, usize)> {
+        let file = parse_file(
+            "V9__t.sql".into(),
+            "migrations/V9__t.sql".into(),
+            9,
+            "t".into(),
+            sql.into(),
+        );
+        assert!(
+            file.statements.iter().all(|s| s.ast.is_some()),
+            "test SQL must parse: {sql}"
+        );
+        lint_file(&file)
+            .into_iter()
+            .map(|f| (f.rule, f.line.unwrap()))
+            .collect()
+    }
+
+    pub fn hits(sql: &str, rule: Rule) -> usize {
+        lint_sql(sql)
+            .into_iter()
+            .filter(|(r, _)| *r == rule)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_migrations_lint_clean() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+        let (files, _) = crate::check::files::load(&dir).unwrap();
+        assert_eq!(lint(&files, None), vec![]);
+    }
+
+    #[test]
+    fn base_limits_the_files_linted() {
+        let a = crate::check::files::parse_file(
+            "a".into(),
+            "V1__a.sql".into(),
+            1,
+            "a".into(),
+            "DROP TABLE x;".into(),
+        );
+        let b = crate::check::files::parse_file(
+            "b".into(),
+            "V2__b.sql".into(),
+            2,
+            "b".into(),
+            "DROP TABLE y;".into(),
+        );
+        let files = vec![a, b];
+        assert_eq!(lint(&files, None).len(), 2);
+        let after_1 = lint(&files, Some(1));
+        assert_eq!(after_1.len(), 1);
+        assert_eq!(after_1[0].file.as_deref(), Some("V2__b.sql"));
+    }
+}

@@ -1,0 +1,162 @@
+//! `dbkit check`: the CI gate for migrations. File checks and lint rules (pure), then on
+//! scratch databases: apply from zero and on seeded data at `--base`, catalog rules on
+//! the final schema, and the tenant-isolation proof. Findings go through the inline
+//! ignores and one renderer; any error-severity finding fails the run (exit 1).
+
+pub mod apply;
+pub mod catalog;
+pub mod files;
+pub mod ignore;
+pub mod isolation;
+pub mod lint;
+pub mod locate;
+pub mod render;
+pub mod rule;
+pub mod split;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::cli::MigrationSourceOpts;
+use crate::config::Database;
+use crate::db::{connect, DbUrl};
+use crate::exit::Outcome;
+use crate::migrate::source::MigrationSet;
+use crate::report::Format;
+use files::MigrationFile;
+use locate::Locator;
+use rule::{Finding, Rule, Severity};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub source: MigrationSourceOpts,
+    /// The version production is at: lint only newer migrations, and apply them on a
+    /// scratch database migrated to this version and seeded with a few orgs.
+    #[arg(long, value_name = "V")]
+    pub base: Option<i64>,
+    /// File checks and lint rules only: no database needed.
+    #[arg(long)]
+    pub offline: bool,
+    /// Keep the scratch databases for inspection (their names go to stderr).
+    #[arg(long)]
+    pub keep: bool,
+}
+
+pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> Result<Outcome> {
+    let (files, mut findings) = files::load(&args.source.migrations)?;
+    findings.extend(files::parse_findings(&files));
+    findings.extend(lint::lint(&files, args.base));
+    if let Some(base) = args.base {
+        if !files.iter().any(|f| f.version == base) {
+            return Err(crate::exit::hinted(
+                format!(
+                    "--base {base} names no migration in {}",
+                    args.source.migrations.display()
+                ),
+                "pass the version production is at, e.g. --base 6",
+            ));
+        }
+    }
+    if !args.offline {
+        let server = database.url()?;
+        let target = connect(&server).await?;
+        if let Some(applied) = files::applied_history(&target).await? {
+            findings.extend(files::applied_findings(&files, &applied)?);
+        }
+        drop(target);
+        findings.extend(on_scratch(&server, &files, args).await?);
+    }
+    let mut findings = ignore::apply(&files, findings);
+    sort(&mut findings);
+    let mut out = std::io::stdout().lock();
+    render::render(format, &findings, &mut out)?;
+    Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// Files in order, then findings about the database.
+pub fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        (a.file.is_none(), &a.file, a.line, a.severity, a.rule).cmp(&(
+            b.file.is_none(),
+            &b.file,
+            b.line,
+            b.severity,
+            b.rule,
+        ))
+    });
+}
+
+fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
+    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message))
+        .at(failure.file, failure.line)
+}
+
+/// Apply on scratch databases; catalog rules and the isolation proof on the result.
+async fn on_scratch(
+    server: &DbUrl,
+    files: &[MigrationFile],
+    args: &CheckArgs,
+) -> Result<Vec<Finding>> {
+    let mut findings = Vec::new();
+    let locator = Locator::new(files);
+    let Some(set) = apply::migration_set(files) else {
+        // Duplicate versions: already reported; there is no order to apply them in.
+        return Ok(findings);
+    };
+
+    // 1. Everything from zero; the final schema is what catalog rules judge.
+    let scratch = apply::Scratch::create(server, "check", args.keep).await?;
+    let result = fresh_schema(scratch.url(), &set, &locator).await;
+    scratch.finish().await?;
+    findings.extend(result?);
+
+    // 2. Production upgrades happen on data: migrate to the base, seed, apply the rest.
+    if let Some(base) = args.base {
+        let scratch = apply::Scratch::create(server, "check_base", args.keep).await?;
+        let result = upgrade_on_data(scratch.url(), &set, base).await;
+        scratch.finish().await?;
+        findings.extend(result?);
+    }
+    Ok(findings)
+}
+
+async fn fresh_schema(url: &DbUrl, set: &MigrationSet, locator: &Locator) -> Result<Vec<Finding>> {
+    if let Some(failure) = apply::apply_to(url, set, None).await? {
+        return Ok(vec![failure_finding(
+            failure,
+            "applying from an empty database: ",
+        )]);
+    }
+    let mut client = connect(url).await?;
+    let mut findings = catalog::check(&client, locator).await?;
+    findings.extend(isolation::prove(&mut client, locator).await?);
+    Ok(findings)
+}
+
+async fn upgrade_on_data(url: &DbUrl, set: &MigrationSet, base: i64) -> Result<Vec<Finding>> {
+    // A failure up to the base is already reported by the run from zero.
+    if apply::apply_to(url, set, Some(base)).await?.is_some() {
+        return Ok(vec![]);
+    }
+    let client = connect(url).await?;
+    if let Err(e) = isolation::seed_orgs(&client, 3).await {
+        return Ok(vec![Finding::new(
+            Rule::IsolationInconclusive,
+            format!(
+                "could not seed a fixture at V{base}, so the upgrade ran on empty tables: {}",
+                crate::exit::one_line(&e)
+            ),
+        )]);
+    }
+    drop(client);
+    Ok(apply::apply_to(url, set, None)
+        .await?
+        .map(|f| failure_finding(f, &format!("upgrading seeded data from V{base}: ")))
+        .into_iter()
+        .collect())
+}
