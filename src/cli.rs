@@ -59,6 +59,11 @@ pub enum Command {
         after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
     )]
     Migrate(MigrateArgs),
+    /// Fill a migrated database with realistic, deterministic multi-tenant rows (binary COPY).
+    #[command(
+        after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files /tmp/rows && psql \"$DATABASE_URL\" -f /tmp/rows/load.sql"
+    )]
+    Seed(crate::seed::SeedArgs),
     /// Create the next migration file: migrations/V{n+1}__{name}.sql.
     #[command(
         after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"

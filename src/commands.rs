@@ -20,6 +20,10 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             let database = Database::resolve(&cli.connect)?;
             crate::migrate::command(&database, &args, cli.output.format).await
         }
+        Command::Seed(args) => {
+            let database = Database::resolve(&cli.connect)?;
+            crate::seed::command(&database, &args, cli.output.format).await
+        }
         Command::New(args) => crate::migrate::new_migration(&args),
         Command::Bench(args) => {
             let database = Database::resolve(&cli.connect)?;

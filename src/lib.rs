@@ -10,6 +10,7 @@ pub mod db;
 pub mod exit;
 pub mod migrate;
 pub mod report;
+pub mod seed;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

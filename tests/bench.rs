@@ -12,46 +12,29 @@ use std::time::{Duration, Instant};
 use common::{dbkit, fresh_db_from, template, TestDb};
 use serde_json::Value;
 
-/// A small seeded database: 3 orgs of different sizes, members, providers, contacts
-/// and a week of past and future appointments on each org's slot grid.
-/// (Written in SQL so the bench tests do not depend on `dbkit seed`.)
-const SMALL_FIXTURE: &str = "
-INSERT INTO orgs (id, name, slug)
-SELECT md5('org' || i)::uuid, 'Org ' || i, 'org-' || i FROM generate_series(1, 3) i;
-INSERT INTO org_settings (org_id, timezone, opens_at, closes_at, slot_minutes, booking_horizon_days)
-SELECT md5('org' || i)::uuid, (ARRAY['UTC', 'Europe/Berlin', 'America/New_York'])[i], '09:00', '17:00',
-       (ARRAY[30, 15, 60])[i], 14
-FROM generate_series(1, 3) i;
-INSERT INTO members (org_id, user_id, role)
-SELECT md5('org' || i)::uuid, md5('member' || i || '-' || m)::uuid, 'staff'
-FROM generate_series(1, 3) i, generate_series(1, 2) m;
-INSERT INTO providers (id, org_id, name)
-SELECT md5('provider' || i || '-' || p)::uuid, md5('org' || i)::uuid, 'P' || p
-FROM generate_series(1, 3) i, generate_series(1, 8 / i) p;
-INSERT INTO contacts (id, org_id, first_name, last_name)
-SELECT md5('contact' || i || '-' || c)::uuid, md5('org' || i)::uuid, 'C', 'N' || c
-FROM generate_series(1, 3) i, generate_series(1, 40) c;
-INSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, ends_at, status)
-SELECT p.org_id, p.id, md5('contact1-1')::uuid, t, t + make_interval(mins => s.slot_minutes), 'booked'
-FROM providers p
-JOIN org_settings s ON s.org_id = p.org_id
-CROSS JOIN LATERAL generate_series(date_trunc('day', now()) - interval '7 days' + interval '9 hours',
-                                   date_trunc('day', now()) + interval '7 days', interval '2 hours') t
-WHERE p.org_id = md5('org1')::uuid;
-ANALYZE;
-";
-
+/// Seeded with `dbkit seed --orgs 3` and the tests' small profile (built once per
+/// test process as a template).
 fn seeded_db() -> TestDb {
-    let name = template("bench_seeded_v1", |db| {
+    let name = template("bench_seeded_v2", |db| {
         dbkit()
             .args(["migrate", "--database-url", &db.url_string()])
             .timeout(Duration::from_secs(120))
             .assert()
             .success();
-        db.execute(SMALL_FIXTURE);
+        dbkit()
+            .args(["seed", "--orgs", "3", "--profile", SMALL_PROFILE])
+            .args(["--database-url", &db.url_string()])
+            .timeout(Duration::from_secs(300))
+            .assert()
+            .success();
     });
     fresh_db_from(&name)
 }
+
+const SMALL_PROFILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/seed_small.yaml"
+);
 
 fn row_counts(db: &TestDb) -> BTreeMap<String, i64> {
     [
@@ -237,9 +220,10 @@ fn cleanup_removes_rows_of_crashed_runs_only() {
     let before = row_counts(&db);
     db.execute(
         "INSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, ends_at, notes)
-         SELECT org_id, id, md5('contact1-1')::uuid, now() + interval '300 days',
-                now() + interval '300 days 30 minutes', 'dbkit-bench run 00000000-0000-0000-0000-000000000000'
-         FROM providers WHERE org_id = md5('org1')::uuid LIMIT 2;
+         SELECT org_id, provider_id, contact_id, now() + interval '3000 days' + n * interval '1 hour',
+                now() + interval '3000 days 30 minutes' + n * interval '1 hour',
+                'dbkit-bench run 00000000-0000-0000-0000-000000000000'
+         FROM (SELECT org_id, provider_id, contact_id, row_number() OVER () AS n FROM appointments LIMIT 2) a;
          UPDATE appointments SET notes = 'dbkit-bench is great' WHERE id = (SELECT id FROM appointments WHERE notes IS NULL ORDER BY id LIMIT 1)",
     );
     dbkit()

@@ -17,10 +17,6 @@ use crate::db::{connect, DbUrl};
 use crate::exit::hinted;
 use crate::migrate::{migrate_url, MigrationSet};
 
-/// The data set the scratch database gets until `dbkit seed` is available to call:
-/// the SQL fixture of the benchmark (deterministic, Zipf-like tenant sizes).
-const FIXTURE_SQL: &str = include_str!("../../benches/fixture.sql");
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
     pub name: String,
@@ -104,23 +100,18 @@ pub async fn run(
     })
 }
 
-/// Seed the scratch database (the fixture SQL with its `orgs` variable bound).
+/// Seed the scratch database like `dbkit seed --orgs N` (default profile, fixed seed),
+/// so both sides hold the same rows as every other `--before` of dbkit.
 async fn seed(url: &DbUrl, orgs: u32) -> Result<()> {
-    let client = connect(url).await?;
-    client
-        .batch_execute(&fixture_sql(orgs))
+    let opts = crate::seed::SeedOptions {
+        orgs,
+        progress: crate::report::stderr_is_terminal(),
+        ..crate::seed::SeedOptions::default()
+    };
+    crate::seed::seed_database(url, &opts)
         .await
-        .context("seeding the scratch database")
-}
-
-/// The fixture as plain SQL: psql meta-commands dropped, `:orgs` bound.
-pub fn fixture_sql(orgs: u32) -> String {
-    FIXTURE_SQL
-        .lines()
-        .filter(|l| !l.starts_with('\\'))
-        .collect::<Vec<_>>()
-        .join("\n")
-        .replace(":orgs", &orgs.to_string())
+        .context("seeding the scratch database")?;
+    Ok(())
 }
 
 pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {
@@ -146,18 +137,4 @@ pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {
             })
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn fixture_binds_orgs_and_drops_meta_commands() {
-        let sql = fixture_sql(7);
-        assert!(!sql.contains(":orgs"));
-        assert!(sql.contains("generate_series(1, 7)"));
-        assert!(!sql.lines().any(|l| l.starts_with('\\')));
-        assert!(sql.contains("::uuid"), "casts survive");
-    }
 }

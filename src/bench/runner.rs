@@ -192,7 +192,7 @@ struct ClientTask {
 
 impl ClientTask {
     async fn run(self) -> (PhaseStats, Option<Fatal>) {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(self.seed);
         let mut stats = PhaseStats::default();
         self.barrier.wait().await;
         loop {

@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn large_orgs_get_more_traffic() {
         let w = Workload::new(vec![tenant(1, 900), tenant(2, 100)], 0.0).unwrap();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
         let big = (0..10_000)
             .filter(|_| w.sample(&mut rng).org_id == w.tenants()[0].org_id)
             .count();
@@ -218,7 +218,7 @@ mod tests {
     #[test]
     fn requests_sit_on_the_slot_grid() {
         let w = Workload::new(vec![tenant(1, 1)], 0.0).unwrap();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for _ in 0..100 {
             let r = w.sample(&mut rng);
             assert!(w.tenants()[0].slots.contains(&r.starts_at));
@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn colliding_requests_reuse_a_few_hot_slots() {
         let w = Workload::new(vec![tenant(1, 1)], 1.0).unwrap();
-        let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
         let mut distinct = std::collections::HashSet::new();
         for _ in 0..200 {
             let r = w.sample(&mut rng);
@@ -244,7 +244,7 @@ mod tests {
     fn same_seed_same_requests() {
         let w = Workload::new(vec![tenant(1, 3), tenant(2, 1)], 0.2).unwrap();
         let draw = |seed| {
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
             (0..50).map(|_| w.sample(&mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(draw(5), draw(5));
@@ -254,7 +254,7 @@ mod tests {
     #[test]
     fn claims_are_postgrest_shaped() {
         let w = Workload::new(vec![tenant(1, 1)], 0.0).unwrap();
-        let r = w.sample(&mut rand::rngs::StdRng::seed_from_u64(0));
+        let r = w.sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let v: serde_json::Value = serde_json::from_str(&r.claims()).unwrap();
         assert_eq!(v["role"], "authenticated");
         assert_eq!(v["sub"], r.user_id.to_string());

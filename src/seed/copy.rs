@@ -1,0 +1,430 @@
+//! Binary COPY: the column lists and PostgreSQL types of the six tenant tables, a
+//! loader that streams generated chunks into a database with `BinaryCopyInWriter`
+//! (one transaction per org), and a writer of the same rows as PostgreSQL binary COPY
+//! files (`--to-files`), loadable with `psql \copy ... with (format binary)`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use anyhow::{Context, Result};
+use bytes::{BufMut, BytesMut};
+use tokio::sync::mpsc;
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{IsNull, ToSql, Type};
+use tokio_postgres::Client;
+
+use super::generate::{Appointment, Batch, Contact, Member, Org, OrgSettings, Provider, Table};
+
+/// One table's columns, in the order rows give their values.
+pub fn columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Orgs => &["id", "name", "slug", "created_at"],
+        Table::OrgSettings => &[
+            "org_id",
+            "timezone",
+            "opens_at",
+            "closes_at",
+            "business_days",
+            "slot_minutes",
+            "booking_horizon_days",
+            "updated_at",
+        ],
+        Table::Members => &["org_id", "user_id", "role", "created_at"],
+        Table::Providers => &[
+            "id",
+            "org_id",
+            "name",
+            "email",
+            "specialty",
+            "active",
+            "created_at",
+        ],
+        Table::Contacts => &[
+            "id",
+            "org_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "created_at",
+        ],
+        Table::Appointments => &[
+            "id",
+            "org_id",
+            "provider_id",
+            "contact_id",
+            "scheduled_at",
+            "ends_at",
+            "status",
+            "source",
+            "notes",
+            "created_at",
+            "updated_at",
+        ],
+    }
+}
+
+/// The PostgreSQL types of `columns(table)` (as in migrations/V2).
+pub fn types(table: Table) -> Vec<Type> {
+    use Type as T;
+    match table {
+        Table::Orgs => vec![T::UUID, T::TEXT, T::TEXT, T::TIMESTAMPTZ],
+        Table::OrgSettings => vec![
+            T::UUID,
+            T::TEXT,
+            T::TIME,
+            T::TIME,
+            T::INT2_ARRAY,
+            T::INT4,
+            T::INT4,
+            T::TIMESTAMPTZ,
+        ],
+        Table::Members => vec![T::UUID, T::UUID, T::TEXT, T::TIMESTAMPTZ],
+        Table::Providers => vec![
+            T::UUID,
+            T::UUID,
+            T::TEXT,
+            T::TEXT,
+            T::TEXT,
+            T::BOOL,
+            T::TIMESTAMPTZ,
+        ],
+        Table::Contacts => vec![
+            T::UUID,
+            T::UUID,
+            T::TEXT,
+            T::TEXT,
+            T::TEXT,
+            T::TEXT,
+            T::TIMESTAMPTZ,
+        ],
+        Table::Appointments => vec![
+            T::UUID,
+            T::UUID,
+            T::UUID,
+            T::UUID,
+            T::TIMESTAMPTZ,
+            T::TIMESTAMPTZ,
+            T::TEXT,
+            T::TEXT,
+            T::TEXT,
+            T::TIMESTAMPTZ,
+            T::TIMESTAMPTZ,
+        ],
+    }
+}
+
+/// `COPY table (cols) FROM STDIN (FORMAT binary)`: fixed text, no user input.
+pub fn copy_statement(table: Table) -> String {
+    format!(
+        "COPY {} ({}) FROM STDIN (FORMAT binary)",
+        table.name(),
+        columns(table).join(", ")
+    )
+}
+
+/// A row as the values of its table's columns.
+pub trait CopyRow {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)>;
+}
+
+impl CopyRow for Org {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![&self.id, &self.name, &self.slug, &self.created_at]
+    }
+}
+
+impl CopyRow for OrgSettings {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.org_id,
+            &self.timezone,
+            &self.opens_at,
+            &self.closes_at,
+            &self.business_days,
+            &self.slot_minutes,
+            &self.booking_horizon_days,
+            &self.updated_at,
+        ]
+    }
+}
+
+impl CopyRow for Member {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![&self.org_id, &self.user_id, &self.role, &self.created_at]
+    }
+}
+
+impl CopyRow for Provider {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.org_id,
+            &self.name,
+            &self.email,
+            &self.specialty,
+            &self.active,
+            &self.created_at,
+        ]
+    }
+}
+
+impl CopyRow for Contact {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.org_id,
+            &self.first_name,
+            &self.last_name,
+            &self.email,
+            &self.phone,
+            &self.created_at,
+        ]
+    }
+}
+
+impl CopyRow for Appointment {
+    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+        vec![
+            &self.id,
+            &self.org_id,
+            &self.provider_id,
+            &self.contact_id,
+            &self.scheduled_at,
+            &self.ends_at,
+            &self.status,
+            &self.source,
+            &self.notes,
+            &self.created_at,
+            &self.updated_at,
+        ]
+    }
+}
+
+/// Calls `$body` with `$rows` bound to the typed rows of a data batch.
+macro_rules! with_rows {
+    ($batch:expr, $rows:ident => $body:expr) => {
+        match $batch {
+            Batch::Orgs($rows) => $body,
+            Batch::OrgSettings($rows) => $body,
+            Batch::Members($rows) => $body,
+            Batch::Providers($rows) => $body,
+            Batch::Contacts($rows) => $body,
+            Batch::Appointments($rows) => $body,
+            Batch::OrgDone { .. } => unreachable!("not a data batch"),
+        }
+    };
+}
+
+/// Progress of a load, for the progress bar.
+pub trait Progress {
+    fn rows(&self, table: Table, n: u64);
+    fn org_done(&self, slug: &str);
+}
+
+/// Rows loaded per table (as COPY reported them) and orgs committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub rows: [u64; 6],
+    pub orgs_committed: u32,
+}
+
+/// Stream batches into the database: each org's rows are loaded in one transaction,
+/// committed when its `OrgDone` arrives. If the load stops early (error, Ctrl-C, lost
+/// connection) the open transaction is rolled back, so only whole orgs remain.
+pub async fn load(
+    client: &Client,
+    rx: &mut mpsc::Receiver<Batch>,
+    progress: &dyn Progress,
+    loaded: &mut Loaded,
+) -> Result<()> {
+    let mut open: Option<(Table, Pin<Box<BinaryCopyInWriter>>)> = None;
+    let mut in_tx = false;
+    let mut current_org = String::new();
+    while let Some(batch) = rx.recv().await {
+        if let Batch::OrgDone { slug, .. } = &batch {
+            finish(&mut open, loaded, &current_org).await?;
+            if in_tx {
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .with_context(|| format!("committing org {slug}"))?;
+                in_tx = false;
+            }
+            loaded.orgs_committed += 1;
+            progress.org_done(slug);
+            continue;
+        }
+        if let Batch::Orgs(orgs) = &batch {
+            current_org = orgs.first().map(|o| o.slug.clone()).unwrap_or_default();
+        }
+        if !in_tx {
+            client
+                .batch_execute("BEGIN")
+                .await
+                .context("starting a transaction")?;
+            in_tx = true;
+        }
+        let table = batch.table().expect("a data batch");
+        if open.as_ref().map(|(t, _)| *t) != Some(table) {
+            finish(&mut open, loaded, &current_org).await?;
+            let sink = client
+                .copy_in(&copy_statement(table))
+                .await
+                .with_context(|| format!("starting COPY into {}", table.name()))?;
+            open = Some((
+                table,
+                Box::pin(BinaryCopyInWriter::new(sink, &types(table))),
+            ));
+        }
+        let (_, writer) = open.as_mut().expect("opened above");
+        let n = batch.len() as u64;
+        with_rows!(&batch, rows => {
+            for row in rows {
+                writer.as_mut().write(&row.values()).await.with_context(|| {
+                    format!("loading {} of org {current_org}", table.name())
+                })?;
+            }
+        });
+        progress.rows(table, n);
+    }
+    finish(&mut open, loaded, &current_org).await?;
+    if in_tx {
+        // The generator stopped without finishing an org: do not keep half of it.
+        client.batch_execute("ROLLBACK").await.ok();
+    }
+    Ok(())
+}
+
+async fn finish(
+    open: &mut Option<(Table, Pin<Box<BinaryCopyInWriter>>)>,
+    loaded: &mut Loaded,
+    org: &str,
+) -> Result<()> {
+    if let Some((table, mut writer)) = open.take() {
+        let n = writer
+            .as_mut()
+            .finish()
+            .await
+            .with_context(|| format!("loading {} of org {org}", table.name()))?;
+        loaded.rows[table as usize] += n;
+    }
+    Ok(())
+}
+
+const MAGIC: &[u8] = b"PGCOPY\n\xff\r\n\0";
+
+/// One binary COPY file per table in a directory, plus `load.sql` for psql.
+pub struct CopyFiles {
+    dir: PathBuf,
+    files: Vec<BufWriter<File>>,
+    buf: BytesMut,
+    pub rows: [u64; 6],
+}
+
+impl CopyFiles {
+    pub fn file_name(table: Table) -> String {
+        format!("{}.pgcopy", table.name())
+    }
+
+    pub fn create(dir: &Path) -> Result<CopyFiles> {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let mut files = Vec::new();
+        for table in Table::ALL {
+            let path = dir.join(Self::file_name(table));
+            let mut f = BufWriter::with_capacity(
+                1 << 20,
+                File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+            );
+            f.write_all(MAGIC)?;
+            f.write_all(&0i32.to_be_bytes())?; // flags
+            f.write_all(&0i32.to_be_bytes())?; // header extension length
+            files.push(f);
+        }
+        Ok(CopyFiles {
+            dir: dir.to_path_buf(),
+            files,
+            buf: BytesMut::with_capacity(1024),
+            rows: [0; 6],
+        })
+    }
+
+    /// Append a data batch to its table's file (the encoding `BinaryCopyInWriter` uses).
+    pub fn write(&mut self, batch: &Batch) -> Result<()> {
+        let Some(table) = batch.table() else {
+            return Ok(());
+        };
+        let types = types(table);
+        with_rows!(batch, rows => {
+            for row in rows {
+                self.encode(&row.values(), &types)
+                    .with_context(|| format!("encoding a row of {}", table.name()))?;
+                self.files[table as usize].write_all(&self.buf)?;
+            }
+        });
+        self.rows[table as usize] += batch.len() as u64;
+        Ok(())
+    }
+
+    fn encode(&mut self, values: &[&(dyn ToSql + Sync)], types: &[Type]) -> Result<()> {
+        self.buf.clear();
+        self.buf.put_i16(values.len() as i16);
+        for (value, ty) in values.iter().zip(types) {
+            let at = self.buf.len();
+            self.buf.put_i32(0);
+            let len = match value
+                .to_sql_checked(ty, &mut self.buf)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                IsNull::Yes => -1,
+                IsNull::No => (self.buf.len() - at - 4) as i32,
+            };
+            self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+        Ok(())
+    }
+
+    /// Write the trailers and `load.sql`; returns the directory.
+    pub fn finish(mut self) -> Result<PathBuf> {
+        for f in &mut self.files {
+            f.write_all(&(-1i16).to_be_bytes())?;
+            f.flush()?;
+        }
+        let dir = self.dir.canonicalize().unwrap_or(self.dir.clone());
+        let mut script = String::from(
+            "-- Load these files with: psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -f load.sql\n\
+             -- (into a migrated database whose tenant tables are empty)\n",
+        );
+        for table in Table::ALL {
+            let path = dir.join(Self::file_name(table)).display().to_string();
+            script.push_str(&format!(
+                "\\copy {} ({}) from '{}' with (format binary)\n",
+                table.name(),
+                columns(table).join(", "),
+                path.replace('\'', "''")
+            ));
+        }
+        script
+            .push_str("ANALYZE orgs, org_settings, members, providers, contacts, appointments;\n");
+        std::fs::write(dir.join("load.sql"), script)?;
+        Ok(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_and_types_line_up() {
+        for t in Table::ALL {
+            assert_eq!(columns(t).len(), types(t).len(), "{t:?}");
+        }
+        assert_eq!(
+            copy_statement(Table::Orgs),
+            "COPY orgs (id, name, slug, created_at) FROM STDIN (FORMAT binary)"
+        );
+    }
+}
