@@ -243,6 +243,36 @@ fn policy_missing_role_and_multiple_permissive() {
     );
 }
 
+/// A finding about several policies points at the newest one: the statement the PR adds.
+#[test]
+fn multiple_permissive_points_at_the_newest_policy() {
+    let dir = project_plus(&[(
+        "V7__open.sql",
+        "-- a read-everything policy\nCREATE POLICY appointments_open ON appointments FOR SELECT USING (true);\n",
+    )]);
+    let run = dbkit(dir.path(), "json", &["--base", "6"]);
+    let multi = run.hits("multiple-permissive-policies");
+    assert_eq!(multi.len(), 1, "{}", run.stdout);
+    assert_eq!(multi[0]["object"], "appointments.appointments_open");
+    assert!(
+        multi[0]["file"].as_str().unwrap().ends_with("V7__open.sql"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(multi[0]["line"], 2);
+    // Named after V5's policy in alphabetical order, it is still the one blamed.
+    let dir = project_plus(&[(
+        "V7__open.sql",
+        "CREATE POLICY zz_open ON appointments FOR SELECT USING (true);\n",
+    )]);
+    let run = dbkit(dir.path(), "json", &[]);
+    let multi = run.hits("multiple-permissive-policies");
+    assert_eq!(multi.len(), 1, "{}", run.stdout);
+    assert_eq!(multi[0]["object"], "appointments.zz_open");
+    assert!(multi[0]["file"].as_str().unwrap().ends_with("V7__open.sql"));
+    assert_eq!(multi[0]["line"], 1);
+}
+
 #[test]
 fn unindexed_foreign_key_and_tenant_key_not_indexed() {
     let run = check(&[(
@@ -295,6 +325,14 @@ CREATE INDEX CONCURRENTLY appointments_org_idx ON appointments (org_id);
             && message.contains("appointments_org_time_idx"),
         "{message}"
     );
+    // The copy V7 adds is the one to drop, not V4's original.
+    assert_eq!(dup[0]["object"], "appointments_org_time_copy_idx");
+    assert!(message.ends_with("DROP INDEX CONCURRENTLY appointments_org_time_copy_idx"));
+    assert!(dup[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("V7__indexes.sql"));
+    assert_eq!(dup[0]["line"], 2);
     assert_eq!(
         run.objects("redundant-index"),
         vec!["appointments_org_idx"],

@@ -8,7 +8,7 @@ use anyhow::Result;
 use super::files::MigrationFile;
 use crate::db::scratch::ScratchDb;
 use crate::db::DbUrl;
-use crate::migrate::apply::migrate_url;
+use crate::migrate::apply::{migrate_url, MigrationFailed};
 use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
 
 /// A throw-away database on the server, dropped by `finish` unless kept.
@@ -72,32 +72,69 @@ pub async fn apply_to(
     let target = upto.map(|v| v as i32);
     match migrate_url(url, set, target).await {
         Ok(_) => Ok(None),
-        Err(err) => {
-            let text = crate::exit::one_line(&err);
-            match failure_from(set, &text) {
-                Some(failure) => Ok(Some(failure)),
-                None => Err(err),
-            }
+        Err(err) => match err.downcast_ref::<MigrationFailed>() {
+            Some(failed) => Ok(Some(ApplyFailure::from(failed))),
+            None => Err(err),
+        },
+    }
+}
+
+impl From<&MigrationFailed> for ApplyFailure {
+    /// A failure at COMMIT or in the history row has no line: it goes on the file's
+    /// first, with migrate's whole message (which says where it happened).
+    fn from(failed: &MigrationFailed) -> ApplyFailure {
+        let message = match failed.line {
+            Some(_) => failed.reason(),
+            None => failed.to_string(),
+        };
+        ApplyFailure {
+            file: failed.display.clone(),
+            line: failed.line.unwrap_or(1),
+            message,
         }
     }
 }
 
-/// migrate's errors start with `{display}:{line}: ` (or `{display} (recording it...`).
-fn failure_from(set: &MigrationSet, text: &str) -> Option<ApplyFailure> {
-    set.migrations.iter().find_map(|m| {
-        let rest = text.strip_prefix(m.display.as_str())?;
-        let (line, message) = match rest.strip_prefix(':') {
-            Some(after) => {
-                let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
-                let message = after[digits.len()..].trim_start_matches(':').trim();
-                (digits.parse().ok()?, message.to_string())
-            }
-            None => (1, rest.trim().to_string()),
-        };
-        Some(ApplyFailure {
-            file: m.display.clone(),
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn failed(line: Option<usize>) -> MigrationFailed {
+        MigrationFailed {
+            file: "V7__x.sql".into(),
+            display: "migrations/V7__x.sql".into(),
+            version: 7,
             line,
-            message,
-        })
-    })
+            sqlstate: Some("42601".into()),
+            message: "syntax error at or near \"SELEC\"".into(),
+            applied_before: Some(6),
+            partially_applied: false,
+            retries: 0,
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn failure_keeps_file_line_and_reason() {
+        let f = ApplyFailure::from(&failed(Some(3)));
+        assert_eq!(
+            f,
+            ApplyFailure {
+                file: "migrations/V7__x.sql".into(),
+                line: 3,
+                message: "syntax error at or near \"SELEC\" (SQLSTATE 42601); database left at V6"
+                    .into(),
+            }
+        );
+        let f = ApplyFailure::from(&failed(None));
+        assert_eq!(f.line, 1);
+        assert!(
+            f.message
+                .starts_with("migrations/V7__x.sql (recording it in refinery_schema_history): "),
+            "{}",
+            f.message
+        );
+    }
 }

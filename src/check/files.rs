@@ -5,20 +5,17 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result};
-use regex::Regex;
 use sqlparser::ast::Statement as Ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use tokio_postgres::Client;
 
+use super::lint::drop_index_concurrently;
 use super::rule::{Finding, Rule};
-use super::split::{self, Statement};
-
-/// The first line that makes a file run outside a transaction, one statement at a time.
-pub const NO_TRANSACTION: &str = "-- dbkit:no-transaction";
+use crate::migrate::source::{has_no_transaction_directive, parse_file_name};
+use crate::migrate::split::{split, Statement};
 
 /// A migration file, read, split and parsed.
 #[derive(Debug, Clone)]
@@ -49,12 +46,6 @@ impl MigrationFile {
             .with_context(|| format!("refinery cannot read {}", self.display))?
             .checksum())
     }
-}
-
-fn valid_name() -> &'static Regex {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    // Stricter than refinery (which also takes U-files and skips the rest silently).
-    RE.get_or_init(|| Regex::new(r"^V(\d+)__(\w+)\.sql$").expect("valid regex"))
 }
 
 /// Does this file look like it was meant to be a migration?
@@ -91,42 +82,27 @@ pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
     for name in names {
         let path = dir.join(&name);
         let display = path.display().to_string();
-        let Some(caps) = valid_name().captures(&name) else {
-            if looks_like_migration(&name) {
-                findings.push(
-                    Finding::new(
-                        Rule::InvalidMigrationName,
-                        format!(
-                            "`{name}` is not named V{{n}}__{{name}}.sql (letters, digits, _): refinery would skip it without a word"
-                        ),
-                    )
-                    .at(display, 1),
-                );
-            }
-            continue;
-        };
-        let version: i64 = match caps[1].parse() {
-            Ok(v) if v <= i64::from(i32::MAX) => v,
-            _ => {
-                findings.push(
-                    Finding::new(
-                        Rule::InvalidMigrationName,
-                        format!("`{name}`: version out of range"),
-                    )
-                    .at(display, 1),
-                );
+        // migrate's name rule, stricter than refinery (which skips a bad name silently).
+        let (version, stem) = match parse_file_name(&name) {
+            Ok(parsed) => parsed,
+            Err(err) => {
+                if looks_like_migration(&name) {
+                    findings.push(
+                        Finding::new(
+                            Rule::InvalidMigrationName,
+                            format!(
+                                "{err}; expected V{{n}}__{{name}}.sql (letters, digits, _): refinery would skip it without a word"
+                            ),
+                        )
+                        .at(display, 1),
+                    );
+                }
                 continue;
             }
         };
         let text =
             std::fs::read_to_string(&path).with_context(|| format!("cannot read {display}"))?;
-        files.push(parse_file(
-            path,
-            display,
-            version,
-            caps[2].to_string(),
-            text,
-        ));
+        files.push(parse_file(path, display, i64::from(version), stem, text));
     }
     files.sort_by(|a, b| a.version.cmp(&b.version).then(a.display.cmp(&b.display)));
     findings.extend(version_findings(&files));
@@ -141,11 +117,11 @@ pub fn parse_file(
     name: String,
     text: String,
 ) -> MigrationFile {
-    let no_transaction = text.lines().next().map(str::trim) == Some(NO_TRANSACTION);
-    let statements = split::split(&text)
+    let no_transaction = has_no_transaction_directive(&text);
+    let statements = split(&text)
         .into_iter()
         .map(|stmt| {
-            let ast = parse_statement(&stmt.sql).ok().flatten();
+            let ast = parse_statement(&stmt.text).ok().flatten();
             ParsedStatement { stmt, ast }
         })
         .collect();
@@ -160,14 +136,16 @@ pub fn parse_file(
     }
 }
 
-/// Ok(None) for statements sqlparser is known not to handle (`DO` blocks): opaque, no
-/// finding. Err(message, line offset within the statement) for a parse error.
+/// Ok(None) for statements sqlparser is known not to handle (`DO` blocks, `DROP INDEX
+/// CONCURRENTLY`): opaque, no finding. Err(message, line offset within the statement)
+/// for a parse error.
 fn parse_statement(sql: &str) -> Result<Option<Ast>, (String, usize)> {
     let first_word = sql
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .next()
         .unwrap_or("");
-    if first_word.eq_ignore_ascii_case("do") {
+    // Lint rules that need them read these from their text (`lint::TEXT_RULES`).
+    if first_word.eq_ignore_ascii_case("do") || drop_index_concurrently(sql).is_some() {
         return Ok(None);
     }
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
@@ -199,7 +177,7 @@ pub fn parse_findings(files: &[MigrationFile]) -> Vec<Finding> {
             if s.ast.is_some() {
                 continue;
             }
-            if let Err((message, offset)) = parse_statement(&s.stmt.sql) {
+            if let Err((message, offset)) = parse_statement(&s.stmt.text) {
                 let message = message
                     .strip_prefix("sql parser error: ")
                     .unwrap_or(&message);
@@ -400,6 +378,9 @@ mod tests {
         let (files, _) = load(dir.path()).unwrap();
         let findings = parse_findings(&files);
         assert_eq!(rules(&findings), vec![Rule::ParseError], "{findings:?}");
+        // sqlparser cannot parse DROP INDEX CONCURRENTLY; the lint reads it from its text.
+        let dir = dir_with(&[("V1__a.sql", "DROP INDEX CONCURRENTLY IF EXISTS a_idx;\n")]);
+        assert!(parse_findings(&load(dir.path()).unwrap().0).is_empty());
         assert_eq!(findings[0].line, Some(6));
     }
 

@@ -22,8 +22,8 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
     let mut out = Vec::new();
     for file in files {
         for s in &file.statements {
-            for (line, comment) in &s.stmt.leading_comments {
-                let Some(rest) = comment.strip_prefix(DIRECTIVE) else {
+            for comment in &s.stmt.leading_comments {
+                let Some(rest) = comment.text.strip_prefix(DIRECTIVE) else {
                     continue;
                 };
                 let ids: Vec<&str> = rest
@@ -33,7 +33,7 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
                 if ids.is_empty() {
                     out.push(Ignore {
                         file: file.display.clone(),
-                        line: *line,
+                        line: comment.line,
                         statement_line: s.stmt.line,
                         rule: Err("`-- dbkit:ignore` names no rule".into()),
                         used: false,
@@ -42,7 +42,7 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
                 for id in ids {
                     out.push(Ignore {
                         file: file.display.clone(),
-                        line: *line,
+                        line: comment.line,
                         statement_line: s.stmt.line,
                         rule: id.parse::<Rule>(),
                         used: false,

@@ -12,7 +12,6 @@ pub mod lint;
 pub mod locate;
 pub mod render;
 pub mod rule;
-pub mod split;
 
 use anyhow::Result;
 use clap::Args;

@@ -11,6 +11,7 @@
 //! does: same table DDL, same columns, refinery's checksum, RFC 3339 `applied_on`.
 //! Refinery's own CLI and `Runner` read the result (tests/migrate.rs checks that).
 
+use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -541,17 +542,98 @@ async fn warn_invalid_indexes(client: &Client) {
     }
 }
 
-/// `V7__broken.sql:3: syntax error at or near "SELEC" (SQLSTATE 42601); database left at V6`.
+/// A migration PostgreSQL rejected: which file, where, and what the database was left
+/// at. Carried inside the `anyhow::Error` that `migrate`/`migrate_url` return, so callers
+/// get it with `err.downcast_ref::<MigrationFailed>()`. Its Display is the one-line
+/// message the CLI prints, e.g. `V7__broken.sql:3: syntax error at or near "SELEC"
+/// (SQLSTATE 42601); database left at V6`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationFailed {
+    /// The file name (`V7__broken.sql`).
+    pub file: String,
+    /// The file as named in messages (its path, or `<embedded>/V7__x.sql`).
+    pub display: String,
+    pub version: i32,
+    /// Line of the file where the failing statement (or PostgreSQL's error position) is;
+    /// None when the failure was at COMMIT or while recording the history row.
+    pub line: Option<usize>,
+    /// PostgreSQL's SQLSTATE, when the server reported the error.
+    pub sqlstate: Option<String>,
+    /// PostgreSQL's message (or the client error's text).
+    pub message: String,
+    /// The highest version applied before this file.
+    pub applied_before: Option<i32>,
+    /// Statements of this file that were committed before the failure
+    /// (no-transaction files only).
+    pub partially_applied: bool,
+    /// Lock-timeout retries made before giving up.
+    pub retries: u32,
+    pub lock_timeout: Duration,
+}
+
+impl MigrationFailed {
+    /// `file:line`, or the file and the history step.
+    pub fn place(&self) -> String {
+        match self.line {
+            Some(line) => format!("{}:{line}", self.display),
+            None => format!("{} (recording it in {HISTORY_TABLE})", self.display),
+        }
+    }
+
+    /// The message without the place: `syntax error ... (SQLSTATE 42601); database left at V6`.
+    pub fn reason(&self) -> String {
+        let sqlstate = self
+            .sqlstate
+            .as_ref()
+            .map(|c| format!(" (SQLSTATE {c})"))
+            .unwrap_or_default();
+        let retried = if self.retries > 0 {
+            format!(
+                ", still after {} retries with lock_timeout {}ms",
+                self.retries,
+                self.lock_timeout.as_millis()
+            )
+        } else {
+            String::new()
+        };
+        let left = if self.partially_applied {
+            format!(
+                "database left at {} (V{} runs outside a transaction: its statements before this one stay applied)",
+                version_label(self.applied_before),
+                self.version
+            )
+        } else {
+            format!("database left at {}", version_label(self.applied_before))
+        };
+        format!("{}{sqlstate}{retried}; {left}", self.message)
+    }
+}
+
+impl fmt::Display for MigrationFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.place(), self.reason())
+    }
+}
+
+impl std::error::Error for MigrationFailed {}
+
+impl MigrationFailed {
+    /// The error `migrate` returns: the hint travels as the inner `exit::Hinted` (which
+    /// `exit::report` finds in the chain) and this failure as its context, so
+    /// `downcast_ref::<MigrationFailed>()` sees it. Both display the same line, which
+    /// `exit::one_line` prints once.
+    pub fn into_error(self, hint: String) -> anyhow::Error {
+        hinted(self.to_string(), hint).context(self)
+    }
+}
+
+/// The `MigrationFailed` for a statement error, with a hint for the user.
 fn failure_error(
     file: &MigrationFile,
     failure: StatementError,
     at: Option<i32>,
     lock_timeout: Duration,
 ) -> anyhow::Error {
-    let place = match failure.line {
-        Some(line) => format!("{}:{line}", file.display),
-        None => format!("{} (recording it in {HISTORY_TABLE})", file.display),
-    };
     let (message, code, pg_hint) = match failure.error.as_db_error() {
         Some(db) => {
             let mut extra = Vec::new();
@@ -569,28 +651,18 @@ fn failure_error(
         }
         None => (failure.error.to_string(), None, String::new()),
     };
-    let sqlstate = code
-        .as_ref()
-        .map(|c| format!(" (SQLSTATE {})", c.code()))
-        .unwrap_or_default();
-    let retried = if failure.retries > 0 {
-        format!(
-            ", still after {} retries with lock_timeout {}ms",
-            failure.retries,
-            lock_timeout.as_millis()
-        )
-    } else {
-        String::new()
+    let failed = MigrationFailed {
+        file: file.file_name.clone(),
+        display: file.display.clone(),
+        version: file.version,
+        line: failure.line,
+        sqlstate: code.as_ref().map(|c| c.code().to_string()),
+        message,
+        applied_before: at,
+        partially_applied: file.mode == Mode::NoTransaction && failure.partial,
+        retries: failure.retries,
+        lock_timeout,
     };
-    let left = match (file.mode, failure.partial) {
-        (Mode::NoTransaction, true) => format!(
-            "database left at {} (V{} runs outside a transaction: its statements before this one stay applied)",
-            version_label(at),
-            file.version
-        ),
-        _ => format!("database left at {}", version_label(at)),
-    };
-    let message = format!("{place}: {message}{sqlstate}{retried}; {left}");
     let mut hint = match code {
         Some(SqlState::LOCK_NOT_AVAILABLE) => format!(
             "another session holds a lock the migration needs (see pg_locks and pg_stat_activity); run again when it is released, or raise --lock-timeout (now {}ms)",
@@ -612,7 +684,7 @@ fn failure_error(
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
     }
-    hinted(message, hint)
+    failed.into_error(hint)
 }
 
 /// Divergent, missing, out-of-order or unknown target: refuse before running anything.
@@ -702,6 +774,41 @@ mod tests {
             None
         );
         assert_eq!(concurrent_index_target("CREATE INDEX i ON t (a)"), None);
+    }
+
+    #[test]
+    fn migration_failed_is_typed_and_prints_one_line_with_its_hint() {
+        let failed = MigrationFailed {
+            file: "V2__idx.sql".into(),
+            display: "m/V2__idx.sql".into(),
+            version: 2,
+            line: Some(3),
+            sqlstate: Some("23505".into()),
+            message: "could not create unique index \"t_a_key\"".into(),
+            applied_before: Some(1),
+            partially_applied: true,
+            retries: 0,
+            lock_timeout: Duration::from_millis(200),
+        };
+        let err = failed.clone().into_error("fix it".into());
+        assert_eq!(err.downcast_ref::<MigrationFailed>(), Some(&failed));
+        assert_eq!(
+            crate::exit::one_line(&err),
+            "m/V2__idx.sql:3: could not create unique index \"t_a_key\" (SQLSTATE 23505); database left at V1 (V2 runs outside a transaction: its statements before this one stay applied)"
+        );
+        let hint = err
+            .chain()
+            .find_map(|c| c.downcast_ref::<crate::exit::Hinted>())
+            .map(|h| h.hint.as_str());
+        assert_eq!(hint, Some("fix it"));
+        let retried = MigrationFailed {
+            retries: 3,
+            partially_applied: false,
+            ..failed
+        };
+        assert!(retried.to_string().ends_with(
+            "(SQLSTATE 23505), still after 3 retries with lock_timeout 200ms; database left at V1"
+        ));
     }
 
     #[test]

@@ -22,7 +22,7 @@ use crate::report::{render_rows, Format};
 pub use apply::{migrate, migrate_url, read_history, ApplyOptions, Report};
 pub use plan::{HistoryRow, State, StatusRow};
 pub use source::{MigrationFile, MigrationSet, Mode};
-pub use split::{split, Statement};
+pub use split::{split, LineComment, Statement};
 
 /// Print to stdout, ignoring a closed pipe (`dbkit migrate status | head`).
 macro_rules! out {

@@ -2,10 +2,11 @@
 //! except inside single quotes (with `E'..'` backslash escapes), double quotes, dollar
 //! quotes (`$tag$ .. $tag$`), `--` and nested `/* */` comments, and `BEGIN ATOMIC .. END`
 //! bodies of SQL-standard functions. Each statement knows the line it starts on, so an
-//! error position inside it can be turned into a line of the file.
+//! error position inside it can be turned into a line of the file. Each statement also
+//! keeps the `--` comments written before it (`dbkit check` reads `-- dbkit:ignore` there).
 
 /// One statement of a file: its text (from its first token to its closing `;`,
-/// without the `;`) and where that text starts.
+/// without the `;` and trailing whitespace) and where that text starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     pub text: String,
@@ -13,6 +14,16 @@ pub struct Statement {
     pub line: usize,
     /// Byte offset of `text` in the file.
     pub offset: usize,
+    /// The `--` comments between the previous statement's `;` and this statement's
+    /// first token, in order (block comments are not kept).
+    pub leading_comments: Vec<LineComment>,
+}
+
+/// A `--` comment: its 1-based line and its text after `--`, trimmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineComment {
+    pub line: usize,
+    pub text: String,
 }
 
 impl Statement {
@@ -43,6 +54,8 @@ pub fn split(sql: &str) -> Vec<Statement> {
     let mut words: Vec<String> = Vec::new();
     // BEGIN/CASE .. END depth inside a CREATE FUNCTION/PROCEDURE body (psql's rule).
     let mut depth = 0usize;
+    // `--` comments seen since the previous statement ended, before this one started.
+    let mut comments: Vec<LineComment> = Vec::new();
 
     while i < bytes.len() {
         let c = bytes[i];
@@ -52,8 +65,15 @@ pub fn split(sql: &str) -> Vec<Statement> {
                 i += 1;
             }
             b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                let from = i;
                 while i < bytes.len() && bytes[i] != b'\n' {
                     i += 1;
+                }
+                if start.is_none() {
+                    comments.push(LineComment {
+                        line,
+                        text: sql[from + 2..i].trim().to_string(),
+                    });
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
@@ -79,11 +99,14 @@ pub fn split(sql: &str) -> Vec<Statement> {
             b';' if depth == 0 => {
                 if let Some((s, l)) = start.take() {
                     out.push(Statement {
-                        text: sql[s..i].to_string(),
+                        text: sql[s..i].trim_end().to_string(),
                         line: l,
                         offset: s,
+                        leading_comments: std::mem::take(&mut comments),
                     });
                 }
+                // Comments before an empty statement (`;;`) belong to none.
+                comments.clear();
                 words.clear();
                 i += 1;
             }
@@ -141,6 +164,7 @@ pub fn split(sql: &str) -> Vec<Statement> {
             text,
             line: l,
             offset: s,
+            leading_comments: comments,
         });
     }
     out
@@ -300,6 +324,54 @@ mod tests {
         let stmts = split("SELECT 'é\nü',\n oops;");
         let pos = stmts[0].text.chars().position(|c| c == 'o').unwrap() as u32 + 1;
         assert_eq!(stmts[0].line_of_position(pos), 3);
+    }
+
+    fn comments(stmt: &Statement) -> Vec<(usize, &str)> {
+        stmt.leading_comments
+            .iter()
+            .map(|c| (c.line, c.text.as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn leading_comments_belong_to_the_next_statement() {
+        let s =
+            split("-- head\nCREATE TABLE a (x int);\n\n-- about b\nCREATE TABLE b (\n y int\n);\n");
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            (s[0].line, s[0].text.as_str()),
+            (2, "CREATE TABLE a (x int)")
+        );
+        assert_eq!(comments(&s[0]), vec![(1, "head")]);
+        assert_eq!(s[1].line, 5);
+        assert_eq!(comments(&s[1]), vec![(4, "about b")]);
+    }
+
+    #[test]
+    fn comments_inside_a_statement_or_before_nothing_are_not_leading() {
+        let s = split("-- one\n/* block */ -- two\nSELECT 1 -- inside\n, 2;\n-- stray\n;\nSELECT 3 ;\n-- tail\n");
+        assert_eq!(s.len(), 2, "{s:#?}");
+        assert_eq!(comments(&s[0]), vec![(1, "one"), (2, "two")]);
+        assert!(s[1].leading_comments.is_empty(), "{s:#?}");
+        assert_eq!(s[1].text, "SELECT 3");
+    }
+
+    #[test]
+    fn multiline_dollar_body_counts_lines() {
+        let s = split("DO $$\nBEGIN\n  NULL;\nEND\n$$;\n\nSELECT 1;");
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].line, 7);
+    }
+
+    #[test]
+    fn repo_migrations_split() {
+        let v4 = include_str!("../../migrations/V4__appointment_indexes.sql");
+        let s = split(v4);
+        assert_eq!(s.len(), 7);
+        assert_eq!(s[0].line, 15);
+        assert_eq!(s[0].leading_comments[0].text, "dbkit:no-transaction");
+        let v1 = include_str!("../../migrations/V1__supabase_compat.sql");
+        assert_eq!(split(v1).len(), 3);
     }
 
     #[test]

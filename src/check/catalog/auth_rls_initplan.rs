@@ -17,14 +17,14 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
                 Ok(expr) => policy_expr::per_row_calls(&expr),
                 // PostgreSQL printed it, sqlparser cannot read it: say so, do not guess.
                 Err(e) => {
-                    out.push(Hit {
-                        rule: Rule::AuthRlsInitplan,
-                        object: p.object(),
-                        message: format!(
+                    out.push(Hit::new(
+                        Rule::AuthRlsInitplan,
+                        p.object(),
+                        format!(
                             "{clause} expression could not be parsed to judge it ({e}): {text}"
                         ),
-                        locate: p.locate(),
-                    });
+                        p.locate(),
+                    ));
                     continue;
                 }
             };
@@ -33,18 +33,18 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
             }
             let mut names = calls.clone();
             names.dedup();
-            out.push(Hit {
-                rule: Rule::AuthRlsInitplan,
-                object: p.object(),
-                message: format!(
+            out.push(Hit::new(
+                Rule::AuthRlsInitplan,
+                p.object(),
+                format!(
                     "policy {} on {}: {clause} calls {} once per row; wrap each call in a scalar subquery, e.g. (select {}), so it runs once per statement",
                     p.name,
                     p.table,
                     names.join(", "),
                     names[0]
                 ),
-                locate: p.locate(),
-            });
+                p.locate(),
+            ));
         }
     }
     out
@@ -72,9 +72,11 @@ mod tests {
         let hits = check(&[policy("(org_id = ((auth.jwt() ->> 'org_id'::text))::uuid)")]);
         assert_eq!(hits.len(), 1);
         assert!(
-            hits[0].message.contains("USING calls auth.jwt()"),
+            hits[0].subjects[0]
+                .message
+                .contains("USING calls auth.jwt()"),
             "{}",
-            hits[0].message
+            hits[0].subjects[0].message
         );
         assert!(check(&[policy(
             "(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"

@@ -4,12 +4,13 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit};
+use super::{user_schema, Hit, Subject};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
     "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
-            array_agg(ic.relname::text ORDER BY i.indisunique DESC, ic.relname)
+            array_agg(ic.relname::text ORDER BY ic.relname),
+            array_agg(i.indisunique ORDER BY ic.relname)
      FROM pg_index i
      JOIN pg_class ic ON ic.oid = i.indexrelid
      JOIN pg_class c ON c.oid = i.indrelid
@@ -28,19 +29,59 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         .query(SQL, &[])
         .await?
         .iter()
-        .map(|r| {
-            let table: String = r.get(0);
-            let indexes: Vec<String> = r.get(1);
-            let extra = &indexes[indexes.len() - 1];
-            Hit {
-                rule: Rule::DuplicateIndex,
-                object: extra.clone(),
-                message: format!(
-                    "indexes {} on {table} are identical: DROP INDEX CONCURRENTLY {extra}",
-                    indexes.join(", ")
-                ),
-                locate: vec![format!("index:{extra}"), format!("table:{table}")],
-            }
-        })
+        .map(|r| hit(r.get(0), r.get(1), r.get(2)))
         .collect())
+}
+
+/// One group of identical indexes. Any of them but one can go; a unique one is kept
+/// (it enforces something). Reported on the droppable index defined last: the one a
+/// new migration added.
+fn hit(table: String, indexes: Vec<String>, unique: Vec<bool>) -> Hit {
+    let all = indexes.join(", ");
+    let keeps_unique = unique.iter().any(|&u| u) && unique.iter().any(|&u| !u);
+    let subjects = indexes
+        .iter()
+        .zip(&unique)
+        .filter(|(_, &u)| !(keeps_unique && u))
+        .map(|(extra, _)| Subject {
+            object: extra.clone(),
+            message: format!(
+                "indexes {all} on {table} are identical: DROP INDEX CONCURRENTLY {extra}"
+            ),
+            locate: vec![format!("index:{extra}"), format!("table:{table}")],
+        })
+        .collect();
+    Hit {
+        rule: Rule::DuplicateIndex,
+        subjects,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn objects(hit: &Hit) -> Vec<&str> {
+        hit.subjects.iter().map(|s| s.object.as_str()).collect()
+    }
+
+    #[test]
+    fn any_but_a_unique_one_may_be_dropped() {
+        let names = || {
+            vec![
+                "a_idx".to_string(),
+                "b_key".to_string(),
+                "c_idx".to_string(),
+            ]
+        };
+        let h = hit("t".into(), names(), vec![false, true, false]);
+        assert_eq!(objects(&h), vec!["a_idx", "c_idx"]);
+        assert!(h.subjects[1]
+            .message
+            .ends_with("a_idx, b_key, c_idx on t are identical: DROP INDEX CONCURRENTLY c_idx"));
+        let h = hit("t".into(), names(), vec![false; 3]);
+        assert_eq!(objects(&h), vec!["a_idx", "b_key", "c_idx"]);
+        let h = hit("t".into(), names(), vec![true; 3]);
+        assert_eq!(objects(&h).len(), 3);
+    }
 }

@@ -29,14 +29,14 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
             let function: String = r.get(0);
             let name: String = r.get(1);
             let args: String = r.get(2);
-            Hit {
-                rule: Rule::FunctionSearchPathMutable,
-                message: format!(
+            Hit::new(
+                Rule::FunctionSearchPathMutable,
+                format!("{function}({args})"),
+                format!(
                     "SECURITY DEFINER function {function}({args}) has no fixed search_path: add SET search_path = ''"
                 ),
-                object: format!("{function}({args})"),
-                locate: vec![format!("function:{name}")],
-            }
+                vec![format!("function:{name}")],
+            )
         })
         .collect())
 }

@@ -33,14 +33,38 @@ macro_rules! user_schema {
 }
 pub(crate) use user_schema;
 
-/// One catalog rule's verdict.
+/// One catalog rule's verdict: a finding about one object, or about several at once
+/// (overlapping policies, identical indexes).
 #[derive(Debug, Clone)]
 pub struct Hit {
     pub rule: Rule,
+    /// The objects the finding is about, each with the finding as it reads when placed
+    /// on that object. It is reported once, on the subject the migrations defined last:
+    /// the one a new migration introduced.
+    pub subjects: Vec<Subject>,
+}
+
+/// One object a finding is about.
+#[derive(Debug, Clone)]
+pub struct Subject {
     pub object: String,
     pub message: String,
     /// Locator keys to try, most specific first (`policy:t.p`, `table:t`).
     pub locate: Vec<String>,
+}
+
+impl Hit {
+    /// A finding about one object.
+    pub fn new(rule: Rule, object: String, message: String, locate: Vec<String>) -> Hit {
+        Hit {
+            rule,
+            subjects: vec![Subject {
+                object,
+                message,
+                locate,
+            }],
+        }
+    }
 }
 
 /// A row-level security policy as stored.
@@ -127,9 +151,21 @@ pub async fn check(client: &Client, locator: &Locator) -> Result<Vec<Finding>> {
     Ok(hits.into_iter().map(|h| locate(h, locator)).collect())
 }
 
+/// The finding for `hit`, on its subject defined last in the migrations (the first
+/// subject when none of them can be found).
 pub fn locate(hit: Hit, locator: &Locator) -> Finding {
-    let mut finding = Finding::new(hit.rule, hit.message).object(hit.object);
-    if let Some((file, line)) = locator.first(&hit.locate) {
+    let keys: Vec<&[String]> = hit.subjects.iter().map(|s| s.locate.as_slice()).collect();
+    let (index, place) = match locator.latest(&keys) {
+        Some((index, place)) => (index, Some(place)),
+        None => (0, None),
+    };
+    let subject = hit
+        .subjects
+        .into_iter()
+        .nth(index)
+        .expect("a hit has a subject");
+    let mut finding = Finding::new(hit.rule, subject.message).object(subject.object);
+    if let Some((file, line)) = place {
         finding = finding.at(file, line);
     }
     finding

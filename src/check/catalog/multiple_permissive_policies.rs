@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Hit, Policy};
+use super::{Hit, Policy, Subject};
 use crate::check::rule::Rule;
 
 const COMMANDS: [(&str, &str); 4] = [
@@ -45,16 +45,24 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
         }
         for (names, (roles, commands)) in groups {
             let roles: Vec<&str> = roles.into_iter().collect();
+            let message = format!(
+                "{table}: permissive policies {} all apply to role {} for {}; each is evaluated per row — merge them",
+                names.join(", "),
+                roles.join(", "),
+                commands.join("/")
+            );
+            // About every policy of the group: reported on the newest.
+            let subjects = names
+                .iter()
+                .map(|name| Subject {
+                    object: format!("{table}.{name}"),
+                    message: message.clone(),
+                    locate: vec![format!("policy:{table}.{name}"), format!("table:{table}")],
+                })
+                .collect();
             out.push(Hit {
                 rule: Rule::MultiplePermissivePolicies,
-                object: format!("{table}.{}", names[0]),
-                message: format!(
-                    "{table}: permissive policies {} all apply to role {} for {}; each is evaluated per row — merge them",
-                    names.join(", "),
-                    roles.join(", "),
-                    commands.join("/")
-                ),
-                locate: vec![format!("policy:{table}.{}", names[names.len() - 1]), format!("table:{table}")],
+                subjects,
             });
         }
     }
@@ -85,7 +93,10 @@ mod tests {
             p("b", "r", &["public"], true),
         ]);
         assert_eq!(hits.len(), 1, "{hits:?}");
-        assert!(hits[0].message.contains("a, b") && hits[0].message.contains("SELECT"));
+        let objects: Vec<&str> = hits[0].subjects.iter().map(|s| s.object.as_str()).collect();
+        assert_eq!(objects, vec!["t.a", "t.b"]);
+        let message = &hits[0].subjects[0].message;
+        assert!(message.contains("a, b") && message.contains("SELECT"));
     }
 
     #[test]

@@ -26,12 +26,12 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         .map(|r| {
             let table: String = r.get(0);
             let name: String = r.get(1);
-            Hit {
-                rule: Rule::NoPrimaryKey,
-                message: format!("table {table} has no primary key"),
-                object: table,
-                locate: vec![format!("table:{name}")],
-            }
+            Hit::new(
+                Rule::NoPrimaryKey,
+                table.clone(),
+                format!("table {table} has no primary key"),
+                vec![format!("table:{name}")],
+            )
         })
         .collect())
 }

@@ -27,14 +27,14 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
             let table: String = r.get(0);
             let name: String = r.get(1);
             let policies: String = r.get(2);
-            Hit {
-                rule: Rule::PolicyExistsRlsDisabled,
-                message: format!(
+            Hit::new(
+                Rule::PolicyExistsRlsDisabled,
+                table.clone(),
+                format!(
                     "{table} has policies ({policies}) but row-level security is off, so none of them applies"
                 ),
-                object: table,
-                locate: vec![format!("rls:{name}"), format!("table:{name}")],
-            }
+                vec![format!("rls:{name}"), format!("table:{name}")],
+            )
         })
         .collect())
 }

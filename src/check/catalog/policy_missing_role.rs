@@ -8,14 +8,16 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
     policies
         .iter()
         .filter(|p| p.roles.iter().any(|r| r == "public"))
-        .map(|p| Hit {
-            rule: Rule::PolicyMissingRole,
-            object: p.object(),
-            message: format!(
-                "policy {} on {} applies to PUBLIC: scope it, e.g. TO authenticated",
-                p.name, p.table
-            ),
-            locate: p.locate(),
+        .map(|p| {
+            Hit::new(
+                Rule::PolicyMissingRole,
+                p.object(),
+                format!(
+                    "policy {} on {} applies to PUBLIC: scope it, e.g. TO authenticated",
+                    p.name, p.table
+                ),
+                p.locate(),
+            )
         })
         .collect()
 }

@@ -39,17 +39,17 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         let redundant: String = r.get(1);
         let covering: String = r.get(2);
         // One finding per redundant index, naming the first index that covers it.
-        if out.iter().any(|h| h.object == redundant) {
+        if out.iter().any(|h| h.subjects[0].object == redundant) {
             continue;
         }
-        out.push(Hit {
-            rule: Rule::RedundantIndex,
-            message: format!(
+        out.push(Hit::new(
+            Rule::RedundantIndex,
+            redundant.clone(),
+            format!(
                 "{redundant} on {table} is a prefix of {covering}, which serves the same lookups: DROP INDEX CONCURRENTLY {redundant}"
             ),
-            locate: vec![format!("index:{redundant}"), format!("table:{table}")],
-            object: redundant,
-        });
+            vec![format!("index:{redundant}"), format!("table:{table}")],
+        ));
     }
     Ok(out)
 }

@@ -27,14 +27,14 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         .map(|r| {
             let table: String = r.get(0);
             let name: String = r.get(1);
-            Hit {
-                rule: Rule::RlsDisabled,
-                message: format!(
+            Hit::new(
+                Rule::RlsDisabled,
+                table.clone(),
+                format!(
                     "tenant table {table} has org_id but row-level security is off: every API role reads every org's rows (ALTER TABLE {table} ENABLE ROW LEVEL SECURITY)"
                 ),
-                object: table,
-                locate: vec![format!("table:{name}")],
-            }
+                vec![format!("table:{name}")],
+            )
         })
         .collect())
 }

@@ -25,14 +25,14 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         .map(|r| {
             let table: String = r.get(0);
             let name: String = r.get(1);
-            Hit {
-                rule: Rule::RlsEnabledNoPolicy,
-                message: format!(
+            Hit::new(
+                Rule::RlsEnabledNoPolicy,
+                table.clone(),
+                format!(
                     "{table} has row-level security on and no policy: API roles see no rows (fine for a service-only table)"
                 ),
-                object: table,
-                locate: vec![format!("rls:{name}"), format!("table:{name}")],
-            }
+                vec![format!("rls:{name}"), format!("table:{name}")],
+            )
         })
         .collect())
 }

@@ -33,15 +33,15 @@ pub async fn check(client: &Client, policies: &[Policy]) -> Result<Vec<Hit>> {
                     .await?
                     .get(0);
                 if !indexed {
-                    out.push(Hit {
-                        rule: Rule::TenantKeyNotIndexed,
-                        object: format!("{}.{column}", p.table),
-                        message: format!(
+                    out.push(Hit::new(
+                        Rule::TenantKeyNotIndexed,
+                        format!("{}.{column}", p.table),
+                        format!(
                             "policy {} filters {} on {column}, which leads no btree index: every tenant query scans the table; CREATE INDEX CONCURRENTLY ON {} ({column}, ...)",
                             p.name, p.table, p.table
                         ),
-                        locate: p.locate(),
-                    });
+                        p.locate(),
+                    ));
                 }
             }
         }

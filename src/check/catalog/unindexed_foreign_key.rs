@@ -37,14 +37,14 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
             let constraint: String = r.get(2);
             let columns: Vec<String> = r.get(3);
             let columns = columns.join(", ");
-            Hit {
-                rule: Rule::UnindexedForeignKey,
-                object: format!("{table}.{constraint}"),
-                message: format!(
+            Hit::new(
+                Rule::UnindexedForeignKey,
+                format!("{table}.{constraint}"),
+                format!(
                     "foreign key {constraint} on {table} ({columns}) leads no index: deleting a referenced row scans {table}; CREATE INDEX CONCURRENTLY ON {table} ({columns})"
                 ),
-                locate: vec![format!("table:{name}")],
-            }
+                vec![format!("table:{name}")],
+            )
         })
         .collect())
 }

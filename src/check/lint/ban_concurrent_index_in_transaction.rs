@@ -1,10 +1,10 @@
-//! `ban-concurrent-index-in-transaction`: CREATE INDEX CONCURRENTLY cannot run inside a
-//! transaction block, and a migration runs in one unless its first line is
-//! `-- dbkit:no-transaction`.
+//! `ban-concurrent-index-in-transaction`: CREATE INDEX CONCURRENTLY and DROP INDEX
+//! CONCURRENTLY cannot run inside a transaction block, and a migration runs in one
+//! unless its first line is `-- dbkit:no-transaction`.
 
 use sqlparser::ast::Statement as Ast;
 
-use super::{table_key, Ctx, Violation};
+use super::{drop_index_concurrently, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
@@ -16,6 +16,18 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
                 .as_ref()
                 .map_or_else(|| table_key(&ci.table_name), |n| n.to_string()),
             message: "CREATE INDEX CONCURRENTLY fails inside a transaction: make `-- dbkit:no-transaction` the file's first line".to_string(),
+        }],
+        _ => vec![],
+    }
+}
+
+/// DROP INDEX CONCURRENTLY, which sqlparser cannot parse: recognised from its words.
+pub fn check_text(ctx: &Ctx, sql: &str) -> Vec<Violation> {
+    match drop_index_concurrently(sql) {
+        Some(index) if !ctx.file.no_transaction => vec![Violation {
+            rule: Rule::BanConcurrentIndexInTransaction,
+            object: index,
+            message: "DROP INDEX CONCURRENTLY fails inside a transaction: make `-- dbkit:no-transaction` the file's first line".to_string(),
         }],
         _ => vec![],
     }
@@ -37,6 +49,24 @@ mod tests {
         );
         // The directive only counts on the first line.
         assert_eq!(hits("-- indexes\n-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 1);
+    }
+
+    #[test]
+    fn flags_drop_index_concurrently_without_directive() {
+        assert_eq!(hits("DROP INDEX CONCURRENTLY a_idx;", R), 1);
+        assert_eq!(
+            hits(
+                "drop index /* c */ concurrently if exists public.\"A_idx\";",
+                R
+            ),
+            1
+        );
+        assert_eq!(
+            hits("-- dbkit:no-transaction\nDROP INDEX CONCURRENTLY a_idx;", R),
+            0
+        );
+        // Without CONCURRENTLY it is fine in a transaction.
+        assert_eq!(hits("DROP INDEX a_idx;", R), 0);
     }
 
     #[test]

@@ -42,6 +42,11 @@ pub struct Violation {
 
 type RuleFn = fn(&Ctx, &Ast) -> Vec<Violation>;
 
+/// A rule for statements sqlparser cannot parse, judged from their text.
+type TextRuleFn = fn(&Ctx, &str) -> Vec<Violation>;
+
+const TEXT_RULES: &[TextRuleFn] = &[ban_concurrent_index_in_transaction::check_text];
+
 const RULES: &[RuleFn] = &[
     require_concurrent_index_creation::check,
     ban_concurrent_index_in_transaction::check,
@@ -74,18 +79,56 @@ pub fn lint_file(file: &MigrationFile) -> Vec<Finding> {
     let ctx = Ctx { file, new_tables };
     let mut out = Vec::new();
     for s in &file.statements {
-        let Some(ast) = &s.ast else { continue };
-        for rule in RULES {
-            for v in rule(&ctx, ast) {
-                out.push(
-                    Finding::new(v.rule, v.message)
-                        .at(file.display.clone(), s.stmt.line)
-                        .object(v.object),
-                );
-            }
+        let violations: Vec<Violation> = match &s.ast {
+            Some(ast) => RULES.iter().flat_map(|rule| rule(&ctx, ast)).collect(),
+            None => TEXT_RULES
+                .iter()
+                .flat_map(|rule| rule(&ctx, &s.stmt.text))
+                .collect(),
+        };
+        for v in violations {
+            out.push(
+                Finding::new(v.rule, v.message)
+                    .at(file.display.clone(), s.stmt.line)
+                    .object(v.object),
+            );
         }
     }
     out
+}
+
+/// The index of a `DROP INDEX CONCURRENTLY [IF EXISTS] name [, ...]` statement (the
+/// first one, folded, schema dropped). sqlparser cannot parse this statement, so it is
+/// recognised from its tokens (comments skipped).
+pub fn drop_index_concurrently(sql: &str) -> Option<String> {
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
+    let mut tokens = tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .peekable();
+    let is_keyword = |t: Option<&Token>, kw: &str| matches!(t, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw));
+    for kw in ["drop", "index", "concurrently"] {
+        if !is_keyword(tokens.next().as_ref(), kw) {
+            return None;
+        }
+    }
+    if is_keyword(tokens.peek(), "if") {
+        tokens.next();
+        tokens.next(); // EXISTS
+    }
+    // `schema.name`: the last word before anything but a word or a period.
+    let mut name = None;
+    for token in tokens {
+        match token {
+            Token::Word(w) if w.quote_style.is_some() => name = Some(w.value),
+            Token::Word(w) => name = Some(w.value.to_lowercase()),
+            Token::Period => {}
+            _ => break,
+        }
+    }
+    name
 }
 
 /// An identifier as PostgreSQL folds it: unquoted names are lower-cased.
@@ -120,7 +163,9 @@ pub(crate) mod test_support {
             sql.into(),
         );
         assert!(
-            file.statements.iter().all(|s| s.ast.is_some()),
+            file.statements
+                .iter()
+                .all(|s| s.ast.is_some() || drop_index_concurrently(&s.stmt.text).is_some()),
             "test SQL must parse: {sql}"
         );
         lint_file(&file)
@@ -140,6 +185,22 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn drop_index_concurrently_names_the_index() {
+        let name = |sql| drop_index_concurrently(sql);
+        assert_eq!(name("DROP INDEX CONCURRENTLY a_idx"), Some("a_idx".into()));
+        assert_eq!(
+            name("drop index -- x\n concurrently if exists Public.\"A_Idx\", b CASCADE"),
+            Some("A_Idx".into())
+        );
+        assert_eq!(
+            name("DROP INDEX CONCURRENTLY IF EXISTS S.Idx"),
+            Some("idx".into())
+        );
+        assert_eq!(name("DROP INDEX a_idx"), None);
+        assert_eq!(name("CREATE INDEX CONCURRENTLY a ON t (x)"), None);
+    }
 
     #[test]
     fn project_migrations_lint_clean() {
