@@ -75,6 +75,12 @@ pub enum Command {
         after_help = "Examples:\n  dbkit explain --before 3                  # scratch DB: V3, seed 50 orgs, explain, migrate, explain, diff\n  dbkit explain --format markdown           # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression,rls-per-row --format json"
     )]
     Explain(crate::explain::ExplainArgs),
+    /// Replay the report's booking load test (ramp, burst, sustained) through a connection
+    /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
+    #[command(
+        after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
+    )]
+    Bench(crate::bench::BenchArgs),
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     #[command(

@@ -29,6 +29,10 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             let database = Database::resolve(&cli.connect)?;
             crate::explain::command(&database, &args, cli.output.format).await
         }
+        Command::Bench(args) => {
+            let database = Database::resolve(&cli.connect)?;
+            crate::bench::command(&database, &args, cli.output.format).await
+        }
         Command::Check(args) => {
             let database = Database::resolve(&cli.connect)?;
             crate::check::command(&database, &args, cli.output.format).await

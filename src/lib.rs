@@ -1,6 +1,7 @@
 //! dbkit: migrate, seed, explain, check and bench the PostgreSQL database behind a
 //! multi-tenant booking service. `run` is the whole program; `main.rs` only calls it.
 
+pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod commands;

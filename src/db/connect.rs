@@ -289,6 +289,21 @@ fn explain_connect_error(url: &DbUrl, err: tokio_postgres::Error) -> anyhow::Err
     hinted(format!("cannot connect to {target}: {text}"), hint)
 }
 
+/// The TLS connector `url` asks for (`None`: plain TCP), for callers that open their
+/// own connections (the bench's connection pool).
+pub(crate) fn tls_connector(
+    url: &DbUrl,
+) -> Result<Option<tokio_postgres_rustls::MakeRustlsConnect>> {
+    let roots = match (&url.root_cert, url.tls) {
+        (Some(path), Tls::VerifyFull) => Some(load_roots(path)?),
+        _ => None,
+    };
+    Ok(match url.tls {
+        Tls::Off => None,
+        mode => Some(make_tls(mode, roots)),
+    })
+}
+
 /// The authorities in a PEM file (`sslrootcert`).
 fn load_roots(path: &std::path::Path) -> Result<rustls::RootCertStore> {
     use rustls::pki_types::pem::PemObject;

@@ -1,0 +1,302 @@
+//! `dbkit bench` through the real binary against a real PostgreSQL: a burst on seeded
+//! data leaves no errors, no double booking and every table's row count as it was;
+//! forced collisions are counted as "slot taken" with zero overlaps; killing the
+//! bench's connections mid-run is exit 2 with the completed rows cleaned up.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{dbkit, fresh_db_from, template, TestDb};
+use serde_json::Value;
+
+/// Seeded with `dbkit seed --orgs 3` and the tests' small profile (built once per
+/// test process as a template).
+fn seeded_db() -> TestDb {
+    let name = template("bench_seeded_v2", |db| {
+        dbkit()
+            .args(["migrate", "--database-url", &db.url_string()])
+            .timeout(Duration::from_secs(120))
+            .assert()
+            .success();
+        dbkit()
+            .args(["seed", "--orgs", "3", "--profile", SMALL_PROFILE])
+            .args(["--database-url", &db.url_string()])
+            .timeout(Duration::from_secs(300))
+            .assert()
+            .success();
+    });
+    fresh_db_from(&name)
+}
+
+const SMALL_PROFILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/seed_small.yaml"
+);
+
+fn row_counts(db: &TestDb) -> BTreeMap<String, i64> {
+    [
+        "orgs",
+        "org_settings",
+        "members",
+        "providers",
+        "contacts",
+        "appointments",
+    ]
+    .iter()
+    .map(|t| {
+        let n: i64 = db.query(&format!("SELECT count(*) FROM {t}"))[0].get(0);
+        (t.to_string(), n)
+    })
+    .collect()
+}
+
+fn overlaps(db: &TestDb) -> i64 {
+    db.query(
+        "SELECT count(*) FROM appointments a JOIN appointments b
+           ON a.org_id = b.org_id AND a.provider_id = b.provider_id AND a.id < b.id
+          AND tstzrange(a.scheduled_at, a.ends_at) && tstzrange(b.scheduled_at, b.ends_at)
+        WHERE a.status <> 'cancelled' AND b.status <> 'cancelled'",
+    )[0]
+    .get(0)
+}
+
+fn bench_json(db: &TestDb, args: &[&str]) -> Value {
+    let out = dbkit()
+        .args([
+            "bench",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(args)
+        .timeout(Duration::from_secs(180))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).expect("bench JSON")
+}
+
+#[test]
+fn burst_on_seeded_data_is_clean_and_leaves_counts_unchanged() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let report = bench_json(&db, &["--scenario", "burst", "--requests-per-client", "4"]);
+    let s = &report["scenarios"][0];
+    assert_eq!(s["name"], "burst");
+    assert_eq!(s["concurrency"], 30);
+    assert_eq!(s["requests"], 120);
+    assert_eq!(s["errors"], 0, "{report:#}");
+    assert!(s["booked"].as_u64().unwrap() > 0, "{report:#}");
+    for key in [
+        "p50_ms",
+        "p95_ms",
+        "p99_ms",
+        "throughput_rps",
+        "pool_wait_p95_ms",
+    ] {
+        assert!(s[key].as_f64().unwrap() >= 0.0, "{key}");
+    }
+    assert_eq!(report["double_bookings"], 0);
+    assert_eq!(report["inserted"], report["deleted"]);
+    assert_eq!(report["row_counts_unchanged"], true);
+    assert_eq!(row_counts(&db), before);
+    let left: i64 =
+        db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0);
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn forced_collisions_are_slot_taken_and_never_overlap() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let report = bench_json(
+        &db,
+        &[
+            "--concurrency",
+            "8",
+            "--requests",
+            "160",
+            "--collide-ratio",
+            "1",
+        ],
+    );
+    let s = &report["scenarios"][0];
+    let (booked, taken) = (
+        s["booked"].as_u64().unwrap(),
+        s["slot_taken"].as_u64().unwrap(),
+    );
+    // Three hot slots per org, three orgs: at most nine can be booked.
+    assert!(booked <= 9, "{report:#}");
+    assert!(taken >= 150, "{report:#}");
+    assert_eq!(booked + taken + s["errors"].as_u64().unwrap(), 160);
+    assert_eq!(report["double_bookings"], 0);
+    assert_eq!(overlaps(&db), 0);
+    assert_eq!(row_counts(&db), before);
+}
+
+#[test]
+fn budget_exceeded_is_exit_1() {
+    let db = seeded_db();
+    dbkit()
+        .args(["bench", "--database-url", &db.url_string()])
+        .args([
+            "--concurrency",
+            "2",
+            "--requests",
+            "20",
+            "--budget-p95-ms",
+            "0.001",
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("FAILED: custom-2: p95"));
+}
+
+#[test]
+fn killed_connections_stop_the_run_with_exit_2_and_clean_up() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(["bench", "--database-url", &db.url_string()])
+        .args(["--concurrency", "4", "--duration", "60s"])
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dbkit bench");
+    // Wait until the bench has committed bookings, then terminate its backends until it gives up.
+    let started = Instant::now();
+    loop {
+        let n: i64 =
+            db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bench never booked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let status = loop {
+        db.query(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE application_name = 'dbkit-bench' AND datname = '{}'",
+            db.name()
+        ));
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "bench did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("error: bench lost its database connection"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: the run stopped"), "{stderr}");
+    let left: i64 =
+        db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0);
+    assert_eq!(left, 0, "rows of completed bookings must be removed");
+    assert_eq!(row_counts(&db), before);
+}
+
+#[test]
+fn cleanup_removes_rows_of_crashed_runs_only() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    db.execute(
+        "INSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, ends_at, notes)
+         SELECT org_id, provider_id, contact_id, now() + interval '3000 days' + n * interval '1 hour',
+                now() + interval '3000 days 30 minutes' + n * interval '1 hour',
+                'dbkit-bench run 00000000-0000-0000-0000-000000000000'
+         FROM (SELECT org_id, provider_id, contact_id, row_number() OVER () AS n FROM appointments LIMIT 2) a;
+         UPDATE appointments SET notes = 'dbkit-bench is great' WHERE id = (SELECT id FROM appointments WHERE notes IS NULL ORDER BY id LIMIT 1)",
+    );
+    dbkit()
+        .args(["bench", "--cleanup", "--database-url", &db.url_string()])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("removed 2 appointment(s)"));
+    assert_eq!(row_counts(&db), before);
+}
+
+#[test]
+fn before_compares_v3_with_head_on_a_scratch_database() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let out = dbkit()
+        .args([
+            "bench",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args([
+            "--before",
+            "3",
+            "--orgs",
+            "1",
+            "--concurrency",
+            "2",
+            "--requests",
+            "40",
+        ])
+        .timeout(Duration::from_secs(300))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(v["before_version"], 3);
+    assert_eq!(v["after_version"], 6);
+    let c = &v["comparison"][0];
+    assert_eq!(c["name"], "custom-2");
+    assert!(
+        c["p95_before_ms"].as_f64().unwrap() > 0.0 && c["p95_after_ms"].as_f64().unwrap() > 0.0
+    );
+    assert_eq!(v["scenarios"][0]["requests"], 40);
+    assert_eq!(v["double_bookings"], 0);
+    assert_eq!(v["before"]["row_counts_unchanged"], true);
+    assert_eq!(v["after"]["row_counts_unchanged"], true);
+    // The target database was not touched.
+    assert_eq!(row_counts(&db), before);
+}
+
+#[test]
+fn an_unseeded_database_is_a_clear_error() {
+    let db = common::fresh_db();
+    dbkit()
+        .args(["migrate", "--database-url", &db.url_string()])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success();
+    dbkit()
+        .args([
+            "bench",
+            "--scenario",
+            "burst",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("error: no org has members"))
+        .stderr(predicates::str::contains("hint: seed the database first"));
+}
