@@ -27,7 +27,12 @@ impl Progress {
 
     /// The indicator of a measured phase: counts its transactions.
     pub fn phase(&self, phase: &Phase) -> PhaseBar {
-        let clients = format!("{} ({} clients)", phase.name, phase.concurrency);
+        let clients = format!(
+            "{} ({} client{})",
+            phase.name,
+            phase.concurrency,
+            if phase.concurrency == 1 { "" } else { "s" }
+        );
         self.make(|| match phase.stop {
             Stop::Requests(n) => styled(
                 ProgressBar::new(n),
