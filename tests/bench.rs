@@ -64,7 +64,7 @@ fn overlaps(db: &TestDb) -> i64 {
 }
 
 fn bench_json(db: &TestDb, args: &[&str]) -> Value {
-    let out = dbkit()
+    let output = dbkit()
         .args([
             "bench",
             "--format",
@@ -77,9 +77,14 @@ fn bench_json(db: &TestDb, args: &[&str]) -> Value {
         .assert()
         .success()
         .get_output()
-        .stdout
         .clone();
-    serde_json::from_slice(&out).expect("bench JSON")
+    // Progress indicators only on a terminal: nothing on a piped stderr.
+    assert!(
+        output.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("bench JSON")
 }
 
 #[test]
@@ -103,6 +108,7 @@ fn burst_on_seeded_data_is_clean_and_leaves_counts_unchanged() {
         assert!(s[key].as_f64().unwrap() >= 0.0, "{key}");
     }
     assert_eq!(report["double_bookings"], 0);
+    assert_eq!(report["statements"], "queries/ (embedded)");
     assert_eq!(report["inserted"], report["deleted"]);
     assert_eq!(report["row_counts_unchanged"], true);
     assert_eq!(row_counts(&db), before);
@@ -299,4 +305,45 @@ fn an_unseeded_database_is_a_clear_error() {
         .code(2)
         .stderr(predicates::str::contains("error: no org has members"))
         .stderr(predicates::str::contains("hint: seed the database first"));
+}
+
+/// A copy of the repository's queries/ to point --queries at.
+fn queries_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    for entry in std::fs::read_dir(src).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn queries_dir_replaces_the_embedded_catalog_and_a_broken_one_is_exit_2() {
+    let db = seeded_db();
+    let dir = queries_copy();
+    let path = dir.path().to_str().unwrap();
+    let report = bench_json(
+        &db,
+        &["--concurrency", "2", "--requests", "30", "--queries", path],
+    );
+    assert_eq!(report["statements"], path);
+    assert_eq!(report["scenarios"][0]["errors"], 0, "{report:#}");
+    assert_eq!(report["row_counts_unchanged"], true);
+
+    let catalog = dir.path().join("catalog.yaml");
+    let text = std::fs::read_to_string(&catalog).unwrap();
+    std::fs::write(
+        &catalog,
+        text.replace("name: booking_insert", "name: booking_upsert"),
+    )
+    .unwrap();
+    dbkit()
+        .args(["bench", "--database-url", &db.url_string()])
+        .args(["--concurrency", "2", "--requests", "10", "--queries", path])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("no query `booking_insert`"))
+        .stderr(predicates::str::contains("hint: bench needs catalog.yaml"));
 }

@@ -1,110 +1,97 @@
-//! Loading the booking statements from the canonical query files (`queries/` with
-//! `catalog.yaml`, DESIGN.md "Canonical queries"), so bench, explain and pgbench run
-//! the same SQL. Bench needs three of them — `provider_contact_validation`,
-//! `provider_conflict_check`, `booking_insert` — and maps each catalog parameter name to
-//! a field of its request. The INSERT gets one addition, made on the parsed statement:
-//! a `notes` column bound to the run's marker, so rows of a run that could not clean
-//! up can be found later.
+//! The booking statements come from the canonical query catalog (`queries/` with
+//! `catalog.yaml`, DESIGN.md "Canonical queries") — the one `dbkit explain` runs, loaded
+//! and validated by `explain::catalog` — so bench, explain and pgbench run the same SQL.
+//! By default the catalog compiled into the binary; `--queries DIR` another directory.
+//!
+//! Bench needs three queries — `provider_contact_validation`, `provider_conflict_check`,
+//! `booking_insert` — and maps each catalog parameter (by name, checked against its
+//! declared type) to a field of its request. The INSERT gets one addition, made on the
+//! parsed statement: a `notes` column bound to the run's marker, so rows of a run that
+//! could not clean up can be found later.
 
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use serde::Deserialize;
 use sqlparser::ast::{Expr, Ident, ObjectName, SetExpr, Statement as SqlStatement, Value};
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::transaction::{BookingStatements, Param, Statement};
+use crate::explain::catalog::{Catalog, ParamType};
 
 pub const VALIDATION: &str = "provider_contact_validation";
 pub const CONFLICT_CHECK: &str = "provider_conflict_check";
 pub const INSERT: &str = "booking_insert";
 
-#[derive(Debug, Deserialize)]
-struct Catalog {
-    queries: Vec<Entry>,
+/// The shipped canonical queries (compiled into the binary).
+pub fn embedded() -> Result<BookingStatements> {
+    from_catalog(&Catalog::embedded()?, "queries/ (embedded)")
 }
 
-#[derive(Debug, Deserialize)]
-struct Entry {
-    name: String,
-    file: String,
-    #[serde(default)]
-    params: Vec<ParamEntry>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ParamEntry {
-    name: String,
-}
-
-/// Load the three booking statements from a queries directory.
+/// The canonical queries of another directory (`--queries DIR`).
 pub fn load_dir(dir: &Path) -> Result<BookingStatements> {
-    let catalog_path = dir.join("catalog.yaml");
-    let text = std::fs::read_to_string(&catalog_path)
-        .with_context(|| format!("cannot read {}", catalog_path.display()))?;
-    from_catalog(&text, &dir.display().to_string(), |file| {
-        let path = dir.join(file);
-        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
-    })
+    from_catalog(&Catalog::load(dir)?, &dir.display().to_string())
 }
 
-/// Build the statements from a catalog's text and a way to read its files.
-pub fn from_catalog(
-    catalog_yaml: &str,
-    origin: &str,
-    read: impl Fn(&str) -> Result<String>,
-) -> Result<BookingStatements> {
-    let catalog: Catalog = serde_yaml::from_str(catalog_yaml)
-        .with_context(|| format!("{origin}/catalog.yaml is not a valid catalog"))?;
+/// Build the statements from a loaded catalog; `origin` names it in the report.
+pub fn from_catalog(catalog: &Catalog, origin: &str) -> Result<BookingStatements> {
+    let file = catalog.dir.join("catalog.yaml");
     let statement = |name: &str| -> Result<Statement> {
-        let entry = catalog
+        let query = catalog
             .queries
             .iter()
             .find(|q| q.name == name)
             .ok_or_else(|| {
-                anyhow!("{origin}/catalog.yaml has no query `{name}`, which bench needs")
+                anyhow!(
+                    "{} has no query `{name}`, which bench needs",
+                    file.display()
+                )
             })?;
-        let sql = strip_comments(&read(&entry.file)?);
-        let params = entry
+        let params = query
             .params
             .iter()
-            .map(|p| {
-                param_for(&p.name).ok_or_else(|| {
-                    anyhow!(
-                        "{origin}/{}: bench cannot bind parameter `{}`",
-                        entry.file,
-                        p.name
-                    )
-                })
+            .map(|p| match param_for(&p.name) {
+                Some((param, ty)) if ty == p.ty => Ok(param),
+                Some((_, ty)) => Err(anyhow!(
+                    "{}: `{name}.{}` is declared {:?}; bench binds it as {ty:?}",
+                    file.display(),
+                    p.name,
+                    p.ty
+                )),
+                None => Err(anyhow!(
+                    "{}: bench cannot bind parameter `{name}.{}` (it knows org_id, provider_id, contact_id, slot_start/scheduled_at, slot_end/ends_at)",
+                    file.display(),
+                    p.name
+                )),
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Statement {
             name: name.to_string(),
-            sql,
+            // The service's statement: the booking handler uses the service key.
+            sql: strip_comments(&query.service_sql),
             params,
         })
     };
     let mut insert = statement(INSERT)?;
     insert.sql = with_marker_column(&insert.sql, insert.params.len() + 1)
-        .with_context(|| format!("{origin}: `{INSERT}`"))?;
+        .with_context(|| format!("{}: `{INSERT}`", file.display()))?;
     insert.params.push(Param::Marker);
     Ok(BookingStatements {
         validate: statement(VALIDATION)?,
         conflict_check: statement(CONFLICT_CHECK)?,
         insert,
-        origin: format!("{origin} (canonical)"),
+        origin: origin.to_string(),
     })
 }
 
-/// Which request field a catalog parameter name means.
-fn param_for(name: &str) -> Option<Param> {
+/// Which request field a catalog parameter name means, and the type it is bound as.
+pub fn param_for(name: &str) -> Option<(Param, ParamType)> {
     Some(match name {
-        "org_id" => Param::OrgId,
-        "provider_id" => Param::ProviderId,
-        "contact_id" => Param::ContactId,
-        "slot_start" | "scheduled_at" | "starts_at" => Param::StartsAt,
-        "slot_end" | "ends_at" => Param::EndsAt,
+        "org_id" => (Param::OrgId, ParamType::Uuid),
+        "provider_id" => (Param::ProviderId, ParamType::Uuid),
+        "contact_id" => (Param::ContactId, ParamType::Uuid),
+        "slot_start" | "scheduled_at" | "starts_at" => (Param::StartsAt, ParamType::Timestamptz),
+        "slot_end" | "ends_at" => (Param::EndsAt, ParamType::Timestamptz),
         _ => return None,
     })
 }
@@ -151,48 +138,32 @@ fn strip_comments(sql: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
-    const CATALOG: &str = "
-orgs:
-  largest: SELECT 1
-queries:
-  - name: provider_contact_validation
-    file: v.sql
-    params:
-      - { name: org_id, type: uuid, sample: org }
-      - { name: provider_id, type: uuid, sample: SELECT 1 }
-      - { name: contact_id, type: uuid, sample: SELECT 1 }
-  - name: provider_conflict_check
-    file: c.sql
-    params:
-      - { name: org_id, type: uuid, sample: org }
-      - { name: provider_id, type: uuid, sample: x }
-      - { name: slot_start, type: timestamptz, sample: x }
-      - { name: slot_end, type: timestamptz, sample: x }
-  - name: booking_insert
-    file: i.sql
-    dml: true
-    params:
-      - { name: org_id, type: uuid, sample: org }
-      - { name: provider_id, type: uuid, sample: x }
-      - { name: contact_id, type: uuid, sample: x }
-      - { name: scheduled_at, type: timestamptz, sample: x }
-      - { name: ends_at, type: timestamptz, sample: x }
-";
+    fn repo(path: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    }
 
-    fn read(file: &str) -> Result<String> {
-        Ok(match file {
-            "v.sql" => "-- step 1\nSELECT EXISTS (SELECT 1 FROM providers WHERE id = $2 AND org_id = $1) AS ok, $3::uuid IS NOT NULL AS c",
-            "c.sql" => "SELECT id FROM appointments WHERE org_id = $1 AND provider_id = $2 AND scheduled_at < $4 AND ends_at > $3 LIMIT 1",
-            "i.sql" => "-- the insert\nINSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, ends_at, status, source)\nVALUES ($1, $2, $3, $4, $5, 'booked', 'voice')\nRETURNING id;",
-            other => bail!("no {other}"),
+    /// A writable copy of queries/.
+    fn copy_queries() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(repo("queries")).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
         }
-        .to_string())
+        dir
+    }
+
+    fn edit(dir: &Path, file: &str, from: &str, to: &str) {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} lacks {from}");
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
     }
 
     #[test]
-    fn catalog_parameters_map_to_request_fields() {
-        let st = from_catalog(CATALOG, "queries", read).unwrap();
+    fn the_embedded_catalog_gives_the_three_statements() {
+        let st = embedded().unwrap();
         use Param::*;
         assert_eq!(st.validate.params, vec![OrgId, ProviderId, ContactId]);
         assert_eq!(
@@ -203,13 +174,28 @@ queries:
             st.insert.params,
             vec![OrgId, ProviderId, ContactId, StartsAt, EndsAt, Marker]
         );
-        assert!(!st.validate.sql.contains("--"));
-        assert!(st.origin.contains("canonical"));
+        for s in st.all() {
+            assert!(!s.sql.contains("--"), "{}", s.sql);
+            let highest = (1..=9)
+                .rev()
+                .find(|n| s.sql.contains(&format!("${n}")))
+                .unwrap_or(0);
+            assert_eq!(highest, s.params.len(), "{}", s.name);
+        }
+        assert_eq!(st.origin, "queries/ (embedded)");
+        assert_eq!(
+            st,
+            BookingStatements {
+                origin: st.origin.clone(),
+                ..load_dir(&repo("queries")).unwrap()
+            },
+            "the embedded catalog is queries/"
+        );
     }
 
     #[test]
     fn the_insert_gets_a_marker_column() {
-        let st = from_catalog(CATALOG, "queries", read).unwrap();
+        let st = embedded().unwrap();
         assert!(
             st.insert.sql.contains(
                 "source, notes) VALUES ($1, $2, $3, $4, $5, 'booked', 'voice', $6) RETURNING id"
@@ -227,13 +213,82 @@ queries:
     }
 
     #[test]
-    fn missing_queries_and_unknown_params_are_named() {
-        let err = from_catalog("queries: []", "q", read)
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("booking_insert"), "{err}");
-        let odd = CATALOG.replace("slot_end", "wormhole");
-        let err = format!("{:#}", from_catalog(&odd, "q", read).unwrap_err());
-        assert!(err.contains("wormhole"), "{err}");
+    fn missing_queries_unknown_params_and_wrong_types_are_named() {
+        let dir = copy_queries();
+        edit(
+            dir.path(),
+            "catalog.yaml",
+            "name: booking_insert",
+            "name: booking_upsert",
+        );
+        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
+        assert!(err.contains("no query `booking_insert`"), "{err}");
+
+        let dir = copy_queries();
+        edit(
+            dir.path(),
+            "catalog.yaml",
+            "{ name: slot_end, type: timestamptz",
+            "{ name: wormhole, type: timestamptz",
+        );
+        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
+        assert!(err.contains("provider_conflict_check.wormhole"), "{err}");
+
+        let dir = copy_queries();
+        edit(
+            dir.path(),
+            "catalog.yaml",
+            "{ name: slot_end, type: timestamptz",
+            "{ name: slot_end, type: date",
+        );
+        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
+        assert!(err.contains("declared Date"), "{err}");
+    }
+
+    /// benches/booking.pgbench runs the canonical statements: each one, with `$n`
+    /// written as pgbench's `:variable` (`-M prepared` binds it as `$n` again), is in the
+    /// script — the validation and the conflict check inside a wrapper that gives pgbench
+    /// one row to `\gset`, the INSERT with the run's `notes` value and
+    /// `ON CONFLICT DO NOTHING`.
+    #[test]
+    fn the_pgbench_script_runs_the_canonical_sql() {
+        let script = std::fs::read_to_string(repo("benches/booking.pgbench")).unwrap();
+        let script = normalise(
+            &script
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        );
+        let catalog = Catalog::load(&repo("queries")).unwrap();
+        for name in [VALIDATION, CONFLICT_CHECK, INSERT] {
+            let query = catalog.queries.iter().find(|q| q.name == name).unwrap();
+            let mut sql = normalise(&strip_comments(&query.service_sql));
+            // Highest first, so $1 does not eat the front of $12.
+            for (i, p) in query.params.iter().enumerate().rev() {
+                let var = match param_for(&p.name).unwrap().0 {
+                    Param::OrgId => ":org_id",
+                    Param::ProviderId => ":provider_id",
+                    Param::ContactId => ":contact_id",
+                    Param::StartsAt => ":slot_start",
+                    Param::EndsAt => ":slot_end",
+                    Param::Marker => unreachable!(),
+                };
+                sql = sql.replace(&format!("${}", i + 1), var);
+            }
+            if name == INSERT {
+                let with_marker = sql
+                    .replacen(", source)", ", source, notes)", 1)
+                    .replacen("'voice')", "'voice', 'pgbench run')", 1)
+                    .replacen(" RETURNING id", " ON CONFLICT DO NOTHING RETURNING id", 1);
+                assert!(script.contains(&with_marker), "{with_marker}\n\n{script}");
+            } else {
+                assert!(script.contains(&sql), "{sql}\n\n{script}");
+            }
+        }
+    }
+
+    fn normalise(sql: &str) -> String {
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
     }
 }

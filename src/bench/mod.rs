@@ -9,6 +9,7 @@
 
 pub mod before;
 pub mod canonical;
+pub mod progress;
 pub mod report;
 pub mod runner;
 pub mod scenario;
@@ -65,7 +66,8 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Directory of canonical query files (catalog.yaml + *.sql) to take the booking
-    /// statements from: provider_contact_validation, provider_conflict_check, booking_insert.
+    /// statements from: provider_contact_validation, provider_conflict_check,
+    /// booking_insert (default: the queries/ catalog shipped in the binary, as explain's).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<std::path::PathBuf>,
     /// Measure before and after: on a scratch database migrated to version V and seeded,
@@ -137,14 +139,15 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
         return Ok(Outcome::Clean);
     }
     let statements = match &args.queries {
-        Some(dir) => canonical::load_dir(dir).map_err(|e| {
-            hinted(
-                crate::exit::one_line(&e),
-                "the directory needs catalog.yaml naming provider_contact_validation, provider_conflict_check and booking_insert",
-            )
-        })?,
-        None => BookingStatements::builtin(),
-    };
+        Some(dir) => canonical::load_dir(dir),
+        None => canonical::embedded(),
+    }
+    .map_err(|e| {
+        hinted(
+            crate::exit::one_line(&e),
+            "bench needs catalog.yaml with provider_contact_validation, provider_conflict_check and booking_insert; fix the query files or point --queries at another directory",
+        )
+    })?;
     if let Some(version) = args.before {
         drop(control);
         let both = before::run(&url, args, statements, version).await?;
@@ -198,20 +201,27 @@ pub async fn run(
             }
         })
     };
-    let progress = crate::report::stderr_is_terminal();
+    let progress = progress::Progress::new();
     let mut results: Vec<(Phase, PhaseStats)> = Vec::new();
+    let warming = progress.step(&format!(
+        "warm-up ({pool_size} connections, {WARM_UP_REQUESTS} transactions)"
+    ));
     let mut fatal = runner.warm_up(pool_size).await?.err();
     if fatal.is_none() {
         // Unmeasured warm-up transactions (caches, plans), cleaned up like the rest.
         let warm = scenario::custom(pool_size, Stop::Requests(WARM_UP_REQUESTS));
-        fatal = runner.run_phase(&warm, u64::MAX).await.err();
+        fatal = runner
+            .run_phase(&warm, u64::MAX, &warming.counter())
+            .await
+            .err();
     }
+    warming.finish();
     if fatal.is_none() {
         for (i, phase) in args.phases().iter().enumerate() {
-            if progress {
-                eprintln!("bench: {} ({} clients)…", phase.name, phase.concurrency);
-            }
-            match runner.run_phase(phase, i as u64).await {
+            let bar = progress.phase(phase);
+            let outcome = runner.run_phase(phase, i as u64, &bar.counter()).await;
+            bar.finish();
+            match outcome {
                 Ok(stats) => results.push((phase.clone(), stats)),
                 Err(f) => {
                     fatal = Some(f);
@@ -221,6 +231,7 @@ pub async fn run(
         }
     }
     pool.close();
+    let _verifying = progress.step("checking for double bookings and removing the inserted rows");
     on_signal.abort();
     let inserted = runner.inserted();
     if interrupted.load(std::sync::atomic::Ordering::Relaxed) && fatal.is_none() {

@@ -204,7 +204,7 @@ mod tests {
             double_bookings: 0,
             pool_size: 10,
             budget_p95_ms: 500.0,
-            statements: "built-in".into(),
+            statements: "queries/ (embedded)".into(),
             inserted: 0,
             deleted: 0,
             row_counts_unchanged: true,

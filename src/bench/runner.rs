@@ -13,6 +13,7 @@ use rand::SeedableRng;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use super::progress::Counter;
 use super::scenario::{Phase, Stop};
 use super::stats::{Outcome, PhaseStats};
 use super::transaction::{self, BookingStatements, Fatal};
@@ -115,8 +116,14 @@ impl Runner {
         self.inserted.lock().map(|v| v.clone()).unwrap_or_default()
     }
 
-    /// Run one phase. `index` varies the random streams between phases.
-    pub async fn run_phase(&self, phase: &Phase, index: u64) -> Result<PhaseStats, Fatal> {
+    /// Run one phase. `index` varies the random streams between phases; `progress`
+    /// counts the transactions done.
+    pub async fn run_phase(
+        &self,
+        phase: &Phase,
+        index: u64,
+        progress: &Counter,
+    ) -> Result<PhaseStats, Fatal> {
         let budget = match phase.stop {
             Stop::Requests(n) => Some(Arc::new(AtomicU64::new(n))),
             Stop::Duration(_) => None,
@@ -143,6 +150,7 @@ impl Runner {
                 budget: budget.clone(),
                 deadline,
                 barrier: barrier.clone(),
+                progress: progress.clone(),
                 seed: self
                     .seed
                     .wrapping_mul(0x9E37_79B9_7F4A_7C15)
@@ -187,6 +195,7 @@ struct ClientTask {
     budget: Option<Arc<AtomicU64>>,
     deadline: Option<Instant>,
     barrier: Arc<tokio::sync::Barrier>,
+    progress: Counter,
     seed: u64,
 }
 
@@ -214,6 +223,7 @@ impl ClientTask {
                         }
                     }
                     stats.record(&outcome, pool_wait, timing.query);
+                    self.progress.inc();
                 }
                 Err(fatal) => return (stats, Some(self.stop(fatal))),
             }

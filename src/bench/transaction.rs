@@ -2,8 +2,8 @@
 //! BEGIN; SET LOCAL ROLE authenticated; the member's claims via set_config(…, true);
 //! provider + contact validation; provider conflict check; INSERT … RETURNING id; COMMIT.
 //!
-//! The three statements live in `BookingStatements`, the boundary to the canonical
-//! query files: each statement says which request field binds to which `$n`.
+//! The three statements live in `BookingStatements`, built from the canonical query
+//! files by `canonical`: each statement says which request field binds to which `$n`.
 
 use std::time::{Duration, Instant};
 
@@ -38,7 +38,8 @@ pub struct Statement {
 /// The statements of the booking path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BookingStatements {
-    /// Returns a row when provider (active) and contact both belong to the org.
+    /// Returns one row saying whether the provider (active) and the contact belong to
+    /// the org (see `validates`).
     pub validate: Statement,
     /// Returns a row when the provider already has a non-cancelled appointment
     /// overlapping the requested slot.
@@ -50,59 +51,10 @@ pub struct BookingStatements {
 }
 
 impl BookingStatements {
-    /// The statements built into dbkit (used until `queries/` provides canonical ones).
-    pub fn builtin() -> BookingStatements {
-        use Param::*;
-        let st = |name: &str, sql: &str, params: Vec<Param>| Statement {
-            name: name.into(),
-            sql: sql.trim().into(),
-            params,
-        };
-        BookingStatements {
-            validate: st(
-                "provider_contact_validation",
-                VALIDATE_SQL,
-                vec![ProviderId, ContactId, OrgId],
-            ),
-            conflict_check: st(
-                "provider_conflict_check",
-                CONFLICT_SQL,
-                vec![OrgId, ProviderId, StartsAt, EndsAt],
-            ),
-            insert: st(
-                "booking_insert",
-                INSERT_SQL,
-                vec![OrgId, ProviderId, ContactId, StartsAt, EndsAt, Marker],
-            ),
-            origin: "built-in".into(),
-        }
-    }
-
     pub fn all(&self) -> [&Statement; 3] {
         [&self.validate, &self.conflict_check, &self.insert]
     }
 }
-
-const VALIDATE_SQL: &str = "
-SELECT p.id AS provider_id, c.id AS contact_id
-FROM providers p, contacts c
-WHERE p.id = $1 AND p.active AND c.id = $2 AND p.org_id = $3 AND c.org_id = $3";
-
-// Slots are at most 240 minutes (org_settings CHECK), so an appointment overlapping the
-// requested slot starts less than a day before it: the lower bound keeps the index
-// range on (org_id, provider_id, scheduled_at) to one day of the provider's calendar.
-const CONFLICT_SQL: &str = "
-SELECT a.id
-FROM appointments a
-WHERE a.org_id = $1 AND a.provider_id = $2 AND a.status <> 'cancelled'
-  AND a.scheduled_at < $4 AND a.ends_at > $3
-  AND a.scheduled_at > $3 - interval '1 day'
-LIMIT 1";
-
-const INSERT_SQL: &str = "
-INSERT INTO appointments (org_id, provider_id, contact_id, scheduled_at, ends_at, status, source, notes)
-VALUES ($1, $2, $3, $4, $5, 'booked', 'voice', $6)
-RETURNING id";
 
 const SET_CLAIMS_SQL: &str = "SELECT set_config('request.jwt.claims', $1, true)";
 
@@ -261,8 +213,8 @@ async fn run(
 }
 
 /// The validation answer: a row whose columns are all non-null and whose booleans are
-/// all true (the built-in query returns the two ids; the canonical one returns
-/// `provider_active` and `contact_exists`).
+/// all true (the canonical query returns `provider_active` — NULL when the provider is
+/// not the org's — and `contact_exists`).
 fn validates(row: &tokio_postgres::Row) -> bool {
     (0..row.len()).all(|i| {
         if row.columns()[i].type_() == &tokio_postgres::types::Type::BOOL {
@@ -334,22 +286,6 @@ pub const MARKER_PREFIX: &str = "dbkit-bench run ";
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builtin_statements_bind_every_placeholder() {
-        let st = BookingStatements::builtin();
-        for s in st.all() {
-            let highest = (1..=9)
-                .rev()
-                .find(|n| s.sql.contains(&format!("${n}")))
-                .unwrap_or(0);
-            assert_eq!(highest, s.params.len(), "{}", s.name);
-        }
-        assert!(
-            st.insert.params.contains(&Param::Marker),
-            "inserted rows are tagged"
-        );
-    }
 
     #[test]
     fn marker_is_recognisable() {
