@@ -67,7 +67,8 @@ pub struct BenchArgs {
     pub seed: u64,
     /// Directory of canonical query files (catalog.yaml + *.sql) to take the booking
     /// statements from: provider_contact_validation, provider_conflict_check,
-    /// booking_insert (default: the queries/ catalog shipped in the binary, as explain's).
+    /// booking_insert (default: ./queries when it exists, else the catalog shipped in the
+    /// binary — as explain).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<std::path::PathBuf>,
     /// Measure before and after: on a scratch database migrated to version V and seeded,
@@ -138,8 +139,11 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
         println!("removed {n} appointment(s) left by earlier bench runs");
         return Ok(Outcome::Clean);
     }
+    // As explain: --queries DIR, else ./queries when it exists, else the shipped catalog.
+    let default_dir = std::path::Path::new("queries");
     let statements = match &args.queries {
         Some(dir) => canonical::load_dir(dir),
+        None if default_dir.join("catalog.yaml").exists() => canonical::load_dir(default_dir),
         None => canonical::embedded(),
     }
     .map_err(|e| {
