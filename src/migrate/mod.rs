@@ -24,19 +24,18 @@ pub use plan::{HistoryRow, State, StatusRow};
 pub use source::{MigrationFile, MigrationSet, Mode};
 pub use split::{split, LineComment, Statement};
 
-/// Print to stdout, ignoring a closed pipe (`dbkit migrate status | head`).
+/// Print a line to stdout; a failed write is the command's error.
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        crate::report::print(&format!("{}\n", format_args!($($arg)*)))?
+    };
 }
 
+/// Print to stdout as is (tables end with their own newline).
 macro_rules! out_raw {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        crate::report::print(&format!($($arg)*))?
+    };
 }
 
 pub async fn command(db: &Database, args: &MigrateArgs, format: Format) -> Result<Outcome> {
@@ -184,7 +183,7 @@ fn print_report(report: &Report, format: Format) -> Result<()> {
 }
 
 /// `dbkit new NAME`: write `V{max+1}__NAME.sql` with a header and print its path.
-pub fn new_migration(args: &NewArgs) -> Result<Outcome> {
+pub fn new_migration(args: &NewArgs, format: Format) -> Result<Outcome> {
     if !source::valid_new_name(&args.name) {
         return Err(hinted(
             format!("`{}` is not a snake_case migration name", args.name),
@@ -222,6 +221,16 @@ pub fn new_migration(args: &NewArgs) -> Result<Outcome> {
         .with_context(|| format!("cannot create {}", path.display()))?;
     std::io::Write::write_all(&mut file, body.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    out!("{}", path.display());
+    if format == Format::Json {
+        let created = serde_json::json!({
+            "path": path.display().to_string(),
+            "version": version,
+            "name": args.name,
+            "mode": if args.no_transaction { Mode::NoTransaction } else { Mode::Transactional }.to_string(),
+        });
+        out!("{}", serde_json::to_string_pretty(&created)?);
+    } else {
+        out!("{}", path.display());
+    }
     Ok(Outcome::Clean)
 }

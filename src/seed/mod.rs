@@ -480,7 +480,7 @@ pub async fn command(database: &Database, args: &SeedArgs, format: Format) -> Re
         Some(dir) => write_files(dir, &opts)?,
         None => seed_database(&database.url()?, &opts).await?,
     };
-    print!("{}", render(&summary, format));
+    report::print(&render(&summary, format))?;
     Ok(Outcome::Clean)
 }
 
