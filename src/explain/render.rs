@@ -45,7 +45,7 @@ pub fn render(report: &Report, format: Format, out: &mut impl Write) -> std::io:
             writeln!(out)
         }
         Format::Markdown => markdown(report, out),
-        // Workflow annotations are `check`'s; like the other commands, explain prints a table.
+        // Workflow annotations are `check`'s (dispatch refuses github for explain).
         Format::Table | Format::Github => table(report, out),
     }
 }
