@@ -11,6 +11,11 @@ fn usage_error(args: &[&str]) -> String {
     let out = common::dbkit().args(args).assert().code(2);
     let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
     assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[1].starts_with("hint: "),
+        "{args:?}: one error line and one hint line: {stderr}"
+    );
     assert!(out.get_output().stdout.is_empty(), "{args:?}");
     stderr
 }
@@ -25,6 +30,9 @@ fn zero_counts_and_durations_are_refused() {
         &["explain", "--statement-timeout", "0ms"],
         &["explain", "--before", "3", "--orgs", "0"],
         &["bench", "--concurrency", "2", "--duration", "0s"],
+        &["seed", "--orgs", "0"],
+        &["migrate", "--format", "xml"],
+        &["new"],
     ] {
         usage_error(args);
     }
