@@ -106,8 +106,9 @@ async fn dry_run(
         out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if files.is_empty() {
         out!(
-            "nothing to do: database is at {}",
-            apply::version_label(current)
+            "nothing to do: database is at {}{}",
+            apply::version_label(current),
+            past_target(current, target)
         );
     } else {
         let cells: Vec<Vec<String>> = files
@@ -140,26 +141,37 @@ async fn run(
     };
     match migrate(&mut client, set, &opts).await {
         Ok(report) => {
-            print_report(&report, format)?;
+            print_report(&report, target, format)?;
             Ok(Outcome::Clean)
         }
         Err(partial) => {
             if !partial.report.applied.is_empty() {
-                print_report(&partial.report, format)?;
+                print_report(&partial.report, target, format)?;
             }
             Err(partial.error)
         }
     }
 }
 
-fn print_report(report: &Report, format: Format) -> Result<()> {
+/// `--target 2` on a database at V3: say that dbkit does not migrate down.
+fn past_target(current: Option<i32>, target: Option<i32>) -> String {
+    match (current, target) {
+        (Some(c), Some(t)) if t < c => {
+            format!(", past --target {t} (dbkit only migrates up; undo with a new migration)")
+        }
+        _ => String::new(),
+    }
+}
+
+fn print_report(report: &Report, target: Option<i32>, format: Format) -> Result<()> {
     if format == Format::Json {
         let doc = serde_json::json!({"applied": report.applied, "version": report.version()});
         out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if report.applied.is_empty() {
         out!(
-            "nothing to do: database is at {}",
-            apply::version_label(report.version())
+            "nothing to do: database is at {}{}",
+            apply::version_label(report.version()),
+            past_target(report.version(), target)
         );
     } else {
         let cells: Vec<Vec<String>> = report
@@ -233,4 +245,16 @@ pub fn new_migration(args: &NewArgs, format: Format) -> Result<Outcome> {
         out!("{}", path.display());
     }
     Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_below_the_database_is_named() {
+        assert!(past_target(Some(3), Some(2)).contains("past --target 2"));
+        assert_eq!(past_target(Some(3), Some(3)), "");
+        assert_eq!(past_target(None, Some(2)), "");
+    }
 }
