@@ -110,7 +110,7 @@ fn headline(report: &Report) -> String {
         _ => "current database".to_string(),
     };
     if let Some(orgs) = s.orgs {
-        text.push_str(&format!(", {orgs} orgs"));
+        text.push_str(&format!(", {orgs} org{}", if orgs == 1 { "" } else { "s" }));
     }
     if let Some(n) = s.appointments {
         text.push_str(&format!(", {} appointments", count(n as f64)));
