@@ -13,7 +13,7 @@ use crate::report::Format;
     name = "dbkit",
     version,
     about = "Migrate, seed, explain, check and bench the PostgreSQL database behind a multi-tenant booking service",
-    after_help = "Example:\n  dbkit migrate && dbkit migrate status   # on dbkit's own local cluster, no setup"
+    after_help = "Example:\n  dbkit migrate && dbkit migrate status   # on dbkit's own local cluster"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -61,18 +61,18 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Fill a migrated database with realistic, deterministic multi-tenant rows (binary COPY).
     #[command(
-        after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files /tmp/rows && psql \"$DATABASE_URL\" -f /tmp/rows/load.sql"
+        after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
     Seed(crate::seed::SeedArgs),
     /// Create the next migration file: migrations/V{n+1}__{name}.sql.
     #[command(
-        after_help = "Example:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
+        after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
     )]
     New(NewArgs),
     /// EXPLAIN ANALYZE the canonical booking queries as service and tenant, flag plan
     /// problems; with --before V, on a scratch database before and after the migrations.
     #[command(
-        after_help = "Examples:\n  dbkit explain --before 3                  # scratch DB: V3, seed 50 orgs, explain, migrate, explain, diff\n  dbkit explain --format markdown           # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression,rls-per-row --format json"
+        after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
     )]
     Explain(crate::explain::ExplainArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
@@ -84,7 +84,7 @@ pub enum Command {
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     #[command(
-        after_help = "Examples:\n  dbkit check                          # everything, on scratch databases\n  dbkit check --base 6 --format github # in CI: lint V7+, upgrade seeded data from V6\n  dbkit check --offline                # file checks and lint rules, no database"
+        after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only"
     )]
     Check(crate::check::CheckArgs),
     /// Print a shell completion script.
@@ -106,14 +106,19 @@ pub struct DbArgs {
 #[derive(Debug, Clone, Copy, Subcommand)]
 pub enum DbAction {
     /// Start the local cluster (initialising it on first use). Starting twice is harmless.
+    #[command(after_help = "Example:\n  dbkit db start")]
     Start,
     /// Stop the local cluster.
+    #[command(after_help = "Example:\n  dbkit db stop")]
     Stop,
     /// Say whether the local cluster is running, where, and on which port.
+    #[command(after_help = "Example:\n  dbkit db status --format json")]
     Status,
     /// Print the local cluster's URL (start it first with `dbkit db start`).
+    #[command(after_help = "Example:\n  psql \"$(dbkit db url)\"")]
     Url,
     /// Stop the local cluster and delete its data directory.
+    #[command(after_help = "Example:\n  dbkit db destroy --yes")]
     Destroy {
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -157,7 +162,7 @@ pub struct NewArgs {
     pub no_transaction: bool,
 }
 
-/// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds.
+/// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds; zero is refused.
 pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
     let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
@@ -173,6 +178,26 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
         "m" | "min" => Ok(std::time::Duration::from_secs(n * 60)),
         _ => Err(format!("`{raw}` has an unknown unit (use ms, s or m)")),
     }
+    .and_then(|d| {
+        // PostgreSQL reads a zero lock_timeout / statement_timeout as "wait forever".
+        if d.is_zero() {
+            Err(format!(
+                "`{raw}` is zero: give a positive duration (e.g. 5s)"
+            ))
+        } else {
+            Ok(d)
+        }
+    })
+}
+
+/// A count that must be at least 1 (`--runs`, `--jobs`): 0 is a usage error, not a
+/// silent 1.
+pub fn at_least_one(raw: &str) -> Result<usize, String> {
+    match raw.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{raw}` is not a whole number")),
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +210,31 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
         assert_eq!(parse_duration("300").unwrap().as_millis(), 300);
         assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+
+    /// Every command and nested subcommand ends its help with an example that fits an
+    /// 80-column terminal (a wrapped example is not a command one can paste).
+    #[test]
+    fn every_help_ends_with_an_example_that_fits() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: String) {
+            if cmd.get_name() != "help" {
+                let after = cmd
+                    .get_after_help()
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                assert!(after.starts_with("Example"), "`{path}` has no example");
+                for line in after.lines() {
+                    assert!(line.chars().count() <= 78, "`{path}`: too wide: {line}");
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&Cli::command(), "dbkit".into());
     }
 
     #[test]

@@ -6,13 +6,24 @@ use clap::CommandFactory;
 
 use crate::cli::{Cli, Command};
 use crate::config::Database;
-use crate::exit::Outcome;
+use crate::exit::{hinted, Outcome};
+use crate::report::Format;
 
 pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    if cli.output.format == Format::Github
+        && !matches!(cli.command, Command::Check(_) | Command::Completions { .. })
+    {
+        return Err(hinted(
+            "--format github (workflow annotations) is for `dbkit check` only",
+            "use --format table, markdown or json with this command",
+        ));
+    }
     match cli.command {
         Command::Completions { shell } => {
             let mut cmd = Cli::command();
-            clap_complete::generate(shell, &mut cmd, "dbkit", &mut std::io::stdout());
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "dbkit", &mut script);
+            crate::report::print(&String::from_utf8_lossy(&script))?;
             Ok(Outcome::Clean)
         }
         Command::Db(args) => crate::db::cluster::command(args.action, cli.output.format),
@@ -24,7 +35,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
             let database = Database::resolve(&cli.connect)?;
             crate::seed::command(&database, &args, cli.output.format).await
         }
-        Command::New(args) => crate::migrate::new_migration(&args),
+        Command::New(args) => crate::migrate::new_migration(&args, cli.output.format),
         Command::Explain(args) => {
             let database = Database::resolve(&cli.connect)?;
             crate::explain::command(&database, &args, cli.output.format).await

@@ -57,6 +57,31 @@ pub fn one_line(err: &anyhow::Error) -> String {
     redact::scrub(&parts.join(": "))
 }
 
+/// The error's own hint, else one from its kind: every error ends with a `hint:` line.
+pub fn hint(err: &anyhow::Error) -> String {
+    if let Some(hinted) = err.chain().find_map(|c| c.downcast_ref::<Hinted>()) {
+        return hinted.hint.clone();
+    }
+    for cause in err.chain() {
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::NotFound => {
+                    "check that the path named above exists (relative paths start in the working directory)"
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "check the permissions of the path named above"
+                }
+                _ => "the operating system refused: check the path or device named above",
+            }
+            .into();
+        }
+        if cause.downcast_ref::<tokio_postgres::Error>().is_some() {
+            return "PostgreSQL reported this: check that the database above is reachable and migrated (`dbkit migrate status`)".into();
+        }
+    }
+    "`dbkit <command> --help` describes every option; README.md the setup".into()
+}
+
 /// Print the outcome of a command and return the process exit code.
 pub fn report(result: anyhow::Result<Outcome>) -> ExitCode {
     match result {
@@ -64,10 +89,27 @@ pub fn report(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(FINDINGS),
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
-            if let Some(hinted) = err.chain().find_map(|c| c.downcast_ref::<Hinted>()) {
-                eprintln!("hint: {}", redact::scrub(&hinted.hint));
-            }
+            eprintln!("hint: {}", redact::scrub(&hint(&err)));
             ExitCode::from(USAGE)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn a_hinted_error_keeps_its_hint() {
+        let err = hinted("cannot reach x", "is it running?").context("migrate");
+        assert_eq!(hint(&err), "is it running?");
+    }
+
+    #[test]
+    fn other_errors_get_a_hint_from_their_kind() {
+        let missing = std::fs::read("/nonexistent/dbkit").context("cannot read /nonexistent/dbkit");
+        assert!(hint(&missing.unwrap_err()).contains("exists"));
+        assert!(!hint(&anyhow::anyhow!("something")).is_empty());
     }
 }

@@ -25,12 +25,25 @@ where
     T: Into<OsString> + Clone,
 {
     restore_sigpipe();
-    let cli = match cli::Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(err) => {
-            // clap prints help/version itself (exit 0) and usage errors (exit 2).
+        Err(err) if !err.use_stderr() => {
+            // --help and --version: clap prints them (exit 0).
             let _ = err.print();
-            return ExitCode::from(if err.use_stderr() { exit::USAGE } else { 0 });
+            return ExitCode::SUCCESS;
+        }
+        Err(err)
+            if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
+        {
+            // `dbkit db`: the subcommand's help, on stderr, as a usage error.
+            let _ = err.print();
+            return ExitCode::from(exit::USAGE);
+        }
+        Err(err) => {
+            let (message, hint) = usage_error(&err.render().to_string(), &command_path(&args));
+            eprintln!("error: {message}\nhint: {hint}");
+            return ExitCode::from(exit::USAGE);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -43,6 +56,45 @@ where
     exit::report(runtime.block_on(commands::dispatch(cli)))
 }
 
+/// clap's usage error as dbkit prints every error: one `error:` line (clap's message,
+/// its lines joined) and one `hint:` line (clap's tip, else the usage line).
+fn usage_error(rendered: &str, command: &str) -> (String, String) {
+    let mut message = Vec::new();
+    let mut tip = None;
+    let mut usage = None;
+    for (i, paragraph) in rendered.split("\n\n").enumerate() {
+        for line in paragraph.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(t) = line.strip_prefix("tip: ") {
+                tip.get_or_insert_with(|| t.to_string());
+            } else if let Some(u) = line.strip_prefix("Usage: ") {
+                usage = Some(u.to_string());
+            } else if i == 0 {
+                message.push(line.strip_prefix("error: ").unwrap_or(line));
+            }
+        }
+    }
+    let hint = match (tip, usage) {
+        (Some(tip), _) => format!("{tip}; `{command} --help` lists the options"),
+        (None, Some(usage)) => format!("usage: {usage}; `{command} --help` lists the options"),
+        (None, None) => format!("`{command} --help` lists the options"),
+    };
+    (message.join(" "), hint)
+}
+
+/// `dbkit migrate status` from the arguments: the subcommands named in them.
+fn command_path(args: &[OsString]) -> String {
+    use clap::CommandFactory;
+    let mut cmd = cli::Cli::command();
+    let mut path = vec!["dbkit".to_string()];
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if let Some(sub) = cmd.find_subcommand(arg).cloned() {
+            path.push(sub.get_name().to_string());
+            cmd = sub;
+        }
+    }
+    path.join(" ")
+}
+
 /// Rust ignores SIGPIPE, so `dbkit ... | head` would panic on a closed stdout; restore
 /// the default so the process ends quietly like any other Unix tool.
 fn restore_sigpipe() {
@@ -50,5 +102,40 @@ fn restore_sigpipe() {
     // SAFETY: installing the default disposition before any thread is spawned.
     unsafe {
         let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_errors_become_one_error_and_one_hint_line() {
+        let err = cli::Cli::try_parse_from(["dbkit", "new"]).unwrap_err();
+        let (message, hint) = usage_error(&err.render().to_string(), "dbkit new");
+        assert_eq!(
+            message,
+            "the following required arguments were not provided: <NAME>"
+        );
+        assert_eq!(
+            hint,
+            "usage: dbkit new <NAME>; `dbkit new --help` lists the options"
+        );
+        let err = cli::Cli::try_parse_from(["dbkit", "bench", "--runs", "0"]).unwrap_err();
+        let (message, hint) = usage_error(&err.render().to_string(), "dbkit bench");
+        assert_eq!(message, "unexpected argument '--runs' found");
+        assert!(
+            hint.starts_with("a similar argument exists: '--requests'"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn the_command_path_names_the_subcommands() {
+        let args: Vec<OsString> = ["dbkit", "--format", "json", "migrate", "status", "x"]
+            .iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(command_path(&args), "dbkit migrate status");
     }
 }

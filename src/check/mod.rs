@@ -69,7 +69,7 @@ pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> R
     let mut findings = ignore::apply(&files, findings);
     sort(&mut findings);
     let mut out = std::io::stdout().lock();
-    render::render(format, &findings, &mut out)?;
+    render::render(format, &findings, &mut out).map_err(crate::report::stdout_error)?;
     Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
         Outcome::Failed
     } else {

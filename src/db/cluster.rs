@@ -870,20 +870,34 @@ where
 pub fn command(action: DbAction, format: Format) -> Result<Outcome> {
     let cluster = Cluster::new(Cluster::default_dir()?)?;
     let dir = shown(cluster.dir());
+    // What an action did: its line, or with --format json the cluster's status with it.
+    let done = |message: String| -> Result<()> {
+        if format == Format::Json {
+            let mut status = serde_json::to_value(cluster.status()?)?;
+            status["message"] = message.into();
+            crate::report::print(&format!("{status}\n"))
+        } else {
+            crate::report::print(&format!("{message}\n"))
+        }
+    };
     match action {
-        DbAction::Start => println!("{}", cluster.start()?.describe(&dir)),
-        DbAction::Stop => match cluster.stop()? {
-            Stopped::Stopped => println!("stopped ({dir})"),
+        DbAction::Start => done(cluster.start()?.describe(&dir))?,
+        DbAction::Stop => done(match cluster.stop()? {
+            Stopped::Stopped => format!("stopped ({dir})"),
             Stopped::NotRunning {
                 stale_pid_file: true,
-            } => println!("not running ({dir}); removed a stale postmaster.pid"),
-            Stopped::NotRunning { .. } => println!("not running ({dir})"),
-        },
-        DbAction::Status => print!("{}", render_status(&cluster.status()?, format)?),
-        DbAction::Url => println!("{}", cluster.url()?),
+            } => format!("not running ({dir}); removed a stale postmaster.pid"),
+            Stopped::NotRunning { .. } => format!("not running ({dir})"),
+        })?,
+        DbAction::Status => crate::report::print(&render_status(&cluster.status()?, format)?)?,
+        DbAction::Url if format == Format::Json => crate::report::print(&format!(
+            "{}\n",
+            serde_json::json!({ "url": cluster.url()?.to_string() })
+        ))?,
+        DbAction::Url => crate::report::print(&format!("{}\n", cluster.url()?))?,
         DbAction::Destroy { yes } => {
             if !cluster.dir().exists() {
-                println!("nothing to destroy ({dir} does not exist)");
+                done(format!("nothing to destroy ({dir} does not exist)"))?;
                 return Ok(Outcome::Clean);
             }
             if !yes
@@ -891,11 +905,11 @@ pub fn command(action: DbAction, format: Format) -> Result<Outcome> {
                     "Delete the local cluster in {dir} and all its databases?"
                 ))?
             {
-                println!("kept {dir}");
+                done(format!("kept {dir}"))?;
                 return Ok(Outcome::Clean);
             }
             cluster.destroy()?;
-            println!("destroyed {dir}");
+            done(format!("destroyed {dir}"))?;
         }
     }
     Ok(Outcome::Clean)

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::cli::{parse_duration, MigrationSourceOpts};
+use crate::cli::{at_least_one, parse_duration, MigrationSourceOpts};
 use crate::config::Database;
 use crate::db::DbUrl;
 use crate::exit::{hinted, Outcome};
@@ -46,7 +46,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "V")]
     pub before: Option<u32>,
     /// Orgs to seed the scratch database with (--before only).
-    #[arg(long, default_value_t = 50, requires = "before")]
+    #[arg(long, default_value_t = 50, requires = "before", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub orgs: u32,
     /// Seed of the generator (--before only); equal seeds give equal data.
     #[arg(long, default_value_t = 42, requires = "before")]
@@ -58,7 +58,7 @@ pub struct ExplainArgs {
     #[arg(long, requires = "before")]
     pub keep: bool,
     /// Measured runs per query, org and role after a warm-up; the median is reported.
-    #[arg(long, default_value_t = 5, value_name = "K")]
+    #[arg(long, default_value_t = 5, value_name = "K", value_parser = at_least_one)]
     pub runs: usize,
     /// Time for one query × org × role, warm-up included; slow queries get fewer than
     /// K runs (at least one) so per-row RLS at a million rows does not take minutes.
@@ -84,7 +84,7 @@ pub struct ExplainArgs {
     #[arg(long, value_name = "DIR")]
     pub save_plans: Option<PathBuf>,
     /// Connections used in parallel.
-    #[arg(long, default_value_t = 2, value_name = "N")]
+    #[arg(long, default_value_t = 2, value_name = "N", value_parser = at_least_one)]
     pub jobs: usize,
 }
 
@@ -209,7 +209,7 @@ pub async fn command(db: &Database, args: &ExplainArgs, format: Format) -> Resul
         save_plans(&report, dir)?;
     }
     let mut stdout = std::io::stdout().lock();
-    render::render(&report, format, &mut stdout).or_else(ignore_broken_pipe)?;
+    render::render(&report, format, &mut stdout).map_err(crate::report::stdout_error)?;
     if format == Format::Json {
         // The table and markdown print these themselves; keep JSON's stdout clean.
         for r in report.runs.iter().filter(|r| r.error.is_some()) {
@@ -238,14 +238,6 @@ fn save_plans(report: &Report, dir: &std::path::Path) -> Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
-}
-
-fn ignore_broken_pipe(e: std::io::Error) -> std::io::Result<()> {
-    if e.kind() == std::io::ErrorKind::BrokenPipe {
-        Ok(())
-    } else {
-        Err(e)
-    }
 }
 
 /// `--fail-on`: rules judged on the last phase's runs (after, or current); regression

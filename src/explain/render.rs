@@ -45,7 +45,7 @@ pub fn render(report: &Report, format: Format, out: &mut impl Write) -> std::io:
             writeln!(out)
         }
         Format::Markdown => markdown(report, out),
-        // Workflow annotations are `check`'s; like the other commands, explain prints a table.
+        // Workflow annotations are `check`'s (dispatch refuses github for explain).
         Format::Table | Format::Github => table(report, out),
     }
 }
@@ -110,7 +110,7 @@ fn headline(report: &Report) -> String {
         _ => "current database".to_string(),
     };
     if let Some(orgs) = s.orgs {
-        text.push_str(&format!(", {orgs} orgs"));
+        text.push_str(&format!(", {orgs} org{}", if orgs == 1 { "" } else { "s" }));
     }
     if let Some(n) = s.appointments {
         text.push_str(&format!(", {} appointments", count(n as f64)));
@@ -118,76 +118,88 @@ fn headline(report: &Report) -> String {
     text
 }
 
+/// A name as a table cell: in backticks for markdown.
+fn code(name: impl std::fmt::Display, format: Format) -> String {
+    if format == Format::Markdown {
+        format!("`{name}`")
+    } else {
+        name.to_string()
+    }
+}
+
+/// The before/after table of `--before`, in a human format.
+fn diff_table(rows: &[DiffRow], format: Format) -> String {
+    let body: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                code(&r.query, format),
+                r.org.clone(),
+                r.role.to_string(),
+                ms(r.before_ms),
+                ms(r.after_ms),
+                speedup(r.speedup),
+                format!(
+                    "{} → {}",
+                    count(r.before_buffers as f64),
+                    count(r.after_buffers as f64)
+                ),
+                rule_changes(r),
+            ]
+        })
+        .collect();
+    render_rows(
+        format,
+        &[
+            "query", "org", "role", "before", "after", "speedup", "buffers", "findings",
+        ],
+        &body,
+    )
+}
+
+/// One row per run (query × org × role), in a human format.
+fn runs_table(runs: &[Run], format: Format) -> String {
+    let body: Vec<Vec<String>> = runs
+        .iter()
+        .map(|r| {
+            vec![
+                code(&r.query, format),
+                r.org.clone(),
+                r.role.to_string(),
+                r.error
+                    .clone()
+                    .map_or_else(|| ms(r.execution_ms), |e| format!("error: {e}")),
+                count(r.buffers as f64),
+                r.seq_scans.join(", "),
+                r.findings
+                    .iter()
+                    .map(|f| code(f.rule, format))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            ]
+        })
+        .collect();
+    render_rows(
+        format,
+        &[
+            "query",
+            "org",
+            "role",
+            "time",
+            "buffers",
+            "seq scans",
+            "findings",
+        ],
+        &body,
+    )
+}
+
 fn table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "dbkit explain: {}", headline(report))?;
     if let Some(rows) = &report.diff {
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    r.query.clone(),
-                    r.org.clone(),
-                    r.role.to_string(),
-                    ms(r.before_ms),
-                    ms(r.after_ms),
-                    speedup(r.speedup),
-                    format!(
-                        "{} → {}",
-                        count(r.before_buffers as f64),
-                        count(r.after_buffers as f64)
-                    ),
-                    rule_changes(r),
-                ]
-            })
-            .collect();
-        write!(
-            out,
-            "{}",
-            render_rows(
-                Format::Table,
-                &["query", "org", "role", "before", "after", "speedup", "buffers", "findings"],
-                &body
-            )
-        )?;
+        write!(out, "{}", diff_table(rows, Format::Table))?;
     } else {
-        let body: Vec<Vec<String>> = report
-            .runs
-            .iter()
-            .map(|r| {
-                vec![
-                    r.query.clone(),
-                    r.org.clone(),
-                    r.role.to_string(),
-                    r.error
-                        .clone()
-                        .map_or_else(|| ms(r.execution_ms), |e| format!("error: {e}")),
-                    count(r.buffers as f64),
-                    r.seq_scans.join(", "),
-                    r.findings
-                        .iter()
-                        .map(|f| f.rule.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ]
-            })
-            .collect();
-        write!(
-            out,
-            "{}",
-            render_rows(
-                Format::Table,
-                &[
-                    "query",
-                    "org",
-                    "role",
-                    "time",
-                    "buffers",
-                    "seq scans",
-                    "findings"
-                ],
-                &body
-            )
-        )?;
+        write!(out, "{}", runs_table(&report.runs, Format::Table))?;
     }
     // With a diff, the before phase's findings are summarised in the diff's last
     // column; listing them all would bury what is left after the migrations.
@@ -303,71 +315,9 @@ fn markdown(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             findings_summary(&report.runs, Phase::Before),
             findings_summary(&report.runs, Phase::After)
         )?;
-        let body: Vec<Vec<String>> = rows
-            .iter()
-            .map(|r| {
-                vec![
-                    format!("`{}`", r.query),
-                    r.org.clone(),
-                    r.role.to_string(),
-                    ms(r.before_ms),
-                    ms(r.after_ms),
-                    speedup(r.speedup),
-                    format!(
-                        "{} → {}",
-                        count(r.before_buffers as f64),
-                        count(r.after_buffers as f64)
-                    ),
-                    rule_changes(r),
-                ]
-            })
-            .collect();
-        write!(
-            out,
-            "{}",
-            render_rows(
-                Format::Markdown,
-                &["query", "org", "role", "before", "after", "speedup", "buffers", "findings"],
-                &body
-            )
-        )?;
+        write!(out, "{}", diff_table(rows, Format::Markdown))?;
     } else {
-        let body: Vec<Vec<String>> = report
-            .runs
-            .iter()
-            .map(|r| {
-                vec![
-                    format!("`{}`", r.query),
-                    r.org.clone(),
-                    r.role.to_string(),
-                    ms(r.execution_ms),
-                    count(r.buffers as f64),
-                    r.seq_scans.join(", "),
-                    r.findings
-                        .iter()
-                        .map(|f| format!("`{}`", f.rule))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                ]
-            })
-            .collect();
-        write!(
-            out,
-            "{}",
-            render_rows(
-                Format::Markdown,
-                &[
-                    "query",
-                    "org",
-                    "role",
-                    "time",
-                    "buffers",
-                    "seq scans",
-                    "findings"
-                ],
-                &body
-            )
-        )?;
+        write!(out, "{}", runs_table(&report.runs, Format::Markdown))?;
     }
     let phases: Vec<Phase> = if report.diff.is_some() {
         vec![Phase::After, Phase::Before]

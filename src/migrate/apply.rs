@@ -105,7 +105,7 @@ pub struct Partial {
 pub fn version_label(version: Option<i32>) -> String {
     match version {
         Some(v) => format!("V{v}"),
-        None => "no migration applied".to_string(),
+        None => "V0 (no migration applied)".to_string(),
     }
 }
 
@@ -697,8 +697,9 @@ pub fn refusal_error(set: &MigrationSet, refusal: &Refusal) -> anyhow::Error {
     match refusal {
         Refusal::Divergent(list) => hinted(
             format!(
-                "applied migration{} changed since it was applied (divergent): {}; nothing was run",
+                "applied migration{} changed since {} applied (divergent): {}; nothing was run",
                 if list.len() == 1 { "" } else { "s" },
+                if list.len() == 1 { "it was" } else { "they were" },
                 list.iter()
                     .map(|(v, n)| file_of(*v, n))
                     .collect::<Vec<_>>()
@@ -814,6 +815,6 @@ mod tests {
     #[test]
     fn version_labels() {
         assert_eq!(version_label(Some(6)), "V6");
-        assert_eq!(version_label(None), "no migration applied");
+        assert_eq!(version_label(None), "V0 (no migration applied)");
     }
 }

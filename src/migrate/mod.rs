@@ -24,19 +24,18 @@ pub use plan::{HistoryRow, State, StatusRow};
 pub use source::{MigrationFile, MigrationSet, Mode};
 pub use split::{split, LineComment, Statement};
 
-/// Print to stdout, ignoring a closed pipe (`dbkit migrate status | head`).
+/// Print a line to stdout; a failed write is the command's error.
 macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        crate::report::print(&format!("{}\n", format_args!($($arg)*)))?
+    };
 }
 
+/// Print to stdout as is (tables end with their own newline).
 macro_rules! out_raw {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = write!(std::io::stdout().lock(), $($arg)*);
-    }};
+    ($($arg:tt)*) => {
+        crate::report::print(&format!($($arg)*))?
+    };
 }
 
 pub async fn command(db: &Database, args: &MigrateArgs, format: Format) -> Result<Outcome> {
@@ -107,8 +106,9 @@ async fn dry_run(
         out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if files.is_empty() {
         out!(
-            "nothing to do: database is at {}",
-            apply::version_label(current)
+            "nothing to do: database is at {}{}",
+            apply::version_label(current),
+            past_target(current, target)
         );
     } else {
         let cells: Vec<Vec<String>> = files
@@ -141,26 +141,37 @@ async fn run(
     };
     match migrate(&mut client, set, &opts).await {
         Ok(report) => {
-            print_report(&report, format)?;
+            print_report(&report, target, format)?;
             Ok(Outcome::Clean)
         }
         Err(partial) => {
             if !partial.report.applied.is_empty() {
-                print_report(&partial.report, format)?;
+                print_report(&partial.report, target, format)?;
             }
             Err(partial.error)
         }
     }
 }
 
-fn print_report(report: &Report, format: Format) -> Result<()> {
+/// `--target 2` on a database at V3: say that dbkit does not migrate down.
+fn past_target(current: Option<i32>, target: Option<i32>) -> String {
+    match (current, target) {
+        (Some(c), Some(t)) if t < c => {
+            format!(", past --target {t} (dbkit only migrates up; undo with a new migration)")
+        }
+        _ => String::new(),
+    }
+}
+
+fn print_report(report: &Report, target: Option<i32>, format: Format) -> Result<()> {
     if format == Format::Json {
         let doc = serde_json::json!({"applied": report.applied, "version": report.version()});
         out!("{}", serde_json::to_string_pretty(&doc)?);
     } else if report.applied.is_empty() {
         out!(
-            "nothing to do: database is at {}",
-            apply::version_label(report.version())
+            "nothing to do: database is at {}{}",
+            apply::version_label(report.version()),
+            past_target(report.version(), target)
         );
     } else {
         let cells: Vec<Vec<String>> = report
@@ -184,7 +195,7 @@ fn print_report(report: &Report, format: Format) -> Result<()> {
 }
 
 /// `dbkit new NAME`: write `V{max+1}__NAME.sql` with a header and print its path.
-pub fn new_migration(args: &NewArgs) -> Result<Outcome> {
+pub fn new_migration(args: &NewArgs, format: Format) -> Result<Outcome> {
     if !source::valid_new_name(&args.name) {
         return Err(hinted(
             format!("`{}` is not a snake_case migration name", args.name),
@@ -222,6 +233,28 @@ pub fn new_migration(args: &NewArgs) -> Result<Outcome> {
         .with_context(|| format!("cannot create {}", path.display()))?;
     std::io::Write::write_all(&mut file, body.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    out!("{}", path.display());
+    if format == Format::Json {
+        let created = serde_json::json!({
+            "path": path.display().to_string(),
+            "version": version,
+            "name": args.name,
+            "mode": if args.no_transaction { Mode::NoTransaction } else { Mode::Transactional }.to_string(),
+        });
+        out!("{}", serde_json::to_string_pretty(&created)?);
+    } else {
+        out!("{}", path.display());
+    }
     Ok(Outcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_target_below_the_database_is_named() {
+        assert!(past_target(Some(3), Some(2)).contains("past --target 2"));
+        assert_eq!(past_target(Some(3), Some(3)), "");
+        assert_eq!(past_target(None, Some(2)), "");
+    }
 }

@@ -14,7 +14,7 @@ pub enum Format {
     Markdown,
     /// Stable JSON for machines.
     Json,
-    /// GitHub Actions workflow annotations (`dbkit check`; other commands print a table).
+    /// GitHub Actions workflow annotations (`dbkit check` only; a usage error elsewhere).
     Github,
 }
 
@@ -26,6 +26,25 @@ pub fn use_colour() -> bool {
 /// Progress and status lines go to stderr only when it is a terminal.
 pub fn stderr_is_terminal() -> bool {
     std::io::stderr().is_terminal()
+}
+
+/// Write `text` to stdout. A write that fails (disk full, a closed descriptor) is an
+/// error naming stdout, never a panic; a closed pipe ends the process quietly (SIGPIPE).
+pub fn print(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(stdout_error)
+}
+
+/// A failed write to stdout, as a hinted error.
+pub fn stdout_error(err: std::io::Error) -> anyhow::Error {
+    crate::exit::hinted(
+        format!("cannot write the output to stdout: {err}"),
+        "check the file or device stdout is redirected to (full disk, closed descriptor?)",
+    )
 }
 
 /// Render rows as a table with the given headers, in the chosen human format.

@@ -480,7 +480,7 @@ pub async fn command(database: &Database, args: &SeedArgs, format: Format) -> Re
         Some(dir) => write_files(dir, &opts)?,
         None => seed_database(&database.url()?, &opts).await?,
     };
-    print!("{}", render(&summary, format));
+    report::print(&render(&summary, format))?;
     Ok(Outcome::Clean)
 }
 
@@ -496,13 +496,14 @@ pub fn render(summary: &SeedSummary, format: Format) -> String {
     rows.push(vec!["total".into(), summary.rows.to_string()]);
     let mut out = report::render_rows(format, &["table", "rows"], &rows);
     out.push_str(&format!(
-        "{} rows into {} in {:.1} s ({:.0} rows/s)\nseed {}, {} orgs, anchor {}, fingerprint {}\n",
+        "{} rows into {} in {:.1} s ({:.0} rows/s)\nseed {}, {} org{}, anchor {}, fingerprint {}\n",
         summary.rows,
         summary.target,
         summary.seconds,
         summary.rows_per_s,
         summary.seed,
         summary.orgs,
+        if summary.orgs == 1 { "" } else { "s" },
         summary.anchor_date,
         summary.fingerprint
     ));

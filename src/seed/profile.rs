@@ -224,7 +224,7 @@ impl ProfileError {
     pub fn into_hinted(self) -> anyhow::Error {
         hinted(
             self.to_string(),
-            "fixtures/default.yaml lists every key with its meaning; a profile may leave keys out",
+            "the default profile (fixtures/default.yaml in the dbkit repository, built into the binary) lists every key with its meaning; a profile may leave keys out",
         )
     }
 }

@@ -4,17 +4,13 @@
 
 use sqlparser::ast::{AlterColumnOperation, AlterTableOperation, ColumnOption, Statement as Ast};
 
-use super::{ident_key, table_key, Ctx, Violation};
+use super::{ident_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else {
+    let Some((alter, table)) = ctx.altered_existing(ast) else {
         return vec![];
     };
-    if !ctx.existed_before(&alter.name) {
-        return vec![];
-    }
-    let table = table_key(&alter.name);
     let mut out = Vec::new();
     for op in &alter.operations {
         match op {

@@ -5,17 +5,13 @@
 
 use sqlparser::ast::{AlterTableOperation, Statement as Ast, TableConstraint};
 
-use super::{table_key, Ctx, Violation};
+use super::{Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::AlterTable(alter) = ast else {
+    let Some((alter, table)) = ctx.altered_existing(ast) else {
         return vec![];
     };
-    if !ctx.existed_before(&alter.name) {
-        return vec![];
-    }
-    let table = table_key(&alter.name);
     alter
         .operations
         .iter()

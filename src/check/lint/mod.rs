@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use sqlparser::ast::{Ident, ObjectName, ObjectNamePart, Statement as Ast};
+use sqlparser::ast::{AlterTable, Ident, ObjectName, ObjectNamePart, Statement as Ast};
 
 use super::files::MigrationFile;
 use super::rule::{Finding, Rule};
@@ -29,6 +29,16 @@ impl Ctx<'_> {
     /// Did `table` exist before this migration (i.e. was not created by it)?
     pub fn existed_before(&self, table: &ObjectName) -> bool {
         !self.new_tables.contains(&table_key(table))
+    }
+
+    /// An ALTER TABLE of a table that existed before this migration, with the table's
+    /// key: what every column-changing lint looks at. None for anything else.
+    pub fn altered_existing<'s>(&self, ast: &'s Ast) -> Option<(&'s AlterTable, String)> {
+        let Ast::AlterTable(alter) = ast else {
+            return None;
+        };
+        self.existed_before(&alter.name)
+            .then(|| (alter, table_key(&alter.name)))
     }
 }
 

@@ -1,0 +1,119 @@
+//! The command-line contract that needs no database: nonsense values and misplaced
+//! formats are usage errors (exit 2, an `error:` and a `hint:` line), and `--format
+//! json` puts JSON alone on stdout.
+
+mod common;
+
+use predicates::prelude::*;
+use serde_json::Value;
+
+fn usage_error(args: &[&str]) -> String {
+    let out = common::dbkit().args(args).assert().code(2);
+    let stderr = String::from_utf8(out.get_output().stderr.clone()).unwrap();
+    assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(
+        lines.len() == 2 && lines[1].starts_with("hint: "),
+        "{args:?}: one error line and one hint line: {stderr}"
+    );
+    assert!(out.get_output().stdout.is_empty(), "{args:?}");
+    stderr
+}
+
+#[test]
+fn zero_counts_and_durations_are_refused() {
+    for args in [
+        &["migrate", "--lock-timeout", "0"][..],
+        &["migrate", "--lock-timeout", "0s"],
+        &["explain", "--runs", "0"],
+        &["explain", "--jobs", "0"],
+        &["explain", "--statement-timeout", "0ms"],
+        &["explain", "--before", "3", "--orgs", "0"],
+        &["bench", "--concurrency", "2", "--duration", "0s"],
+        &["seed", "--orgs", "0"],
+        &["migrate", "--format", "xml"],
+        &["new"],
+    ] {
+        usage_error(args);
+    }
+}
+
+#[test]
+fn format_github_is_for_check_only() {
+    for args in [
+        &["migrate", "status"][..],
+        &["seed", "--orgs", "1"],
+        &["explain"],
+        &["bench", "--scenario", "burst"],
+        &["db", "status"],
+        &["new", "x"],
+    ] {
+        let mut all = args.to_vec();
+        all.extend(["--format", "github"]);
+        let stderr = usage_error(&all);
+        assert!(stderr.contains("dbkit check"), "{stderr}");
+        assert!(stderr.contains("\nhint: "), "{stderr}");
+    }
+}
+
+#[test]
+fn new_and_db_speak_json() {
+    let dir = common::work_dir();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    let out = common::dbkit_in(&dir)
+        .args(["new", "add_rooms", "--format", "json"])
+        .assert()
+        .success();
+    let created: Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
+    assert_eq!(created["version"], 1);
+    assert_eq!(created["path"], "migrations/V1__add_rooms.sql");
+    assert_eq!(created["mode"], "transactional");
+
+    let out = common::dbkit_in(&dir)
+        .args(["db", "destroy", "--yes", "--format", "json"])
+        .assert()
+        .success();
+    let status: Value = serde_json::from_slice(&out.get_output().stdout).expect("JSON");
+    assert_eq!(status["running"], false);
+    assert!(status["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("nothing to destroy"));
+}
+
+#[test]
+fn every_error_has_a_hint() {
+    let dir = common::work_dir();
+    std::fs::write(dir.join("file"), "").unwrap();
+    common::dbkit_in(&dir)
+        .args(["seed", "--orgs", "1", "--to-files", "file/rows"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::is_match("^error: .*\nhint: .+\n$").unwrap());
+}
+
+/// A full disk behind stdout is an error (exit 2), not a panic and not a silent success.
+#[test]
+fn a_failed_write_to_stdout_is_an_error() {
+    let dir = common::work_dir();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    for args in [
+        &["completions", "bash"][..],
+        &["db", "status"],
+        &["check", "--offline"],
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+            .args(args)
+            .current_dir(&dir)
+            .env_remove("DATABASE_URL")
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: cannot write the output to stdout"),
+            "{stderr}"
+        );
+    }
+}
