@@ -110,6 +110,12 @@ fn burst_on_seeded_data_is_clean_and_leaves_counts_unchanged() {
     assert_eq!(report["double_bookings"], 0);
     assert_eq!(report["statements"], "queries/ (embedded)");
     assert_eq!(report["inserted"], report["deleted"]);
+    // Every inserted row is accounted for: booked in the burst, or by the warm-up.
+    assert_eq!(
+        report["inserted"].as_u64().unwrap(),
+        s["booked"].as_u64().unwrap() + report["warm_up_inserted"].as_u64().unwrap(),
+        "{report:#}"
+    );
     assert_eq!(report["row_counts_unchanged"], true);
     assert_eq!(row_counts(&db), before);
     let left: i64 =

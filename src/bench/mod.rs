@@ -48,10 +48,11 @@ pub struct BenchArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::cli::parse_duration, conflicts_with = "requests")]
     pub duration: Option<Duration>,
     /// How many transactions the custom phase runs in total.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub requests: Option<u64>,
     /// Transactions per client in each scenario phase (at least 100 per phase).
-    #[arg(long, value_name = "N", default_value_t = scenario::DEFAULT_REQUESTS_PER_CLIENT)]
+    #[arg(long, value_name = "N", default_value_t = scenario::DEFAULT_REQUESTS_PER_CLIENT,
+          value_parser = clap::value_parser!(u64).range(1..))]
     pub requests_per_client: u64,
     /// Connections in the pool (the report's suspect: 10).
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -118,7 +119,10 @@ pub struct BenchReport {
     pub budget_p95_ms: f64,
     /// Where the booking statements came from.
     pub statements: String,
+    /// Every row the run inserted, warm-up included (all of them are deleted).
     pub inserted: u64,
+    /// Of `inserted`, the rows booked by the unmeasured warm-up transactions.
+    pub warm_up_inserted: u64,
     pub deleted: u64,
     pub row_counts_unchanged: bool,
     /// Why the run fails its budget (empty when it passes).
@@ -136,7 +140,11 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
     let control = connect(&url).await?;
     if args.cleanup {
         let n = verify::cleanup_all_runs(&control).await?;
-        println!("removed {n} appointment(s) left by earlier bench runs");
+        let text = match format {
+            Format::Json => format!("{}\n", serde_json::json!({ "removed": n })),
+            _ => format!("removed {n} appointment(s) left by earlier bench runs\n"),
+        };
+        crate::report::print(&text)?;
         return Ok(Outcome::Clean);
     }
     // As explain: --queries DIR, else ./queries when it exists, else the shipped catalog.
@@ -155,7 +163,7 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
     if let Some(version) = args.before {
         drop(control);
         let both = before::run(&url, args, statements, version).await?;
-        print!("{}", report::render_before_after(&both, format)?);
+        crate::report::print(&report::render_before_after(&both, format)?)?;
         return Ok(if both.after.failures.is_empty() {
             Outcome::Clean
         } else {
@@ -163,7 +171,7 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
         });
     }
     let report = run(&url, &control, args, statements).await?;
-    print!("{}", report::render(&report, format)?);
+    crate::report::print(&report::render(&report, format)?)?;
     Ok(if report.failures.is_empty() {
         Outcome::Clean
     } else {
@@ -220,6 +228,7 @@ pub async fn run(
             .err();
     }
     warming.finish();
+    let warm_up_inserted = runner.inserted().len() as u64;
     if fatal.is_none() {
         for (i, phase) in args.phases().iter().enumerate() {
             let bar = progress.phase(phase);
@@ -300,6 +309,7 @@ pub async fn run(
         budget_p95_ms: args.budget_p95_ms,
         statements: origin,
         inserted: inserted.len() as u64,
+        warm_up_inserted,
         deleted,
         row_counts_unchanged: changed.is_empty(),
         failures,

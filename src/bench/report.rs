@@ -73,8 +73,9 @@ pub fn render(report: &BenchReport, format: Format) -> Result<String> {
     )?;
     writeln!(
         out,
-        "{bullet}cleanup: {} appointment(s) inserted, {} deleted; row counts {}",
+        "{bullet}cleanup: {} appointment(s) inserted ({} by the unmeasured warm-up), {} deleted; row counts {}",
         report.inserted,
+        report.warm_up_inserted,
         report.deleted,
         if report.row_counts_unchanged {
             "unchanged"
@@ -206,6 +207,7 @@ mod tests {
             budget_p95_ms: 500.0,
             statements: "queries/ (embedded)".into(),
             inserted: 0,
+            warm_up_inserted: 0,
             deleted: 0,
             row_counts_unchanged: true,
             failures: vec![],
