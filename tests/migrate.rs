@@ -20,6 +20,11 @@ fn migrate(db: &TestDb, extra: &[&str]) -> assert_cmd::assert::Assert {
 }
 
 fn status_json(db: &TestDb, dir: Option<&Path>) -> Vec<Value> {
+    status_json_exit(db, dir, 0)
+}
+
+/// `migrate status --format json`, expecting exit `code` (1 when a row is divergent or missing).
+fn status_json_exit(db: &TestDb, dir: Option<&Path>, code: i32) -> Vec<Value> {
     let mut cmd = dbkit();
     cmd.args([
         "migrate",
@@ -32,7 +37,7 @@ fn status_json(db: &TestDb, dir: Option<&Path>) -> Vec<Value> {
     if let Some(dir) = dir {
         cmd.arg("--migrations").arg(dir);
     }
-    let out = cmd.assert().success().get_output().stdout.clone();
+    let out = cmd.assert().code(code).get_output().stdout.clone();
     serde_json::from_slice::<Value>(&out)
         .expect("status JSON")
         .as_array()
@@ -446,7 +451,7 @@ fn edited_or_deleted_applied_files_are_refused() {
         ),
         0
     );
-    let rows = status_json(&db, Some(&dir));
+    let rows = status_json_exit(&db, Some(&dir), 1);
     assert_eq!(rows[1]["state"], "divergent");
     assert_eq!(rows[6]["state"], "pending");
 
@@ -456,7 +461,7 @@ fn edited_or_deleted_applied_files_are_refused() {
         predicate::str::contains("missing")
             .and(predicate::str::contains("V6__no_double_booking.sql")),
     );
-    let rows = status_json(&db, Some(&dir));
+    let rows = status_json_exit(&db, Some(&dir), 1);
     let v6 = rows.iter().find(|r| r["version"] == 6).unwrap();
     assert_eq!(v6["state"], "missing");
     assert_eq!(v6["name"], "no_double_booking");

@@ -79,7 +79,22 @@ async fn status(db: &Database, set: &MigrationSet, format: Format) -> Result<Out
             render_rows(format, &["version", "name", "state", "applied_on"], &cells)
         );
     }
-    Ok(Outcome::Clean)
+    // An applied migration that was edited or deleted is a finding: exit 1, so a CI
+    // step running `migrate status` catches it before `migrate` refuses to run.
+    let troubled: Vec<String> = rows
+        .iter()
+        .filter(|r| matches!(r.state, plan::State::Divergent | plan::State::Missing))
+        .map(|r| format!("V{} {}", r.version, r.state))
+        .collect();
+    if troubled.is_empty() {
+        Ok(Outcome::Clean)
+    } else {
+        eprintln!(
+            "dbkit: {} — never edit or delete an applied migration; restore it and add a new one",
+            troubled.join(", ")
+        );
+        Ok(Outcome::Failed)
+    }
 }
 
 async fn dry_run(
