@@ -142,6 +142,10 @@ pub struct MigrateArgs {
     /// cannot get its lock in time is retried a few times, then fails.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub lock_timeout: std::time::Duration,
+    /// How long to wait for another `dbkit migrate` holding the migration lock on the
+    /// same database before giving up (exit 2).
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub lock_wait: std::time::Duration,
 }
 
 #[derive(Debug, Clone, Copy, Subcommand)]

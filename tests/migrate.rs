@@ -289,6 +289,47 @@ fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
     assert_eq!(history_counts(&db).len(), 6);
 }
 
+/// A run that cannot get the migration lock within --lock-wait gives up: exit 2,
+/// naming the holder, nothing applied.
+#[test]
+fn lock_wait_is_bounded() {
+    let db = fresh_db();
+    let url = db.url_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _holder = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1)",
+                &[&dbkit::migrate::apply::MIGRATE_LOCK_KEY],
+            )
+            .await
+            .unwrap();
+        client
+    });
+    let started = Instant::now();
+    migrate(&db, &["--lock-wait", "1s"])
+        .code(2)
+        .stderr(predicate::str::contains(
+            "error: another dbkit migrate (pid ",
+        ))
+        .stderr(predicate::str::contains(
+            "still holds the migration lock on this database after 1s of waiting",
+        ))
+        .stderr(predicate::str::contains("--lock-wait"));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM pg_class WHERE relname = 'refinery_schema_history'"
+        ),
+        0
+    );
+}
+
 #[test]
 fn failing_migration_names_file_and_line_and_leaves_previous_version() {
     let db = fresh_db();

@@ -58,6 +58,8 @@ pub struct ApplyOptions {
     pub target: Option<i32>,
     /// `lock_timeout` for every migration statement.
     pub lock_timeout: Duration,
+    /// How long to wait for the advisory lock held by another migrate run.
+    pub lock_wait: Duration,
 }
 
 impl Default for ApplyOptions {
@@ -65,6 +67,7 @@ impl Default for ApplyOptions {
         ApplyOptions {
             target: None,
             lock_timeout: Duration::from_secs(5),
+            lock_wait: Duration::from_secs(600),
         }
     }
 }
@@ -172,7 +175,7 @@ pub async fn migrate(
         .await
         .context("cannot set lock_timeout for the migration session")
         .map_err(fail)?;
-    acquire_lock(client).await.map_err(fail)?;
+    acquire_lock(client, opts.lock_wait).await.map_err(fail)?;
     let result = migrate_locked(client, set, opts).await;
     // Released on disconnect anyway; an error here changes nothing for the caller.
     let _ = client
@@ -256,9 +259,12 @@ async fn session_settings(
     client.batch_execute(&sql).await
 }
 
-/// Take the advisory lock, polling (see `LOCK_POLL`) and saying once that we wait.
-async fn acquire_lock(client: &Client) -> Result<()> {
+/// Take the advisory lock, polling (see `LOCK_POLL`) and saying once that we wait;
+/// give up after `wait`.
+async fn acquire_lock(client: &Client, wait: Duration) -> Result<()> {
+    let started = std::time::Instant::now();
     let mut announced = false;
+    let mut holder = String::new();
     loop {
         let got: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
@@ -268,9 +274,18 @@ async fn acquire_lock(client: &Client) -> Result<()> {
         if got {
             return Ok(());
         }
+        if started.elapsed() >= wait {
+            return Err(hinted(
+                format!(
+                    "another dbkit migrate{holder} still holds the migration lock on this database after {}s of waiting",
+                    wait.as_secs_f64()
+                ),
+                "let it finish (or stop it), then run `dbkit migrate` again; --lock-wait sets how long to wait",
+            ));
+        }
         if !announced {
             announced = true;
-            let holder = client
+            holder = client
                 .query_opt(
                     "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
                      AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \

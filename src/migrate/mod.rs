@@ -52,7 +52,7 @@ pub async fn command(db: &Database, args: &MigrateArgs, format: Format) -> Resul
     match args.action {
         Some(MigrateAction::Status) => status(db, &set, format).await,
         None if args.dry_run => dry_run(db, &set, target, format).await,
-        None => run(db, &set, target, args.lock_timeout, format).await,
+        None => run(db, &set, target, args.lock_timeout, args.lock_wait, format).await,
     }
 }
 
@@ -147,12 +147,14 @@ async fn run(
     set: &MigrationSet,
     target: Option<i32>,
     lock_timeout: std::time::Duration,
+    lock_wait: std::time::Duration,
     format: Format,
 ) -> Result<Outcome> {
     let mut client = db.connect().await?;
     let opts = ApplyOptions {
         target,
         lock_timeout,
+        lock_wait,
     };
     match migrate(&mut client, set, &opts).await {
         Ok(report) => {
