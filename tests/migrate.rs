@@ -229,16 +229,12 @@ fn two_concurrent_runs_apply_each_version_once() {
     assert_eq!(count(&db, INVALID_INDEXES), 0);
 }
 
-/// A waiting run polls instead of blocking in a statement: the lock holder can build
-/// an index CONCURRENTLY meanwhile (which waits for every older snapshot).
-#[test]
-fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
-    let db = fresh_db();
-    db.execute("CREATE TABLE probe (id int); INSERT INTO probe SELECT generate_series(1, 100);");
-    let url = db.url_string();
+/// A session of the test's own holding dbkit's migration lock on `url`'s database
+/// (with the runtime that drives its connection).
+fn hold_migration_lock(url: &str) -> (tokio::runtime::Runtime, tokio_postgres::Client) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let holder = rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+    let client = rt.block_on(async {
+        let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
             .await
             .unwrap();
         tokio::spawn(conn);
@@ -251,6 +247,17 @@ fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
             .unwrap();
         client
     });
+    (rt, client)
+}
+
+/// A waiting run polls instead of blocking in a statement: the lock holder can build
+/// an index CONCURRENTLY meanwhile (which waits for every older snapshot).
+#[test]
+fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
+    let db = fresh_db();
+    db.execute("CREATE TABLE probe (id int); INSERT INTO probe SELECT generate_series(1, 100);");
+    let url = db.url_string();
+    let (rt, holder) = hold_migration_lock(&url);
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
         .args(["migrate", "--database-url", &url])
         .env_remove("DATABASE_URL")
@@ -295,21 +302,7 @@ fn waiting_run_reports_the_wait_and_does_not_block_concurrent_index_builds() {
 fn lock_wait_is_bounded() {
     let db = fresh_db();
     let url = db.url_string();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let _holder = rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        client
-            .execute(
-                "SELECT pg_advisory_lock($1)",
-                &[&dbkit::migrate::apply::MIGRATE_LOCK_KEY],
-            )
-            .await
-            .unwrap();
-        client
-    });
+    let (_rt, _holder) = hold_migration_lock(&url);
     let started = Instant::now();
     migrate(&db, &["--lock-wait", "1s"])
         .code(2)
