@@ -7,10 +7,13 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod error;
 pub mod exit;
 pub mod explain;
+pub mod lab;
 pub mod migrate;
 pub mod report;
+pub mod rule;
 pub mod seed;
 
 use std::ffi::OsString;

@@ -14,7 +14,7 @@ use super::transaction::BookingStatements;
 use super::{BenchArgs, BenchReport};
 use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
-use crate::exit::hinted;
+use crate::error::hinted;
 use crate::migrate::{migrate_url, MigrationSet};
 
 #[derive(Debug, Clone, Serialize)]

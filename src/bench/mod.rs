@@ -27,7 +27,8 @@ use serde::Serialize;
 
 use crate::config::Database;
 use crate::db::{connect, DbUrl};
-use crate::exit::{hinted, Outcome};
+use crate::error::hinted;
+use crate::exit::Outcome;
 use crate::report::Format;
 use scenario::{Phase, Scenario, Stop};
 use stats::{PhaseStats, ScenarioSummary};
@@ -156,7 +157,7 @@ pub async fn command(database: &Database, args: &BenchArgs, format: Format) -> R
     }
     .map_err(|e| {
         hinted(
-            crate::exit::one_line(&e),
+            crate::error::one_line(&e),
             "bench needs catalog.yaml with provider_contact_validation, provider_conflict_check and booking_insert; fix the query files or point --queries at another directory",
         )
     })?;
@@ -272,7 +273,7 @@ pub async fn run(
             Err(e) => format!(
                 "the {} appointment(s) it inserted could not be removed ({}); when the server is back, run `dbkit bench --cleanup`",
                 inserted.len(),
-                crate::exit::one_line(&e)
+                crate::error::one_line(&e)
             ),
         };
         return Err(hinted(

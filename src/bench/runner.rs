@@ -88,7 +88,7 @@ impl Runner {
         for client in &held {
             if let Err(e) = transaction::prepare(client, &self.statements).await {
                 if let Some(db) = e.as_db_error() {
-                    return Err(crate::exit::hinted(
+                    return Err(crate::error::hinted(
                         format!(
                             "the server rejects a booking statement: {} (SQLSTATE {})",
                             db.message(),

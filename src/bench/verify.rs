@@ -17,6 +17,7 @@ use tokio_postgres::Client;
 use uuid::Uuid;
 
 use super::transaction::MARKER_PREFIX;
+use crate::db::ident::quote as quote_ident;
 
 /// Overlapping pairs of non-cancelled appointments of one provider that involve a row
 /// the bench inserted (a pair of two bench rows counts once). Each bench row probes the
@@ -125,19 +126,9 @@ pub fn changed_counts(
         .collect()
 }
 
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("appointments"), "\"appointments\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
-    }
 
     #[test]
     fn like_pattern_is_literal() {

@@ -12,7 +12,7 @@ use rand::RngExt;
 use tokio_postgres::Client;
 use uuid::Uuid;
 
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// Contacts loaded per org (a deterministic sample: the lowest ids).
 const CONTACTS_PER_ORG: i64 = 2000;

@@ -61,7 +61,7 @@ fn looks_like_migration(name: &str) -> bool {
 /// findings about names and versions.
 pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
     let entries = std::fs::read_dir(dir).map_err(|e| {
-        crate::exit::hinted(
+        crate::error::hinted(
             format!(
                 "cannot read the migrations directory {}: {e}",
                 dir.display()

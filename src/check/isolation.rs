@@ -19,6 +19,7 @@ use super::locate::Locator;
 
 use super::catalog::user_schema;
 use super::rule::{Finding, Rule};
+use crate::db::ident::quote as quote_ident;
 
 /// A table that takes part: the tenant root (`orgs`) or a table with `org_id`.
 #[derive(Debug, Clone)]
@@ -154,10 +155,6 @@ fn order_by_references(mut tables: Vec<Table>) -> Vec<Table> {
         ordered.push(tables.remove(i));
     }
     ordered
-}
-
-fn quote_ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// The rows inserted for one org: table oid -> the row as JSON (column -> value).
@@ -405,7 +402,7 @@ pub async fn prove(client: &mut Client, locator: &Locator) -> Result<Vec<Finding
                 Rule::IsolationInconclusive,
                 format!(
                     "could not insert the proof's orgs: {}",
-                    crate::exit::one_line(&e)
+                    crate::error::one_line(&e)
                 ),
             )])
         }

@@ -21,7 +21,6 @@ use crate::config::Database;
 use crate::db::{connect, DbUrl};
 use crate::exit::Outcome;
 use crate::migrate::source::MigrationSet;
-use crate::report::Format;
 use files::MigrationFile;
 use locate::Locator;
 use rule::{Finding, Rule, Severity};
@@ -42,13 +41,17 @@ pub struct CheckArgs {
     pub keep: bool,
 }
 
-pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> Result<Outcome> {
+pub async fn command(
+    database: &Database,
+    args: &CheckArgs,
+    format: render::Output,
+) -> Result<Outcome> {
     let (files, mut findings) = files::load(&args.source.migrations)?;
     findings.extend(files::parse_findings(&files));
     findings.extend(lint::lint(&files, args.base));
     if let Some(base) = args.base {
         if !files.iter().any(|f| f.version == base) {
-            return Err(crate::exit::hinted(
+            return Err(crate::error::hinted(
                 format!(
                     "--base {base} names no migration in {}",
                     args.source.migrations.display()
@@ -80,13 +83,22 @@ pub async fn command(database: &Database, args: &CheckArgs, format: Format) -> R
 /// Files in order, then findings about the database.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        (a.file.is_none(), &a.file, a.line, a.severity, a.rule).cmp(&(
-            b.file.is_none(),
-            &b.file,
-            b.line,
-            b.severity,
-            b.rule,
-        ))
+        // Errors before warnings before infos at the same place.
+        use std::cmp::Reverse;
+        (
+            a.file.is_none(),
+            &a.file,
+            a.line,
+            Reverse(a.severity),
+            a.rule,
+        )
+            .cmp(&(
+                b.file.is_none(),
+                &b.file,
+                b.line,
+                Reverse(b.severity),
+                b.rule,
+            ))
     });
 }
 
@@ -148,7 +160,7 @@ async fn upgrade_on_data(url: &DbUrl, set: &MigrationSet, base: i64) -> Result<V
             Rule::IsolationInconclusive,
             format!(
                 "could not seed a fixture at V{base}, so the upgrade ran on empty tables: {}",
-                crate::exit::one_line(&e)
+                crate::error::one_line(&e)
             ),
         )]);
     }

@@ -13,13 +13,23 @@ struct JsonReport<'a> {
     findings: &'a [Finding],
 }
 
-pub fn render(format: Format, findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
+/// What `check` prints: one of the reporter's formats, or workflow annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Report(Format),
+    Github,
+}
+
+pub fn render(output: Output, findings: &[Finding], out: &mut dyn Write) -> io::Result<()> {
+    let format = match output {
+        Output::Github => return github(findings, out),
+        Output::Report(format) => format,
+    };
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &JsonReport { findings })?;
             writeln!(out)
         }
-        Format::Github => github(findings, out),
         Format::Markdown => {
             writeln!(out, "### dbkit check\n")?;
             if findings.is_empty() {
@@ -137,15 +147,15 @@ mod tests {
         ]
     }
 
-    fn text(format: Format, findings: &[Finding]) -> String {
+    fn text(output: Output, findings: &[Finding]) -> String {
         let mut buf = Vec::new();
-        render(format, findings, &mut buf).unwrap();
+        render(output, findings, &mut buf).unwrap();
         String::from_utf8(buf).unwrap()
     }
 
     #[test]
     fn github_annotations() {
-        let out = text(Format::Github, &sample());
+        let out = text(Output::Github, &sample());
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[0],
@@ -160,7 +170,7 @@ mod tests {
 
     #[test]
     fn json_shape() {
-        let out = text(Format::Json, &sample());
+        let out = text(Output::Report(Format::Json), &sample());
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         let f = &v["findings"][0];
         assert_eq!(f["rule"], "ban-drop-table");
@@ -174,16 +184,19 @@ mod tests {
 
     #[test]
     fn markdown_and_table() {
-        let md = text(Format::Markdown, &sample());
+        let md = text(Output::Report(Format::Markdown), &sample());
         assert!(
             md.contains("| error | `ban-drop-table` | migrations/V7__x.sql:3 | `a` |"),
             "{md}"
         );
-        let table = text(Format::Table, &sample());
+        let table = text(Output::Report(Format::Table), &sample());
         assert!(
             table.contains("database") && table.contains("1 error(s)"),
             "{table}"
         );
-        assert_eq!(text(Format::Table, &[]), "dbkit check: no findings\n");
+        assert_eq!(
+            text(Output::Report(Format::Table), &[]),
+            "dbkit check: no findings\n"
+        );
     }
 }

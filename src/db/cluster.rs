@@ -38,7 +38,8 @@ use serde::Serialize;
 
 use crate::cli::DbAction;
 use crate::db::{connect, DbUrl};
-use crate::exit::{hinted, Outcome};
+use crate::error::hinted;
+use crate::exit::Outcome;
 use crate::report::{render_rows, Format};
 
 /// The database dbkit works in on its own cluster.

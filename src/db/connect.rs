@@ -12,7 +12,7 @@ use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, Config, NoTls};
 
 use super::redact;
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// How long a connection attempt may take before dbkit gives up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod connect;
+pub mod ident;
 pub mod redact;
 pub mod scratch;
 

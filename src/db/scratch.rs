@@ -18,6 +18,7 @@ use nix::unistd::Pid;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
+use crate::db::ident::quote as quote_ident;
 use crate::db::{connect, DbUrl};
 
 const PREFIX: &str = "dbkit_scratch_";
@@ -218,12 +219,6 @@ fn pid_alive(pid: u32) -> bool {
     )
 }
 
-/// An identifier in double quotes, inner quotes doubled: for database names, which
-/// cannot be bound as parameters.
-pub fn quote_ident(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,11 +240,5 @@ mod tests {
         assert_eq!(owner_pid("dbkit_scratch__9_1"), Some(9));
         assert_eq!(owner_pid("dbkit_scratch_x"), None);
         assert_eq!(owner_pid("app"), None);
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_ident("plain"), "\"plain\"");
-        assert_eq!(quote_ident("we\"ird"), "\"we\"\"ird\"");
     }
 }

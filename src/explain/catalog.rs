@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// The shipped queries (file name, text).
 const EMBEDDED: &[(&str, &str)] = &[

@@ -23,7 +23,8 @@ use clap::Args;
 use crate::cli::{at_least_one, parse_duration, MigrationSourceOpts};
 use crate::config::Database;
 use crate::db::DbUrl;
-use crate::exit::{hinted, Outcome};
+use crate::error::hinted;
+use crate::exit::Outcome;
 use crate::migrate::MigrationSet;
 use crate::report::Format;
 use catalog::Catalog;
@@ -101,7 +102,7 @@ impl FromStr for FailOn {
         if s.trim() == "regression" {
             return Ok(FailOn::Regression);
         }
-        s.parse::<Rule>()
+        Rule::parse_in(s, &[crate::rule::Family::Plan])
             .map(FailOn::Rule)
             .map_err(|e| format!("{e}, or regression"))
     }

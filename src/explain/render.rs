@@ -45,8 +45,7 @@ pub fn render(report: &Report, format: Format, out: &mut impl Write) -> std::io:
             writeln!(out)
         }
         Format::Markdown => markdown(report, out),
-        // Workflow annotations are `check`'s (dispatch refuses github for explain).
-        Format::Table | Format::Github => table(report, out),
+        Format::Table => table(report, out),
     }
 }
 
@@ -512,7 +511,7 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("Index Scan using appointments_org_provider_time_idx"),
+            table.contains("Index Scan using appointments_org"),
             "{table}"
         );
         // Before-phase details stay in json/markdown; the diff column summarises them.

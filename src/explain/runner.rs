@@ -132,7 +132,7 @@ async fn sample_org(
         let org_id: Uuid = row
             .and_then(|r| r.get::<_, Option<Uuid>>(0))
             .ok_or_else(|| {
-                crate::exit::hinted(
+                crate::error::hinted(
                     format!("no {pick} org found: appointments looks empty to this role"),
                     "seed it first (dbkit seed --orgs 50) or use --before V, which seeds a scratch database; \
                      if it is seeded, connect as the tables' owner or a BYPASSRLS role (sampling and service runs must see every org)",
@@ -540,7 +540,7 @@ pub async fn run_phase(
                                 Err(e) => eprintln!(
                                     "note: index suggestions skipped for {}: {}",
                                     query.name,
-                                    crate::exit::one_line(&e)
+                                    crate::error::one_line(&e)
                                 ),
                             }
                         }
@@ -665,7 +665,7 @@ async fn run_series(
     let warm = match explain_once(client, query, role, org, options.statement_timeout).await {
         Ok(p) => p,
         Err(e) => {
-            run.error = Some(crate::exit::one_line(&e));
+            run.error = Some(crate::error::one_line(&e));
             return run;
         }
     };
@@ -682,7 +682,7 @@ async fn run_series(
             match explain_once(client, query, role, org, options.statement_timeout).await {
                 Ok(p) => plans.push(p),
                 Err(e) => {
-                    run.error = Some(crate::exit::one_line(&e));
+                    run.error = Some(crate::error::one_line(&e));
                     return run;
                 }
             }

@@ -24,7 +24,7 @@ use tokio_postgres::Client;
 use super::plan::{plan, HistoryRow, Plan, Refusal};
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::Statement;
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// refinery's default history table name.
 pub const HISTORY_TABLE: &str = "refinery_schema_history";
@@ -633,10 +633,10 @@ impl fmt::Display for MigrationFailed {
 impl std::error::Error for MigrationFailed {}
 
 impl MigrationFailed {
-    /// The error `migrate` returns: the hint travels as the inner `exit::Hinted` (which
+    /// The error `migrate` returns: the hint travels as the inner `error::Hinted` (which
     /// `exit::report` finds in the chain) and this failure as its context, so
     /// `downcast_ref::<MigrationFailed>()` sees it. Both display the same line, which
-    /// `exit::one_line` prints once.
+    /// `error::one_line` prints once.
     pub fn into_error(self, hint: String) -> anyhow::Error {
         hinted(self.to_string(), hint).context(self)
     }
@@ -809,12 +809,12 @@ mod tests {
         let err = failed.clone().into_error("fix it".into());
         assert_eq!(err.downcast_ref::<MigrationFailed>(), Some(&failed));
         assert_eq!(
-            crate::exit::one_line(&err),
+            crate::error::one_line(&err),
             "m/V2__idx.sql:3: could not create unique index \"t_a_key\" (SQLSTATE 23505); database left at V1 (V2 runs outside a transaction: its statements before this one stay applied)"
         );
         let hint = err
             .chain()
-            .find_map(|c| c.downcast_ref::<crate::exit::Hinted>())
+            .find_map(|c| c.downcast_ref::<crate::error::Hinted>())
             .map(|h| h.hint.as_str());
         assert_eq!(hint, Some("fix it"));
         let retried = MigrationFailed {

@@ -16,7 +16,8 @@ use anyhow::{Context, Result};
 
 use crate::cli::{MigrateAction, MigrateArgs, NewArgs};
 use crate::config::Database;
-use crate::exit::{hinted, Outcome};
+use crate::error::hinted;
+use crate::exit::Outcome;
 use crate::report::{render_rows, Format};
 
 pub use apply::{migrate, migrate_url, read_history, ApplyOptions, Report};

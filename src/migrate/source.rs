@@ -12,7 +12,7 @@ use regex::Regex;
 
 use super::split::{split, Statement};
 use crate::cli::MigrationSourceOpts;
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// The directive that makes a file run statement by statement outside a transaction.
 pub const NO_TRANSACTION: &str = "-- dbkit:no-transaction";

@@ -1,26 +1,53 @@
-//! Output formats shared by every command: table (tabled), markdown, json. Renderers
-//! write to any `io::Write`, so each format can be tested without a terminal.
+//! The reporter: the one layer that turns engine results into output. Every result
+//! type implements `Render` for the three formats every command has (table, markdown,
+//! json); GitHub workflow annotations are `check`'s alone (`check::render`). Renderers
+//! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
+//! is the only place that writes a result to stdout.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal, Write};
 
-use clap::ValueEnum;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+/// The output formats every command has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Format {
-    /// Aligned table for a terminal.
+    /// Aligned table for a terminal, within its width.
     #[default]
     Table,
-    /// Markdown, fit for a pull-request comment.
+    /// Markdown, fit for a pull-request comment (full text, no wrapping).
     Markdown,
-    /// Stable JSON for machines.
+    /// Stable JSON for machines: one document on stdout and nothing else.
     Json,
-    /// GitHub Actions workflow annotations (`dbkit check` only; a usage error elsewhere).
-    Github,
 }
 
-/// Colour only on a terminal and never with `NO_COLOR`.
-pub fn use_colour() -> bool {
-    std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+/// A result that can be printed in every format.
+pub trait Render {
+    fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()>;
+}
+
+/// Render `result` into a string (tests, and results embedded in others).
+pub fn to_string(result: &dyn Render, format: Format) -> String {
+    let mut out = Vec::new();
+    result
+        .render(format, &mut out)
+        .expect("writing into a Vec cannot fail");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Render `result` to stdout. The whole document is rendered first, so a failing
+/// renderer never leaves half a JSON document behind.
+pub fn emit(result: &dyn Render, format: Format) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    result.render(format, &mut out).map_err(stdout_error)?;
+    print(&String::from_utf8_lossy(&out))
+}
+
+/// Columns a table may take: the terminal's width on a terminal, else 100.
+pub fn table_width() -> usize {
+    if std::io::stdout().is_terminal() {
+        if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size() {
+            return usize::from(w).max(40);
+        }
+    }
+    100
 }
 
 /// Progress and status lines go to stderr only when it is a terminal.
@@ -41,14 +68,25 @@ pub fn print(text: &str) -> anyhow::Result<()> {
 
 /// A failed write to stdout, as a hinted error.
 pub fn stdout_error(err: std::io::Error) -> anyhow::Error {
-    crate::exit::hinted(
+    crate::error::hinted(
         format!("cannot write the output to stdout: {err}"),
         "check the file or device stdout is redirected to (full disk, closed descriptor?)",
     )
 }
 
-/// Render rows as a table with the given headers, in the chosen human format.
+/// Render rows as a table with the given headers, in the chosen human format. Tables
+/// wrap their widest cells to fit `table_width()`; markdown keeps the full text.
 pub fn render_rows(format: Format, headers: &[&str], rows: &[Vec<String>]) -> String {
+    render_rows_within(format, headers, rows, table_width())
+}
+
+/// `render_rows` with an explicit width (tests).
+pub fn render_rows_within(
+    format: Format,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    width: usize,
+) -> String {
     match format {
         Format::Markdown => {
             let mut out = String::new();
@@ -71,6 +109,11 @@ pub fn render_rows(format: Format, headers: &[&str], rows: &[Vec<String>]) -> St
             }
             let mut table = builder.build();
             table.with(tabled::settings::Style::sharp());
+            table.with(
+                tabled::settings::Width::wrap(width)
+                    .priority(tabled::settings::peaker::Priority::max(true))
+                    .keep_words(true),
+            );
             format!("{table}\n")
         }
     }
@@ -88,6 +131,26 @@ mod tests {
             &[vec!["x|y".into(), "z".into()]],
         );
         assert_eq!(out, "| a | b |\n|---|---|\n| x\\|y | z |\n");
+    }
+
+    #[test]
+    fn tables_wrap_to_the_width() {
+        let long = "word ".repeat(60);
+        let out = render_rows_within(
+            Format::Table,
+            &["query", "message"],
+            &[vec!["provider_conflict_check".into(), long.clone()]],
+            100,
+        );
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        let md = render_rows(
+            Format::Markdown,
+            &["query", "message"],
+            &[vec!["q".into(), long.clone()]],
+        );
+        assert!(md.contains(long.trim_end()), "markdown keeps the full text");
     }
 
     #[test]

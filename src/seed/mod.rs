@@ -31,7 +31,8 @@ use tokio_postgres::Client;
 
 use crate::config::Database;
 use crate::db::{connect, DbUrl};
-use crate::exit::{hinted, Outcome};
+use crate::error::hinted;
+use crate::exit::Outcome;
 use crate::report::{self, Format};
 
 pub use generate::Table;

@@ -10,7 +10,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
-use crate::exit::hinted;
+use crate::error::hinted;
 
 /// The shipped default profile, embedded so `dbkit seed` works outside the repository.
 pub const DEFAULT_YAML: &str = include_str!("../../fixtures/default.yaml");

@@ -43,7 +43,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use dbkit::db::cluster::{self, Cluster};
-use dbkit::db::scratch::{self, ScratchDb};
+use dbkit::db::scratch::ScratchDb;
 use dbkit::db::{connect, DbUrl};
 use nix::fcntl::{Flock, FlockArg};
 
@@ -113,8 +113,8 @@ pub fn template(name: &str, build: impl FnOnce(&TestDb)) -> String {
         let building = new_db(None);
         build(&building);
         let (from, to) = (
-            scratch::quote_ident(building.name()),
-            scratch::quote_ident(name),
+            dbkit::db::ident::quote(building.name()),
+            dbkit::db::ident::quote(name),
         );
         batch(
             &server.url,
@@ -168,7 +168,7 @@ pub fn sql(url: &DbUrl, query: &str) -> Vec<tokio_postgres::Row> {
     .unwrap_or_else(|e| {
         panic!(
             "SQL failed on {url}: {}\n{query}",
-            dbkit::exit::one_line(&e)
+            dbkit::error::one_line(&e)
         )
     })
 }
@@ -184,7 +184,7 @@ pub fn batch(url: &DbUrl, script: &str) {
     .unwrap_or_else(|e| {
         panic!(
             "SQL failed on {url}: {}\n{script}",
-            dbkit::exit::one_line(&e)
+            dbkit::error::one_line(&e)
         )
     })
 }
@@ -211,7 +211,7 @@ fn new_db(template: Option<&str>) -> TestDb {
     .unwrap_or_else(|e| {
         panic!(
             "cannot create a test database: {}",
-            dbkit::exit::one_line(&e)
+            dbkit::error::one_line(&e)
         )
     });
     TestDb {
@@ -291,9 +291,9 @@ fn server() -> &'static Server {
         if let Err(err) = cluster.start() {
             panic!(
                 "cannot start the test cluster: {}{}",
-                dbkit::exit::one_line(&err),
+                dbkit::error::one_line(&err),
                 err.chain()
-                    .find_map(|c| c.downcast_ref::<dbkit::exit::Hinted>())
+                    .find_map(|c| c.downcast_ref::<dbkit::error::Hinted>())
                     .map(|h| format!("\nhint: {}", h.hint))
                     .unwrap_or_default()
             );

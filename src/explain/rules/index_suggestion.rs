@@ -11,6 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{Evidence, Finding, PlanContext, Rule, Severity};
+use crate::db::ident::quote_if_needed as quote_ident;
 
 /// What the runner tells the rule about a table.
 #[derive(Debug, Clone, Default)]
@@ -54,18 +55,6 @@ impl Candidate {
                 .collect::<Vec<_>>()
                 .join(", ")
         )
-    }
-}
-
-fn quote_ident(name: &str) -> String {
-    let plain = name
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !name.starts_with(|c: char| c.is_ascii_digit());
-    if plain {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
 

@@ -1,12 +1,11 @@
-//! Plan rules, one file each, and the typed rule id they share (squawk-style: `Rule`
-//! is kebab-case in `Display`/`FromStr`, so `--fail-on` parses straight into it).
+//! Plan rules, one file each. Their ids are `crate::rule::Rule`s of `Family::Plan`
+//! (kebab-case, so `--fail-on` parses straight into them).
 //! Rules judge plan shape and buffers, never timings alone. Pure: no I/O.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
-use serde::{Serialize, Serializer};
+use serde::Serialize;
 
 use super::plan::Explained;
 
@@ -18,84 +17,7 @@ pub mod rls_per_row;
 pub mod rows_removed;
 pub mod seq_scan;
 
-/// A rule id. Stable: reports, `--fail-on` and CI configuration name rules by it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Rule {
-    SeqScan,
-    RlsPerRow,
-    RlsOverhead,
-    RowsRemoved,
-    Misestimate,
-    DiskSort,
-    IndexSuggestion,
-}
-
-impl Rule {
-    pub const ALL: [Rule; 7] = [
-        Rule::SeqScan,
-        Rule::RlsPerRow,
-        Rule::RlsOverhead,
-        Rule::RowsRemoved,
-        Rule::Misestimate,
-        Rule::DiskSort,
-        Rule::IndexSuggestion,
-    ];
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Rule::SeqScan => "seq-scan",
-            Rule::RlsPerRow => "rls-per-row",
-            Rule::RlsOverhead => "rls-overhead",
-            Rule::RowsRemoved => "rows-removed",
-            Rule::Misestimate => "misestimate",
-            Rule::DiskSort => "disk-sort",
-            Rule::IndexSuggestion => "index-suggestion",
-        }
-    }
-}
-
-impl fmt::Display for Rule {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-impl FromStr for Rule {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Rule::ALL
-            .into_iter()
-            .find(|r| r.id() == s.trim())
-            .ok_or_else(|| {
-                let ids: Vec<&str> = Rule::ALL.iter().map(|r| r.id()).collect();
-                format!("unknown rule `{}` (known: {})", s.trim(), ids.join(", "))
-            })
-    }
-}
-
-impl Serialize for Rule {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.id())
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
-    }
-}
+pub use crate::rule::{Rule, Severity};
 
 /// What a finding rests on: the node, the relation and the numbers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -235,18 +157,6 @@ pub(crate) mod fixtures {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rule_ids_round_trip() {
-        for rule in Rule::ALL {
-            assert_eq!(rule.to_string().parse::<Rule>().unwrap(), rule);
-        }
-        let err = "seq-scans".parse::<Rule>().unwrap_err();
-        assert!(
-            err.contains("unknown rule `seq-scans`") && err.contains("rls-per-row"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn counts_have_separators() {

@@ -6,8 +6,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::report::Format;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "dbkit",
@@ -37,8 +35,35 @@ pub struct ConnectOpts {
 #[derive(Debug, Clone, Args)]
 pub struct OutputOpts {
     /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Table)]
+    pub format: OutputFormat,
+}
+
+/// `--format`: the reporter's formats, plus GitHub annotations for `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum OutputFormat {
+    /// Aligned table for a terminal.
+    #[default]
+    Table,
+    /// Markdown, fit for a pull-request comment.
+    Markdown,
+    /// Stable JSON for machines.
+    Json,
+    /// GitHub Actions workflow annotations (`dbkit check` only; a usage error elsewhere).
+    Github,
+}
+
+impl OutputFormat {
+    /// The reporter's format; `None` for github.
+    pub fn report(self) -> Option<crate::report::Format> {
+        use crate::report::Format;
+        match self {
+            OutputFormat::Table => Some(Format::Table),
+            OutputFormat::Markdown => Some(Format::Markdown),
+            OutputFormat::Json => Some(Format::Json),
+            OutputFormat::Github => None,
+        }
+    }
 }
 
 /// Where the migration files are.

@@ -1,0 +1,17 @@
+//! `dbkit migrate`.
+
+use anyhow::Result;
+
+use crate::cli::ConnectOpts;
+use crate::config::Database;
+use crate::exit::Outcome;
+use crate::report::Format;
+
+pub async fn run(
+    connect: &ConnectOpts,
+    args: &crate::cli::MigrateArgs,
+    format: Format,
+) -> Result<Outcome> {
+    let database = Database::resolve(connect)?;
+    crate::migrate::command(&database, args, format).await
+}

@@ -1,0 +1,54 @@
+//! The command layer: parsed CLI → the engine's plain options → the engine → a typed
+//! result → the reporter. One file per command; `dispatch` only routes. Engines never
+//! see a clap type or a `--format`; the exit code is decided from the `Outcome`.
+
+mod bench;
+mod check;
+mod completions;
+mod db;
+mod explain;
+mod migrate;
+mod new;
+mod seed;
+
+use anyhow::Result;
+
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::error::hinted;
+use crate::exit::Outcome;
+use crate::report::Format;
+
+pub async fn dispatch(cli: Cli) -> Result<Outcome> {
+    let Cli {
+        connect,
+        output,
+        command,
+    } = cli;
+    match command {
+        // Workflow annotations are valid for check's findings only.
+        Command::Check(args) => check::run(&connect, &args, output.format).await,
+        Command::Completions { shell } => completions::run(shell),
+        command => {
+            let format = report_format(output.format)?;
+            match command {
+                Command::Db(args) => db::run(args.action, format),
+                Command::Migrate(args) => migrate::run(&connect, &args, format).await,
+                Command::Seed(args) => seed::run(&connect, &args, format).await,
+                Command::New(args) => new::run(&args, format),
+                Command::Explain(args) => explain::run(&connect, &args, format).await,
+                Command::Bench(args) => bench::run(&connect, &args, format).await,
+                Command::Check(_) | Command::Completions { .. } => unreachable!("routed above"),
+            }
+        }
+    }
+}
+
+/// `--format` for every command but check: github is a usage error.
+fn report_format(format: OutputFormat) -> Result<Format> {
+    format.report().ok_or_else(|| {
+        hinted(
+            "--format github (workflow annotations) is for `dbkit check` only",
+            "use --format table, markdown or json with this command",
+        )
+    })
+}

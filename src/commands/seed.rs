@@ -1,0 +1,17 @@
+//! `dbkit seed`.
+
+use anyhow::Result;
+
+use crate::cli::ConnectOpts;
+use crate::config::Database;
+use crate::exit::Outcome;
+use crate::report::Format;
+
+pub async fn run(
+    connect: &ConnectOpts,
+    args: &crate::seed::SeedArgs,
+    format: Format,
+) -> Result<Outcome> {
+    let database = Database::resolve(connect)?;
+    crate::seed::command(&database, args, format).await
+}
