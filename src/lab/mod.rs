@@ -144,7 +144,10 @@ impl Lab {
         if keep {
             let name = self.scratch.name().to_string();
             let url = self.scratch.keep();
-            return Ok(Finished::Kept { name, url });
+            return Ok(Finished::Kept {
+                name,
+                url: Box::new(url),
+            });
         }
         self.scratch.drop_now().await?;
         Ok(Finished::Dropped)
