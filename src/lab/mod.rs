@@ -45,7 +45,7 @@ pub enum Finished {
     /// `DbUrl`'s redacting `Display`).
     Kept {
         name: String,
-        url: DbUrl,
+        url: Box<DbUrl>,
     },
 }
 
