@@ -50,9 +50,10 @@ pub fn table_width() -> usize {
     100
 }
 
-/// Progress and status lines go to stderr only when it is a terminal.
+/// Progress and status lines go to stderr only when it is a terminal
+/// (`crate::progress` draws them).
 pub fn stderr_is_terminal() -> bool {
-    std::io::stderr().is_terminal()
+    crate::progress::enabled()
 }
 
 /// Write `text` to stdout. A write that fails (disk full, a closed descriptor) is an
