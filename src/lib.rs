@@ -12,6 +12,7 @@ pub mod exit;
 pub mod explain;
 pub mod lab;
 pub mod migrate;
+pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod rule;

@@ -23,6 +23,7 @@ use tokio_postgres::Client;
 
 use super::plan::{plan, HistoryRow, Plan, Refusal};
 use super::source::{MigrationFile, MigrationSet, Mode};
+use super::guard;
 use super::split::Statement;
 use crate::error::hinted;
 
@@ -60,6 +61,9 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
     /// How long to wait for the advisory lock held by another migrate run.
     pub lock_wait: Duration,
+    /// Provide the Supabase platform (`crate::platform`) first when the migrations
+    /// assume it: on dbkit's own servers (local cluster, scratch databases) only.
+    pub provide_platform: bool,
 }
 
 impl Default for ApplyOptions {
@@ -68,6 +72,7 @@ impl Default for ApplyOptions {
             target: None,
             lock_timeout: Duration::from_secs(5),
             lock_wait: Duration::from_secs(600),
+            provide_platform: false,
         }
     }
 }
@@ -156,6 +161,8 @@ pub async fn migrate_url(
     let mut client = crate::db::connect(url).await?;
     let opts = ApplyOptions {
         target,
+        // Scratch databases are dbkit's own.
+        provide_platform: true,
         ..ApplyOptions::default()
     };
     migrate(&mut client, set, &opts).await.map_err(|p| p.error)
@@ -214,6 +221,10 @@ async fn migrate_locked(
         Plan::Apply { current, versions } => (current, versions),
         Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
     };
+    // platform: refuse what cannot run, then provide what the files assume.
+    preflight(client, set, &versions, opts)
+        .await
+        .map_err(fail)?;
     let mut report = Report {
         before,
         applied: Vec::new(),
@@ -245,6 +256,31 @@ async fn migrate_locked(
     Ok(report)
 }
 
+/// Before the first pending file runs (platform): refuse statements dbkit cannot run
+/// safely (`guard`), and extensions the server lacks; then provide the Supabase
+/// platform when the files assume it and this is one of dbkit's servers.
+async fn preflight(
+    client: &Client,
+    set: &MigrationSet,
+    versions: &[i32],
+    opts: &ApplyOptions,
+) -> Result<()> {
+    let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
+    guard::preflight(pending.iter().copied())?;
+    crate::platform::extensions::require_available(
+        client,
+        &guard::extensions(pending.iter().copied()),
+    )
+    .await?;
+    if opts.provide_platform && !pending.is_empty() && crate::platform::wanted(set) {
+        let provided = crate::platform::provide(client).await?;
+        if !provided.is_empty() {
+            crate::progress::say(&provided.summary());
+        }
+    }
+    Ok(())
+}
+
 /// Session settings for migration work. `RESET ALL` / `RESET ROLE` also undo a
 /// non-local `SET` left behind by the previous file.
 async fn session_settings(
@@ -253,8 +289,9 @@ async fn session_settings(
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let sql = format!(
         "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = 0; \
-         SET idle_in_transaction_session_timeout = 0;",
-        lock_timeout.as_millis()
+         SET idle_in_transaction_session_timeout = 0; {}",
+        lock_timeout.as_millis(),
+        crate::platform::RESTORE_SEARCH_PATH
     );
     client.batch_execute(&sql).await
 }
@@ -315,6 +352,8 @@ struct StatementError {
     /// Statements before this line were committed (no-transaction files).
     partial: bool,
     retries: u32,
+    /// An index this statement left INVALID (a failed `CREATE INDEX CONCURRENTLY`).
+    left_invalid: Option<String>,
 }
 
 fn is_lock_timeout(err: &tokio_postgres::Error) -> bool {
@@ -347,7 +386,7 @@ async fn run_transactional(
     history_table: &str,
     lock_timeout: Duration,
 ) -> std::result::Result<(), StatementError> {
-    let statements = file.statements();
+    let statements = guard::statements(&file.sql);
     let mut retries = 0;
     loop {
         let err = |line, error| StatementError {
@@ -355,6 +394,7 @@ async fn run_transactional(
             error,
             partial: false,
             retries,
+            left_invalid: None,
         };
         session_settings(client, lock_timeout)
             .await
@@ -398,8 +438,9 @@ async fn run_no_transaction(
             error: e,
             partial: false,
             retries: 0,
+            left_invalid: None,
         })?;
-    for (index, stmt) in file.statements().iter().enumerate() {
+    for (index, stmt) in guard::statements(&file.sql).iter().enumerate() {
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
@@ -407,6 +448,7 @@ async fn run_no_transaction(
                 error,
                 partial: index > 0,
                 retries,
+                left_invalid: None,
             };
             let attempt = async {
                 if let Some(target) = concurrent_index_target(&stmt.text) {
@@ -420,7 +462,13 @@ async fn run_no_transaction(
                     retries += 1;
                     backoff(file, line_of(stmt, &e), retries, lock_timeout).await;
                 }
-                Err(e) => return Err(err(line_of(stmt, &e), e)),
+                Err(e) => {
+                    let left_invalid = invalid_index_left(client, &stmt.text).await;
+                    return Err(StatementError {
+                        left_invalid,
+                        ..err(line_of(stmt, &e), e)
+                    });
+                }
             }
         }
     }
@@ -437,6 +485,7 @@ async fn run_no_transaction(
         error,
         partial: true,
         retries: 0,
+        left_invalid: None,
     })
 }
 
@@ -504,6 +553,15 @@ fn fold_ident(ident: &str) -> String {
     }
 }
 
+/// The INVALID index named $1 (on table $2, else in the search path), qualified.
+const INVALID_INDEX_NAMED: &str = "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid AND c.relname = $1 \
+       AND CASE WHEN $2::text IS NULL THEN n.nspname = ANY (current_schemas(false)) \
+                ELSE i.indrelid = to_regclass($2::text) END \
+     LIMIT 1";
+
 /// An index of that name left INVALID by a failed concurrent build blocks `IF NOT
 /// EXISTS` forever: drop it (concurrently) so the statement builds it again.
 async fn drop_invalid_index(
@@ -513,16 +571,7 @@ async fn drop_invalid_index(
     target: &ConcurrentIndex,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let row = client
-        .query_opt(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT i.indisvalid AND c.relname = $1 \
-               AND CASE WHEN $2::text IS NULL THEN n.nspname = ANY (current_schemas(false)) \
-                        ELSE i.indrelid = to_regclass($2::text) END \
-             LIMIT 1",
-            &[&target.name, &target.table],
-        )
+        .query_opt(INVALID_INDEX_NAMED, &[&target.name, &target.table])
         .await?;
     if let Some(row) = row {
         let qualified: String = row.get(0);
@@ -535,6 +584,17 @@ async fn drop_invalid_index(
             .await?;
     }
     Ok(())
+}
+
+/// The index a failed `CREATE INDEX CONCURRENTLY` statement left INVALID, if it did.
+async fn invalid_index_left(client: &Client, sql: &str) -> Option<String> {
+    let target = concurrent_index_target(sql)?;
+    client
+        .query_opt(INVALID_INDEX_NAMED, &[&target.name, &target.table])
+        .await
+        .ok()
+        .flatten()
+        .map(|row| row.get(0))
 }
 
 /// After a run, say so if any index of the database is INVALID.
@@ -666,6 +726,12 @@ fn failure_error(
         }
         None => (failure.error.to_string(), None, String::new()),
     };
+    // A failed concurrent build leaves its index behind, INVALID: say so, and what
+    // the next run does about it (`drop_invalid_index`).
+    let message = match &failure.left_invalid {
+        Some(index) => format!("{message}; index {index} was left INVALID"),
+        None => message,
+    };
     let failed = MigrationFailed {
         file: file.file_name.clone(),
         display: file.display.clone(),
@@ -698,6 +764,11 @@ fn failure_error(
     };
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
+    }
+    if let Some(index) = &failure.left_invalid {
+        hint = format!(
+            "the next `dbkit migrate` drops the INVALID index {index} (DROP INDEX CONCURRENTLY) and builds it again; {hint}"
+        );
     }
     failed.into_error(hint)
 }

@@ -8,6 +8,7 @@
 //! `split::split(sql)` for statements with their lines.
 
 pub mod apply;
+pub mod guard;
 pub mod plan;
 pub mod source;
 pub mod split;
@@ -156,6 +157,7 @@ async fn run(
         target,
         lock_timeout,
         lock_wait,
+        provide_platform: db.is_local_cluster(),
     };
     match migrate(&mut client, set, &opts).await {
         Ok(report) => {

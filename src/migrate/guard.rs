@@ -1,0 +1,460 @@
+//! Pre-flight checks on a migration's statements, made before anything runs, for what
+//! PostgreSQL would accept but that would break dbkit's promises:
+//! - transaction control inside a transactional file (`COMMIT`, `ROLLBACK`, `BEGIN`,
+//!   …): dbkit runs the file in one transaction, and a `COMMIT` halfway would keep the
+//!   first half when the second fails, while the history says nothing was applied;
+//! - `COPY … FROM STDIN` / `TO STDOUT`: only psql can feed or drain it;
+//! - the extensions the statements create (checked against the server by
+//!   `platform::extensions`).
+//!
+//! Also the text dbkit executes: the file without its UTF-8 byte-order mark.
+//! Everything here is pure; `check`'s `transaction-nesting` lint uses the same verdict.
+
+use sqlparser::dialect::PostgreSqlDialect;
+use sqlparser::tokenizer::{Token, Tokenizer};
+
+use super::source::{MigrationFile, Mode};
+use super::split::{split, Statement};
+use crate::error::hinted;
+use crate::platform::extensions::ExtensionUse;
+
+const BOM: char = '\u{feff}';
+
+/// The statements dbkit executes: `split` of the file with a leading UTF-8 BOM
+/// removed (an editor's, invisible, and a syntax error to PostgreSQL). Offsets still
+/// count from the start of the file.
+pub fn statements(sql: &str) -> Vec<Statement> {
+    match sql.strip_prefix(BOM) {
+        Some(rest) => split(rest)
+            .into_iter()
+            .map(|mut s| {
+                s.offset += BOM.len_utf8();
+                s
+            })
+            .collect(),
+        None => split(sql),
+    }
+}
+
+/// A statement dbkit refuses to run, with its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub line: usize,
+    /// The command as written, upper-cased (`COMMIT`, `RELEASE SAVEPOINT s`, `COPY`).
+    pub command: String,
+    pub why: Why,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Why {
+    /// Ends (or starts) a transaction inside the file's own.
+    LeavesTransaction,
+    /// RELEASE / ROLLBACK TO a savepoint the file did not create (one of the
+    /// transaction around it).
+    ForeignSavepoint,
+    /// COPY from the client or to it.
+    CopyStdio,
+}
+
+impl Blocked {
+    /// What is wrong, for `file:line: <this>`.
+    pub fn message(&self) -> String {
+        let command = &self.command;
+        match self.why {
+            Why::LeavesTransaction => format!(
+                "{command} inside a transactional migration: dbkit runs the whole file in one transaction, and {command} would end it early, so a later failure could not undo what came before"
+            ),
+            Why::ForeignSavepoint => format!(
+                "{command} names a savepoint this file did not create: it would reach outside the migration's own statements"
+            ),
+            Why::CopyStdio => format!(
+                "{command} streams data through the client (FROM STDIN / TO STDOUT), which only psql can do"
+            ),
+        }
+    }
+
+    pub fn hint(&self) -> &'static str {
+        match self.why {
+            Why::LeavesTransaction | Why::ForeignSavepoint => {
+                "remove it: dbkit wraps each file in BEGIN … COMMIT itself; a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
+            }
+            Why::CopyStdio => {
+                "write the rows as INSERT … VALUES in the migration, or load data outside migrations (psql's \\copy, `dbkit seed`)"
+            }
+        }
+    }
+}
+
+/// A word of a statement: unquoted ones lower-cased as PostgreSQL folds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Word {
+    value: String,
+    quoted: bool,
+}
+
+/// The statement's tokens that matter here: words, and `(`/`)` as depth changes.
+enum Tok {
+    Word(Word),
+    Open,
+    Close,
+    Other,
+}
+
+fn tokens(text: &str) -> Vec<Tok> {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize() else {
+        return Vec::new();
+    };
+    tokens
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .map(|t| match t {
+            Token::Word(w) => Tok::Word(Word {
+                quoted: w.quote_style.is_some(),
+                value: if w.quote_style.is_some() {
+                    w.value
+                } else {
+                    w.value.to_lowercase()
+                },
+            }),
+            Token::LParen => Tok::Open,
+            Token::RParen => Tok::Close,
+            _ => Tok::Other,
+        })
+        .collect()
+}
+
+/// The leading words of a statement (up to the first token that is not a word).
+fn leading_words(text: &str) -> Vec<Word> {
+    tokens(text)
+        .into_iter()
+        .map_while(|t| match t {
+            Tok::Word(w) => Some(w),
+            _ => None,
+        })
+        .collect()
+}
+
+fn is(word: Option<&Word>, keyword: &str) -> bool {
+    word.is_some_and(|w| !w.quoted && w.value == keyword)
+}
+
+/// The transaction control of a transactional file that dbkit refuses: anything that
+/// ends or starts a transaction, and savepoint commands that name a savepoint the
+/// file did not create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own
+/// savepoints stay inside its transaction and pass.
+pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
+    let mut savepoints: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    for stmt in statements {
+        let words = leading_words(&stmt.text);
+        let w = |i: usize| words.get(i);
+        let upper = |n: usize| {
+            words
+                .iter()
+                .take(n)
+                .map(|w| {
+                    if w.quoted {
+                        format!("\"{}\"", w.value)
+                    } else {
+                        w.value.to_uppercase()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let block = |n: usize, why| Blocked {
+            line: stmt.line,
+            command: upper(n),
+            why,
+        };
+        // ROLLBACK TO [SAVEPOINT] name, RELEASE [SAVEPOINT] name: the name's index.
+        let named_at = |from: usize| if is(w(from), "savepoint") { from + 1 } else { from };
+        let first = w(0).filter(|w| !w.quoted).map(|w| w.value.as_str());
+        match first {
+            Some("begin" | "commit" | "end" | "abort") => {
+                let n = if is(w(1), "prepared") { 2 } else { 1 };
+                out.push(block(n, Why::LeavesTransaction));
+            }
+            Some("start") if is(w(1), "transaction") => {
+                out.push(block(2, Why::LeavesTransaction))
+            }
+            Some("prepare") if is(w(1), "transaction") => {
+                out.push(block(2, Why::LeavesTransaction))
+            }
+            Some("savepoint") => {
+                if let Some(name) = w(1) {
+                    savepoints.push(name.value.clone());
+                }
+            }
+            Some("release") => {
+                let at = named_at(1);
+                match w(at).and_then(|n| savepoints.iter().rposition(|s| *s == n.value)) {
+                    // Releasing it releases the savepoints made after it too.
+                    Some(pos) => savepoints.truncate(pos),
+                    None => out.push(block(at + 1, Why::ForeignSavepoint)),
+                }
+            }
+            Some("rollback") => {
+                let to = if is(w(1), "to") {
+                    Some(2)
+                } else if (is(w(1), "work") || is(w(1), "transaction")) && is(w(2), "to") {
+                    Some(3)
+                } else {
+                    None
+                };
+                match to {
+                    Some(from) => {
+                        let at = named_at(from);
+                        match w(at).and_then(|n| savepoints.iter().rposition(|s| *s == n.value)) {
+                            // ROLLBACK TO keeps the savepoint itself, drops later ones.
+                            Some(pos) => savepoints.truncate(pos + 1),
+                            None => out.push(block(at + 1, Why::ForeignSavepoint)),
+                        }
+                    }
+                    None => {
+                        let n = if is(w(1), "prepared") { 2 } else { 1 };
+                        out.push(block(n, Why::LeavesTransaction));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// `COPY … FROM STDIN` and `COPY … TO STDOUT` (any file).
+pub fn copy_stdio(statements: &[Statement]) -> Vec<Blocked> {
+    statements
+        .iter()
+        .filter(|stmt| {
+            let toks = tokens(&stmt.text);
+            if !matches!(toks.first(), Some(Tok::Word(w)) if !w.quoted && w.value == "copy") {
+                return false;
+            }
+            let mut depth = 0i32;
+            let mut previous: Option<&Word> = None;
+            for tok in &toks {
+                match tok {
+                    Tok::Open => depth += 1,
+                    Tok::Close => depth -= 1,
+                    Tok::Word(w) if depth == 0 => {
+                        let stdio = (is(previous, "from") && is(Some(w), "stdin"))
+                            || (is(previous, "to") && is(Some(w), "stdout"));
+                        if stdio {
+                            return true;
+                        }
+                        previous = Some(w);
+                        continue;
+                    }
+                    _ => {}
+                }
+                previous = None;
+            }
+            false
+        })
+        .map(|stmt| Blocked {
+            line: stmt.line,
+            command: "COPY".into(),
+            why: Why::CopyStdio,
+        })
+        .collect()
+}
+
+/// Everything dbkit refuses in `file`, in line order.
+pub fn blocked(file: &MigrationFile) -> Vec<Blocked> {
+    let statements = statements(&file.sql);
+    let mut out = copy_stdio(&statements);
+    if file.mode == Mode::Transactional {
+        out.extend(transaction_nesting(&statements));
+    }
+    out.sort_by_key(|b| b.line);
+    out
+}
+
+/// Refuse `files` (about to be applied, in order) when one of them has a statement
+/// dbkit refuses: one error naming the first, at file:line.
+pub fn preflight<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> anyhow::Result<()> {
+    for file in files {
+        let found = blocked(file);
+        if let Some(first) = found.first() {
+            let more = match found.len() - 1 {
+                0 => String::new(),
+                n => format!(" ({n} more such statement{} in the file)", if n == 1 { "" } else { "s" }),
+            };
+            return Err(hinted(
+                format!(
+                    "{}:{}: {}{more}; nothing was run",
+                    file.display,
+                    first.line,
+                    first.message()
+                ),
+                first.hint(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The `CREATE EXTENSION [IF NOT EXISTS] name` statements of `files`.
+pub fn extensions<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<ExtensionUse> {
+    let mut out = Vec::new();
+    for file in files {
+        for stmt in statements(&file.sql) {
+            let words = leading_words(&stmt.text);
+            if !(is(words.first(), "create") && is(words.get(1), "extension")) {
+                continue;
+            }
+            let at = if is(words.get(2), "if") { 5 } else { 2 };
+            if let Some(name) = words.get(at) {
+                out.push(ExtensionUse {
+                    name: name.value.clone(),
+                    place: format!("{}:{}", file.display, stmt.line),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nesting(sql: &str) -> Vec<(usize, String, Why)> {
+        transaction_nesting(&split(sql))
+            .into_iter()
+            .map(|b| (b.line, b.command, b.why))
+            .collect()
+    }
+
+    #[test]
+    fn refuses_what_ends_or_starts_a_transaction() {
+        use Why::LeavesTransaction as L;
+        assert_eq!(
+            nesting("CREATE TABLE a ();\nCOMMIT;\nCREATE TABLE b ();\nSELEC broken;"),
+            vec![(2, "COMMIT".into(), L)]
+        );
+        assert_eq!(
+            nesting("rollback;\nDROP TABLE appointments CASCADE;"),
+            vec![(1, "ROLLBACK".into(), L)]
+        );
+        for (sql, command) in [
+            ("BEGIN", "BEGIN"),
+            ("begin transaction isolation level serializable", "BEGIN"),
+            ("START TRANSACTION", "START TRANSACTION"),
+            ("END", "END"),
+            ("ABORT", "ABORT"),
+            ("COMMIT AND CHAIN", "COMMIT"),
+            ("ROLLBACK WORK", "ROLLBACK"),
+            ("PREPARE TRANSACTION 'x'", "PREPARE TRANSACTION"),
+            ("COMMIT PREPARED 'x'", "COMMIT PREPARED"),
+            ("ROLLBACK PREPARED 'x'", "ROLLBACK PREPARED"),
+        ] {
+            assert_eq!(nesting(sql), vec![(1, command.into(), L)], "{sql}");
+        }
+        // Comments before the command: its line is the command's own.
+        assert_eq!(
+            nesting("/* c */ -- d\n  Commit"),
+            vec![(2, "COMMIT".into(), L)]
+        );
+    }
+
+    #[test]
+    fn savepoints_of_the_file_pass_and_foreign_ones_do_not() {
+        assert_eq!(
+            nesting("SAVEPOINT s;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT s;\nRELEASE s;"),
+            vec![]
+        );
+        assert_eq!(
+            nesting("SAVEPOINT a;\nSAVEPOINT b;\nRELEASE a;\nROLLBACK TO b;"),
+            vec![(4, "ROLLBACK TO B".into(), Why::ForeignSavepoint)]
+        );
+        assert_eq!(
+            nesting("RELEASE SAVEPOINT outer_sp;"),
+            vec![(1, "RELEASE SAVEPOINT OUTER_SP".into(), Why::ForeignSavepoint)]
+        );
+        assert_eq!(
+            nesting("ROLLBACK TRANSACTION TO x;"),
+            vec![(1, "ROLLBACK TRANSACTION TO X".into(), Why::ForeignSavepoint)]
+        );
+    }
+
+    #[test]
+    fn passes_bodies_and_lookalikes() {
+        assert_eq!(
+            nesting(
+                "DO $$ BEGIN PERFORM 1; COMMIT; END $$;\n\
+                 CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END;\n\
+                 CREATE TABLE \"begin\" (\"commit\" int);\n\
+                 SELECT 'COMMIT';\n\
+                 UPDATE t SET a = 1 -- COMMIT\n;"
+            ),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn finds_copy_through_the_client() {
+        let lines = |sql: &str| -> Vec<usize> {
+            copy_stdio(&split(sql)).into_iter().map(|b| b.line).collect()
+        };
+        assert_eq!(lines("SELECT 1;\nCOPY t (a, b) FROM stdin WITH (FORMAT csv);"), vec![2]);
+        assert_eq!(lines("copy (select 1) to STDOUT"), vec![1]);
+        assert_eq!(lines("COPY t FROM '/tmp/t.csv';\nCOPY t TO '/tmp/x';"), Vec::<usize>::new());
+        assert_eq!(lines("SELECT 'COPY t FROM stdin';"), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn the_bom_is_not_executed() {
+        let stmts = statements("\u{feff}CREATE TABLE t ();\nSELECT 1;");
+        assert_eq!(stmts[0].text, "CREATE TABLE t ()");
+        assert_eq!(stmts[0].offset, 3);
+        assert_eq!(stmts[1].line, 2);
+        assert_eq!(statements("SELECT 1;")[0].offset, 0);
+    }
+
+    fn file(name: &str, sql: &str) -> MigrationFile {
+        MigrationFile::new(name, format!("m/{name}"), sql.into()).unwrap()
+    }
+
+    #[test]
+    fn preflight_names_file_and_line() {
+        let ok = file("V1__ok.sql", "SAVEPOINT s;\nRELEASE s;");
+        let bad = file("V2__bad.sql", "CREATE TABLE a ();\n\nCOMMIT;\nCOMMIT;");
+        preflight([&ok]).unwrap();
+        let err = preflight([&ok, &bad]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("m/V2__bad.sql:3: COMMIT inside a transactional migration"), "{text}");
+        assert!(text.ends_with("(1 more such statement in the file); nothing was run"), "{text}");
+        // Outside a transaction, transaction control is the file's own business; COPY is not.
+        let no_tx = file(
+            "V3__no_tx.sql",
+            "-- dbkit:no-transaction\nCOMMIT;\nCOPY t FROM STDIN;",
+        );
+        let blocked = blocked(&no_tx);
+        assert_eq!(blocked.len(), 1);
+        assert_eq!((blocked[0].line, blocked[0].why), (3, Why::CopyStdio));
+    }
+
+    #[test]
+    fn extensions_created_by_the_files() {
+        let f = file(
+            "V1__ext.sql",
+            "create extension if not exists vector with schema extensions;\n\
+             CREATE EXTENSION \"uuid-ossp\";\nCREATE EXTENSION Http;\nSELECT 'create extension x';",
+        );
+        let found: Vec<(String, String)> = extensions([&f])
+            .into_iter()
+            .map(|u| (u.name, u.place))
+            .collect();
+        assert_eq!(
+            found,
+            vec![
+                ("vector".into(), "m/V1__ext.sql:1".into()),
+                ("uuid-ossp".into(), "m/V1__ext.sql:2".into()),
+                ("http".into(), "m/V1__ext.sql:3".into()),
+            ]
+        );
+    }
+}

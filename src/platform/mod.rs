@@ -1,0 +1,206 @@
+//! The Supabase platform layer: the objects a Supabase project's migrations assume
+//! (the API roles, `auth.users` and the `auth.*()` helpers, `storage` with its path
+//! helpers, the `extensions` schema on the search_path, Supabase's default privileges
+//! on `public`, the `supabase_realtime` publication), created on servers that are not
+//! Supabase: dbkit's local cluster and its scratch databases. Every object is created
+//! only where it is missing, so on a real Supabase project `provide` changes nothing.
+//!
+//! The SQL is in the `*.sql` files beside this one, applied in order in one
+//! transaction; `present.sql` lists what exists, read before and after, so `Provided`
+//! says exactly what was created. Which extension a server lacks, and the package to
+//! install, is `extensions`.
+
+pub mod extensions;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::migrate::source::{MigrationSet, Origin};
+
+/// The platform's pieces, in the order they apply (roles first: the others grant to
+/// them).
+const PIECES: &[(&str, &str)] = &[
+    ("roles", include_str!("roles.sql")),
+    ("auth", include_str!("auth.sql")),
+    ("storage", include_str!("storage.sql")),
+    ("extensions", include_str!("extensions.sql")),
+    ("search_path", include_str!("search_path.sql")),
+    ("privileges", include_str!("privileges.sql")),
+    ("realtime", include_str!("realtime.sql")),
+];
+
+/// One line per platform object present (`role anon`, `table auth.users`, …).
+const PRESENT: &str = include_str!("present.sql");
+
+/// After `RESET ALL`, a session that started before `provide` set the database's
+/// search_path would fall back to the path it started with; this sets the database's
+/// (as a new session would get it), unless the role has one of its own, which wins.
+/// Harmless where the database has none: it selects nothing.
+pub const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
+     FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
+     WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND s.setrole = 0 AND cfg LIKE 'search\\_path=%' \
+       AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting r, unnest(r.setconfig) AS rcfg \
+                       WHERE r.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+                         AND r.setdatabase IN (0, s.setdatabase) AND rcfg LIKE 'search\\_path=%');";
+
+/// What `provide` created; empty where everything was there already.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Provided {
+    /// One line per object created, as `present.sql` names it, sorted.
+    pub created: Vec<String>,
+}
+
+impl Provided {
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty()
+    }
+
+    /// One line for stderr: `provided the Supabase platform: 21 objects (role anon, …)`.
+    pub fn summary(&self) -> String {
+        format!(
+            "provided the Supabase platform: {} object{} ({})",
+            self.created.len(),
+            if self.created.len() == 1 { "" } else { "s" },
+            self.created.join(", ")
+        )
+    }
+}
+
+/// Create the platform objects that are missing, in one transaction.
+pub async fn provide(client: &Client) -> Result<Provided> {
+    let before = present(client).await?;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .context("cannot start the transaction that provides the Supabase platform")?;
+    for (piece, sql) in PIECES {
+        if let Err(err) = client.batch_execute(sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(err).with_context(|| {
+                format!("cannot provide the Supabase platform ({piece}.sql); nothing of it was kept")
+            });
+        }
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .context("cannot commit the Supabase platform")?;
+    let after = present(client).await?;
+    let created = after.into_iter().filter(|o| !before.contains(o)).collect();
+    Ok(Provided { created })
+}
+
+/// The platform objects present, sorted.
+pub async fn present(client: &Client) -> Result<Vec<String>> {
+    let rows = client
+        .query(PRESENT, &[])
+        .await
+        .context("cannot list the Supabase platform objects")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Where a project's migrations come from, which decides whether they assume the
+/// Supabase platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `./migrations/V{n}__{name}.sql`, dbkit's and refinery's layout.
+    Dbkit,
+    /// `supabase/migrations/<timestamp>_<name>.sql`, as the Supabase CLI writes it.
+    Supabase,
+    /// The booking schema shipped in the binary (its V1 brings what it needs).
+    Embedded,
+}
+
+/// The layout of `set`. Stands in for `MigrationSet::layout()` until that lands (the
+/// lead swaps this body for it): a directory named `supabase/migrations`, or files
+/// named `<14 digits>_<name>.sql`, are Supabase's.
+pub fn layout(set: &MigrationSet) -> Layout {
+    match &set.origin {
+        Origin::Embedded => Layout::Embedded,
+        Origin::Dir(dir) => {
+            let supabase_dir = dir.ends_with("supabase/migrations");
+            let timestamped = !set.migrations.is_empty()
+                && set
+                    .migrations
+                    .iter()
+                    .all(|m| is_supabase_file_name(&m.file_name));
+            if supabase_dir || timestamped {
+                Layout::Supabase
+            } else {
+                Layout::Dbkit
+            }
+        }
+    }
+}
+
+/// Does `set` assume the Supabase platform (so dbkit provides it first)?
+pub fn wanted(set: &MigrationSet) -> bool {
+    layout(set) == Layout::Supabase
+}
+
+/// `20240101120000_create_profiles.sql`.
+fn is_supabase_file_name(name: &str) -> bool {
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return false;
+    };
+    let (Some(stamp), Some(rest)) = (stem.get(..14), stem.get(14..)) else {
+        return false;
+    };
+    stamp.bytes().all(|b| b.is_ascii_digit())
+        && rest.strip_prefix('_').is_some_and(|n| !n.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::migrate::source::MigrationFile;
+    use std::path::PathBuf;
+
+    fn set_in(dir: &str, files: &[&str]) -> MigrationSet {
+        MigrationSet {
+            origin: Origin::Dir(PathBuf::from(dir)),
+            migrations: files
+                .iter()
+                .map(|f| MigrationFile::new(f, f.to_string(), "SELECT 1;".into()).unwrap())
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn layout_from_directory_and_names() {
+        assert_eq!(
+            layout(&MigrationSet::embedded().unwrap()),
+            Layout::Embedded
+        );
+        assert_eq!(layout(&set_in("migrations", &["V1__a.sql"])), Layout::Dbkit);
+        assert_eq!(
+            layout(&set_in("proj/supabase/migrations", &["V1__a.sql"])),
+            Layout::Supabase
+        );
+        assert!(wanted(&set_in("/x/supabase/migrations", &[])));
+        assert!(!wanted(&set_in("/x/supabase", &["V1__a.sql"])));
+    }
+
+    #[test]
+    fn supabase_file_names() {
+        assert!(is_supabase_file_name("20240101120000_create_profiles.sql"));
+        assert!(!is_supabase_file_name("2024010112000_short.sql"));
+        assert!(!is_supabase_file_name("20240101120000_.sql"));
+        assert!(!is_supabase_file_name("20240101120000.sql"));
+        assert!(!is_supabase_file_name("V1__a.sql"));
+    }
+
+    #[test]
+    fn summary_names_what_was_created() {
+        let provided = Provided {
+            created: vec!["role anon".into(), "schema auth".into()],
+        };
+        assert_eq!(
+            provided.summary(),
+            "provided the Supabase platform: 2 objects (role anon, schema auth)"
+        );
+        assert!(Provided::default().is_empty());
+    }
+}
