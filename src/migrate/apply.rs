@@ -21,9 +21,9 @@ use serde::Serialize;
 use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::Client;
 
+use super::guard;
 use super::plan::{plan, HistoryRow, Plan, Refusal};
 use super::source::{MigrationFile, MigrationSet, Mode};
-use super::guard;
 use super::split::Statement;
 use crate::error::hinted;
 
@@ -222,7 +222,7 @@ async fn migrate_locked(
         Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
     };
     // platform: refuse what cannot run, then provide what the files assume.
-    preflight(client, set, &versions, opts)
+    guard::before_first(client, set, &versions, opts.provide_platform)
         .await
         .map_err(fail)?;
     let mut report = Report {
@@ -254,31 +254,6 @@ async fn migrate_locked(
     }
     warn_invalid_indexes(client).await;
     Ok(report)
-}
-
-/// Before the first pending file runs (platform): refuse statements dbkit cannot run
-/// safely (`guard`), and extensions the server lacks; then provide the Supabase
-/// platform when the files assume it and this is one of dbkit's servers.
-async fn preflight(
-    client: &Client,
-    set: &MigrationSet,
-    versions: &[i32],
-    opts: &ApplyOptions,
-) -> Result<()> {
-    let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
-    guard::preflight(pending.iter().copied())?;
-    crate::platform::extensions::require_available(
-        client,
-        &guard::extensions(pending.iter().copied()),
-    )
-    .await?;
-    if opts.provide_platform && !pending.is_empty() && crate::platform::wanted(set) {
-        let provided = crate::platform::provide(client).await?;
-        if !provided.is_empty() {
-            crate::progress::say(&provided.summary());
-        }
-    }
-    Ok(())
 }
 
 /// Session settings for migration work. `RESET ALL` / `RESET ROLE` also undo a

@@ -8,15 +8,18 @@
 //!   `platform::extensions`).
 //!
 //! Also the text dbkit executes: the file without its UTF-8 byte-order mark.
-//! Everything here is pure; `check`'s `transaction-nesting` lint uses the same verdict.
+//! Everything here but `before_first` is pure; `check`'s `transaction-nesting` lint
+//! uses the same verdict.
 
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
-use super::source::{MigrationFile, Mode};
+use tokio_postgres::Client;
+
+use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::{split, Statement};
 use crate::error::hinted;
-use crate::platform::extensions::ExtensionUse;
+use crate::platform::{self, extensions::ExtensionUse};
 
 const BOM: char = '\u{feff}';
 
@@ -168,16 +171,20 @@ pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
             why,
         };
         // ROLLBACK TO [SAVEPOINT] name, RELEASE [SAVEPOINT] name: the name's index.
-        let named_at = |from: usize| if is(w(from), "savepoint") { from + 1 } else { from };
+        let named_at = |from: usize| {
+            if is(w(from), "savepoint") {
+                from + 1
+            } else {
+                from
+            }
+        };
         let first = w(0).filter(|w| !w.quoted).map(|w| w.value.as_str());
         match first {
             Some("begin" | "commit" | "end" | "abort") => {
                 let n = if is(w(1), "prepared") { 2 } else { 1 };
                 out.push(block(n, Why::LeavesTransaction));
             }
-            Some("start") if is(w(1), "transaction") => {
-                out.push(block(2, Why::LeavesTransaction))
-            }
+            Some("start") if is(w(1), "transaction") => out.push(block(2, Why::LeavesTransaction)),
             Some("prepare") if is(w(1), "transaction") => {
                 out.push(block(2, Why::LeavesTransaction))
             }
@@ -280,7 +287,10 @@ pub fn preflight<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> anyh
         if let Some(first) = found.first() {
             let more = match found.len() - 1 {
                 0 => String::new(),
-                n => format!(" ({n} more such statement{} in the file)", if n == 1 { "" } else { "s" }),
+                n => format!(
+                    " ({n} more such statement{} in the file)",
+                    if n == 1 { "" } else { "s" }
+                ),
             };
             return Err(hinted(
                 format!(
@@ -291,6 +301,28 @@ pub fn preflight<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> anyh
                 ),
                 first.hint(),
             ));
+        }
+    }
+    Ok(())
+}
+
+/// Before the first pending file (`versions` of `set`) runs: refuse statements dbkit
+/// cannot run safely and extensions the server lacks, then provide the Supabase
+/// platform when the files assume it and `provide_platform` (dbkit's own servers).
+/// The one part of this module that talks to the server.
+pub async fn before_first(
+    client: &Client,
+    set: &MigrationSet,
+    versions: &[i32],
+    provide_platform: bool,
+) -> anyhow::Result<()> {
+    let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
+    preflight(pending.iter().copied())?;
+    platform::extensions::require_available(client, &extensions(pending.iter().copied())).await?;
+    if provide_platform && !pending.is_empty() && platform::wanted(set) {
+        let provided = platform::provide(client).await?;
+        if !provided.is_empty() {
+            crate::progress::say(&provided.summary());
         }
     }
     Ok(())
@@ -363,7 +395,9 @@ mod tests {
     #[test]
     fn savepoints_of_the_file_pass_and_foreign_ones_do_not() {
         assert_eq!(
-            nesting("SAVEPOINT s;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT s;\nRELEASE s;"),
+            nesting(
+                "SAVEPOINT s;\nINSERT INTO t VALUES (1);\nROLLBACK TO SAVEPOINT s;\nRELEASE s;"
+            ),
             vec![]
         );
         assert_eq!(
@@ -372,7 +406,11 @@ mod tests {
         );
         assert_eq!(
             nesting("RELEASE SAVEPOINT outer_sp;"),
-            vec![(1, "RELEASE SAVEPOINT OUTER_SP".into(), Why::ForeignSavepoint)]
+            vec![(
+                1,
+                "RELEASE SAVEPOINT OUTER_SP".into(),
+                Why::ForeignSavepoint
+            )]
         );
         assert_eq!(
             nesting("ROLLBACK TRANSACTION TO x;"),
@@ -397,11 +435,20 @@ mod tests {
     #[test]
     fn finds_copy_through_the_client() {
         let lines = |sql: &str| -> Vec<usize> {
-            copy_stdio(&split(sql)).into_iter().map(|b| b.line).collect()
+            copy_stdio(&split(sql))
+                .into_iter()
+                .map(|b| b.line)
+                .collect()
         };
-        assert_eq!(lines("SELECT 1;\nCOPY t (a, b) FROM stdin WITH (FORMAT csv);"), vec![2]);
+        assert_eq!(
+            lines("SELECT 1;\nCOPY t (a, b) FROM stdin WITH (FORMAT csv);"),
+            vec![2]
+        );
         assert_eq!(lines("copy (select 1) to STDOUT"), vec![1]);
-        assert_eq!(lines("COPY t FROM '/tmp/t.csv';\nCOPY t TO '/tmp/x';"), Vec::<usize>::new());
+        assert_eq!(
+            lines("COPY t FROM '/tmp/t.csv';\nCOPY t TO '/tmp/x';"),
+            Vec::<usize>::new()
+        );
         assert_eq!(lines("SELECT 'COPY t FROM stdin';"), Vec::<usize>::new());
     }
 
@@ -425,8 +472,14 @@ mod tests {
         preflight([&ok]).unwrap();
         let err = preflight([&ok, &bad]).unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("m/V2__bad.sql:3: COMMIT inside a transactional migration"), "{text}");
-        assert!(text.ends_with("(1 more such statement in the file); nothing was run"), "{text}");
+        assert!(
+            text.starts_with("m/V2__bad.sql:3: COMMIT inside a transactional migration"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("(1 more such statement in the file); nothing was run"),
+            "{text}"
+        );
         // Outside a transaction, transaction control is the file's own business; COPY is not.
         let no_tx = file(
             "V3__no_tx.sql",

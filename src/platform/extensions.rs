@@ -94,7 +94,10 @@ pub async fn require_available(client: &Client, uses: &[ExtensionUse]) -> Result
         return Ok(());
     }
     let major: i32 = client
-        .query_one("SELECT current_setting('server_version_num')::int / 10000", &[])
+        .query_one(
+            "SELECT current_setting('server_version_num')::int / 10000",
+            &[],
+        )
         .await
         .context("cannot read the server version")?
         .get(0);

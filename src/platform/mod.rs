@@ -37,7 +37,8 @@ const PRESENT: &str = include_str!("present.sql");
 /// search_path would fall back to the path it started with; this sets the database's
 /// (as a new session would get it), unless the role has one of its own, which wins.
 /// Harmless where the database has none: it selects nothing.
-pub const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
+pub const RESTORE_SEARCH_PATH: &str =
+    "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
      FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
      WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND s.setrole = 0 AND cfg LIKE 'search\\_path=%' \
@@ -79,7 +80,9 @@ pub async fn provide(client: &Client) -> Result<Provided> {
         if let Err(err) = client.batch_execute(sql).await {
             let _ = client.batch_execute("ROLLBACK").await;
             return Err(err).with_context(|| {
-                format!("cannot provide the Supabase platform ({piece}.sql); nothing of it was kept")
+                format!(
+                    "cannot provide the Supabase platform ({piece}.sql); nothing of it was kept"
+                )
             });
         }
     }
@@ -170,10 +173,7 @@ mod tests {
 
     #[test]
     fn layout_from_directory_and_names() {
-        assert_eq!(
-            layout(&MigrationSet::embedded().unwrap()),
-            Layout::Embedded
-        );
+        assert_eq!(layout(&MigrationSet::embedded().unwrap()), Layout::Embedded);
         assert_eq!(layout(&set_in("migrations", &["V1__a.sql"])), Layout::Dbkit);
         assert_eq!(
             layout(&set_in("proj/supabase/migrations", &["V1__a.sql"])),
