@@ -321,8 +321,10 @@ pub async fn before_first(
     platform::extensions::require_available(client, &extensions(pending.iter().copied())).await?;
     if provide_platform && !pending.is_empty() && platform::wanted(set) {
         let provided = platform::provide(client).await?;
+        // Not progress: dbkit changed the database, so it says so, like starting
+        // the local cluster.
         if !provided.is_empty() {
-            crate::progress::say(&provided.summary());
+            eprintln!("dbkit: {}", provided.summary());
         }
     }
     Ok(())

@@ -58,13 +58,32 @@ impl Provided {
         self.created.is_empty()
     }
 
-    /// One line for stderr: `provided the Supabase platform: 21 objects (role anon, …)`.
+    /// One line for stderr, by kind: `provided the Supabase platform: 2 objects
+    /// created (1 role, 1 schema)`.
     pub fn summary(&self) -> String {
+        let mut kinds: Vec<(&str, usize)> = Vec::new();
+        for object in &self.created {
+            let kind = object.split(' ').next().unwrap_or("object");
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((kind, 1)),
+            }
+        }
+        let plural = |n: usize, word: &str| {
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
         format!(
-            "provided the Supabase platform: {} object{} ({})",
-            self.created.len(),
-            if self.created.len() == 1 { "" } else { "s" },
-            self.created.join(", ")
+            "provided the Supabase platform: {} created ({})",
+            plural(self.created.len(), "object"),
+            kinds
+                .iter()
+                .map(|(kind, n)| plural(*n, kind))
+                .collect::<Vec<_>>()
+                .join(", ")
         )
     }
 }
@@ -195,11 +214,15 @@ mod tests {
     #[test]
     fn summary_names_what_was_created() {
         let provided = Provided {
-            created: vec!["role anon".into(), "schema auth".into()],
+            created: vec![
+                "role anon".into(),
+                "role service_role".into(),
+                "schema auth".into(),
+            ],
         };
         assert_eq!(
             provided.summary(),
-            "provided the Supabase platform: 2 objects (role anon, schema auth)"
+            "provided the Supabase platform: 3 objects created (2 roles, 1 schema)"
         );
         assert!(Provided::default().is_empty());
     }
