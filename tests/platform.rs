@@ -156,8 +156,8 @@ fn provide_creates_the_platform_once() {
         "schema extensions",
         "extension uuid-ossp in extensions",
         "extension pgcrypto in extensions",
-        "database search_path \"$user\", public, extensions",
-        "usage on schema public for anon",
+        "search_path \"$user\", public, extensions (database)",
+        "grant usage on schema public to anon",
         "publication supabase_realtime",
     ] {
         assert!(
@@ -170,7 +170,7 @@ fn provide_creates_the_platform_once() {
         first
             .created
             .iter()
-            .filter(|c| c.starts_with("default privileges on "))
+            .filter(|c| c.starts_with("grant default privileges on "))
             .count(),
         3,
         "{:#?}",

@@ -222,7 +222,7 @@ async fn migrate_locked(
         Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
     };
     // platform: refuse what cannot run, then provide what the files assume.
-    guard::before_first(client, set, &versions, opts.provide_platform)
+    guard::before_first(client, set, &versions, before, opts.provide_platform)
         .await
         .map_err(fail)?;
     let mut report = Report {

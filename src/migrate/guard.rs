@@ -16,9 +16,9 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use tokio_postgres::Client;
 
+use super::apply::MigrationFailed;
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::{split, Statement};
-use crate::error::hinted;
 use crate::platform::{self, extensions::ExtensionUse};
 
 const BOM: char = '\u{feff}';
@@ -279,9 +279,13 @@ pub fn blocked(file: &MigrationFile) -> Vec<Blocked> {
     out
 }
 
-/// Refuse `files` (about to be applied, in order) when one of them has a statement
-/// dbkit refuses: one error naming the first, at file:line.
-pub fn preflight<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> anyhow::Result<()> {
+/// Refuse `files` (about to be applied, in order; the database is at `at`) when one
+/// of them has a statement dbkit refuses: one `MigrationFailed` naming the first, at
+/// file:line, so `check` reports it as it reports any apply failure.
+pub fn preflight<'a>(
+    files: impl IntoIterator<Item = &'a MigrationFile>,
+    at: Option<i32>,
+) -> anyhow::Result<()> {
     for file in files {
         let found = blocked(file);
         if let Some(first) = found.first() {
@@ -292,33 +296,92 @@ pub fn preflight<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> anyh
                     if n == 1 { "" } else { "s" }
                 ),
             };
-            return Err(hinted(
-                format!(
-                    "{}:{}: {}{more}; nothing was run",
-                    file.display,
-                    first.line,
-                    first.message()
-                ),
-                first.hint(),
-            ));
+            let message = format!("{}{more}; refused before running anything", first.message());
+            return Err(refusal(file, first.line, message, at).into_error(first.hint().into()));
         }
     }
     Ok(())
 }
 
-/// Before the first pending file (`versions` of `set`) runs: refuse statements dbkit
-/// cannot run safely and extensions the server lacks, then provide the Supabase
-/// platform when the files assume it and `provide_platform` (dbkit's own servers).
-/// The one part of this module that talks to the server.
+/// A refusal before running, in the shape of any failed migration.
+fn refusal(file: &MigrationFile, line: usize, message: String, at: Option<i32>) -> MigrationFailed {
+    MigrationFailed {
+        file: file.file_name.clone(),
+        display: file.display.clone(),
+        version: file.version,
+        line: Some(line),
+        sqlstate: None,
+        message,
+        applied_before: at,
+        partially_applied: false,
+        retries: 0,
+        lock_timeout: std::time::Duration::ZERO,
+    }
+}
+
+/// Extensions the server lacks: one `MigrationFailed` at the first CREATE EXTENSION
+/// of one, naming every missing extension and its package.
+fn missing_extensions(
+    set: &MigrationSet,
+    missing: &[platform::extensions::Missing],
+    at: Option<i32>,
+) -> anyhow::Result<()> {
+    let Some(first) = missing.first() else {
+        return Ok(());
+    };
+    let place = |m: &platform::extensions::Missing| {
+        set.get(m.usage.version)
+            .map(|f| format!("{}:{}", f.display, m.usage.line))
+            .unwrap_or_default()
+    };
+    let names = missing
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            if i == 0 {
+                m.usage.name.clone()
+            } else {
+                format!("{} ({})", m.usage.name, place(m))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let packages = missing
+        .iter()
+        .map(|m| m.install.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let file = set
+        .get(first.usage.version)
+        .expect("extension uses come from the set's files");
+    let message = format!(
+        "the server lacks the extension{} {names} (install {packages}); refused before running anything",
+        if missing.len() == 1 { "" } else { "s" }
+    );
+    Err(refusal(file, first.usage.line, message, at).into_error(format!(
+        "install {packages} on the PostgreSQL server (apt-get install), or drop the extension from the migrations, then run again"
+    )))
+}
+
+/// Before the first pending file (`versions` of `set`; the database is at `at`) runs:
+/// refuse statements dbkit cannot run safely and extensions the server lacks, then
+/// provide the Supabase platform when the files assume it and `provide_platform`
+/// (dbkit's own servers). The one part of this module that talks to the server.
 pub async fn before_first(
     client: &Client,
     set: &MigrationSet,
     versions: &[i32],
+    at: Option<i32>,
     provide_platform: bool,
 ) -> anyhow::Result<()> {
     let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
-    preflight(pending.iter().copied())?;
-    platform::extensions::require_available(client, &extensions(pending.iter().copied())).await?;
+    preflight(pending.iter().copied(), at)?;
+    let uses = extensions(pending.iter().copied());
+    missing_extensions(
+        set,
+        &platform::extensions::missing(client, &uses).await?,
+        at,
+    )?;
     if provide_platform && !pending.is_empty() && platform::wanted(set) {
         let provided = platform::provide(client).await?;
         // Not progress: dbkit changed the database, so it says so, like starting
@@ -343,7 +406,8 @@ pub fn extensions<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec
             if let Some(name) = words.get(at) {
                 out.push(ExtensionUse {
                     name: name.value.clone(),
-                    place: format!("{}:{}", file.display, stmt.line),
+                    version: file.version,
+                    line: stmt.line,
                 });
             }
         }
@@ -471,17 +535,21 @@ mod tests {
     fn preflight_names_file_and_line() {
         let ok = file("V1__ok.sql", "SAVEPOINT s;\nRELEASE s;");
         let bad = file("V2__bad.sql", "CREATE TABLE a ();\n\nCOMMIT;\nCOMMIT;");
-        preflight([&ok]).unwrap();
-        let err = preflight([&ok, &bad]).unwrap_err();
-        let text = err.to_string();
+        preflight([&ok], None).unwrap();
+        let err = preflight([&ok, &bad], Some(1)).unwrap_err();
+        let text = crate::error::one_line(&err);
         assert!(
             text.starts_with("m/V2__bad.sql:3: COMMIT inside a transactional migration"),
             "{text}"
         );
         assert!(
-            text.ends_with("(1 more such statement in the file); nothing was run"),
+            text.ends_with(
+                "(1 more such statement in the file); refused before running anything; database left at V1"
+            ),
             "{text}"
         );
+        let failed = err.downcast_ref::<MigrationFailed>().unwrap();
+        assert_eq!((failed.version, failed.line), (2, Some(3)));
         // Outside a transaction, transaction control is the file's own business; COPY is not.
         let no_tx = file(
             "V3__no_tx.sql",
@@ -499,16 +567,16 @@ mod tests {
             "create extension if not exists vector with schema extensions;\n\
              CREATE EXTENSION \"uuid-ossp\";\nCREATE EXTENSION Http;\nSELECT 'create extension x';",
         );
-        let found: Vec<(String, String)> = extensions([&f])
+        let found: Vec<(String, usize)> = extensions([&f])
             .into_iter()
-            .map(|u| (u.name, u.place))
+            .map(|u| (u.name, u.line))
             .collect();
         assert_eq!(
             found,
             vec![
-                ("vector".into(), "m/V1__ext.sql:1".into()),
-                ("uuid-ossp".into(), "m/V1__ext.sql:2".into()),
-                ("http".into(), "m/V1__ext.sql:3".into()),
+                ("vector".into(), 1),
+                ("uuid-ossp".into(), 2),
+                ("http".into(), 3),
             ]
         );
     }

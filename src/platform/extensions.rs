@@ -1,19 +1,27 @@
 //! Extensions a project needs that the server lacks: which ones (the `CREATE
 //! EXTENSION` statements of the migrations about to run, against
 //! `pg_available_extensions`), and the Debian package that brings each, so dbkit can
-//! refuse with one error naming them before anything runs, not fail halfway through.
+//! refuse with one error naming them before anything runs (`migrate::guard`), not
+//! fail halfway through.
 
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
-use crate::error::hinted;
-
-/// An extension a migration creates: where, and its name as PostgreSQL stores it.
+/// An extension a migration creates: its name as PostgreSQL stores it, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionUse {
     pub name: String,
-    /// `file:line` of the CREATE EXTENSION.
-    pub place: String,
+    /// The migration's version and the line of its CREATE EXTENSION.
+    pub version: i32,
+    pub line: usize,
+}
+
+/// An extension the server cannot create, and what to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Missing {
+    pub usage: ExtensionUse,
+    /// `postgresql-15-pgvector`, or a sentence where no package exists.
+    pub install: String,
 }
 
 /// Debian/PGDG package suffixes (`postgresql-<major>-<suffix>`) of the extensions
@@ -67,11 +75,11 @@ pub fn install_advice(extension: &str, major: u32) -> String {
     )
 }
 
-/// Refuse, naming every extension of `uses` the server cannot create and the package
-/// for each; Ok when all are available (or installed).
-pub async fn require_available(client: &Client, uses: &[ExtensionUse]) -> Result<()> {
+/// The extensions of `uses` the server can neither create nor has (first use of each,
+/// in order), with the package for each.
+pub async fn missing(client: &Client, uses: &[ExtensionUse]) -> Result<Vec<Missing>> {
     if uses.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let names: Vec<&str> = uses.iter().map(|u| u.name.as_str()).collect();
     let available: Vec<String> = client
@@ -84,14 +92,17 @@ pub async fn require_available(client: &Client, uses: &[ExtensionUse]) -> Result
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let mut missing: Vec<&ExtensionUse> = Vec::new();
+    let mut out: Vec<Missing> = Vec::new();
     for u in uses {
-        if !available.contains(&u.name) && !missing.iter().any(|m| m.name == u.name) {
-            missing.push(u);
+        if !available.contains(&u.name) && !out.iter().any(|m| m.usage.name == u.name) {
+            out.push(Missing {
+                usage: u.clone(),
+                install: String::new(),
+            });
         }
     }
-    if missing.is_empty() {
-        return Ok(());
+    if out.is_empty() {
+        return Ok(out);
     }
     let major: i32 = client
         .query_one(
@@ -101,24 +112,10 @@ pub async fn require_available(client: &Client, uses: &[ExtensionUse]) -> Result
         .await
         .context("cannot read the server version")?
         .get(0);
-    let major = major as u32;
-    let listed = missing
-        .iter()
-        .map(|m| format!("{} ({})", m.name, m.place))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let packages = missing
-        .iter()
-        .map(|m| install_advice(&m.name, major))
-        .collect::<Vec<_>>()
-        .join(", ");
-    Err(hinted(
-        format!(
-            "the server lacks the extension{} {listed} that the migrations create; nothing was run",
-            if missing.len() == 1 { "" } else { "s" }
-        ),
-        format!("install {packages} on the PostgreSQL server (apt-get install), then run again"),
-    ))
+    for m in &mut out {
+        m.install = install_advice(&m.usage.name, major as u32);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

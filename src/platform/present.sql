@@ -18,18 +18,18 @@ UNION ALL
 SELECT 'extension ' || e.extname || ' in ' || e.extnamespace::regnamespace::text FROM pg_extension e
  WHERE e.extname IN ('uuid-ossp', 'pgcrypto')
 UNION ALL
-SELECT 'database search_path ' || substr(cfg, length('search_path=') + 1)
+SELECT 'search_path ' || substr(cfg, length('search_path=') + 1) || ' (database)'
   FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg
  WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND s.setrole = 0 AND cfg LIKE 'search\_path=%'
 UNION ALL
-SELECT 'default privileges on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
+SELECT 'grant default privileges on ' || CASE d.defaclobjtype WHEN 'r' THEN 'tables' WHEN 'S' THEN 'sequences'
                                     WHEN 'f' THEN 'functions' ELSE d.defaclobjtype::text END
        || ' in public for ' || d.defaclrole::regrole::text
   FROM pg_default_acl d
  WHERE d.defaclnamespace = 'public'::regnamespace AND d.defaclrole = current_user::regrole
 UNION ALL
-SELECT 'usage on schema public for anon' FROM pg_namespace n,
+SELECT 'grant usage on schema public to anon' FROM pg_namespace n,
        aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS acl
  WHERE n.nspname = 'public' AND acl.privilege_type = 'USAGE' AND acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = 'anon')
 UNION ALL
