@@ -81,7 +81,10 @@ fn commit_inside_a_migration_is_refused_and_nothing_is_left() {
         "CREATE TABLE a ();\nCOMMIT;\nCREATE TABLE b ();\nSELEC broken;\n",
     )]);
     let stderr = refused(migrate(&db, dir.path()), "V1__half.sql:2", "COMMIT");
-    assert!(stderr.contains("refused before running anything; database left at V0"), "{stderr}");
+    assert!(
+        stderr.contains("refused before running anything; database left at V0"),
+        "{stderr}"
+    );
     assert!(stderr.contains("-- dbkit:no-transaction"), "{stderr}");
     assert_eq!(tables(&db), Vec::<String>::new());
     assert_eq!(applied(&db), 0);

@@ -424,3 +424,59 @@ fn migrate_on_the_local_cluster_provides_the_platform_first() {
         .assert()
         .success();
 }
+
+/// `dbkit check` on a Supabase-layout project: its scratch databases get the platform,
+/// so the project applies (no `apply-failed`); a migration creating an extension the
+/// server lacks is one `apply-failed` finding naming the package, not a cascade.
+#[test]
+fn check_applies_a_supabase_project_and_names_a_missing_extension() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_project(root.path());
+    // The target whose history check compares (none): scratch databases go beside it.
+    let target = fresh_db();
+    let findings = |expected_exit: i32| -> Vec<serde_json::Value> {
+        let out = dbkit()
+            .args(["--database-url", &target.url_string()])
+            .args(["check", "--format", "json", "--migrations"])
+            .arg(&dir)
+            .assert()
+            .code(expected_exit)
+            .get_output()
+            .stdout
+            .clone();
+        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        report["findings"].as_array().unwrap().clone()
+    };
+    let apply_failed = |all: &[serde_json::Value]| -> Vec<serde_json::Value> {
+        all.iter()
+            .filter(|f| f["rule"] == "apply-failed")
+            .cloned()
+            .collect()
+    };
+    let clean = findings(0);
+    assert_eq!(
+        apply_failed(&clean),
+        Vec::<serde_json::Value>::new(),
+        "{clean:#?}"
+    );
+    std::fs::write(
+        dir.join("V3__embeddings.sql"),
+        "create extension if not exists vector with schema extensions;\n\
+         alter table public.notes add column embedding vector(3);\n",
+    )
+    .unwrap();
+    let failing = apply_failed(&findings(1));
+    assert_eq!(failing.len(), 1, "{failing:#?}");
+    assert_eq!(failing[0]["line"], 1);
+    assert!(
+        failing[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("V3__embeddings.sql")
+            && failing[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("-pgvector"),
+        "{failing:#?}"
+    );
+}

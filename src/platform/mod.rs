@@ -12,6 +12,8 @@
 
 pub mod extensions;
 
+use std::path::Path;
+
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio_postgres::Client;
@@ -136,13 +138,19 @@ pub enum Layout {
 }
 
 /// The layout of `set`. Stands in for `MigrationSet::layout()` until that lands (the
-/// lead swaps this body for it): a directory named `supabase/migrations`, or files
-/// named `<14 digits>_<name>.sql`, are Supabase's.
+/// lead swaps this body for it): a directory named `supabase/migrations` (the set's,
+/// or the one its files are displayed in: `check` builds its set from paths), or
+/// files named `<14 digits>_<name>.sql`, are Supabase's.
 pub fn layout(set: &MigrationSet) -> Layout {
     match &set.origin {
         Origin::Embedded => Layout::Embedded,
         Origin::Dir(dir) => {
-            let supabase_dir = dir.ends_with("supabase/migrations");
+            let in_supabase_dir = |path: &Path| path.ends_with("supabase/migrations");
+            let supabase_dir = in_supabase_dir(dir)
+                || set
+                    .migrations
+                    .iter()
+                    .any(|m| Path::new(&m.display).parent().is_some_and(in_supabase_dir));
             let timestamped = !set.migrations.is_empty()
                 && set
                     .migrations
@@ -200,6 +208,10 @@ mod tests {
         );
         assert!(wanted(&set_in("/x/supabase/migrations", &[])));
         assert!(!wanted(&set_in("/x/supabase", &["V1__a.sql"])));
+        // check's set: origin ".", files displayed with their directory.
+        let mut from_check = set_in(".", &["V1__a.sql"]);
+        from_check.migrations[0].display = "proj/supabase/migrations/V1__a.sql".into();
+        assert_eq!(layout(&from_check), Layout::Supabase);
     }
 
     #[test]
