@@ -701,12 +701,6 @@ fn failure_error(
         }
         None => (failure.error.to_string(), None, String::new()),
     };
-    // A failed concurrent build leaves its index behind, INVALID: say so, and what
-    // the next run does about it (`drop_invalid_index`).
-    let message = match &failure.left_invalid {
-        Some(index) => format!("{message}; index {index} was left INVALID"),
-        None => message,
-    };
     let failed = MigrationFailed {
         file: file.file_name.clone(),
         display: file.display.clone(),
@@ -740,9 +734,11 @@ fn failure_error(
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
     }
+    // A failed concurrent build leaves its index behind, INVALID: say so, and what
+    // the next run does about it (`drop_invalid_index`).
     if let Some(index) = &failure.left_invalid {
         hint = format!(
-            "the next `dbkit migrate` drops the INVALID index {index} (DROP INDEX CONCURRENTLY) and builds it again; {hint}"
+            "the failed build left index {index} INVALID; the next `dbkit migrate` drops it (DROP INDEX CONCURRENTLY) and builds it again. {hint}"
         );
     }
     failed.into_error(hint)
