@@ -334,32 +334,34 @@ fn missing_extensions(
             .map(|f| format!("{}:{}", f.display, m.usage.line))
             .unwrap_or_default()
     };
-    let names = missing
+    // `vector (install postgresql-15-pgvector)`, later ones with their place.
+    let listed = missing
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            if i == 0 {
-                m.usage.name.clone()
+            let at = if i == 0 {
+                String::new()
             } else {
-                format!("{} ({})", m.usage.name, place(m))
-            }
+                format!(" at {}", place(m))
+            };
+            format!("{}{at} ({})", m.usage.name, m.install)
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let packages = missing
+    let advice = missing
         .iter()
-        .map(|m| m.install.clone())
+        .map(|m| format!("{}: {}", m.usage.name, m.install))
         .collect::<Vec<_>>()
-        .join(", ");
+        .join("; ");
     let file = set
         .get(first.usage.version)
         .expect("extension uses come from the set's files");
     let message = format!(
-        "the server lacks the extension{} {names} (install {packages}); refused before running anything",
+        "the server lacks the extension{} {listed}; refused before running anything",
         if missing.len() == 1 { "" } else { "s" }
     );
     Err(refusal(file, first.usage.line, message, at).into_error(format!(
-        "install {packages} on the PostgreSQL server (apt-get install), or drop the extension from the migrations, then run again"
+        "{advice} (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
     )))
 }
 
@@ -558,6 +560,45 @@ mod tests {
         let blocked = blocked(&no_tx);
         assert_eq!(blocked.len(), 1);
         assert_eq!((blocked[0].line, blocked[0].why), (3, Why::CopyStdio));
+    }
+
+    #[test]
+    fn missing_extensions_are_one_error_at_the_first() {
+        use crate::platform::extensions::{ExtensionUse, Missing};
+        let set = MigrationSet::checked(
+            crate::migrate::source::Origin::Dir("m".into()),
+            vec![
+                file("V1__a.sql", "SELECT 1;"),
+                file("V2__b.sql", "SELECT 1;"),
+            ],
+        )
+        .unwrap();
+        let missing = |name: &str, version, line, install: &str| Missing {
+            usage: ExtensionUse {
+                name: name.into(),
+                version,
+                line,
+            },
+            install: install.into(),
+        };
+        missing_extensions(&set, &[], None).unwrap();
+        let err = missing_extensions(
+            &set,
+            &[
+                missing("pg_net", 1, 4, "Supabase's own"),
+                missing("vector", 2, 1, "install postgresql-15-pgvector"),
+            ],
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            crate::error::one_line(&err),
+            "m/V1__a.sql:4: the server lacks the extensions pg_net (Supabase's own), vector at m/V2__b.sql:1 (install postgresql-15-pgvector); refused before running anything; database left at V0 (no migration applied)"
+        );
+        assert_eq!(
+            crate::error::hint(&err),
+            "pg_net: Supabase's own; vector: install postgresql-15-pgvector (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
+        );
     }
 
     #[test]

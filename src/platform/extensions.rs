@@ -20,7 +20,7 @@ pub struct ExtensionUse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
     pub usage: ExtensionUse,
-    /// `postgresql-15-pgvector`, or a sentence where no package exists.
+    /// `install postgresql-15-pgvector`, or what to do where no package exists.
     pub install: String,
 }
 
@@ -61,16 +61,17 @@ const SUPABASE_ONLY: &[&str] = &[
     "pgmq",
 ];
 
-/// How to get `extension` on a Debian server of PostgreSQL `major`.
+/// How to get `extension` on a Debian server of PostgreSQL `major`: `install
+/// postgresql-15-pgvector`.
 pub fn install_advice(extension: &str, major: u32) -> String {
     if let Some((_, suffix)) = PACKAGES.iter().find(|(name, _)| *name == extension) {
-        return format!("postgresql-{major}-{suffix}");
+        return format!("install postgresql-{major}-{suffix}");
     }
     if SUPABASE_ONLY.contains(&extension) {
-        return format!("{extension} (Supabase's own: no Debian package; build it from source)");
+        return "Supabase's own: no Debian package, build it from source".to_string();
     }
     format!(
-        "the package that ships {extension} (often postgresql-{major}-{})",
+        "install the package that ships it, often postgresql-{major}-{}",
         extension.replace('_', "-")
     )
 }
@@ -124,13 +125,19 @@ mod tests {
 
     #[test]
     fn packages_for_known_unknown_and_supabase_only_extensions() {
-        assert_eq!(install_advice("vector", 15), "postgresql-15-pgvector");
-        assert_eq!(install_advice("postgis", 16), "postgresql-16-postgis-3");
-        assert_eq!(install_advice("pg_cron", 15), "postgresql-15-cron");
+        assert_eq!(
+            install_advice("vector", 15),
+            "install postgresql-15-pgvector"
+        );
+        assert_eq!(
+            install_advice("postgis", 16),
+            "install postgresql-16-postgis-3"
+        );
+        assert_eq!(install_advice("pg_cron", 15), "install postgresql-15-cron");
         assert!(install_advice("pg_net", 15).contains("no Debian package"));
         assert_eq!(
             install_advice("pg_foo", 15),
-            "the package that ships pg_foo (often postgresql-15-pg-foo)"
+            "install the package that ships it, often postgresql-15-pg-foo"
         );
     }
 }
