@@ -36,14 +36,15 @@ const PIECES: &[(&str, &str)] = &[
 const PRESENT: &str = include_str!("present.sql");
 
 /// After `RESET ALL`, a session that started before `provide` set the database's
-/// search_path would fall back to the path it started with; this sets the database's
-/// (as a new session would get it), unless the role has one of its own, which wins.
-/// Harmless where the database has none: it selects nothing.
-pub const RESTORE_SEARCH_PATH: &str =
-    "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
+/// search_path would fall back to the built-in default; this sets the database's (as a
+/// new session would get it). Only where nothing else chose the path when the session
+/// started (source `default`): a path from the connection's `options`, the role or the
+/// database then stays as `RESET ALL` restored it.
+pub const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
      FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
      WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND s.setrole = 0 AND cfg LIKE 'search\\_path=%' \
+       AND (SELECT source FROM pg_settings WHERE name = 'search_path') = 'default' \
        AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting r, unnest(r.setconfig) AS rcfg \
                        WHERE r.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) \
                          AND r.setdatabase IN (0, s.setdatabase) AND rcfg LIKE 'search\\_path=%');";
