@@ -480,3 +480,51 @@ fn check_applies_a_supabase_project_and_names_a_missing_extension() {
         "{failing:#?}"
     );
 }
+
+/// A lab cloned from a cached template of a Supabase-layout project still has the
+/// platform's database search_path (CREATE DATABASE … TEMPLATE does not copy database
+/// settings): extension functions resolve unqualified in a new session.
+#[test]
+fn a_cloned_lab_keeps_the_extensions_search_path() {
+    use dbkit::lab::{CachePolicy, CacheUse, Lab};
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_project(root.path());
+    let server = common::server_url();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (first, second) = runtime
+        .block_on(async {
+            let set = dbkit::migrate::MigrationSet::load(&dir)?;
+            let build =
+                || Lab::seeded_at_with(&server, "platform", set.clone(), 2, None, CachePolicy::On);
+            let first = build().await?;
+            let second = build().await?;
+            anyhow::Ok((first, second))
+        })
+        .unwrap_or_else(|e| panic!("lab: {}", dbkit::error::one_line(&e)));
+    assert!(
+        matches!(first.1.cache, CacheUse::Stored(_)),
+        "{:?}",
+        first.1.cache
+    );
+    assert!(
+        matches!(second.1.cache, CacheUse::Hit(_)),
+        "{:?}",
+        second.1.cache
+    );
+    let clone = second.0.url().clone();
+    let row = &common::sql(
+        &clone,
+        "SELECT uuid_generate_v4() IS NOT NULL, current_setting('search_path')",
+    )[0];
+    assert!(row.get::<_, bool>(0));
+    assert_eq!(row.get::<_, String>(1), "\"$user\", public, extensions");
+    runtime
+        .block_on(async {
+            first.0.finish(false).await?;
+            second.0.finish(false).await
+        })
+        .unwrap();
+}

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio_postgres::Client;
 
+use crate::db::DbUrl;
 use crate::migrate::source::{MigrationSet, Origin};
 
 /// The platform's pieces, in the order they apply (roles first: the others grant to
@@ -40,7 +41,8 @@ const PRESENT: &str = include_str!("present.sql");
 /// new session would get it). Only where nothing else chose the path when the session
 /// started (source `default`): a path from the connection's `options`, the role or the
 /// database then stays as `RESET ALL` restored it.
-pub const RESTORE_SEARCH_PATH: &str = "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
+pub const RESTORE_SEARCH_PATH: &str =
+    "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
      FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
      WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
        AND s.setrole = 0 AND cfg LIKE 'search\\_path=%' \
@@ -115,6 +117,17 @@ pub async fn provide(client: &Client) -> Result<Provided> {
     let after = present(client).await?;
     let created = after.into_iter().filter(|o| !before.contains(o)).collect();
     Ok(Provided { created })
+}
+
+/// `provide` on the database at `url` when `set` assumes the platform: for databases
+/// that did not get it through `migrate` (clones of a lab template, which do not copy
+/// the template's database settings).
+pub async fn provide_if_wanted(url: &DbUrl, set: &MigrationSet) -> Result<Provided> {
+    if !wanted(set) {
+        return Ok(Provided::default());
+    }
+    let client = crate::db::connect(url).await?;
+    provide(&client).await
 }
 
 /// The platform objects present, sorted.
