@@ -1,44 +1,14 @@
-//! The apply phase's seam to the rest of dbkit: a scratch database on the server
-//! (`db::scratch::ScratchDb`), and "apply these migrations to that URL, tell me the
-//! first failure with file and line" (`migrate::apply::migrate_url`, the same engine as
-//! `dbkit migrate`: refinery history, advisory lock, no-transaction files).
+//! The apply phase's seam to the rest of dbkit: the migrations as the `migrate` engine
+//! sees them, and "migrate this lab database, tell me the first failure with file and
+//! line" (`Lab::migrate_to`: the same engine as `dbkit migrate`: refinery history,
+//! advisory lock, no-transaction files). Scratch databases are `crate::lab`'s.
 
 use anyhow::Result;
 
 use super::files::MigrationFile;
-use crate::db::scratch::ScratchDb;
-use crate::db::DbUrl;
-use crate::migrate::apply::{migrate_url, MigrationFailed};
+use crate::lab::Lab;
+use crate::migrate::apply::MigrationFailed;
 use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
-
-/// A throw-away database on the server, dropped by `finish` unless kept.
-pub struct Scratch {
-    db: ScratchDb,
-    keep: bool,
-}
-
-impl Scratch {
-    pub async fn create(server: &DbUrl, prefix: &str, keep: bool) -> Result<Scratch> {
-        Ok(Scratch {
-            db: ScratchDb::create(server, prefix, None).await?,
-            keep,
-        })
-    }
-
-    pub fn url(&self) -> &DbUrl {
-        self.db.url()
-    }
-
-    pub async fn finish(self) -> Result<()> {
-        if self.keep {
-            let name = self.db.name().to_string();
-            let url = self.db.keep();
-            eprintln!("kept scratch database {name}: {url}");
-            return Ok(());
-        }
-        self.db.drop_now().await
-    }
-}
 
 /// Where and why PostgreSQL rejected a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,21 +32,27 @@ pub fn migration_set(files: &[MigrationFile]) -> Option<MigrationSet> {
     MigrationSet::checked(Origin::Dir(".".into()), migrations).ok()
 }
 
-/// Migrate `url` (already at `from`, or empty) up to `upto` (all when None). A migration
-/// PostgreSQL rejects is an `ApplyFailure`; connection trouble is an error.
-pub async fn apply_to(
-    url: &DbUrl,
-    set: &MigrationSet,
-    upto: Option<i64>,
-) -> Result<Option<ApplyFailure>> {
-    let target = upto.map(|v| v as i32);
-    match migrate_url(url, set, target).await {
+/// Migrate the lab's database up to `upto` (all when None). A migration PostgreSQL
+/// rejects is an `ApplyFailure`; connection trouble is an error.
+pub async fn migrate(lab: &mut Lab, upto: Option<i64>) -> Result<Option<ApplyFailure>> {
+    let target = upto.map(version_for_migrate).transpose()?;
+    match lab.migrate_to(target).await {
         Ok(_) => Ok(None),
         Err(err) => match err.downcast_ref::<MigrationFailed>() {
             Some(failed) => Ok(Some(ApplyFailure::from(failed))),
             None => Err(err),
         },
     }
+}
+
+/// The migrate engine's version type, refusing what does not fit rather than truncating.
+pub fn version_for_migrate(version: i64) -> Result<i32> {
+    i32::try_from(version).map_err(|_| {
+        crate::error::hinted(
+            format!("version {version} is out of range for the migrate engine"),
+            "versions are V1, V2, …: pass one of the migrations' versions",
+        )
+    })
 }
 
 impl From<&MigrationFailed> for ApplyFailure {
