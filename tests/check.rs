@@ -382,10 +382,10 @@ DROP TABLE org_settings;
     let n = not_linted.len();
 
     let run = dbkit(dir.path(), "table", &["--base", "6"]);
-    let count_line = format!(
-        "{n} statement{} not linted (sqlparser could not parse them; PostgreSQL applied them); --verbose lists them",
-        if n == 1 { "" } else { "s" }
-    );
+    let count_line = match n {
+        1 => "1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them".to_string(),
+        n => format!("{n} statements not linted (sqlparser could not parse them; PostgreSQL applied them); --verbose lists them"),
+    };
     assert!(run.stdout.contains(&count_line), "{}", run.stdout);
     assert!(!run.stdout.contains("parse-error"), "{}", run.stdout);
     let verbose = dbkit(dir.path(), "table", &["--base", "6", "--verbose"]);

@@ -59,7 +59,8 @@ pub struct Ran {
     /// Statements the lint rules could not read (sqlparser could not parse them).
     pub not_linted: Vec<NotLinted>,
     pub base: Option<i64>,
-    /// Whether the migrations were applied on lab databases (not `--offline`).
+    /// Whether PostgreSQL applied every migration from zero on a lab database (false
+    /// with `--offline`, or when one was rejected).
     pub applied: bool,
     /// Findings silenced by `-- dbkit:ignore`.
     pub ignored: usize,
@@ -113,7 +114,6 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         statements: files.iter().map(|f| f.statements.len()).sum(),
         not_linted: not_linted(&files),
         base: opts.base,
-        applied: opts.server.is_some(),
         ..Ran::default()
     };
     let mut baseline = None;
@@ -126,6 +126,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         let labs = on_labs(server, &files, opts).await?;
         findings.extend(labs.findings);
         ran.kept = labs.kept;
+        ran.applied = labs.applied;
         baseline = labs.baseline;
     }
     let (findings, ignored) = ignore::apply(&files, findings);
@@ -150,7 +151,12 @@ fn not_linted(files: &[MigrationFile]) -> Vec<NotLinted> {
         .map(|f| NotLinted {
             file: f.file.unwrap_or_default(),
             line: f.line.unwrap_or(1),
-            reason: f.message,
+            // The file check words it as a finding; here it is only sqlparser's reason.
+            reason: f
+                .message
+                .trim_start_matches("sqlparser: ")
+                .trim_end_matches("; lint rules skip this statement")
+                .to_string(),
         })
         .collect()
 }
@@ -185,6 +191,8 @@ fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
 /// What the lab runs found.
 struct LabRuns {
     findings: Vec<Finding>,
+    /// Every migration applied from zero.
+    applied: bool,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
@@ -199,6 +207,7 @@ async fn on_labs(server: &DbUrl, files: &[MigrationFile], opts: &CheckOptions) -
         // Duplicate versions: already reported; there is no order to apply them in.
         return Ok(LabRuns {
             findings: vec![],
+            applied: false,
             baseline: None,
             kept: vec![],
         });
@@ -224,7 +233,7 @@ async fn on_labs(server: &DbUrl, files: &[MigrationFile], opts: &CheckOptions) -
         let finished = lab.finish(opts.keep).await?;
         Ok::<_, anyhow::Error>(Some((result?, finished)))
     };
-    let ((mut findings, fresh_lab), upgrade) = tokio::try_join!(fresh, upgrade)?;
+    let (((mut findings, applied), fresh_lab), upgrade) = tokio::try_join!(fresh, upgrade)?;
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -236,6 +245,7 @@ async fn on_labs(server: &DbUrl, files: &[MigrationFile], opts: &CheckOptions) -
     }
     Ok(LabRuns {
         findings,
+        applied,
         baseline,
         kept,
     })
@@ -251,17 +261,16 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-async fn fresh_schema(lab: &mut Lab, locator: &Locator) -> Result<Vec<Finding>> {
+/// The findings on the final schema, and whether every migration applied.
+async fn fresh_schema(lab: &mut Lab, locator: &Locator) -> Result<(Vec<Finding>, bool)> {
     if let Some(failure) = apply::migrate(lab, None).await? {
-        return Ok(vec![failure_finding(
-            failure,
-            "applying from an empty database: ",
-        )]);
+        let finding = failure_finding(failure, "applying from an empty database: ");
+        return Ok((vec![finding], false));
     }
     let mut client = connect(lab.url()).await?;
     let mut findings = catalog::check(&client, locator).await?;
     findings.extend(isolation::prove(&mut client, locator).await?);
-    Ok(findings)
+    Ok((findings, true))
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.

@@ -6,7 +6,7 @@
 
 use std::io::{self, Write};
 
-use crate::check::rule::{Finding, Rule, Severity};
+use crate::check::rule::{Finding, Severity};
 use crate::check::Findings;
 use crate::report::{render_rows, Format, Render};
 
@@ -47,13 +47,17 @@ impl Render for CheckReport<'_> {
                     let rows = rows(&result.findings, false);
                     let mut table_rows: Vec<Vec<String>> = Vec::with_capacity(rows.len());
                     for (n, mut row) in rows.into_iter().enumerate() {
-                        row.pop(); // the message goes under the table
+                        // Object and message go under the table, so rows fit the width.
+                        row.truncate(3);
                         row.insert(0, (n + 1).to_string());
                         table_rows.push(row);
                     }
                     out.write_all(render_rows(Format::Table, TABLE, &table_rows).as_bytes())?;
                     for (n, f) in result.findings.iter().enumerate() {
-                        writeln!(out, "{}. {}", n + 1, f.message)?;
+                        match &f.object {
+                            Some(object) => writeln!(out, "{}. {object}: {}", n + 1, f.message)?,
+                            None => writeln!(out, "{}. {}", n + 1, f.message)?,
+                        }
                     }
                     writeln!(out, "{}", summary(&result.findings))?;
                 }
@@ -78,16 +82,12 @@ impl CheckReport<'_> {
             ));
         }
         if !ran.not_linted.is_empty() {
-            let applied = ran.applied
-                && !self
-                    .findings
-                    .findings
-                    .iter()
-                    .any(|f| f.rule == Rule::ApplyFailed);
-            let judge = if applied {
-                "PostgreSQL applied them"
+            let n = ran.not_linted.len();
+            let them = if n == 1 { "it" } else { "them" };
+            let judge = if ran.applied {
+                format!("PostgreSQL applied {them}")
             } else {
-                "PostgreSQL judges them when applying"
+                format!("PostgreSQL judges {them} when applying")
             };
             let hint = if self.verbose {
                 ":"
@@ -95,8 +95,8 @@ impl CheckReport<'_> {
                 "; --verbose lists them"
             };
             lines.push(format!(
-                "{} not linted (sqlparser could not parse them; {judge}){hint}",
-                count(ran.not_linted.len(), "statement")
+                "{} not linted (sqlparser could not parse {them}; {judge}){hint}",
+                count(n, "statement")
             ));
             if self.verbose {
                 for s in &ran.not_linted {
@@ -123,7 +123,7 @@ fn count(n: usize, noun: &str) -> String {
 }
 
 const MARKDOWN: &[&str] = &["severity", "rule", "where", "object", "message"];
-const TABLE: &[&str] = &["#", "severity", "rule", "where", "object"];
+const TABLE: &[&str] = &["#", "severity", "rule", "where"];
 
 /// severity, rule, where, object, message.
 fn rows(findings: &[Finding], markdown: bool) -> Vec<Vec<String>> {
@@ -214,6 +214,7 @@ fn escape_property(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::check::rule::Rule;
     use crate::check::{NotLinted, Ran};
     use crate::report::to_string;
 
@@ -247,7 +248,7 @@ mod tests {
         r.ran.not_linted = vec![NotLinted {
             file: "migrations/V7__x.sql".into(),
             line: 5,
-            reason: "sqlparser: Expected: TABLE, found: POLICY".into(),
+            reason: "Expected: comment object_type, found: POLICY".into(),
         }];
         r.ran.ignored = 2;
         r
@@ -335,7 +336,11 @@ mod tests {
         for line in table.lines().filter(|l| !l.starts_with("1. ")) {
             assert!(line.chars().count() <= 100, "{line}");
         }
-        assert!(table.contains("\n1. word word"), "{table}");
+        assert!(table.contains("\n1. a: word word"), "{table}");
+        assert!(
+            table.contains("\n2. appointments.appointments_tenant: per row"),
+            "{table}"
+        );
         assert!(
             table.contains("database") && table.contains("1 error(s)"),
             "{table}"
@@ -350,20 +355,19 @@ mod tests {
     fn not_linted_statements_are_a_count_listed_with_verbose() {
         let quiet = text(&narrowed(), Format::Table, false);
         assert!(
-            quiet.contains("1 statement not linted (sqlparser could not parse them; PostgreSQL applied them); --verbose lists them"),
+            quiet.contains("1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"),
             "{quiet}"
         );
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
         let verbose = text(&narrowed(), Format::Table, true);
         assert!(
-            verbose.contains("  migrations/V7__x.sql:5: sqlparser: Expected: TABLE, found: POLICY"),
+            verbose
+                .contains("  migrations/V7__x.sql:5: Expected: comment object_type, found: POLICY"),
             "{verbose}"
         );
         let mut offline = narrowed();
         offline.ran.applied = false;
-        assert!(
-            text(&offline, Format::Table, false).contains("PostgreSQL judges them when applying")
-        );
+        assert!(text(&offline, Format::Table, false).contains("PostgreSQL judges it when applying"));
     }
 }
