@@ -54,9 +54,12 @@ impl Render for CheckReport<'_> {
                     }
                     out.write_all(render_rows(Format::Table, TABLE, &table_rows).as_bytes())?;
                     for (n, f) in result.findings.iter().enumerate() {
+                        // Named once: many messages already start with their object.
                         match &f.object {
-                            Some(object) => writeln!(out, "{}. {object}: {}", n + 1, f.message)?,
-                            None => writeln!(out, "{}. {}", n + 1, f.message)?,
+                            Some(object) if !f.message.contains(object.as_str()) => {
+                                writeln!(out, "{}. {object}: {}", n + 1, f.message)?
+                            }
+                            _ => writeln!(out, "{}. {}", n + 1, f.message)?,
                         }
                     }
                     writeln!(out, "{}", summary(&result.findings))?;

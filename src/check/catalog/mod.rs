@@ -125,6 +125,17 @@ impl Relation {
     pub fn key(&self, kind: &str) -> String {
         format!("{kind}:{}.{}", self.schema, self.name)
     }
+
+    /// A finding about this table's row-level security: placed on the statement that
+    /// switched it, else the CREATE TABLE. `message` gets the table's reported name.
+    pub fn rls_subject(&self, message: impl FnOnce(&str) -> String) -> Subject {
+        let shown = self.display();
+        Subject::new(
+            shown.clone(),
+            message(&shown),
+            vec![self.key("rls"), self.key("table")],
+        )
+    }
 }
 
 /// The schema-qualified form of a reported table name (`appointments` is

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{per_row, user_schema, Hit, Relation, Subject};
+use super::{per_row, user_schema, Hit, Relation};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
@@ -19,16 +19,12 @@ const SQL: &str = concat!(
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
     per_row(client, Rule::PolicyExistsRlsDisabled, SQL, |r| {
-        let table = Relation::at(r, 0);
         let policies: String = r.get(2);
-        let shown = table.display();
-        Subject::new(
-            shown.clone(),
+        Relation::at(r, 0).rls_subject(|table| {
             format!(
-                "{shown} has policies ({policies}) but row-level security is off, so none of them applies"
-            ),
-            vec![table.key("rls"), table.key("table")],
-        )
+                "{table} has policies ({policies}) but row-level security is off, so none of them applies"
+            )
+        })
     })
     .await
 }

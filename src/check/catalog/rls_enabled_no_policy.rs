@@ -4,7 +4,7 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{per_row, user_schema, Hit, Relation, Subject};
+use super::{per_row, user_schema, Hit, Relation};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
@@ -19,15 +19,11 @@ const SQL: &str = concat!(
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
     per_row(client, Rule::RlsEnabledNoPolicy, SQL, |r| {
-        let table = Relation::at(r, 0);
-        let shown = table.display();
-        Subject::new(
-            shown.clone(),
+        Relation::at(r, 0).rls_subject(|table| {
             format!(
-                "{shown} has row-level security on and no policy: API roles see no rows (fine for a service-only table)"
-            ),
-            vec![table.key("rls"), table.key("table")],
-        )
+                "{table} has row-level security on and no policy: API roles see no rows (fine for a service-only table)"
+            )
+        })
     })
     .await
 }
