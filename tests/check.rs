@@ -422,7 +422,7 @@ fn base_reports_only_the_catalog_findings_the_new_migrations_introduce() {
     assert!(
         table
             .stdout
-            .contains("1 finding already present at V7 — --all shows them"),
+            .contains("1 finding already present at V7 — --all shows it"),
         "{}",
         table.stdout
     );

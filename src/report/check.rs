@@ -79,9 +79,11 @@ impl CheckReport<'_> {
         let ran = &self.findings.ran;
         let mut lines = Vec::new();
         if let (Some(base), false) = (ran.base, ran.present_at_base.is_empty()) {
+            let n = ran.present_at_base.len();
             lines.push(format!(
-                "{} already present at V{base} — --all shows them",
-                count(ran.present_at_base.len(), "finding")
+                "{} already present at V{base} — --all shows {}",
+                count(n, "finding"),
+                if n == 1 { "it" } else { "them" }
             ));
         }
         if !ran.not_linted.is_empty() {
@@ -291,7 +293,7 @@ mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(
             lines[2],
-            "dbkit check: 1 finding already present at V6 — --all shows them"
+            "dbkit check: 1 finding already present at V6 — --all shows it"
         );
         assert_eq!(
             *lines.last().unwrap(),
