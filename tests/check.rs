@@ -4,6 +4,7 @@
 
 mod common;
 /// Issue 11's findings: parser of record, `--base` narrowing, every schema located.
+#[path = "check/findings.rs"]
 mod findings;
 
 use std::path::{Path, PathBuf};
