@@ -233,7 +233,9 @@ async fn on_labs(server: &DbUrl, files: &[MigrationFile], opts: &CheckOptions) -
         let finished = lab.finish(opts.keep).await?;
         Ok::<_, anyhow::Error>(Some((result?, finished)))
     };
-    let (((mut findings, applied), fresh_lab), upgrade) = tokio::try_join!(fresh, upgrade)?;
+    // Both run to the end (and clean up their database) even when the other fails.
+    let (fresh, upgrade) = tokio::join!(fresh, upgrade);
+    let (((mut findings, applied), fresh_lab), upgrade) = (fresh?, upgrade?);
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
