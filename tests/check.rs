@@ -560,3 +560,32 @@ fn tool_errors_exit_2() {
     );
     assert!(stderr.contains("hint: "), "{stderr}");
 }
+
+/// `--keep` leaves both lab databases on the server and names them on stderr only.
+#[test]
+fn keep_names_the_lab_databases_on_stderr() {
+    let db = common::fresh_db();
+    let output = common::dbkit()
+        .args(["--database-url", &db.url_string(), "check", "--keep"])
+        .args(["--base", "6", "--format", "json", "--migrations"])
+        .arg(repo_migrations())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let kept: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("kept scratch database "))
+        .map(|rest| rest.split(':').next().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 2, "{stderr}");
+    let v: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(v["ran"]["kept"].as_array().unwrap().len(), 2, "{v}");
+    for name in kept {
+        let rows = db.query(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ));
+        assert_eq!(rows[0].get::<_, i64>(0), 1, "{name} is kept");
+        db.execute(&format!("DROP DATABASE {name}"));
+    }
+}
