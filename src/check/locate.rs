@@ -11,7 +11,7 @@ use super::files::MigrationFile;
 use super::lint::{ident_key, table_key};
 
 /// Object keys: `table:S.NAME`, `rls:S.NAME`, `policy:S.TABLE.NAME`, `index:S.NAME` (the
-/// table's schema), `function:S.NAME`; each also without the `S.` part.
+/// table's schema), `function:S.NAME`, `view:S.NAME`; each also without the `S.` part.
 #[derive(Debug, Default)]
 pub struct Locator {
     /// Key -> (file, line, position of the statement among all files in version order).
@@ -71,6 +71,7 @@ fn defined_by(ast: &Ast) -> Vec<String> {
             None => vec![],
         },
         Ast::CreateFunction(f) => keys_of("function", &f.name).to_vec(),
+        Ast::CreateView(v) => keys_of("view", &v.name).to_vec(),
         _ => vec![],
     }
 }
@@ -166,7 +167,8 @@ mod tests {
             "storage".into(),
             "CREATE SCHEMA app;\nCREATE TABLE app.Notes (id int);\nCREATE INDEX notes_idx ON app.notes (id);\n\
              CREATE POLICY \"Own files\" ON storage.objects FOR SELECT TO authenticated USING (true);\n\
-             CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n"
+             CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n\
+             CREATE VIEW app.v AS SELECT 1;\n"
                 .into(),
         );
         let l = Locator::new(&[file]);
@@ -176,6 +178,7 @@ mod tests {
         assert_eq!(line("index:public.notes_idx"), None);
         assert_eq!(line("policy:storage.objects.Own files"), Some(4));
         assert_eq!(line("function:app.f"), Some(5));
+        assert_eq!(line("view:app.v"), Some(6));
         assert_eq!(line("table:public.notes"), None);
     }
 
