@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
 use crate::migrate::apply::migrate_url;
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::seed::{SeedOptions, SeedSummary};
 
 /// One scratch database and the migrations it is built from.
@@ -24,13 +24,13 @@ pub struct Lab {
     scratch: ScratchDb,
     migrations: MigrationSet,
     /// The version the database is at (None: nothing applied yet).
-    version: Option<i32>,
+    version: Option<Version>,
 }
 
 /// How long each step of `Lab::seeded_at` took.
 #[derive(Debug, Clone, Default)]
 pub struct Built {
-    pub version: Option<i32>,
+    pub version: Option<Version>,
     pub seed: Option<SeedSummary>,
     pub create: Duration,
     pub migrate: Duration,
@@ -69,7 +69,7 @@ impl Lab {
         server: &DbUrl,
         purpose: &str,
         migrations: MigrationSet,
-        version: i32,
+        version: Version,
         seed: Option<&SeedOptions>,
     ) -> Result<(Lab, Built)> {
         let started = Instant::now();
@@ -107,13 +107,13 @@ impl Lab {
     }
 
     /// The version the database is at.
-    pub fn version(&self) -> Option<i32> {
+    pub fn version(&self) -> Option<Version> {
         self.version
     }
 
     /// Apply the migrations up to `target` (None: all) with the `migrate` engine; the
     /// version reached. A rejected migration is the engine's `MigrationFailed` error.
-    pub async fn migrate_to(&mut self, target: Option<i32>) -> Result<Option<i32>> {
+    pub async fn migrate_to(&mut self, target: Option<Version>) -> Result<Option<Version>> {
         let report = migrate_url(self.scratch.url(), &self.migrations, target).await?;
         if let Some(v) = report.version() {
             self.version = Some(v);
