@@ -204,12 +204,13 @@ impl Scan {
 
     /// Every entry directly in `dir`, in name order.
     pub fn dir(dir: &Path, layout: Layout) -> Result<Scan> {
-        let entries = std::fs::read_dir(dir).map_err(|e| {
-            hinted(
-                format!("cannot read migrations directory {}: {e}", dir.display()),
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| {
+                hinted(
+                format!("cannot read the migrations directory {}: {e}", dir.display()),
                 "pass --migrations DIR, or run where ./migrations or ./supabase/migrations exists",
             )
-        })?;
+            })?;
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
