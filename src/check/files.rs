@@ -226,6 +226,10 @@ pub async fn applied_history(client: &Client) -> Result<Option<Applied>> {
 /// files' layout.
 pub fn applied_findings(files: &[ParsedFile], applied: &Applied) -> Result<Vec<Finding>> {
     let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
+    // Which history describes the target is unprovable: a tool error, as for migrate.
+    if let Some(refusal) = history::disagreement(&applied.refinery, &applied.supabase, layout) {
+        return Err(refusal);
+    }
     let rows = match layout {
         Layout::Supabase => &applied.supabase,
         Layout::Dbkit | Layout::Embedded => &applied.refinery,

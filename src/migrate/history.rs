@@ -148,34 +148,48 @@ pub async fn read_supabase(client: &impl GenericClient) -> Result<Vec<HistoryRow
 pub async fn read(client: &impl GenericClient, layout: Layout) -> Result<Vec<HistoryRow>> {
     let refinery = read_refinery(client).await?;
     let supabase = read_supabase(client).await?;
-    let versions =
-        |rows: &[HistoryRow]| -> BTreeSet<Version> { rows.iter().map(|r| r.version).collect() };
-    if !refinery.is_empty() && !supabase.is_empty() && versions(&refinery) != versions(&supabase) {
-        let span = |rows: &[HistoryRow], label: &dyn Fn(Version) -> String| {
-            format!(
-                "{} version{} {}..{}",
-                rows.len(),
-                if rows.len() == 1 { "" } else { "s" },
-                label(rows[0].version),
-                label(rows[rows.len() - 1].version)
-            )
-        };
-        return Err(hinted(
-            format!(
-                "this database has two migration histories that disagree: {REFINERY_TABLE} ({}) and {SUPABASE_TABLE} ({}); nothing was run",
-                span(&refinery, &|v| Layout::Dbkit.label(v)),
-                span(&supabase, &|v| Layout::Supabase.label(v)),
-            ),
-            format!(
-                "dbkit reads {} for this project; drop the history that does not describe this database's schema (after checking which one does)",
-                table_of(layout)
-            ),
-        ));
+    if let Some(refusal) = disagreement(&refinery, &supabase, layout) {
+        return Err(refusal);
     }
     Ok(match layout {
         Layout::Supabase => supabase,
         Layout::Dbkit | Layout::Embedded => refinery,
     })
+}
+
+/// The refusal for a database whose two histories both have rows and record different
+/// versions; None when they agree or one of them is empty.
+pub fn disagreement(
+    refinery: &[HistoryRow],
+    supabase: &[HistoryRow],
+    layout: Layout,
+) -> Option<anyhow::Error> {
+    let versions =
+        |rows: &[HistoryRow]| -> BTreeSet<Version> { rows.iter().map(|r| r.version).collect() };
+    if refinery.is_empty() || supabase.is_empty() || versions(refinery) == versions(supabase) {
+        return None;
+    }
+    let span = |rows: &[HistoryRow], layout: Layout| match rows {
+        [only] => format!("1 version: {}", layout.label(only.version)),
+        [first, .., last] => format!(
+            "{} versions: {}..{}",
+            rows.len(),
+            layout.label(first.version),
+            layout.label(last.version)
+        ),
+        [] => "empty".to_string(),
+    };
+    Some(hinted(
+        format!(
+            "this database has two migration histories that disagree: {REFINERY_TABLE} ({}) and {SUPABASE_TABLE} ({}); nothing was run",
+            span(refinery, Layout::Dbkit),
+            span(supabase, Layout::Supabase),
+        ),
+        format!(
+            "dbkit reads {} for this project; drop the history that does not describe this database's schema (after checking which one does)",
+            table_of(layout)
+        ),
+    ))
 }
 
 /// Create the layout's history table when missing; the name to insert into.
@@ -238,4 +252,54 @@ pub async fn record(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(versions: &[i64]) -> Vec<HistoryRow> {
+        versions
+            .iter()
+            .map(|&v| HistoryRow {
+                version: Version::new(v),
+                name: "x".into(),
+                applied_on: None,
+                checksum: None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn two_histories_must_agree() {
+        assert!(disagreement(&rows(&[1, 2]), &[], Layout::Dbkit).is_none());
+        assert!(disagreement(&[], &rows(&[20_240_101_000_000]), Layout::Supabase).is_none());
+        assert!(disagreement(&rows(&[1]), &rows(&[1]), Layout::Dbkit).is_none());
+        let err = disagreement(
+            &rows(&[1, 6]),
+            &rows(&[20_240_101_000_000]),
+            Layout::Supabase,
+        )
+        .unwrap();
+        let text = err.to_string();
+        assert!(
+            text.contains("refinery_schema_history (2 versions: V1..V6)")
+                && text
+                    .contains("supabase_migrations.schema_migrations (1 version: 20240101000000)"),
+            "{text}"
+        );
+        let hint = crate::error::hint(&err);
+        assert!(
+            hint.contains("dbkit reads supabase_migrations.schema_migrations"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn supabase_versions_keep_their_14_digits() {
+        assert_eq!(
+            supabase_version_text(Version::new(20_240_101_000_000)),
+            "20240101000000"
+        );
+    }
 }
