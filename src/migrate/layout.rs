@@ -193,6 +193,10 @@ fn parse_dbkit(file_name: &str) -> Result<(Version, String), String> {
         .captures(file_name)
         .ok_or_else(|| format!("{file_name}: not a migration file name"))?;
     // refinery's history stores int4 versions: a larger one is refused here, by name.
+    // refinery is used for this layout only, without its `int8-versions` feature: that
+    // feature hashes the version as 8 bytes instead of 4, which changes the checksum of
+    // every migration already applied (each would read as divergent) and the table's
+    // DDL. Supabase-layout versions (i64) never go through refinery.
     let version: i32 = caps[1]
         .parse()
         .map_err(|_| format!("{file_name}: version {} is too large", &caps[1]))?;
