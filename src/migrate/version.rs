@@ -29,7 +29,7 @@ impl Version {
         i32::try_from(self.0).map_err(|_| {
             hinted(
                 format!("version {} does not fit refinery's 32-bit history", self.0),
-                "dbkit-layout versions (V{n}) go up to 2147483647",
+                "dbkit-layout versions (V<n>) go up to 2147483647",
             )
         })
     }
