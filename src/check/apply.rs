@@ -5,10 +5,11 @@
 
 use anyhow::Result;
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use crate::lab::Lab;
-use crate::migrate::apply::MigrationFailed;
-use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
+use crate::migrate::source::{MigrationSet, Origin};
+use crate::migrate::MigrationFailed;
+use crate::migrate::{Layout, Version};
 
 /// Where and why PostgreSQL rejected a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,39 +21,22 @@ pub struct ApplyFailure {
 
 /// The migrate engine's view of the files that passed the file checks. None when they
 /// cannot form a set (duplicate versions): the file checks already say why.
-pub fn migration_set(files: &[MigrationFile]) -> Option<MigrationSet> {
-    let migrations = files
-        .iter()
-        .map(|f| {
-            let file_name = format!("V{}__{}.sql", f.version, f.name);
-            SourceFile::new(&file_name, f.display.clone(), f.text.clone())
-        })
-        .collect::<Result<Vec<_>>>()
-        .ok()?;
-    MigrationSet::checked(Origin::Dir(".".into()), migrations).ok()
+pub fn migration_set(files: &[ParsedFile]) -> Option<MigrationSet> {
+    let migrations = files.iter().map(|f| f.migration.clone()).collect();
+    let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
+    MigrationSet::checked(Origin::Dir(".".into()), layout, migrations).ok()
 }
 
 /// Migrate the lab's database up to `upto` (all when None). A migration PostgreSQL
 /// rejects is an `ApplyFailure`; connection trouble is an error.
 pub async fn migrate(lab: &mut Lab, upto: Option<i64>) -> Result<Option<ApplyFailure>> {
-    let target = upto.map(version_for_migrate).transpose()?;
-    match lab.migrate_to(target).await {
+    match lab.migrate_to(upto.map(Version::from)).await {
         Ok(_) => Ok(None),
         Err(err) => match err.downcast_ref::<MigrationFailed>() {
             Some(failed) => Ok(Some(ApplyFailure::from(failed))),
             None => Err(err),
         },
     }
-}
-
-/// The migrate engine's version type, refusing what does not fit rather than truncating.
-pub fn version_for_migrate(version: i64) -> Result<i32> {
-    i32::try_from(version).map_err(|_| {
-        crate::error::hinted(
-            format!("version {version} is out of range for the migrate engine"),
-            "versions are V1, V2, …: pass one of the migrations' versions",
-        )
-    })
 }
 
 impl From<&MigrationFailed> for ApplyFailure {
@@ -81,11 +65,12 @@ mod tests {
         MigrationFailed {
             file: "V7__x.sql".into(),
             display: "migrations/V7__x.sql".into(),
-            version: 7,
+            version: Version::new(7),
+            layout: Layout::Dbkit,
             line,
             sqlstate: Some("42601".into()),
             message: "syntax error at or near \"SELEC\"".into(),
-            applied_before: Some(6),
+            applied_before: Some(Version::new(6)),
             partially_applied: false,
             retries: 0,
             lock_timeout: Duration::from_secs(5),

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sqlparser::ast::{AlterTableOperation, ObjectName, ObjectNamePart, Statement as Ast};
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::lint::{ident_key, table_key};
 
 /// Object keys: `table:S.NAME`, `rls:S.NAME`, `policy:S.TABLE.NAME`, `index:S.NAME` (the
@@ -77,7 +77,7 @@ fn defined_by(ast: &Ast) -> Vec<String> {
 }
 
 impl Locator {
-    pub fn new(files: &[MigrationFile]) -> Locator {
+    pub fn new(files: &[ParsedFile]) -> Locator {
         let mut places = HashMap::new();
         // `files` come sorted by version, so statement order is definition order.
         let statements = files

@@ -15,24 +15,23 @@ pub mod lint;
 pub mod locate;
 pub mod rule;
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use serde::Serialize;
 
 use crate::db::{connect, DbUrl};
 use crate::lab::{Finished, Lab};
+use crate::migrate::SourceOptions;
 use crate::progress::Indicator;
 use baseline::Baseline;
-use files::MigrationFile;
+use files::ParsedFile;
 use locate::Locator;
 use rule::{Finding, Rule, Severity};
 
 /// What to check, and where.
 #[derive(Debug, Clone)]
 pub struct CheckOptions {
-    /// The migrations directory.
-    pub migrations: PathBuf,
+    /// The migrations (`--migrations DIR`, resolved as every command resolves it).
+    pub source: SourceOptions,
     /// The version production is at (`--base`).
     pub base: Option<i64>,
     /// With `base`: report the catalog findings already present at the base too.
@@ -96,13 +95,13 @@ impl Findings {
 }
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
-    let (files, mut findings) = files::load(&opts.migrations)?;
+    let (files, mut findings) = files::load(opts.source.clone())?;
     if let Some(base) = opts.base {
         if !files.iter().any(|f| f.version == base) {
             return Err(crate::error::hinted(
                 format!(
                     "--base {base} names no migration in {}",
-                    opts.migrations.display()
+                    opts.source.dir.display()
                 ),
                 "pass the version production is at, e.g. --base 6",
             ));
@@ -145,7 +144,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
 }
 
 /// The statements sqlparser could not parse, where they are and why.
-fn not_linted(files: &[MigrationFile]) -> Vec<NotLinted> {
+fn not_linted(files: &[ParsedFile]) -> Vec<NotLinted> {
     files::parse_findings(files)
         .into_iter()
         .map(|f| NotLinted {
@@ -201,7 +200,7 @@ struct LabRuns {
 
 /// Apply on lab databases; catalog rules and the isolation proof on the result. The run
 /// from zero and the upgrade at the base are independent: they run side by side.
-async fn on_labs(server: &DbUrl, files: &[MigrationFile], opts: &CheckOptions) -> Result<LabRuns> {
+async fn on_labs(server: &DbUrl, files: &[ParsedFile], opts: &CheckOptions) -> Result<LabRuns> {
     let locator = Locator::new(files);
     let Some(set) = apply::migration_set(files) else {
         // Duplicate versions: already reported; there is no order to apply them in.

@@ -18,7 +18,7 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
         Some(database.url()?)
     };
     let opts = CheckOptions {
-        migrations: args.source.migrations.clone(),
+        source: args.source.options(),
         base: args.base,
         all: args.all,
         server,
