@@ -16,11 +16,10 @@ use predicates::prelude::*;
 /// policies calling auth.uid(), `comment on policy`, an extension in the extensions
 /// schema and an operator class and function of extensions used unqualified (the
 /// search_path), storage policies using storage.foldername(name), the realtime
-/// publication. dbkit-layout names: `supabase/migrations` is what makes the layout
-/// Supabase's here (rename to `<timestamp>_<name>.sql` once migrate reads them).
+/// publication. Named as `supabase migration new` names files.
 const PROJECT: &[(&str, &str)] = &[
     (
-        "V1__profiles.sql",
+        "20240101090000_profiles.sql",
         r#"create extension if not exists "pg_trgm" with schema extensions;
 
 create table public.profiles (
@@ -54,7 +53,7 @@ alter publication supabase_realtime add table public.profiles;
 "#,
     ),
     (
-        "V2__avatars.sql",
+        "20240102090000_avatars.sql",
         r#"insert into storage.buckets (id, name, public) values ('avatars', 'avatars', false);
 
 create policy "users read their own avatars" on storage.objects
@@ -410,7 +409,7 @@ fn migrate_on_the_local_cluster_provides_the_platform_first() {
         .iter()
         .all(|r| r["state"] == "applied"));
     std::fs::write(
-        root.join("supabase/migrations/V3__more.sql"),
+        root.join("supabase/migrations/20240103090000_more.sql"),
         "create table public.more (id uuid primary key default uuid_generate_v4());",
     )
     .unwrap();
@@ -460,7 +459,7 @@ fn check_applies_a_supabase_project_and_names_a_missing_extension() {
         "{clean:#?}"
     );
     std::fs::write(
-        dir.join("V3__embeddings.sql"),
+        dir.join("20240103090000_embeddings.sql"),
         "create extension if not exists vector with schema extensions;\n\
          alter table public.notes add column embedding vector(3);\n",
     )
@@ -472,7 +471,7 @@ fn check_applies_a_supabase_project_and_names_a_missing_extension() {
         failing[0]["file"]
             .as_str()
             .unwrap()
-            .ends_with("V3__embeddings.sql")
+            .ends_with("20240103090000_embeddings.sql")
             && failing[0]["message"]
                 .as_str()
                 .unwrap()
@@ -497,8 +496,16 @@ fn a_cloned_lab_keeps_the_extensions_search_path() {
     let (first, second) = runtime
         .block_on(async {
             let set = dbkit::migrate::MigrationSet::load(&dir)?;
-            let build =
-                || Lab::seeded_at_with(&server, "platform", set.clone(), 2, None, CachePolicy::On);
+            let build = || {
+                Lab::seeded_at_with(
+                    &server,
+                    "platform",
+                    set.clone(),
+                    20240102090000_i64,
+                    None,
+                    CachePolicy::On,
+                )
+            };
             let first = build().await?;
             let second = build().await?;
             anyhow::Ok((first, second))

@@ -16,9 +16,10 @@ use sqlparser::tokenizer::{Token, Tokenizer};
 
 use tokio_postgres::Client;
 
-use super::apply::MigrationFailed;
+use super::failure::MigrationFailed;
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::{split, Statement};
+use super::version::Version;
 use crate::platform::{self, extensions::ExtensionUse};
 
 const BOM: char = '\u{feff}';
@@ -284,7 +285,7 @@ pub fn blocked(file: &MigrationFile) -> Vec<Blocked> {
 /// file:line, so `check` reports it as it reports any apply failure.
 pub fn preflight<'a>(
     files: impl IntoIterator<Item = &'a MigrationFile>,
-    at: Option<i32>,
+    at: Option<Version>,
 ) -> anyhow::Result<()> {
     for file in files {
         let found = blocked(file);
@@ -304,11 +305,17 @@ pub fn preflight<'a>(
 }
 
 /// A refusal before running, in the shape of any failed migration.
-fn refusal(file: &MigrationFile, line: usize, message: String, at: Option<i32>) -> MigrationFailed {
+fn refusal(
+    file: &MigrationFile,
+    line: usize,
+    message: String,
+    at: Option<Version>,
+) -> MigrationFailed {
     MigrationFailed {
         file: file.file_name.clone(),
         display: file.display.clone(),
         version: file.version,
+        layout: file.layout,
         line: Some(line),
         sqlstate: None,
         message,
@@ -324,7 +331,7 @@ fn refusal(file: &MigrationFile, line: usize, message: String, at: Option<i32>) 
 fn missing_extensions(
     set: &MigrationSet,
     missing: &[platform::extensions::Missing],
-    at: Option<i32>,
+    at: Option<Version>,
 ) -> anyhow::Result<()> {
     let Some(first) = missing.first() else {
         return Ok(());
@@ -372,8 +379,8 @@ fn missing_extensions(
 pub async fn before_first(
     client: &Client,
     set: &MigrationSet,
-    versions: &[i32],
-    at: Option<i32>,
+    versions: &[Version],
+    at: Option<Version>,
     provide_platform: bool,
 ) -> anyhow::Result<()> {
     let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
@@ -420,6 +427,7 @@ pub fn extensions<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::Layout;
 
     fn nesting(sql: &str) -> Vec<(usize, String, Why)> {
         transaction_nesting(&split(sql))
@@ -530,7 +538,7 @@ mod tests {
     }
 
     fn file(name: &str, sql: &str) -> MigrationFile {
-        MigrationFile::new(name, format!("m/{name}"), sql.into()).unwrap()
+        MigrationFile::new(Layout::Dbkit, name, format!("m/{name}"), sql.into()).unwrap()
     }
 
     #[test]
@@ -538,7 +546,7 @@ mod tests {
         let ok = file("V1__ok.sql", "SAVEPOINT s;\nRELEASE s;");
         let bad = file("V2__bad.sql", "CREATE TABLE a ();\n\nCOMMIT;\nCOMMIT;");
         preflight([&ok], None).unwrap();
-        let err = preflight([&ok, &bad], Some(1)).unwrap_err();
+        let err = preflight([&ok, &bad], Some(Version::from(1))).unwrap_err();
         let text = crate::error::one_line(&err);
         assert!(
             text.starts_with("m/V2__bad.sql:3: COMMIT inside a transactional migration"),
@@ -551,7 +559,7 @@ mod tests {
             "{text}"
         );
         let failed = err.downcast_ref::<MigrationFailed>().unwrap();
-        assert_eq!((failed.version, failed.line), (2, Some(3)));
+        assert_eq!((failed.version, failed.line), (Version::from(2), Some(3)));
         // Outside a transaction, transaction control is the file's own business; COPY is not.
         let no_tx = file(
             "V3__no_tx.sql",
@@ -567,16 +575,17 @@ mod tests {
         use crate::platform::extensions::{ExtensionUse, Missing};
         let set = MigrationSet::checked(
             crate::migrate::source::Origin::Dir("m".into()),
+            Layout::Dbkit,
             vec![
                 file("V1__a.sql", "SELECT 1;"),
                 file("V2__b.sql", "SELECT 1;"),
             ],
         )
         .unwrap();
-        let missing = |name: &str, version, line, install: &str| Missing {
+        let missing = |name: &str, version: i32, line, install: &str| Missing {
             usage: ExtensionUse {
                 name: name.into(),
-                version,
+                version: Version::from(version),
                 line,
             },
             install: install.into(),

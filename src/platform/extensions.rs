@@ -7,12 +7,14 @@
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
+use crate::migrate::Version;
+
 /// An extension a migration creates: its name as PostgreSQL stores it, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtensionUse {
     pub name: String,
     /// The migration's version and the line of its CREATE EXTENSION.
-    pub version: i32,
+    pub version: Version,
     pub line: usize,
 }
 

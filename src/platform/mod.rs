@@ -12,14 +12,12 @@
 
 pub mod extensions;
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::db::DbUrl;
-use crate::migrate::source::{MigrationSet, Origin};
+use crate::migrate::{Layout, MigrationSet};
 
 /// The platform's pieces, in the order they apply (roles first: the others grant to
 /// them).
@@ -139,102 +137,29 @@ pub async fn present(client: &Client) -> Result<Vec<String>> {
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// Where a project's migrations come from, which decides whether they assume the
-/// Supabase platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Layout {
-    /// `./migrations/V{n}__{name}.sql`, dbkit's and refinery's layout.
-    Dbkit,
-    /// `supabase/migrations/<timestamp>_<name>.sql`, as the Supabase CLI writes it.
-    Supabase,
-    /// The booking schema shipped in the binary (its V1 brings what it needs).
-    Embedded,
-}
-
-/// The layout of `set`. Stands in for `MigrationSet::layout()` until that lands (the
-/// lead swaps this body for it): a directory named `supabase/migrations` (the set's,
-/// or the one its files are displayed in: `check` builds its set from paths), or
-/// files named `<14 digits>_<name>.sql`, are Supabase's.
-pub fn layout(set: &MigrationSet) -> Layout {
-    match &set.origin {
-        Origin::Embedded => Layout::Embedded,
-        Origin::Dir(dir) => {
-            let in_supabase_dir = |path: &Path| path.ends_with("supabase/migrations");
-            let supabase_dir = in_supabase_dir(dir)
-                || set
-                    .migrations
-                    .iter()
-                    .any(|m| Path::new(&m.display).parent().is_some_and(in_supabase_dir));
-            let timestamped = !set.migrations.is_empty()
-                && set
-                    .migrations
-                    .iter()
-                    .all(|m| is_supabase_file_name(&m.file_name));
-            if supabase_dir || timestamped {
-                Layout::Supabase
-            } else {
-                Layout::Dbkit
-            }
-        }
-    }
-}
-
-/// Does `set` assume the Supabase platform (so dbkit provides it first)?
+/// Does `set` assume the Supabase platform (so dbkit provides it first)? The
+/// Supabase CLI's layout does; dbkit's own and the booking schema (whose V1 brings what
+/// its migrations need) do not.
 pub fn wanted(set: &MigrationSet) -> bool {
-    layout(set) == Layout::Supabase
-}
-
-/// `20240101120000_create_profiles.sql`.
-fn is_supabase_file_name(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".sql") else {
-        return false;
-    };
-    let (Some(stamp), Some(rest)) = (stem.get(..14), stem.get(14..)) else {
-        return false;
-    };
-    stamp.bytes().all(|b| b.is_ascii_digit())
-        && rest.strip_prefix('_').is_some_and(|n| !n.is_empty())
+    set.layout() == Layout::Supabase
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::migrate::source::MigrationFile;
-    use std::path::PathBuf;
-
-    fn set_in(dir: &str, files: &[&str]) -> MigrationSet {
-        MigrationSet {
-            origin: Origin::Dir(PathBuf::from(dir)),
-            migrations: files
-                .iter()
-                .map(|f| MigrationFile::new(f, f.to_string(), "SELECT 1;".into()).unwrap())
-                .collect(),
-        }
-    }
 
     #[test]
-    fn layout_from_directory_and_names() {
-        assert_eq!(layout(&MigrationSet::embedded().unwrap()), Layout::Embedded);
-        assert_eq!(layout(&set_in("migrations", &["V1__a.sql"])), Layout::Dbkit);
-        assert_eq!(
-            layout(&set_in("proj/supabase/migrations", &["V1__a.sql"])),
-            Layout::Supabase
-        );
-        assert!(wanted(&set_in("/x/supabase/migrations", &[])));
-        assert!(!wanted(&set_in("/x/supabase", &["V1__a.sql"])));
-        // check's set: origin ".", files displayed with their directory.
-        let mut from_check = set_in(".", &["V1__a.sql"]);
-        from_check.migrations[0].display = "proj/supabase/migrations/V1__a.sql".into();
-        assert_eq!(layout(&from_check), Layout::Supabase);
-    }
-
-    #[test]
-    fn supabase_file_names() {
-        assert!(is_supabase_file_name("20240101120000_create_profiles.sql"));
-        assert!(!is_supabase_file_name("2024010112000_short.sql"));
-        assert!(!is_supabase_file_name("20240101120000_.sql"));
-        assert!(!is_supabase_file_name("20240101120000.sql"));
-        assert!(!is_supabase_file_name("V1__a.sql"));
+    fn only_the_supabase_layout_wants_the_platform() {
+        assert!(!wanted(&MigrationSet::embedded().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let supabase = dir.path().join("supabase/migrations");
+        std::fs::create_dir_all(&supabase).unwrap();
+        std::fs::write(supabase.join("20240101120000_a.sql"), "SELECT 1;").unwrap();
+        assert!(wanted(&MigrationSet::load(&supabase).unwrap()));
+        let dbkit = dir.path().join("migrations");
+        std::fs::create_dir_all(&dbkit).unwrap();
+        std::fs::write(dbkit.join("V1__a.sql"), "SELECT 1;").unwrap();
+        assert!(!wanted(&MigrationSet::load(&dbkit).unwrap()));
     }
 
     #[test]

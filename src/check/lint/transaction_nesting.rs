@@ -10,7 +10,7 @@ use crate::migrate::guard;
 
 /// The file's violations with their lines (no-transaction files: none).
 pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
-    if ctx.file.no_transaction {
+    if ctx.file.no_transaction() {
         return vec![];
     }
     let statements: Vec<_> = ctx.file.statements.iter().map(|s| s.stmt.clone()).collect();
