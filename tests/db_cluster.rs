@@ -73,9 +73,13 @@ fn lifecycle_start_status_url_crash_stop_destroy() {
     );
 
     let url = stdout_of(common::dbkit_in(&dir).args(["db", "url"]));
+    let password = fs::read_to_string(dir.join(".dbkit/pg/password")).unwrap();
     assert_eq!(
         url,
-        format!("postgresql://postgres@127.0.0.1:{port}/dbkit\n")
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{port}/dbkit\n",
+            password.trim()
+        )
     );
     let url = DbUrl::parse(url.trim(), "test").unwrap();
     let rows = common::sql(

@@ -9,7 +9,7 @@ use crate::config::Database;
 use crate::exit::Outcome;
 
 pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let output = match format.report() {
         Some(format) => Output::Report(format),
         None => Output::Github,

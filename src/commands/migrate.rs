@@ -12,6 +12,6 @@ pub async fn run(
     args: &crate::cli::MigrateArgs,
     format: Format,
 ) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     crate::migrate::command(&database, args, format).await
 }
