@@ -26,7 +26,6 @@
 //! directory instead.
 
 use std::fs;
-use std::future::Future;
 use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -500,7 +499,7 @@ impl Cluster {
         let server = self.url_on(port, "postgres")?;
         let hba = self.data_dir().join("pg_hba.conf");
         let password = password.to_string();
-        run_blocking(async move { settings::prepare(&server, &hba, &password).await })
+        crate::db::block_on(async move { settings::prepare(&server, &hba, &password).await })
             .context("cannot prepare the dbkit database on the local cluster")
     }
 
@@ -566,23 +565,6 @@ pub fn shown(path: &Path) -> String {
         .unwrap_or_else(|| path.to_path_buf())
         .display()
         .to_string()
-}
-
-/// Run a future to completion from sync code, inside or outside a Tokio runtime (of
-/// either flavour): on a thread of its own with a small runtime.
-fn run_blocking<T, F>(fut: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: Future<Output = Result<T>> + Send + 'static,
-{
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(fut)
-    })
-    .join()
-    .map_err(|_| anyhow!("the local cluster's setup thread panicked"))?
 }
 
 #[cfg(test)]

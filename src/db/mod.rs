@@ -15,3 +15,20 @@ pub mod scratch;
 pub mod settings;
 
 pub use connect::{connect, DbUrl};
+
+/// Run a future to completion from sync code, inside or outside a Tokio runtime (of
+/// either flavour): on a thread of its own with a small runtime.
+pub(crate) fn block_on<T, F>(fut: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(fut)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("a database helper thread panicked"))?
+}
