@@ -165,9 +165,10 @@ impl DbUrl {
         }
     }
 
-    /// Where this URL points, for messages: `host:port/db`.
+    /// Where this URL points, for messages: `host:port/db`, with the address that
+    /// replaces the host when a `hostaddr` is given (`localhost[10.1.2.3]:5432/app`).
     pub fn target(&self) -> String {
-        let host = self
+        let mut host = self
             .config
             .get_hosts()
             .first()
@@ -176,6 +177,11 @@ impl DbUrl {
                 tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
             })
             .unwrap_or_else(|| "localhost".into());
+        if let Some(addr) = self.config.get_hostaddrs().first() {
+            if host != addr.to_string() {
+                host = format!("{host}[{addr}]");
+            }
+        }
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         format!("{host}:{port}/{}", self.dbname())
     }
@@ -461,6 +467,14 @@ mod tests {
         );
         assert!(kept.reveal().contains("password=Qz9-hidden"));
         assert!(!format!("{kept:?}").contains("Qz9"));
+    }
+
+    #[test]
+    fn the_target_names_the_hostaddr_that_replaces_the_host() {
+        let url = DbUrl::parse("postgres://u@localhost:5433/app?hostaddr=10.1.2.3", "f").unwrap();
+        assert_eq!(url.target(), "localhost[10.1.2.3]:5433/app");
+        let url = DbUrl::parse("postgres://u@127.0.0.1/app?hostaddr=127.0.0.1", "f").unwrap();
+        assert_eq!(url.target(), "127.0.0.1:5432/app");
     }
 
     #[test]

@@ -25,18 +25,23 @@ pub fn register(secret: &str) {
 }
 
 /// Replace every registered secret in `text` with `***`, and redact every
-/// `postgres://` / `postgresql://` URL in it with `url`.
+/// `postgres://` / `postgresql://` URL in it with `url`: for error messages, which
+/// may quote what the user gave.
 pub fn scrub(text: &str) -> String {
+    redact_urls_in(&scrub_registered(text))
+}
+
+/// Replace every registered secret in `text` with `***`: for hints, which dbkit
+/// writes itself (their example URLs, `user:password@host`, stay readable).
+pub fn scrub_registered(text: &str) -> String {
     let mut out = text.to_string();
-    {
-        let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
-        for secret in secrets.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), HIDDEN);
-            }
+    let secrets = SECRETS.lock().unwrap_or_else(|e| e.into_inner());
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), HIDDEN);
         }
     }
-    redact_urls_in(&out)
+    out
 }
 
 /// Is a query parameter named `key` a secret? Any name with "password", "secret" or
