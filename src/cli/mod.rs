@@ -71,7 +71,7 @@ impl OutputFormat {
 /// Where the migration files are.
 #[derive(Debug, Clone, Args)]
 pub struct MigrationSourceOpts {
-    /// Directory of V{n}__{name}.sql files.
+    /// Directory of V<n>__<name>.sql files.
     #[arg(long, global = true, value_name = "DIR", default_value = "migrations")]
     pub migrations: PathBuf,
 }
@@ -91,7 +91,7 @@ pub enum Command {
         after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
     Seed(crate::seed::SeedArgs),
-    /// Create the next migration file: migrations/V{n+1}__{name}.sql.
+    /// Create the next migration file: migrations/V<n+1>__<name>.sql.
     #[command(
         after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
     )]
@@ -237,6 +237,25 @@ mod tests {
             }
         }
         walk(&Cli::command(), "dbkit".into());
+    }
+
+    /// clap reads `{n}` in help text as a line break: file patterns are written
+    /// `V<n>__<name>.sql` and stay on one line.
+    #[test]
+    fn migration_file_patterns_print_on_one_line() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        let top = cmd.render_help().to_string();
+        assert!(top.contains("migrations/V<n+1>__<name>.sql"), "{top}");
+        let migrate = cmd
+            .find_subcommand_mut("migrate")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(
+            migrate.contains("Directory of V<n>__<name>.sql files"),
+            "{migrate}"
+        );
     }
 
     #[test]
