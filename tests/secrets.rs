@@ -137,3 +137,66 @@ fn another_user_cannot_connect_without_the_password() {
         .assert()
         .success();
 }
+
+/// A cluster made by an older dbkit (trust for every local connection, no password
+/// file) gets a password and scram-sha-256 at its next start.
+#[test]
+fn an_old_trusting_cluster_is_secured_at_its_next_start() {
+    let dir = common::work_dir();
+    common::dbkit_in(&dir)
+        .args(["db", "start"])
+        .assert()
+        .success();
+    let pg = dir.join(".dbkit/pg");
+    let hba = pg.join("data/pg_hba.conf");
+    common::dbkit_in(&dir)
+        .args(["db", "stop"])
+        .assert()
+        .success();
+    // What dbkit wrote before it generated passwords.
+    fs::write(
+        &hba,
+        "local all all trust\nhost all all 127.0.0.1/32 trust\n",
+    )
+    .unwrap();
+    let old_password = fs::read_to_string(pg.join("password")).unwrap();
+    fs::remove_file(pg.join("password")).unwrap();
+
+    common::dbkit_in(&dir)
+        .args(["db", "start"])
+        .assert()
+        .success();
+    let password = fs::read_to_string(pg.join("password")).unwrap();
+    assert_ne!(password, old_password, "a new password was generated");
+    assert!(
+        fs::read_to_string(&hba).unwrap().contains("scram-sha-256"),
+        "pg_hba.conf is dbkit's again"
+    );
+    let out = common::dbkit_in(&dir)
+        .args(["db", "url"])
+        .assert()
+        .success();
+    let url = String::from_utf8_lossy(&out.get_output().stdout)
+        .trim()
+        .to_string();
+    assert!(
+        url.contains(password.trim()),
+        "db url gives the new password"
+    );
+    let rows = common::sql(
+        &dbkit::db::DbUrl::parse(&url, "test").unwrap(),
+        "SELECT current_user::text",
+    );
+    assert_eq!(rows[0].get::<_, String>(0), "postgres");
+    let port = url::Url::parse(&url).unwrap().port().unwrap();
+    common::dbkit()
+        .args(["migrate", "status", "--database-url"])
+        .arg(format!("postgresql://postgres@127.0.0.1:{port}/dbkit"))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::starts_with("error: cannot connect"));
+    common::dbkit_in(&dir)
+        .args(["db", "destroy", "--yes"])
+        .assert()
+        .success();
+}
