@@ -5,11 +5,12 @@
 
 use anyhow::Result;
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use crate::db::scratch::ScratchDb;
 use crate::db::DbUrl;
-use crate::migrate::apply::{migrate_url, MigrationFailed};
-use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
+use crate::migrate::source::{MigrationSet, Origin};
+use crate::migrate::{migrate_url, MigrationFailed};
+use crate::migrate::{Layout, Version};
 
 /// A throw-away database on the server, dropped by `finish` unless kept.
 pub struct Scratch {
@@ -50,16 +51,10 @@ pub struct ApplyFailure {
 
 /// The migrate engine's view of the files that passed the file checks. None when they
 /// cannot form a set (duplicate versions): the file checks already say why.
-pub fn migration_set(files: &[MigrationFile]) -> Option<MigrationSet> {
-    let migrations = files
-        .iter()
-        .map(|f| {
-            let file_name = format!("V{}__{}.sql", f.version, f.name);
-            SourceFile::new(&file_name, f.display.clone(), f.text.clone())
-        })
-        .collect::<Result<Vec<_>>>()
-        .ok()?;
-    MigrationSet::checked(Origin::Dir(".".into()), migrations).ok()
+pub fn migration_set(files: &[ParsedFile]) -> Option<MigrationSet> {
+    let migrations = files.iter().map(|f| f.migration.clone()).collect();
+    let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
+    MigrationSet::checked(Origin::Dir(".".into()), layout, migrations).ok()
 }
 
 /// Migrate `url` (already at `from`, or empty) up to `upto` (all when None). A migration
@@ -69,7 +64,7 @@ pub async fn apply_to(
     set: &MigrationSet,
     upto: Option<i64>,
 ) -> Result<Option<ApplyFailure>> {
-    let target = upto.map(|v| v as i32);
+    let target = upto.map(Version::from);
     match migrate_url(url, set, target).await {
         Ok(_) => Ok(None),
         Err(err) => match err.downcast_ref::<MigrationFailed>() {
@@ -105,11 +100,12 @@ mod tests {
         MigrationFailed {
             file: "V7__x.sql".into(),
             display: "migrations/V7__x.sql".into(),
-            version: 7,
+            version: Version::new(7),
+            layout: Layout::Dbkit,
             line,
             sqlstate: Some("42601".into()),
             message: "syntax error at or near \"SELEC\"".into(),
-            applied_before: Some(6),
+            applied_before: Some(Version::new(6)),
             partially_applied: false,
             retries: 0,
             lock_timeout: Duration::from_secs(5),

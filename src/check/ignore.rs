@@ -2,7 +2,7 @@
 //! statement silences that rule's findings on that statement. An ignore that silences
 //! nothing (or names no rule) is reported as `unused-ignore`, so stale ones do not pile up.
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
 
 const DIRECTIVE: &str = "dbkit:ignore";
@@ -18,7 +18,7 @@ struct Ignore {
     used: bool,
 }
 
-fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
+fn directives(files: &[ParsedFile]) -> Vec<Ignore> {
     let mut out = Vec::new();
     for file in files {
         for s in &file.statements {
@@ -55,7 +55,7 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
 }
 
 /// Drop the findings silenced by an ignore, and report the ignores that silenced nothing.
-pub fn apply(files: &[MigrationFile], findings: Vec<Finding>) -> Vec<Finding> {
+pub fn apply(files: &[ParsedFile], findings: Vec<Finding>) -> Vec<Finding> {
     let mut ignores = directives(files);
     let mut kept = Vec::with_capacity(findings.len());
     for finding in findings {
@@ -88,7 +88,7 @@ mod tests {
     use crate::check::files::parse_file;
     use crate::check::lint::lint_file;
 
-    fn file(sql: &str) -> MigrationFile {
+    fn file(sql: &str) -> ParsedFile {
         parse_file(
             "V9__t.sql".into(),
             "V9__t.sql".into(),

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use sqlparser::ast::{AlterTableOperation, Statement as Ast};
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::lint::{ident_key, table_key};
 
 /// Object keys: `table:NAME`, `policy:TABLE.NAME`, `index:NAME`, `function:NAME`.
@@ -16,7 +16,7 @@ pub struct Locator {
 }
 
 impl Locator {
-    pub fn new(files: &[MigrationFile]) -> Locator {
+    pub fn new(files: &[ParsedFile]) -> Locator {
         let mut places = HashMap::new();
         // `files` come sorted by version, so statement order is definition order.
         let statements = files

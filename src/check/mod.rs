@@ -21,7 +21,7 @@ use crate::config::Database;
 use crate::db::{connect, DbUrl};
 use crate::exit::Outcome;
 use crate::migrate::source::MigrationSet;
-use files::MigrationFile;
+use files::ParsedFile;
 use locate::Locator;
 use rule::{Finding, Rule, Severity};
 
@@ -46,7 +46,7 @@ pub async fn command(
     args: &CheckArgs,
     format: render::Output,
 ) -> Result<Outcome> {
-    let (files, mut findings) = files::load(&args.source.migrations)?;
+    let (files, mut findings) = files::load(args.source.options())?;
     findings.extend(files::parse_findings(&files));
     findings.extend(lint::lint(&files, args.base));
     if let Some(base) = args.base {
@@ -110,7 +110,7 @@ fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
 /// Apply on scratch databases; catalog rules and the isolation proof on the result.
 async fn on_scratch(
     server: &DbUrl,
-    files: &[MigrationFile],
+    files: &[ParsedFile],
     args: &CheckArgs,
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();

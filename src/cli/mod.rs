@@ -2,11 +2,12 @@
 //! the top and marked global, so `--database-url` and `--format` mean the same thing
 //! in every subcommand and may be given before or after it.
 
-pub mod db;
-
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand};
+
+pub mod db;
+pub mod migrate;
+
+pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,14 +69,6 @@ impl OutputFormat {
     }
 }
 
-/// Where the migration files are.
-#[derive(Debug, Clone, Args)]
-pub struct MigrationSourceOpts {
-    /// Directory of V<n>__<name>.sql files.
-    #[arg(long, global = true, value_name = "DIR", default_value = "migrations")]
-    pub migrations: PathBuf,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage dbkit's local PostgreSQL cluster in .dbkit/pg/.
@@ -91,7 +84,8 @@ pub enum Command {
         after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
     Seed(crate::seed::SeedArgs),
-    /// Create the next migration file: migrations/V<n+1>__<name>.sql.
+    /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
+    /// one in supabase/migrations.
     #[command(
         after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
     )]
@@ -122,46 +116,6 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct MigrateArgs {
-    #[command(subcommand)]
-    pub action: Option<MigrateAction>,
-    #[command(flatten)]
-    pub source: MigrationSourceOpts,
-    /// Migrate up to this version only.
-    #[arg(long, value_name = "N")]
-    pub target: Option<u32>,
-    /// Print what would run, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// lock_timeout for every migration statement (e.g. 5s, 500ms); a migration that
-    /// cannot get its lock in time is retried a few times, then fails.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub lock_timeout: std::time::Duration,
-    /// How long to wait for another `dbkit migrate` holding the migration lock on the
-    /// same database before giving up (exit 2).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub lock_wait: std::time::Duration,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-pub enum MigrateAction {
-    /// Every migration with its state: applied, pending, divergent or missing.
-    #[command(after_help = "Example:\n  dbkit migrate status --format json")]
-    Status,
-}
-
-#[derive(Debug, Args)]
-pub struct NewArgs {
-    /// snake_case name of the change, e.g. add_reminders_table.
-    pub name: String,
-    #[command(flatten)]
-    pub source: MigrationSourceOpts,
-    /// Start the file with `-- dbkit:no-transaction` (for CREATE INDEX CONCURRENTLY).
-    #[arg(long)]
-    pub no_transaction: bool,
 }
 
 /// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds; zero is refused.
@@ -237,25 +191,6 @@ mod tests {
             }
         }
         walk(&Cli::command(), "dbkit".into());
-    }
-
-    /// clap reads `{n}` in help text as a line break: file patterns are written
-    /// `V<n>__<name>.sql` and stay on one line.
-    #[test]
-    fn migration_file_patterns_print_on_one_line() {
-        use clap::CommandFactory;
-        let mut cmd = Cli::command();
-        let top = cmd.render_help().to_string();
-        assert!(top.contains("migrations/V<n+1>__<name>.sql"), "{top}");
-        let migrate = cmd
-            .find_subcommand_mut("migrate")
-            .unwrap()
-            .render_long_help()
-            .to_string();
-        assert!(
-            migrate.contains("Directory of V<n>__<name>.sql files"),
-            "{migrate}"
-        );
     }
 
     #[test]
