@@ -10,7 +10,7 @@ use crate::migrate::{self, ApplyOptions, MigrationSet};
 use crate::report::{emit, Format};
 
 pub async fn run(connect: &ConnectOpts, args: &MigrateArgs, format: Format) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let set = MigrationSet::resolve(&args.source.options())?;
     let mut client = database.connect().await?;
     match args.action {
