@@ -38,7 +38,7 @@ pub async fn run(connect: &ConnectOpts, args: &MigrateArgs, format: Format) -> R
                 target: args.target,
                 lock_timeout: args.lock_timeout,
                 lock_wait: args.lock_wait,
-                provide_platform: database.is_local_cluster(),
+                provide_platform: matches!(database, crate::config::Database::Local(_)),
             };
             match migrate::migrate(&mut client, &set, &opts).await {
                 Ok(applied) => {
