@@ -15,9 +15,11 @@
 //! `--anchor-date`) give identical rows and fingerprints.
 
 pub mod copy;
+mod fingerprint;
 pub mod generate;
 mod names;
 pub mod profile;
+pub mod rows;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
