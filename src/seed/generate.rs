@@ -405,7 +405,8 @@ impl<'p, 'a> OrgGen<'p, 'a> {
         hours: &Hours,
         out: &mut Out<E>,
     ) -> Result<Vec<Uuid>, Stopped> {
-        let n_contacts = self.providers as usize * self.params.profile.contacts_per_provider as usize;
+        let n_contacts =
+            self.providers as usize * self.params.profile.contacts_per_provider as usize;
         let mut contact_ids = Vec::with_capacity(n_contacts);
         let mut contacts = Vec::new();
         let created_span = (self.first_booking - org_created).num_seconds();
