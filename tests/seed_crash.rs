@@ -87,7 +87,7 @@ fn seed_args(url: &str, profile: &Path, extra: &[&str]) -> Vec<String> {
 /// SIGKILL the postmaster, wait for it to go, start the cluster again.
 fn crash_and_restart(cluster: &Cluster) {
     let pid = cluster.status().unwrap().pid.expect("the cluster runs");
-    let pid = nix::unistd::Pid::from_raw(pid as i32);
+    let pid = nix::unistd::Pid::from_raw(pid);
     nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     while nix::sys::signal::kill(pid, None).is_ok() {
@@ -109,6 +109,10 @@ fn a_server_crash_loses_no_reported_org_and_never_an_index() {
         .args(["--database-url", &raw_url(&cluster.0)])
         .assert()
         .success();
+    // WAL of asynchronous commits then waits up to 10 s for the WAL writer: a seed
+    // that reported success before its commit was flushed loses orgs to the crash.
+    common::batch(&url, "ALTER SYSTEM SET wal_writer_delay = '10s'");
+    common::batch(&url, "SELECT pg_reload_conf()");
     let before = schema(&url);
     let profile = dir.path().join("even.yaml");
     std::fs::write(

@@ -21,7 +21,7 @@ pub const TENANT_TABLES: [&str; 6] = [
 
 /// The session advisory lock of a seed ("dbkseed"). Advisory locks are per database,
 /// so one key keeps two seeds of the same database apart and no others.
-pub const SEED_LOCK_KEY: i64 = 0x6462_6b73_6565_64;
+pub const SEED_LOCK_KEY: i64 = 0x0064_626b_7365_6564;
 
 const MISSING_TABLES: &str =
     "SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL ORDER BY t";
