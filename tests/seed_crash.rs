@@ -59,8 +59,7 @@ fn contents(url: &DbUrl) -> String {
 
 /// The cluster's `dbkit` database, as a URL to pass on (its port after a restart).
 fn raw_url(cluster: &Cluster) -> String {
-    let port = cluster.status().unwrap().port.expect("the cluster runs");
-    dbkit::db::cluster::url_for(port, "dbkit")
+    cluster.url().unwrap().reveal()
 }
 
 fn seed_args(url: &str, profile: &Path, extra: &[&str]) -> Vec<String> {

@@ -31,7 +31,7 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
     let summary = match &args.to_files {
         Some(dir) => seed::write_files(dir, &opts)?,
         None => {
-            let url = Database::resolve(connect)?.url()?;
+            let url = Database::resolve(connect.database_url.as_deref())?.url()?;
             if args.reset && !args.yes {
                 confirm_reset(&url, args.allow_remote).await?;
             }

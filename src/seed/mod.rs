@@ -181,7 +181,7 @@ pub async fn seed_database(url: &DbUrl, opts: &SeedOptions) -> Result<SeedSummar
     let mut loaded = copy::Loaded::default();
     let outcome = tokio::select! {
         r = load_in_one_transaction(&client, url, held, opts, anchor, &progress, &mut loaded) => r,
-        _ = tokio::signal::ctrl_c() => Err(hinted(
+        _ = crate::signal::wait() => Err(hinted(
             format!(
                 "interrupted after {} of {} orgs: nothing was kept (a seed commits all orgs or none)",
                 loaded.orgs, opts.orgs
