@@ -2,6 +2,8 @@
 //! the top and marked global, so `--database-url` and `--format` mean the same thing
 //! in every subcommand and may be given before or after it.
 
+pub mod seed;
+
 use clap::{Args, Parser, Subcommand};
 
 mod check;
@@ -85,7 +87,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
-    Seed(crate::seed::SeedArgs),
+    Seed(seed::SeedArgs),
     /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
     /// one in supabase/migrations.
     #[command(

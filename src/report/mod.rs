@@ -6,6 +6,7 @@
 
 pub mod db;
 pub mod migrate;
+pub mod seed;
 
 use std::io::{self, IsTerminal, Write};
 
