@@ -13,6 +13,7 @@ pub mod explain;
 pub mod lab;
 pub mod migrate;
 pub mod progress;
+pub mod rehearse;
 pub mod report;
 pub mod rule;
 pub mod seed;

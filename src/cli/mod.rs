@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 pub mod bench;
+pub mod rehearse;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -108,6 +109,12 @@ pub enum Command {
         after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
     )]
     Bench(bench::BenchArgs),
+    /// Apply the pending migrations to a seeded lab database under live booking traffic
+    /// and measure, per statement, the locks taken and the stall the traffic saw.
+    #[command(
+        after_help = "Examples:\n  dbkit rehearse --before 3 --orgs 5\n  dbkit rehearse --max-stall 500ms --format markdown"
+    )]
+    Rehearse(rehearse::RehearseArgs),
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     #[command(

@@ -5,6 +5,7 @@
 //! is the only place that writes a result to stdout.
 
 pub mod bench;
+pub mod rehearse;
 
 use std::io::{self, IsTerminal, Write};
 
