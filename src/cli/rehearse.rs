@@ -14,8 +14,9 @@ pub struct RehearseArgs {
     /// Orgs to seed the lab database with (50: about a million appointments).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub orgs: u32,
-    /// Concurrent booking clients during the rehearsal (each its own pooled connection).
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=200))]
+    /// Concurrent booking clients during the rehearsal (each its own pooled connection;
+    /// 0: no traffic, only the lock sampling — to measure its cost).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=200))]
     pub clients: u32,
     /// Exit 1 when any statement makes a booking wait longer than this (e.g. 2s, 500ms).
     #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = super::parse_duration)]
@@ -54,7 +55,7 @@ mod tests {
         assert_eq!(a.max_stall, Duration::from_secs(2));
         assert_eq!(a.baseline, Duration::from_secs(5));
         assert!(a.before.is_none() && !a.keep);
-        assert!(Wrap::try_parse_from(["rehearse", "--clients", "0"]).is_err());
+        assert!(Wrap::try_parse_from(["rehearse", "--clients", "201"]).is_err());
         assert!(Wrap::try_parse_from(["rehearse", "--max-stall", "99999999999m"]).is_err());
     }
 }

@@ -103,6 +103,8 @@ pub struct MigrationRehearsal {
     pub version: i32,
     pub name: String,
     pub mode: String,
+    /// Wall time of the whole file under the probe (its snapshots included).
+    pub wall_ms: f64,
     pub statements: Vec<StatementRehearsal>,
 }
 
@@ -205,7 +207,7 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         m = rehearse_on(&lab, opts) => m,
         _ = crate::bench::stop_signal() => Err(interrupted()),
     };
-    let (baseline, records, windows, clients) = match measured {
+    let measured = match measured {
         Ok(m) => m,
         Err(e) => {
             let _ = lab.finish(false).await;
@@ -217,13 +219,23 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         Finished::Dropped => None,
     };
     let budget_ms = opts.max_stall.as_secs_f64() * 1000.0;
-    let migrations = assemble(&opts.migrations, records, &windows, budget_ms);
+    let mut migrations = assemble(
+        &opts.migrations,
+        measured.records,
+        &measured.windows,
+        budget_ms,
+    );
+    for m in &mut migrations {
+        if let Some((_, wall)) = measured.walls.iter().find(|(v, _)| *v == m.version) {
+            m.wall_ms = round1(wall.as_secs_f64() * 1000.0);
+        }
+    }
     let findings = findings(&opts.migrations, &migrations);
     Ok(Rehearsal {
         before_version: version,
         orgs: opts.orgs,
-        clients,
-        baseline,
+        clients: measured.clients,
+        baseline: measured.baseline,
         stall_budget_ms: opts.max_stall.as_millis() as u64,
         migrations,
         findings,
@@ -252,7 +264,13 @@ impl Drop for StopOnDrop {
     }
 }
 
-type Measured = (Baseline, Vec<StepRecord>, Vec<PhaseStats>, u32);
+struct Measured {
+    baseline: Baseline,
+    records: Vec<StepRecord>,
+    walls: Vec<(i32, Duration)>,
+    windows: Vec<PhaseStats>,
+    clients: u32,
+}
 
 /// On the lab: traffic, baseline, the migrations under the probe, traffic stopped.
 async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
@@ -261,11 +279,12 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
     let tenants = workload::load(&control).await?;
     let providers: usize = tenants.iter().map(|t| t.providers.len()).sum();
     // One client per provider at most: clients never share a provider's calendar.
-    let clients = (opts.clients as usize).clamp(1, providers.max(1));
+    // No clients: the probe alone (what benches/rehearse_overhead.sh measures).
+    let clients = (opts.clients as usize).min(providers);
     let workload = workload::Workload::new(tenants, 0.0)?.partitioned(clients);
     let marker = transaction::marker(uuid::Uuid::new_v4());
     let windows = Arc::new(Windows::default());
-    let pool = runner::pool(url, clients)?;
+    let pool = runner::pool(url, clients.max(1))?;
     let runner = Arc::new(
         Runner::new(
             pool.clone(),
@@ -277,25 +296,29 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
         .with_windows(windows.clone()),
     );
     let _stop = StopOnDrop(runner.abort_flag());
-    if let Err(fatal) = runner.warm_up(clients).await? {
-        return Err(hinted(
-            format!("the booking traffic cannot start: {}", fatal.message),
-            "check the lab server and run again",
-        ));
+    if clients > 0 {
+        if let Err(fatal) = runner.warm_up(clients).await? {
+            return Err(hinted(
+                format!("the booking traffic cannot start: {}", fatal.message),
+                "check the lab server and run again",
+            ));
+        }
     }
     windows.open();
-    let traffic = {
+    let traffic = (clients > 0).then(|| {
         let runner = runner.clone();
         // Runs until the abort flag is set (a day is only the upper bound).
         let phase = scenario::custom(clients, Stop::Duration(Duration::from_secs(86_400)));
         tokio::spawn(async move { runner.run_phase(&phase, 0, &Counter::default()).await })
-    };
-    crate::progress::say(&format!(
-        "rehearse: measuring the baseline ({} s, {clients} clients)",
-        opts.baseline.max(MIN_BASELINE).as_secs()
-    ));
+    });
     let baseline_window = windows.open();
-    tokio::time::sleep(opts.baseline.max(MIN_BASELINE)).await;
+    if clients > 0 {
+        crate::progress::say(&format!(
+            "rehearse: measuring the baseline ({} s, {clients} clients)",
+            opts.baseline.max(MIN_BASELINE).as_secs()
+        ));
+        tokio::time::sleep(opts.baseline.max(MIN_BASELINE)).await;
+    }
 
     let mut migration = connect(url).await?;
     let pid: i32 = migration
@@ -313,9 +336,12 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
     let applied = migrate_observed(&mut migration, lab.migrations(), &apply, &probe).await;
     // Let the bookings that waited on the last statement finish, then stop.
     runner.abort_flag().store(true, Ordering::Relaxed);
-    let traffic = traffic.await;
+    let traffic = match traffic {
+        Some(task) => task.await,
+        None => Ok(Ok(PhaseStats::default())),
+    };
     pool.close();
-    let (records, sampling_error) = probe.finish();
+    let (records, walls, sampling_error) = probe.finish();
     let _ = verify::cleanup(&control, &runner.inserted(), &marker).await;
     if let Err(partial) = applied {
         return Err(partial.error);
@@ -344,7 +370,13 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
         requests: base.requests(),
         errors: base.error_count(),
     };
-    Ok((baseline, records, stats, clients as u32))
+    Ok(Measured {
+        baseline,
+        records,
+        walls,
+        windows: stats,
+        clients: clients as u32,
+    })
 }
 
 /// Records and traffic windows → one entry per migration, statements in file order.
@@ -427,6 +459,7 @@ fn assemble(
                     .get(r.version)
                     .map(|f| f.mode.to_string())
                     .unwrap_or_default(),
+                wall_ms: 0.0,
                 statements: vec![statement],
             }),
         }

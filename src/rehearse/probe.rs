@@ -57,6 +57,9 @@ struct State {
     nodes: Option<(i32, Filenodes)>,
     /// The first sampling error: rehearse fails closed on it.
     error: Option<String>,
+    /// Per file: from its first step's start to its last step's end, the probe's own
+    /// snapshots included (what the sampling costs shows here).
+    walls: Vec<(i32, Instant, Instant)>,
 }
 
 pub struct Probe {
@@ -78,13 +81,22 @@ impl Probe {
         }
     }
 
-    /// The records, and the first sampling error if any.
-    pub fn finish(&self) -> (Vec<StepRecord>, Option<String>) {
+    /// The records, each file's wall time, and the first sampling error if any.
+    pub fn finish(&self) -> (Vec<StepRecord>, Vec<(i32, Duration)>, Option<String>) {
         let mut state = self.lock();
         if let Some(running) = state.running.take() {
             running.sampler.abort();
         }
-        (std::mem::take(&mut state.records), state.error.take())
+        let walls = state
+            .walls
+            .iter()
+            .map(|(v, start, end)| (*v, end.duration_since(*start)))
+            .collect();
+        (
+            std::mem::take(&mut state.records),
+            walls,
+            state.error.take(),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -97,6 +109,13 @@ impl Probe {
 
     async fn start(&self, file: &MigrationFile, step: Step<'_>) {
         let key = key_of(file, step);
+        {
+            let mut state = self.lock();
+            if !state.walls.iter().any(|(v, _, _)| *v == file.version) {
+                let now = Instant::now();
+                state.walls.push((file.version, now, now));
+            }
+        }
         let need_nodes = !matches!(self.lock().nodes, Some((v, _)) if v == file.version);
         if need_nodes {
             match sampler::filenodes(&self.client).await {
@@ -244,6 +263,9 @@ impl Probe {
             if timed_out {
                 r.retries += 1;
             }
+        }
+        if let Some(wall) = state.walls.iter_mut().find(|(v, _, _)| *v == version) {
+            wall.2 = Instant::now();
         }
     }
 }

@@ -279,6 +279,7 @@ mod tests {
             version: 4,
             name: "appointment_indexes".into(),
             mode: "no-transaction".into(),
+            wall_ms: 1300.0,
             statements: vec![statement(
                 Some(14),
                 "CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx\n    ON appointments (org_id, provider_id, scheduled_at)",
@@ -292,6 +293,7 @@ mod tests {
             version: 6,
             name: "no_double_booking".into(),
             mode: "transactional".into(),
+            wall_ms: 2500.0,
             statements: vec![
                 statement(
                     Some(9),
