@@ -14,7 +14,7 @@ use super::{BenchOptions, BenchReport};
 use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::lab::{Finished, Lab};
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 
 /// The lab side of `--before`.
 #[derive(Debug, Clone)]
@@ -59,13 +59,13 @@ pub async fn run(
 ) -> Result<BeforeAfter> {
     let set = &before.migrations;
     let version = before.version;
-    let head = set.latest().unwrap_or(0);
-    if version >= head || set.get(version).is_none() {
+    let head = set.latest().unwrap_or(Version::new(0));
+    if Version::from(version) >= head || set.get(Version::from(version)).is_none() {
         return Err(hinted(
             format!(
                 "--before {version}: there is no migration V{version} below the head (V{head})"
             ),
-            format!("pick a version between 1 and {}", head - 1),
+            format!("pick a version between 1 and {}", head.get() - 1),
         ));
     }
     crate::progress::say(&format!(
@@ -84,11 +84,11 @@ pub async fn run(
         )
     };
     let (mut lab, _built) = tokio::select! {
-        built = Lab::seeded_at(server, "bench", set.clone(), version, Some(&seed)) => built?,
+        built = Lab::seeded_at(server, "bench", set.clone(), Version::from(version), Some(&seed)) => built?,
         _ = super::stop_signal() => return Err(interrupted()),
     };
     let measured = tokio::select! {
-        m = measure(&mut lab, opts, version, head) => m,
+        m = measure(&mut lab, opts, version, head.to_i32()?) => m,
         _ = super::stop_signal() => Err(interrupted()),
     };
     let (before_report, after_report) = match measured {
@@ -105,7 +105,7 @@ pub async fn run(
     let comparison = compare(&before_report, &after_report);
     Ok(BeforeAfter {
         before_version: version,
-        after_version: head,
+        after_version: head.to_i32()?,
         orgs: before.orgs,
         before: before_report,
         after: after_report,

@@ -109,38 +109,24 @@ pub async fn cleanup(url: &DbUrl) -> Result<Removed> {
     })
 }
 
-/// Set `flag` (and each of `also`) on Ctrl-C or SIGTERM: both mean "stop the clients
+/// Set each flag on Ctrl-C or SIGTERM (`crate::signal`): both mean "stop the clients
 /// after their current transaction and clean up". Abort the returned task when done.
 pub fn on_stop_signal(flags: Vec<Arc<AtomicBool>>) -> tokio::task::JoinHandle<()> {
+    let stop = stop_signal();
     tokio::spawn(async move {
-        stop_signal().await;
+        stop.await;
         for flag in flags {
             flag.store(true, Ordering::Relaxed);
         }
     })
 }
 
-/// Resolves on the first Ctrl-C or SIGTERM.
-pub async fn stop_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+/// Resolves on the first Ctrl-C or SIGTERM. Listening starts when this is called (so
+/// the signal is left to the caller, see `crate::signal`).
+pub fn stop_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    let stop = crate::signal::wait();
+    async move {
+        stop.await;
     }
 }
 

@@ -14,7 +14,7 @@ use crate::migrate::MigrationSet;
 use crate::report::{emit, Format};
 
 pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let url = database.url()?;
     if args.cleanup {
         emit(&crate::bench::cleanup(&url).await?, format)?;
@@ -39,7 +39,7 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
                 })?,
                 orgs: args.orgs,
                 keep: args.keep,
-                migrations: MigrationSet::resolve(&args.source)?,
+                migrations: MigrationSet::resolve(&args.source.options())?,
             };
             let both = crate::bench::before::run(&url, &opts, &before).await?;
             emit(&both, format)?;

@@ -13,7 +13,7 @@ use crate::rehearse::RehearseOptions;
 use crate::report::{emit, Format};
 
 pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let before = match args.before {
         Some(v) => Some(i32::try_from(v).map_err(|_| {
             hinted(
@@ -25,7 +25,7 @@ pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> 
     };
     let opts = RehearseOptions {
         target: database.url()?,
-        migrations: MigrationSet::resolve(&args.source)?,
+        migrations: MigrationSet::resolve(&args.source.options())?,
         before,
         orgs: args.orgs,
         clients: args.clients,

@@ -26,8 +26,8 @@ use crate::bench::{progress::Counter, verify, workload};
 use crate::db::{connect, DbUrl};
 use crate::error::hinted;
 use crate::lab::{Finished, Lab};
-use crate::migrate::apply::{migrate_observed, read_history, ApplyOptions};
-use crate::migrate::MigrationSet;
+use crate::migrate::apply::{migrate_observed, ApplyOptions};
+use crate::migrate::{MigrationSet, Version};
 use probe::{Probe, StepRecord};
 
 /// What to rehearse: the engine's plain options.
@@ -100,7 +100,7 @@ pub struct StatementRehearsal {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MigrationRehearsal {
-    pub version: i32,
+    pub version: i64,
     pub name: String,
     pub mode: String,
     /// Wall time of the whole file under the probe (its snapshots included).
@@ -111,7 +111,7 @@ pub struct MigrationRehearsal {
 /// A statement that fails the gate.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Finding {
-    pub version: i32,
+    pub version: i64,
     pub file: String,
     pub line: Option<usize>,
     /// `AccessExclusiveLock on public.appointments`.
@@ -123,7 +123,7 @@ pub struct Finding {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rehearsal {
-    pub before_version: i32,
+    pub before_version: i64,
     pub orgs: u32,
     pub clients: u32,
     pub baseline: Baseline,
@@ -171,10 +171,10 @@ impl MigrationRehearsal {
 /// Rehearse: build the lab, run the traffic, apply and measure, judge, clean up.
 pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
     let version = match opts.before {
-        Some(v) => v,
-        None => target_version(&opts.target).await?,
+        Some(v) => Version::from(v),
+        None => target_version(&opts.target, &opts.migrations).await?,
     };
-    let head = opts.migrations.latest().unwrap_or(0);
+    let head = opts.migrations.latest().unwrap_or(Version::new(0));
     if opts.migrations.get(version).is_none() || version > head {
         return Err(hinted(
             format!(
@@ -232,7 +232,7 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
     }
     let findings = findings(&opts.migrations, &migrations);
     Ok(Rehearsal {
-        before_version: version,
+        before_version: version.get(),
         orgs: opts.orgs,
         clients: measured.clients,
         baseline: measured.baseline,
@@ -244,9 +244,9 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
 }
 
 /// The target's version: the highest applied migration (read only).
-async fn target_version(target: &DbUrl) -> Result<i32> {
+async fn target_version(target: &DbUrl, set: &MigrationSet) -> Result<Version> {
     let client = connect(target).await?;
-    let history = read_history(&client).await?;
+    let history = crate::migrate::history::read(&client, set.layout()).await?;
     history.iter().map(|h| h.version).max().ok_or_else(|| {
         hinted(
             "the target has no migration applied, so there is no version to rehearse from",
@@ -267,7 +267,7 @@ impl Drop for StopOnDrop {
 struct Measured {
     baseline: Baseline,
     records: Vec<StepRecord>,
-    walls: Vec<(i32, Duration)>,
+    walls: Vec<(i64, Duration)>,
     windows: Vec<PhaseStats>,
     clients: u32,
 }
@@ -456,7 +456,7 @@ fn assemble(
                 version: r.version,
                 name: r.name.clone(),
                 mode: set
-                    .get(r.version)
+                    .get(Version::from(r.version))
                     .map(|f| f.mode.to_string())
                     .unwrap_or_default(),
                 wall_ms: 0.0,
@@ -476,7 +476,7 @@ fn findings(set: &MigrationSet, migrations: &[MigrationRehearsal]) -> Vec<Findin
     let mut out = Vec::new();
     for m in migrations {
         let file = set
-            .get(m.version)
+            .get(Version::from(m.version))
             .map(|f| f.file_name.clone())
             .unwrap_or_else(|| format!("V{}__{}.sql", m.version, m.name));
         for s in m.statements.iter().filter(|s| !s.failures.is_empty()) {

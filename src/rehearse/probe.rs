@@ -21,7 +21,7 @@ use crate::migrate::{MigrationFile, Mode};
 /// One step as measured.
 #[derive(Debug, Clone)]
 pub struct StepRecord {
-    pub version: i32,
+    pub version: i64,
     pub name: String,
     pub mode: Mode,
     /// Line of the statement; None for COMMIT.
@@ -42,7 +42,7 @@ pub struct StepRecord {
 }
 
 struct Running {
-    key: (i32, Option<usize>),
+    key: (i64, Option<usize>),
     started: Instant,
     before: BTreeSet<Lock>,
     stop: Arc<AtomicBool>,
@@ -54,12 +54,12 @@ struct State {
     records: Vec<StepRecord>,
     running: Option<Running>,
     /// Relfilenodes when the current file (or no-transaction statement) started.
-    nodes: Option<(i32, Filenodes)>,
+    nodes: Option<(i64, Filenodes)>,
     /// The first sampling error: rehearse fails closed on it.
     error: Option<String>,
     /// Per file: from its first step's start to its last step's end, the probe's own
     /// snapshots included (what the sampling costs shows here).
-    walls: Vec<(i32, Instant, Instant)>,
+    walls: Vec<(i64, Instant, Instant)>,
 }
 
 pub struct Probe {
@@ -82,7 +82,7 @@ impl Probe {
     }
 
     /// The records, each file's wall time, and the first sampling error if any.
-    pub fn finish(&self) -> (Vec<StepRecord>, Vec<(i32, Duration)>, Option<String>) {
+    pub fn finish(&self) -> (Vec<StepRecord>, Vec<(i64, Duration)>, Option<String>) {
         let mut state = self.lock();
         if let Some(running) = state.running.take() {
             running.sampler.abort();
@@ -111,15 +111,15 @@ impl Probe {
         let key = key_of(file, step);
         {
             let mut state = self.lock();
-            if !state.walls.iter().any(|(v, _, _)| *v == file.version) {
+            if !state.walls.iter().any(|(v, _, _)| *v == file.version.get()) {
                 let now = Instant::now();
-                state.walls.push((file.version, now, now));
+                state.walls.push((file.version.get(), now, now));
             }
         }
-        let need_nodes = !matches!(self.lock().nodes, Some((v, _)) if v == file.version);
+        let need_nodes = !matches!(self.lock().nodes, Some((v, _)) if v == file.version.get());
         if need_nodes {
             match sampler::filenodes(&self.client).await {
-                Ok(nodes) => self.lock().nodes = Some((file.version, nodes)),
+                Ok(nodes) => self.lock().nodes = Some((file.version.get(), nodes)),
                 Err(e) => self.fail(crate::error::one_line(&e)),
             }
         }
@@ -145,7 +145,7 @@ impl Probe {
         };
         if !state.records.iter().any(|r| (r.version, r.line) == key) {
             state.records.push(StepRecord {
-                version: file.version,
+                version: file.version.get(),
                 name: file.name.clone(),
                 mode: file.mode,
                 line,
@@ -212,7 +212,7 @@ impl Probe {
                         Some((_, before)) => sampler::rewritten(before, &now),
                         None => Vec::new(),
                     };
-                    state.nodes = Some((file.version, now));
+                    state.nodes = Some((file.version.get(), now));
                     changed
                 }
                 Err(e) => {
@@ -225,7 +225,7 @@ impl Probe {
         };
         let timed_out = error.is_some_and(|e| e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE));
         let mut state = self.lock();
-        let version = file.version;
+        let version = file.version.get();
         let owner_of = |records: &[StepRecord], relation: &str| -> Option<usize> {
             records.iter().position(|r| {
                 r.version == version
@@ -270,10 +270,10 @@ impl Probe {
     }
 }
 
-fn key_of(file: &MigrationFile, step: Step<'_>) -> (i32, Option<usize>) {
+fn key_of(file: &MigrationFile, step: Step<'_>) -> (i64, Option<usize>) {
     match step {
-        Step::Statement { stmt, .. } => (file.version, Some(stmt.line)),
-        Step::Commit => (file.version, None),
+        Step::Statement { stmt, .. } => (file.version.get(), Some(stmt.line)),
+        Step::Commit => (file.version.get(), None),
     }
 }
 
