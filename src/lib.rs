@@ -19,6 +19,7 @@ pub mod lab;
 pub mod migrate;
 pub mod platform;
 pub mod progress;
+pub mod rehearse;
 pub mod report;
 pub mod rule;
 pub mod seed;

@@ -1,7 +1,9 @@
 //! `dbkit bench` through the real binary against a real PostgreSQL: a burst on seeded
 //! data leaves no errors, no double booking and every table's row count as it was;
 //! forced collisions are counted as "slot taken" with zero overlaps; killing the
-//! bench's connections mid-run is exit 2 with the completed rows cleaned up.
+//! bench's connections mid-run is exit 2 with the completed rows cleaned up; another
+//! writer during the run does not fail it (a live database); SIGTERM stops and cleans
+//! up like Ctrl-C; absurd durations and a NaN budget are usage errors.
 
 mod common;
 
@@ -116,7 +118,7 @@ fn burst_on_seeded_data_is_clean_and_leaves_counts_unchanged() {
         s["booked"].as_u64().unwrap() + report["warm_up_inserted"].as_u64().unwrap(),
         "{report:#}"
     );
-    assert_eq!(report["row_counts_unchanged"], true);
+    assert_eq!(report["own_rows_left"], 0);
     assert_eq!(row_counts(&db), before);
     let left: i64 =
         db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0);
@@ -284,8 +286,8 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
     );
     assert_eq!(v["scenarios"][0]["requests"], 40);
     assert_eq!(v["double_bookings"], 0);
-    assert_eq!(v["before"]["row_counts_unchanged"], true);
-    assert_eq!(v["after"]["row_counts_unchanged"], true);
+    assert_eq!(v["before"]["own_rows_left"], 0);
+    assert_eq!(v["after"]["own_rows_left"], 0);
     // The target database was not touched.
     assert_eq!(row_counts(&db), before);
 }
@@ -335,7 +337,7 @@ fn queries_dir_replaces_the_embedded_catalog_and_a_broken_one_is_exit_2() {
     );
     assert_eq!(report["statements"], path);
     assert_eq!(report["scenarios"][0]["errors"], 0, "{report:#}");
-    assert_eq!(report["row_counts_unchanged"], true);
+    assert_eq!(report["own_rows_left"], 0);
 
     let catalog = dir.path().join("catalog.yaml");
     let text = std::fs::read_to_string(&catalog).unwrap();
@@ -352,4 +354,98 @@ fn queries_dir_replaces_the_embedded_catalog_and_a_broken_one_is_exit_2() {
         .code(2)
         .stderr(predicates::str::contains("no query `booking_insert`"))
         .stderr(predicates::str::contains("hint: bench needs catalog.yaml"));
+}
+
+fn bench_rows(db: &TestDb) -> i64 {
+    db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0)
+}
+
+#[test]
+fn a_concurrent_writer_on_a_public_table_does_not_fail_the_run() {
+    let db = seeded_db();
+    db.execute(
+        "CREATE TABLE public.audit_log (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())",
+    );
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (url, stop) = (db.url().clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut written = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                common::sql(&url, "INSERT INTO public.audit_log DEFAULT VALUES");
+                written += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            written
+        })
+    };
+    let report = bench_json(&db, &["--concurrency", "3", "--duration", "2s"]);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    assert!(written > 10, "the writer must have run during the bench");
+    assert_eq!(report["failures"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["own_rows_left"], 0);
+    assert_eq!(report["inserted"], report["deleted"]);
+    assert_eq!(bench_rows(&db), 0);
+}
+
+#[test]
+fn sigterm_stops_the_clients_and_cleans_up_like_ctrl_c() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let child = Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(["bench", "--database-url", &db.url_string()])
+        .args(["--concurrency", "4", "--duration", "60s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dbkit bench");
+    let started = Instant::now();
+    while bench_rows(&db) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the bench never booked"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: bench interrupted"), "{stderr}");
+    assert!(stderr.contains("were removed"), "{stderr}");
+    assert_eq!(bench_rows(&db), 0, "its rows must be removed");
+    assert_eq!(row_counts(&db), before);
+}
+
+#[test]
+fn absurd_durations_and_a_nan_budget_are_usage_errors() {
+    let db = seeded_db();
+    for args in [
+        &["--concurrency", "2", "--duration", "18446744073709551615s"][..],
+        &["--concurrency", "2", "--duration", "307445734561825861m"],
+        &[
+            "--concurrency",
+            "2",
+            "--requests",
+            "5",
+            "--budget-p95-ms",
+            "NaN",
+        ],
+    ] {
+        let out = dbkit()
+            .args(["bench", "--database-url", &db.url_string()])
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(stderr.contains("\nhint: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(bench_rows(&db), 0, "{args:?}");
+    }
 }

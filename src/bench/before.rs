@@ -1,21 +1,29 @@
-//! `dbkit bench --before V`: the report's "Before / After Opt" table, measured. A scratch
-//! database is migrated to V and seeded, the scenarios run, the same database is
-//! migrated to the head (so both sides see identical rows: the bench removes what it
-//! inserted) and the scenarios run again. The target database is never touched; the
-//! scratch database is dropped unless `--keep`.
+//! `dbkit bench --before V`: the report's "Before / After Opt" table, measured. A lab
+//! database (`crate::lab`) is migrated to V and seeded, the scenarios run, the same
+//! database is migrated to the head (so both sides see identical rows: the bench removes
+//! what it inserted) and the scenarios run again. The target database is never touched;
+//! the lab database is dropped unless kept — also on Ctrl-C or SIGTERM.
 //!
 //! Only the head run decides the exit code: the "before" side is expected to miss the
 //! budget (and, without the V6 constraint, may even show double bookings).
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use serde::Serialize;
 
-use super::transaction::BookingStatements;
-use super::{BenchArgs, BenchReport};
-use crate::db::scratch::ScratchDb;
-use crate::db::{connect, DbUrl};
+use super::{BenchOptions, BenchReport};
+use crate::db::DbUrl;
 use crate::error::hinted;
-use crate::migrate::{migrate_url, MigrationSet, Version};
+use crate::lab::{Finished, Lab};
+use crate::migrate::{MigrationSet, Version};
+
+/// The lab side of `--before`.
+#[derive(Debug, Clone)]
+pub struct BeforeOptions {
+    pub version: i32,
+    pub orgs: u32,
+    pub keep: bool,
+    pub migrations: MigrationSet,
+}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
@@ -33,21 +41,24 @@ pub struct Comparison {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BeforeAfter {
-    pub before_version: u32,
+    pub before_version: i32,
     pub after_version: i32,
     pub orgs: u32,
     pub before: BenchReport,
     pub after: BenchReport,
     pub comparison: Vec<Comparison>,
+    /// The kept lab database's URL (password redacted), with `keep`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
 }
 
 pub async fn run(
     server: &DbUrl,
-    args: &BenchArgs,
-    statements: BookingStatements,
-    version: u32,
+    opts: &BenchOptions,
+    before: &BeforeOptions,
 ) -> Result<BeforeAfter> {
-    let set = MigrationSet::resolve(&args.source.options())?;
+    let set = &before.migrations;
+    let version = before.version;
     let head = set.latest().unwrap_or(Version::new(0));
     if Version::from(version) >= head || set.get(Version::from(version)).is_none() {
         return Err(hinted(
@@ -57,61 +68,73 @@ pub async fn run(
             format!("pick a version between 1 and {}", head.get() - 1),
         ));
     }
-    let say = |what: &str| {
-        if crate::report::stderr_is_terminal() {
-            eprintln!("bench --before {version}: {what}");
+    crate::progress::say(&format!(
+        "bench --before {version}: building a lab database at V{version} with {} orgs",
+        before.orgs
+    ));
+    let seed = crate::seed::SeedOptions {
+        orgs: before.orgs,
+        progress: crate::progress::enabled(),
+        ..crate::seed::SeedOptions::default()
+    };
+    let interrupted = || {
+        hinted(
+            "bench --before interrupted",
+            "the lab database was dropped; the target was not touched",
+        )
+    };
+    let (mut lab, _built) = tokio::select! {
+        built = Lab::seeded_at(server, "bench", set.clone(), Version::from(version), Some(&seed)) => built?,
+        _ = super::stop_signal() => return Err(interrupted()),
+    };
+    let measured = tokio::select! {
+        m = measure(&mut lab, opts, version, head.to_i32()?) => m,
+        _ = super::stop_signal() => Err(interrupted()),
+    };
+    let (before_report, after_report) = match measured {
+        Ok(both) => both,
+        Err(e) => {
+            let _ = lab.finish(false).await;
+            return Err(e);
         }
     };
-    let scratch = ScratchDb::create(server, "bench", None).await?;
-    say(&format!(
-        "migrating scratch database {} to V{version}",
-        scratch.name()
-    ));
-    migrate_url(scratch.url(), &set, Some(Version::from(version))).await?;
-    say(&format!("seeding {} orgs", args.orgs));
-    seed(scratch.url(), args.orgs).await?;
-
-    let control = connect(scratch.url()).await?;
-    say("running the scenarios before");
-    let before = super::run(scratch.url(), &control, args, statements.clone()).await?;
-    say(&format!("migrating to the head (V{head})"));
-    migrate_url(scratch.url(), &set, None).await?;
-    control
-        .batch_execute("ANALYZE")
-        .await
-        .context("ANALYZE after migrating")?;
-    say("running the scenarios after");
-    let after = super::run(scratch.url(), &control, args, statements).await?;
-    drop(control);
-    if args.keep {
-        let url = scratch.keep();
-        eprintln!("kept the scratch database: {url}");
-    } else {
-        scratch.drop_now().await?;
-    }
-    let comparison = compare(&before, &after);
+    let kept = match lab.finish(before.keep).await? {
+        Finished::Kept { url, .. } => Some(url.to_string()),
+        Finished::Dropped => None,
+    };
+    let comparison = compare(&before_report, &after_report);
     Ok(BeforeAfter {
         before_version: version,
         after_version: head.to_i32()?,
-        orgs: args.orgs,
-        before,
-        after,
+        orgs: before.orgs,
+        before: before_report,
+        after: after_report,
         comparison,
+        kept,
     })
 }
 
-/// Seed the scratch database like `dbkit seed --orgs N` (default profile, fixed seed),
-/// so both sides hold the same rows as every other `--before` of dbkit.
-async fn seed(url: &DbUrl, orgs: u32) -> Result<()> {
-    let opts = crate::seed::SeedOptions {
-        orgs,
-        progress: crate::report::stderr_is_terminal(),
-        ..crate::seed::SeedOptions::default()
-    };
-    crate::seed::seed_database(url, &opts)
-        .await
-        .context("seeding the scratch database")?;
-    Ok(())
+/// The scenarios at V, then at the head, on the same lab database.
+async fn measure(
+    lab: &mut Lab,
+    opts: &BenchOptions,
+    version: i32,
+    head: i32,
+) -> Result<(BenchReport, BenchReport)> {
+    crate::progress::say(&format!(
+        "bench --before {version}: running the scenarios at V{version}"
+    ));
+    let before = super::run(lab.url(), opts).await?;
+    crate::progress::say(&format!(
+        "bench --before {version}: migrating to the head (V{head})"
+    ));
+    lab.migrate_to(None).await?;
+    lab.analyze().await?;
+    crate::progress::say(&format!(
+        "bench --before {version}: running the scenarios at V{head}"
+    ));
+    let after = super::run(lab.url(), opts).await?;
+    Ok((before, after))
 }
 
 pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {

@@ -3,9 +3,9 @@
 //! for a pooled connection (pool wait, measured on its own) and run the transaction
 //! (query time). A connection-level failure on any client stops the whole run.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -42,6 +42,42 @@ pub fn pool(url: &DbUrl, size: usize) -> Result<Pool> {
         .context("building the connection pool")
 }
 
+/// Traffic measured per window of time, by the window a transaction started in
+/// (`dbkit rehearse`: one window per migration statement). Recorded besides the
+/// phase's own statistics.
+#[derive(Debug, Default)]
+pub struct Windows {
+    current: AtomicUsize,
+    stats: Mutex<Vec<PhaseStats>>,
+}
+
+impl Windows {
+    /// Start a new window; transactions starting from now count in it. Its index.
+    pub fn open(&self) -> usize {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        stats.push(PhaseStats::default());
+        let index = stats.len() - 1;
+        self.current.store(index, Ordering::SeqCst);
+        index
+    }
+
+    /// Everything recorded so far, by window index.
+    pub fn snapshot(&self) -> Vec<PhaseStats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn current(&self) -> usize {
+        self.current.load(Ordering::SeqCst)
+    }
+
+    fn record(&self, window: usize, outcome: &Outcome, pool_wait: Duration, query: Duration) {
+        let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = stats.get_mut(window) {
+            s.record(outcome, pool_wait, query);
+        }
+    }
+}
+
 /// Everything the client tasks share.
 pub struct Runner {
     pool: Pool,
@@ -53,6 +89,7 @@ pub struct Runner {
     inserted: Arc<Mutex<Vec<Uuid>>>,
     /// Set by the first client that hits a fatal error; every client stops.
     abort: Arc<AtomicBool>,
+    windows: Option<Arc<Windows>>,
 }
 
 impl Runner {
@@ -71,7 +108,14 @@ impl Runner {
             seed,
             inserted: Arc::new(Mutex::new(Vec::new())),
             abort: Arc::new(AtomicBool::new(false)),
+            windows: None,
         }
+    }
+
+    /// Also record every transaction in `windows`.
+    pub fn with_windows(mut self, windows: Arc<Windows>) -> Runner {
+        self.windows = Some(windows);
+        self
     }
 
     /// Open every pooled connection and prepare the statements on it, before timing
@@ -147,6 +191,8 @@ impl Runner {
                 marker: self.marker.clone(),
                 inserted: self.inserted.clone(),
                 abort: self.abort.clone(),
+                windows: self.windows.clone(),
+                client,
                 budget: budget.clone(),
                 deadline,
                 barrier: barrier.clone(),
@@ -192,6 +238,9 @@ struct ClientTask {
     marker: Arc<String>,
     inserted: Arc<Mutex<Vec<Uuid>>>,
     abort: Arc<AtomicBool>,
+    windows: Option<Arc<Windows>>,
+    /// This client's number in the phase (a partitioned workload's share).
+    client: usize,
     budget: Option<Arc<AtomicU64>>,
     deadline: Option<Instant>,
     barrier: Arc<tokio::sync::Barrier>,
@@ -208,7 +257,8 @@ impl ClientTask {
             if self.abort.load(Ordering::Relaxed) || !self.take_ticket() {
                 return (stats, None);
             }
-            let request = self.workload.sample(&mut rng);
+            let request = self.workload.sample_for(self.client, &mut rng);
+            let window = self.windows.as_ref().map(|w| w.current());
             let waiting = Instant::now();
             let client = match self.pool.get().await {
                 Ok(c) => c,
@@ -223,6 +273,9 @@ impl ClientTask {
                         }
                     }
                     stats.record(&outcome, pool_wait, timing.query);
+                    if let (Some(windows), Some(window)) = (&self.windows, window) {
+                        windows.record(window, &outcome, pool_wait, timing.query);
+                    }
                     self.progress.inc();
                 }
                 Err(fatal) => return (stats, Some(self.stop(fatal))),

@@ -3,10 +3,8 @@
 
 use std::time::Duration;
 
-use clap::ValueEnum;
-
 /// The report's scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
     /// 1, then 5, then 10 concurrent clients (the report's ramp-up test).
     Ramp,

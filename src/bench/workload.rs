@@ -64,6 +64,15 @@ pub struct Workload {
     tenants: Vec<Tenant>,
     pick_org: WeightedIndex<u64>,
     collide_ratio: f64,
+    /// With `partitioned`: per share, its (tenant, provider) pairs and how to pick one.
+    shares: Vec<Share>,
+}
+
+/// The providers one client books for when the workload is partitioned.
+#[derive(Debug, Clone)]
+struct Share {
+    providers: Vec<(usize, usize)>,
+    pick: WeightedIndex<u64>,
 }
 
 impl Workload {
@@ -76,7 +85,54 @@ impl Workload {
             tenants,
             pick_org,
             collide_ratio: collide_ratio.clamp(0.0, 1.0),
+            shares: Vec::new(),
         })
+    }
+
+    /// Give each of `clients` clients providers of its own (client i books providers
+    /// i, i + n, … in load order; n is at most the provider count), and aim nothing at
+    /// hot slots: no two transactions ever race for one provider's calendar, so no
+    /// overlap is created even without the V6 constraint (`dbkit rehearse` must not
+    /// break the constraint it is about to add).
+    pub fn partitioned(mut self, clients: usize) -> Workload {
+        let all: Vec<(usize, usize)> = self
+            .tenants
+            .iter()
+            .enumerate()
+            .flat_map(|(t, tenant)| (0..tenant.providers.len()).map(move |p| (t, p)))
+            .collect();
+        let n = clients.clamp(1, all.len().max(1));
+        self.collide_ratio = 0.0;
+        self.shares = (0..n)
+            .filter_map(|share| {
+                let providers: Vec<(usize, usize)> =
+                    all.iter().copied().skip(share).step_by(n).collect();
+                // An org's traffic is shared by its providers.
+                let weights = providers.iter().map(|&(t, _)| {
+                    let tenant = &self.tenants[t];
+                    (tenant.weight.max(1) * 1000 / tenant.providers.len().max(1) as u64).max(1)
+                });
+                let pick = WeightedIndex::new(weights).ok()?;
+                Some(Share { providers, pick })
+            })
+            .collect();
+        self
+    }
+
+    /// Draw one request for client `client`: from its own providers when partitioned.
+    pub fn sample_for<R: rand::Rng + ?Sized>(&self, client: usize, rng: &mut R) -> BookingRequest {
+        if self.shares.is_empty() {
+            return self.sample(rng);
+        }
+        let share = &self.shares[client % self.shares.len()];
+        let (t, p) = share.providers[share.pick.sample(rng)];
+        self.request(
+            &self.tenants[t],
+            p,
+            rng.random_range(0..self.tenants[t].slots.len()),
+            false,
+            rng,
+        )
     }
 
     pub fn tenants(&self) -> &[Tenant] {
@@ -95,6 +151,17 @@ impl Workload {
                 rng.random_range(0..tenant.slots.len()),
             )
         };
+        self.request(tenant, provider, slot, colliding, rng)
+    }
+
+    fn request<R: rand::Rng + ?Sized>(
+        &self,
+        tenant: &Tenant,
+        provider: usize,
+        slot: usize,
+        colliding: bool,
+        rng: &mut R,
+    ) -> BookingRequest {
         let starts_at = tenant.slots[slot];
         BookingRequest {
             org_id: tenant.org_id,
@@ -213,6 +280,27 @@ mod tests {
             .filter(|_| w.sample(&mut rng).org_id == w.tenants()[0].org_id)
             .count();
         assert!((8_700..9_300).contains(&big), "{big}");
+    }
+
+    #[test]
+    fn a_partitioned_workload_gives_each_client_its_own_providers() {
+        let w = Workload::new(vec![tenant(1, 900), tenant(2, 100)], 0.5)
+            .unwrap()
+            .partitioned(3);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut owner = std::collections::HashMap::new();
+        for i in 0..3_000 {
+            let client = i % 3;
+            let r = w.sample_for(client, &mut rng);
+            assert!(!r.colliding, "no hot slots when partitioned");
+            assert_eq!(*owner.entry(r.provider_id).or_insert(client), client);
+        }
+        assert_eq!(owner.len(), 4, "every provider gets traffic");
+        // More clients than providers: shares wrap, still one share per provider.
+        let w = Workload::new(vec![tenant(1, 1)], 0.0)
+            .unwrap()
+            .partitioned(5);
+        assert_eq!(w.shares.len(), 2);
     }
 
     #[test]

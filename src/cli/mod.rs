@@ -6,9 +6,11 @@ pub mod seed;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod bench;
 mod check;
 pub mod db;
 pub mod migrate;
+pub mod rehearse;
 
 pub use check::CheckArgs;
 pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
@@ -105,7 +107,13 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
     )]
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
+    /// Apply the pending migrations to a seeded lab database under live booking traffic
+    /// and measure, per statement, the locks taken and the stall the traffic saw.
+    #[command(
+        after_help = "Examples:\n  dbkit rehearse --before 3 --orgs 5\n  dbkit rehearse --max-stall 500ms --format markdown"
+    )]
+    Rehearse(rehearse::RehearseArgs),
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     #[command(
@@ -122,7 +130,12 @@ pub enum Command {
     },
 }
 
-/// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds; zero is refused.
+/// The longest duration any flag accepts: 7 days (far beyond any timeout or run, and
+/// within PostgreSQL's lock_timeout range and `Instant` arithmetic).
+const MAX_DURATION_MS: u64 = 7 * 24 * 3_600_000;
+
+/// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds; zero and more than
+/// 7 days are refused.
 pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let raw = raw.trim();
     let (number, unit) = match raw.find(|c: char| !c.is_ascii_digit()) {
@@ -132,22 +145,24 @@ pub fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("`{raw}` is not a duration (try 5s or 500ms)"))?;
-    match unit {
-        "ms" => Ok(std::time::Duration::from_millis(n)),
-        "s" => Ok(std::time::Duration::from_secs(n)),
-        "m" | "min" => Ok(std::time::Duration::from_secs(n * 60)),
-        _ => Err(format!("`{raw}` has an unknown unit (use ms, s or m)")),
+    let per_unit_ms: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" | "min" => 60_000,
+        _ => return Err(format!("`{raw}` has an unknown unit (use ms, s or m)")),
+    };
+    // Checked: `18446744073709551615s` or a large minute count must not wrap or panic.
+    let ms = n
+        .checked_mul(per_unit_ms)
+        .filter(|&ms| ms <= MAX_DURATION_MS)
+        .ok_or_else(|| format!("`{raw}` is too long (at most 7 days, e.g. 10m)"))?;
+    // PostgreSQL reads a zero lock_timeout / statement_timeout as "wait forever".
+    if ms == 0 {
+        return Err(format!(
+            "`{raw}` is zero: give a positive duration (e.g. 5s)"
+        ));
     }
-    .and_then(|d| {
-        // PostgreSQL reads a zero lock_timeout / statement_timeout as "wait forever".
-        if d.is_zero() {
-            Err(format!(
-                "`{raw}` is zero: give a positive duration (e.g. 5s)"
-            ))
-        } else {
-            Ok(d)
-        }
-    })
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// A count that must be at least 1 (`--runs`, `--jobs`): 0 is a usage error, not a
@@ -172,6 +187,11 @@ mod tests {
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("0").is_err());
         assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert!(parse_duration("18446744073709551615s").is_err());
+        assert!(parse_duration("307445734561825861m").is_err());
+        assert!(parse_duration("10081m").is_err());
+        assert_eq!(parse_duration("10080m").unwrap().as_secs(), 7 * 24 * 3600);
     }
 
     /// Every command and nested subcommand ends its help with an example that fits an

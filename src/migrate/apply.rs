@@ -16,6 +16,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use futures_util::future::BoxFuture;
 use regex::Regex;
 use serde::Serialize;
 use tokio_postgres::error::{ErrorPosition, SqlState};
@@ -131,11 +132,59 @@ pub async fn migrate_url(
     migrate(&mut client, set, &opts).await.map_err(|p| p.error)
 }
 
+/// One step of a file as it is applied, shown to an `Observer`.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    /// A statement; `retry` counts the lock_timeout retries before this attempt.
+    Statement { stmt: &'a Statement, retry: u32 },
+    /// A transactional file's history INSERT and COMMIT (its locks are released here).
+    Commit,
+}
+
+/// Watches each step of a run, before it starts and after it ends (with its error):
+/// `dbkit rehearse` measures locks and traffic per statement through it. `migrate`
+/// runs with an observer that does nothing.
+pub trait Observer: Send + Sync {
+    fn before<'a>(&'a self, file: &'a MigrationFile, step: Step<'a>) -> BoxFuture<'a, ()>;
+    fn after<'a>(
+        &'a self,
+        file: &'a MigrationFile,
+        step: Step<'a>,
+        error: Option<&'a tokio_postgres::Error>,
+    ) -> BoxFuture<'a, ()>;
+}
+
+struct Unobserved;
+
+impl Observer for Unobserved {
+    fn before<'a>(&'a self, _: &'a MigrationFile, _: Step<'a>) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+    fn after<'a>(
+        &'a self,
+        _: &'a MigrationFile,
+        _: Step<'a>,
+        _: Option<&'a tokio_postgres::Error>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
 /// Apply the pending migrations of `set` under the advisory lock.
 pub async fn migrate(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
+) -> std::result::Result<Applied, Partial> {
+    migrate_observed(client, set, opts, &Unobserved).await
+}
+
+/// `migrate`, showing each step to `observer`.
+pub async fn migrate_observed(
+    client: &mut Client,
+    set: &MigrationSet,
+    opts: &ApplyOptions,
+    observer: &dyn Observer,
 ) -> std::result::Result<Applied, Partial> {
     let fail = |error: anyhow::Error| Partial {
         report: Applied::nothing(set.layout(), opts.target),
@@ -146,7 +195,7 @@ pub async fn migrate(
         .context("cannot set lock_timeout for the migration session")
         .map_err(fail)?;
     acquire_lock(client, opts.lock_wait).await.map_err(fail)?;
-    let result = migrate_locked(client, set, opts).await;
+    let result = migrate_locked(client, set, opts, observer).await;
     // Released on disconnect anyway; an error here changes nothing for the caller.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
@@ -158,6 +207,7 @@ async fn migrate_locked(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
+    observer: &dyn Observer,
 ) -> std::result::Result<Applied, Partial> {
     let fail = |error: anyhow::Error| Partial {
         report: Applied::nothing(set.layout(), opts.target),
@@ -183,10 +233,10 @@ async fn migrate_locked(
         let started = Instant::now();
         let result = match file.mode {
             Mode::Transactional => {
-                run_transactional(client, file, &history_table, opts.lock_timeout).await
+                run_transactional(client, file, &history_table, opts.lock_timeout, observer).await
             }
             Mode::NoTransaction => {
-                run_no_transaction(client, file, &history_table, opts.lock_timeout).await
+                run_no_transaction(client, file, &history_table, opts.lock_timeout, observer).await
             }
         };
         if let Err(error) = result {
@@ -298,6 +348,7 @@ async fn run_transactional(
     file: &MigrationFile,
     history_table: &str,
     lock_timeout: Duration,
+    observer: &dyn Observer,
 ) -> std::result::Result<(), StatementError> {
     let statements = guard::statements(&file.sql);
     let mut retries = 0;
@@ -315,7 +366,14 @@ async fn run_transactional(
         let tx = client.transaction().await.map_err(|e| err(None, e))?;
         let mut failed = None;
         for stmt in &statements {
-            if let Err(e) = tx.batch_execute(&stmt.text).await {
+            let step = Step::Statement {
+                stmt,
+                retry: retries,
+            };
+            observer.before(file, step).await;
+            let result = tx.batch_execute(&stmt.text).await;
+            observer.after(file, step, result.as_ref().err()).await;
+            if let Err(e) = result {
                 failed = Some((line_of(stmt, &e), e));
                 break;
             }
@@ -329,10 +387,15 @@ async fn run_transactional(
             }
             return Err(err(Some(line), e));
         }
-        history::record(&tx, history_table, file)
-            .await
-            .map_err(|e| err(None, e))?;
-        return tx.commit().await.map_err(|e| err(None, e));
+        observer.before(file, Step::Commit).await;
+        let committed = match history::record(&tx, history_table, file).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        observer
+            .after(file, Step::Commit, committed.as_ref().err())
+            .await;
+        return committed.map_err(|e| err(None, e));
     }
 }
 
@@ -343,6 +406,7 @@ async fn run_no_transaction(
     file: &MigrationFile,
     history_table: &str,
     lock_timeout: Duration,
+    observer: &dyn Observer,
 ) -> std::result::Result<(), StatementError> {
     session_settings(client, lock_timeout)
         .await
@@ -367,7 +431,14 @@ async fn run_no_transaction(
                 if let Some(target) = concurrent_index_target(&stmt.text) {
                     drop_invalid_index(client, file, stmt, &target).await?;
                 }
-                client.batch_execute(&stmt.text).await
+                let step = Step::Statement {
+                    stmt,
+                    retry: retries,
+                };
+                observer.before(file, step).await;
+                let result = client.batch_execute(&stmt.text).await;
+                observer.after(file, step, result.as_ref().err()).await;
+                result
             };
             match attempt.await {
                 Ok(()) => break,

@@ -4,9 +4,11 @@
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+pub mod bench;
 pub mod db;
 pub mod migrate;
 pub mod seed;
+pub mod rehearse;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -1,0 +1,516 @@
+//! `dbkit rehearse`: apply the pending migrations to a seeded lab database under live
+//! booking traffic and measure, statement by statement, what the traffic saw — the
+//! stall — and which locks did it. Owns the orchestration and the result types;
+//! `probe` (the observer given to the migrate engine), `sampler` (pg_locks,
+//! pg_stat_activity, relfilenodes, from a connection of its own) and `verdict`
+//! (budget, recipes) do the parts. Traffic is bench's runner, pool and statements.
+//! Rendering is `crate::report::rehearse`'s. The target is only read (its version);
+//! the lab database is dropped unless kept — also on Ctrl-C or SIGTERM.
+
+pub mod probe;
+pub mod sampler;
+pub mod verdict;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::bench::runner::{self, Runner, Windows};
+use crate::bench::scenario::{self, Stop};
+use crate::bench::stats::PhaseStats;
+use crate::bench::transaction::{self, BookingStatements};
+use crate::bench::{progress::Counter, verify, workload};
+use crate::db::{connect, DbUrl};
+use crate::error::hinted;
+use crate::lab::{Finished, Lab};
+use crate::migrate::apply::{migrate_observed, ApplyOptions};
+use crate::migrate::{MigrationSet, Version};
+use probe::{Probe, StepRecord};
+
+/// What to rehearse: the engine's plain options.
+#[derive(Debug, Clone)]
+pub struct RehearseOptions {
+    /// The target: only its version is read (when `before` is None), and the lab is
+    /// created on its server.
+    pub target: DbUrl,
+    pub migrations: MigrationSet,
+    /// The version the lab starts at (None: the target's).
+    pub before: Option<i32>,
+    pub orgs: u32,
+    /// Concurrent booking clients (and pool connections).
+    pub clients: u32,
+    /// A statement whose traffic max latency exceeds this fails the gate.
+    pub max_stall: Duration,
+    /// How long the traffic is measured before the first migration (at least 5 s).
+    pub baseline: Duration,
+    /// As `dbkit migrate --lock-timeout`.
+    pub lock_timeout: Duration,
+    pub keep: bool,
+    pub statements: BookingStatements,
+    pub seed: u64,
+}
+
+/// The shortest baseline measured.
+pub const MIN_BASELINE: Duration = Duration::from_secs(5);
+
+/// The traffic before any migration.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Baseline {
+    pub p99_ms: f64,
+    pub requests: u64,
+    pub errors: u64,
+}
+
+/// What the traffic saw during one statement.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Traffic {
+    pub requests: u64,
+    pub errors: u64,
+    pub errors_by_sqlstate: std::collections::BTreeMap<String, u64>,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// Longest time a booking was seen waiting on a lock the migration held or queued for.
+    pub lock_wait_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LockTaken {
+    pub relation: String,
+    /// PostgreSQL's name: `AccessExclusiveLock`, `ShareUpdateExclusiveLock`, …
+    pub mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct StatementRehearsal {
+    /// Line in the file; null for a transactional file's COMMIT.
+    pub line: Option<usize>,
+    pub sql: String,
+    pub ms: f64,
+    pub locks: Vec<LockTaken>,
+    pub rewrites: Vec<String>,
+    pub traffic: Traffic,
+    pub retries: u32,
+    /// Why it fails the gate (empty: it passes).
+    pub failures: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MigrationRehearsal {
+    pub version: i64,
+    pub name: String,
+    pub mode: String,
+    /// Wall time of the whole file under the probe (its snapshots included).
+    pub wall_ms: f64,
+    pub statements: Vec<StatementRehearsal>,
+}
+
+/// A statement that fails the gate.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Finding {
+    pub version: i64,
+    pub file: String,
+    pub line: Option<usize>,
+    /// `AccessExclusiveLock on public.appointments`.
+    pub lock: String,
+    pub stall_ms: f64,
+    pub message: String,
+    pub recipe: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rehearsal {
+    pub before_version: i64,
+    pub orgs: u32,
+    pub clients: u32,
+    pub baseline: Baseline,
+    pub stall_budget_ms: u64,
+    pub migrations: Vec<MigrationRehearsal>,
+    pub findings: Vec<Finding>,
+    /// The kept lab database's URL (password redacted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+}
+
+impl Rehearsal {
+    pub fn passed(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+impl MigrationRehearsal {
+    /// The strongest lock any statement took, as `mode on relation`.
+    pub fn worst_lock(&self) -> Option<LockTaken> {
+        self.statements
+            .iter()
+            .flat_map(|s| &s.locks)
+            .max_by_key(|l| sampler::strength(&l.mode))
+            .cloned()
+    }
+
+    pub fn ms(&self) -> f64 {
+        self.statements.iter().map(|s| s.ms).sum()
+    }
+
+    /// The longest traffic latency during any statement.
+    pub fn stall_ms(&self) -> f64 {
+        self.statements
+            .iter()
+            .map(|s| s.traffic.max_ms)
+            .fold(0.0, f64::max)
+    }
+
+    pub fn passed(&self) -> bool {
+        self.statements.iter().all(|s| s.failures.is_empty())
+    }
+}
+
+/// Rehearse: build the lab, run the traffic, apply and measure, judge, clean up.
+pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
+    let version = match opts.before {
+        Some(v) => Version::from(v),
+        None => target_version(&opts.target, &opts.migrations).await?,
+    };
+    let head = opts.migrations.latest().unwrap_or(Version::new(0));
+    if opts.migrations.get(version).is_none() || version > head {
+        return Err(hinted(
+            format!(
+                "--before {version}: there is no migration V{version} in {}",
+                opts.migrations.describe()
+            ),
+            format!("pick a version between 1 and {head}"),
+        ));
+    }
+    crate::progress::say(&format!(
+        "rehearse: building a lab database at V{version} with {} orgs",
+        opts.orgs
+    ));
+    let seed = crate::seed::SeedOptions {
+        orgs: opts.orgs,
+        progress: crate::progress::enabled(),
+        ..crate::seed::SeedOptions::default()
+    };
+    let interrupted = || {
+        hinted(
+            "rehearse interrupted",
+            "the traffic was stopped and the lab database dropped; the target was not touched",
+        )
+    };
+    let (lab, _built) = tokio::select! {
+        built = Lab::seeded_at(&opts.target, "rehearse", opts.migrations.clone(), version, Some(&seed)) => built?,
+        _ = crate::bench::stop_signal() => return Err(interrupted()),
+    };
+    let measured = tokio::select! {
+        m = rehearse_on(&lab, opts) => m,
+        _ = crate::bench::stop_signal() => Err(interrupted()),
+    };
+    let measured = match measured {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = lab.finish(false).await;
+            return Err(e);
+        }
+    };
+    let kept = match lab.finish(opts.keep).await? {
+        Finished::Kept { url, .. } => Some(url.to_string()),
+        Finished::Dropped => None,
+    };
+    let budget_ms = opts.max_stall.as_secs_f64() * 1000.0;
+    let mut migrations = assemble(
+        &opts.migrations,
+        measured.records,
+        &measured.windows,
+        budget_ms,
+    );
+    for m in &mut migrations {
+        if let Some((_, wall)) = measured.walls.iter().find(|(v, _)| *v == m.version) {
+            m.wall_ms = round1(wall.as_secs_f64() * 1000.0);
+        }
+    }
+    let findings = findings(&opts.migrations, &migrations);
+    Ok(Rehearsal {
+        before_version: version.get(),
+        orgs: opts.orgs,
+        clients: measured.clients,
+        baseline: measured.baseline,
+        stall_budget_ms: opts.max_stall.as_millis() as u64,
+        migrations,
+        findings,
+        kept,
+    })
+}
+
+/// The target's version: the highest applied migration (read only).
+async fn target_version(target: &DbUrl, set: &MigrationSet) -> Result<Version> {
+    let client = connect(target).await?;
+    let history = crate::migrate::history::read(&client, set.layout()).await?;
+    history.iter().map(|h| h.version).max().ok_or_else(|| {
+        hinted(
+            "the target has no migration applied, so there is no version to rehearse from",
+            "give the version to start from: dbkit rehearse --before 3",
+        )
+    })
+}
+
+/// Stops the traffic when dropped (an interrupted rehearsal drops this future).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+struct Measured {
+    baseline: Baseline,
+    records: Vec<StepRecord>,
+    walls: Vec<(i64, Duration)>,
+    windows: Vec<PhaseStats>,
+    clients: u32,
+}
+
+/// On the lab: traffic, baseline, the migrations under the probe, traffic stopped.
+async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
+    let url = lab.url();
+    let control = connect(url).await?;
+    let tenants = workload::load(&control).await?;
+    let providers: usize = tenants.iter().map(|t| t.providers.len()).sum();
+    // One client per provider at most: clients never share a provider's calendar.
+    // No clients: the probe alone (what benches/rehearse_overhead.sh measures).
+    let clients = (opts.clients as usize).min(providers);
+    let workload = workload::Workload::new(tenants, 0.0)?.partitioned(clients);
+    let marker = transaction::marker(uuid::Uuid::new_v4());
+    let windows = Arc::new(Windows::default());
+    let pool = runner::pool(url, clients.max(1))?;
+    let runner = Arc::new(
+        Runner::new(
+            pool.clone(),
+            opts.statements.clone(),
+            workload,
+            marker.clone(),
+            opts.seed,
+        )
+        .with_windows(windows.clone()),
+    );
+    let _stop = StopOnDrop(runner.abort_flag());
+    if clients > 0 {
+        if let Err(fatal) = runner.warm_up(clients).await? {
+            return Err(hinted(
+                format!("the booking traffic cannot start: {}", fatal.message),
+                "check the lab server and run again",
+            ));
+        }
+    }
+    windows.open();
+    let traffic = (clients > 0).then(|| {
+        let runner = runner.clone();
+        // Runs until the abort flag is set (a day is only the upper bound).
+        let phase = scenario::custom(clients, Stop::Duration(Duration::from_secs(86_400)));
+        tokio::spawn(async move { runner.run_phase(&phase, 0, &Counter::default()).await })
+    });
+    let baseline_window = windows.open();
+    if clients > 0 {
+        crate::progress::say(&format!(
+            "rehearse: measuring the baseline ({} s, {clients} clients)",
+            opts.baseline.max(MIN_BASELINE).as_secs()
+        ));
+        tokio::time::sleep(opts.baseline.max(MIN_BASELINE)).await;
+    }
+
+    let mut migration = connect(url).await?;
+    let pid: i32 = migration
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .context("reading the migration backend's pid")?
+        .get(0);
+    let probe = Probe::new(Arc::new(connect(url).await?), pid, windows.clone());
+    let apply = ApplyOptions {
+        target: None,
+        lock_timeout: opts.lock_timeout,
+        ..ApplyOptions::default()
+    };
+    crate::progress::say("rehearse: applying the pending migrations under traffic");
+    let applied = migrate_observed(&mut migration, lab.migrations(), &apply, &probe).await;
+    // Let the bookings that waited on the last statement finish, then stop.
+    runner.abort_flag().store(true, Ordering::Relaxed);
+    let traffic = match traffic {
+        Some(task) => task.await,
+        None => Ok(Ok(PhaseStats::default())),
+    };
+    pool.close();
+    let (records, walls, sampling_error) = probe.finish();
+    let _ = verify::cleanup(&control, &runner.inserted(), &marker).await;
+    if let Err(partial) = applied {
+        return Err(partial.error);
+    }
+    match traffic {
+        Ok(Ok(_)) => {}
+        Ok(Err(fatal)) => {
+            return Err(hinted(
+                format!("the booking traffic lost its connection: {}", fatal.message),
+                "the measurements are incomplete; check the lab server and run again",
+            ))
+        }
+        Err(join) => return Err(anyhow::anyhow!("the booking traffic failed: {join}")),
+    }
+    // Fail closed: a statement measured without its samples is not a pass.
+    if let Some(e) = sampling_error {
+        return Err(hinted(
+            format!("rehearse could not sample the migration's locks: {e}"),
+            "the rehearsal cannot prove what the migrations lock; check the lab server and run again",
+        ));
+    }
+    let stats = windows.snapshot();
+    let base = stats.get(baseline_window).cloned().unwrap_or_default();
+    let baseline = Baseline {
+        p99_ms: round1(base.latency.quantile_ms(0.99)),
+        requests: base.requests(),
+        errors: base.error_count(),
+    };
+    Ok(Measured {
+        baseline,
+        records,
+        walls,
+        windows: stats,
+        clients: clients as u32,
+    })
+}
+
+/// Records and traffic windows → one entry per migration, statements in file order.
+/// In a transactional file, bookings that waited on a relation locked by an earlier
+/// statement of the same file count for that statement (it took the lock and held it).
+fn assemble(
+    set: &MigrationSet,
+    records: Vec<StepRecord>,
+    windows: &[PhaseStats],
+    budget_ms: f64,
+) -> Vec<MigrationRehearsal> {
+    let mut traffic: Vec<PhaseStats> = records
+        .iter()
+        .map(|r| {
+            let mut s = PhaseStats::default();
+            for &w in &r.windows {
+                if let Some(stats) = windows.get(w) {
+                    s.merge(stats);
+                }
+            }
+            s
+        })
+        .collect();
+    let mut lock_wait: Vec<f64> = records.iter().map(|r| r.lock_wait_ms).collect();
+    for (i, r) in records.iter().enumerate() {
+        if r.mode != crate::migrate::Mode::Transactional {
+            continue;
+        }
+        let owner = records[..i].iter().position(|o| {
+            o.version == r.version
+                && o.line.is_some()
+                && o.locks
+                    .iter()
+                    .any(|(rel, mode)| r.waited_on.contains(rel) && sampler::blocks_writes(mode))
+        });
+        if let Some(j) = owner {
+            let moved = std::mem::take(&mut traffic[i]);
+            traffic[j].merge(&moved);
+            lock_wait[j] = lock_wait[j].max(lock_wait[i]);
+            lock_wait[i] = 0.0;
+        }
+    }
+    let mut out: Vec<MigrationRehearsal> = Vec::new();
+    for (i, r) in records.into_iter().enumerate() {
+        let t = &traffic[i];
+        let summary = Traffic {
+            requests: t.requests(),
+            errors: t.error_count(),
+            errors_by_sqlstate: t.errors.clone(),
+            p50_ms: round1(t.latency.quantile_ms(0.5)),
+            p99_ms: round1(t.latency.quantile_ms(0.99)),
+            max_ms: round1(t.latency.max_ms()),
+            lock_wait_ms: round1(lock_wait[i]),
+        };
+        let failures =
+            verdict::reasons(summary.max_ms, summary.errors, summary.requests, budget_ms);
+        let statement = StatementRehearsal {
+            line: r.line,
+            sql: r.sql.clone(),
+            ms: round1(r.elapsed.as_secs_f64() * 1000.0),
+            locks: r
+                .locks
+                .iter()
+                .map(|(relation, mode)| LockTaken {
+                    relation: relation.clone(),
+                    mode: mode.clone(),
+                })
+                .collect(),
+            rewrites: r.rewrites.clone(),
+            traffic: summary,
+            retries: r.retries,
+            failures,
+        };
+        match out.iter_mut().find(|m| m.version == r.version) {
+            Some(m) => m.statements.push(statement),
+            None => out.push(MigrationRehearsal {
+                version: r.version,
+                name: r.name.clone(),
+                mode: set
+                    .get(Version::from(r.version))
+                    .map(|f| f.mode.to_string())
+                    .unwrap_or_default(),
+                wall_ms: 0.0,
+                statements: vec![statement],
+            }),
+        }
+    }
+    for m in &mut out {
+        // COMMIT last; statements by line.
+        m.statements.sort_by_key(|s| s.line.unwrap_or(usize::MAX));
+    }
+    out
+}
+
+/// One finding per statement that fails the gate.
+fn findings(set: &MigrationSet, migrations: &[MigrationRehearsal]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in migrations {
+        let file = set
+            .get(Version::from(m.version))
+            .map(|f| f.file_name.clone())
+            .unwrap_or_else(|| format!("V{}__{}.sql", m.version, m.name));
+        for s in m.statements.iter().filter(|s| !s.failures.is_empty()) {
+            // The lock to name: the strongest one that blocks writes, else the strongest.
+            let lock = s
+                .locks
+                .iter()
+                .max_by_key(|l| sampler::strength(&l.mode))
+                .map(|l| format!("{} on {}", l.mode, l.relation))
+                .unwrap_or_else(|| "no relation lock seen".to_string());
+            let place = match s.line {
+                Some(line) => format!("{file}:{line}"),
+                None => format!("{file} (COMMIT)"),
+            };
+            out.push(Finding {
+                version: m.version,
+                file: file.clone(),
+                line: s.line,
+                lock: lock.clone(),
+                stall_ms: s.traffic.max_ms,
+                message: format!("{place}: {lock}: {}", s.failures.join("; ")),
+                recipe: if s.locks.iter().any(|l| sampler::blocks_writes(&l.mode))
+                    || s.traffic.lock_wait_ms > 0.0
+                {
+                    verdict::recipe(&s.sql)
+                } else {
+                    verdict::LOAD_ONLY.to_string()
+                },
+            });
+        }
+    }
+    out
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}

@@ -1,0 +1,195 @@
+//! What rehearse reads from the server while a migration statement runs, always from a
+//! connection of its own (never the migration's session, never the traffic's): the
+//! relation locks the migration backend holds, the traffic backends waiting on a lock
+//! that backend holds or queues for, and each table's relfilenode (a rewrite changes it).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+/// How often a running statement is sampled.
+pub const INTERVAL: Duration = Duration::from_millis(10);
+
+/// Relation locks granted to backend `$1` in this database, by relation name and
+/// PostgreSQL's mode name. System catalogs are left out (every DDL touches them), and
+/// so are relations the migration created in its open transaction (not visible here,
+/// and nobody else can wait for them).
+const LOCKS_SQL: &str = "
+SELECT format('%I.%I', n.nspname, c.relname), l.mode
+FROM pg_locks l
+JOIN pg_class c ON c.oid = l.relation
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE l.pid = $1 AND l.locktype = 'relation' AND l.granted
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+
+/// Traffic backends (`application_name` `$2`) waiting on a heavyweight lock that
+/// backend `$1` holds or is queued ahead for: how long the waiting statement has run,
+/// and the relation it waits on (when the wait is on a relation).
+const WAITS_SQL: &str = "
+SELECT (extract(epoch FROM clock_timestamp() - a.query_start) * 1000)::float8,
+       (SELECT format('%I.%I', n.nspname, c.relname)
+          FROM pg_locks l
+          JOIN pg_class c ON c.oid = l.relation
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE l.pid = a.pid AND NOT l.granted AND l.locktype = 'relation'
+         LIMIT 1)
+FROM pg_stat_activity a
+WHERE a.datname = current_database() AND a.application_name = $2
+  AND a.wait_event_type = 'Lock' AND $1 = ANY (pg_blocking_pids(a.pid))";
+
+/// Tables and materialized views with their relfilenode, by oid.
+const FILENODES_SQL: &str = "
+SELECT c.oid, format('%I.%I', n.nspname, c.relname), c.relfilenode
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'm')
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+
+/// A relation lock: (relation, mode).
+pub type Lock = (String, String);
+
+/// Relation locks backend `pid` holds now.
+pub async fn locks(client: &Client, pid: i32) -> Result<BTreeSet<Lock>> {
+    let rows = client
+        .query(LOCKS_SQL, &[&pid])
+        .await
+        .context("reading pg_locks of the migration backend")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// oid → (relation, relfilenode).
+pub type Filenodes = BTreeMap<u32, (String, u32)>;
+
+pub async fn filenodes(client: &Client) -> Result<Filenodes> {
+    let rows = client
+        .query(FILENODES_SQL, &[])
+        .await
+        .context("reading relfilenodes")?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get::<_, u32>(0), (r.get(1), r.get(2))))
+        .collect())
+}
+
+/// Relations whose relfilenode changed between two snapshots (rewritten).
+pub fn rewritten(before: &Filenodes, after: &Filenodes) -> Vec<String> {
+    after
+        .iter()
+        .filter(|(oid, (_, node))| before.get(oid).is_some_and(|(_, old)| old != node))
+        .map(|(_, (name, _))| name.clone())
+        .collect()
+}
+
+/// What the samples of one statement saw.
+#[derive(Debug, Clone, Default)]
+pub struct Samples {
+    pub locks: BTreeSet<Lock>,
+    /// Longest time a traffic statement was seen waiting on the migration's lock.
+    pub lock_wait_ms: f64,
+    /// Relations traffic waited on.
+    pub waited_on: BTreeSet<String>,
+    pub count: u64,
+}
+
+/// Sample until `stop` is set: the migration backend's locks and the traffic's waits.
+/// Sampling errors end the loop early (the statement's own before/after snapshots
+/// still stand); they are returned so the caller can fail closed.
+pub async fn sample(
+    client: Arc<Client>,
+    pid: i32,
+    application: &'static str,
+    stop: Arc<AtomicBool>,
+) -> (Samples, Option<String>) {
+    let mut samples = Samples::default();
+    let (lock_params, wait_params): (
+        [&(dyn tokio_postgres::types::ToSql + Sync); 1],
+        [&(dyn tokio_postgres::types::ToSql + Sync); 2],
+    ) = ([&pid], [&pid, &application]);
+    loop {
+        // Both queries pipelined on the one connection.
+        let (locks, waits) = tokio::join!(
+            client.query(LOCKS_SQL, &lock_params),
+            client.query(WAITS_SQL, &wait_params)
+        );
+        match (locks, waits) {
+            (Ok(locks), Ok(waits)) => {
+                samples.count += 1;
+                samples
+                    .locks
+                    .extend(locks.iter().map(|r| (r.get(0), r.get(1))));
+                for w in &waits {
+                    let ms: Option<f64> = w.get(0);
+                    samples.lock_wait_ms = samples.lock_wait_ms.max(ms.unwrap_or(0.0));
+                    if let Some(rel) = w.get::<_, Option<String>>(1) {
+                        samples.waited_on.insert(rel);
+                    }
+                }
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                return (samples, Some(format!("sampling pg_locks: {e}")));
+            }
+        }
+        if stop.load(Ordering::Relaxed) {
+            return (samples, None);
+        }
+        tokio::time::sleep(INTERVAL).await;
+        if stop.load(Ordering::Relaxed) {
+            return (samples, None);
+        }
+    }
+}
+
+/// PostgreSQL's lock modes, weakest first.
+pub const MODES: [&str; 8] = [
+    "AccessShareLock",
+    "RowShareLock",
+    "RowExclusiveLock",
+    "ShareUpdateExclusiveLock",
+    "ShareLock",
+    "ShareRowExclusiveLock",
+    "ExclusiveLock",
+    "AccessExclusiveLock",
+];
+
+/// How strong a mode is (unknown modes count as weakest).
+pub fn strength(mode: &str) -> usize {
+    MODES.iter().position(|m| *m == mode).unwrap_or(0)
+}
+
+/// Whether a lock in `mode` blocks the booking traffic's writes (RowExclusiveLock on
+/// INSERT, AccessShareLock on reads): ShareLock and above block writes, and
+/// AccessExclusiveLock blocks reads too.
+pub fn blocks_writes(mode: &str) -> bool {
+    strength(mode) >= strength("ShareLock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_are_changed_filenodes_of_surviving_relations() {
+        let before = Filenodes::from([
+            (1, ("public.a".to_string(), 10)),
+            (2, ("public.b".to_string(), 20)),
+        ]);
+        let after = Filenodes::from([
+            (1, ("public.a".to_string(), 11)),
+            (2, ("public.b".to_string(), 20)),
+            (3, ("public.c".to_string(), 30)),
+        ]);
+        assert_eq!(rewritten(&before, &after), vec!["public.a".to_string()]);
+    }
+
+    #[test]
+    fn modes_are_ordered_as_postgresql_documents_them() {
+        assert!(strength("AccessExclusiveLock") > strength("ShareUpdateExclusiveLock"));
+        assert!(blocks_writes("ShareLock") && blocks_writes("AccessExclusiveLock"));
+        assert!(!blocks_writes("ShareUpdateExclusiveLock"));
+        assert!(!blocks_writes("RowExclusiveLock"));
+    }
+}

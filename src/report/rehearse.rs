@@ -1,0 +1,417 @@
+//! Rendering a rehearsal: a table of every statement (what it locked, what the traffic
+//! saw) with the findings and their safer recipes under it; markdown for a pull
+//! request (one row per migration — worst lock, time, stall, verdict — then the
+//! statements); or the JSON of issue 12.
+
+use std::io::{self, Write};
+
+use super::{render_rows, Format, Render};
+use crate::rehearse::{LockTaken, MigrationRehearsal, Rehearsal, StatementRehearsal};
+
+impl Render for Rehearsal {
+    fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *out, self)?;
+                writeln!(out)
+            }
+            Format::Table => table(self, out),
+            Format::Markdown => markdown(self, out),
+        }
+    }
+}
+
+fn heading(r: &Rehearsal) -> String {
+    let head = r
+        .migrations
+        .last()
+        .map(|m| format!(" → V{}", m.version))
+        .unwrap_or_else(|| " (nothing pending)".to_string());
+    format!(
+        "rehearsal V{}{head}, {} orgs, {} booking clients; stall budget {} ms",
+        r.before_version, r.orgs, r.clients, r.stall_budget_ms
+    )
+}
+
+fn baseline(r: &Rehearsal) -> String {
+    format!(
+        "baseline: {} bookings, {} errors, p99 {:.1} ms",
+        r.baseline.requests, r.baseline.errors, r.baseline.p99_ms
+    )
+}
+
+/// `V6:12`, or `V6 commit`.
+fn step(m: &MigrationRehearsal, s: &StatementRehearsal) -> String {
+    match s.line {
+        Some(line) => format!("V{}:{line}", m.version),
+        None => format!("V{} commit", m.version),
+    }
+}
+
+/// The statement's first words, whitespace folded (the table's cell).
+fn short_sql(sql: &str, max: usize) -> String {
+    let folded = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if folded.chars().count() <= max {
+        return folded;
+    }
+    let cut: String = folded.chars().take(max.saturating_sub(1)).collect();
+    format!("{cut}…")
+}
+
+fn verdict(s: &StatementRehearsal) -> &'static str {
+    if s.failures.is_empty() {
+        "ok"
+    } else {
+        "FAIL"
+    }
+}
+
+/// `AccessExclusive appointments` (table): mode without `Lock`, relation without
+/// `public.` (markdown and JSON keep both, and every lock).
+fn short_lock(l: &LockTaken) -> String {
+    format!(
+        "{}\n{}",
+        l.mode.trim_end_matches("Lock"),
+        l.relation.trim_start_matches("public.")
+    )
+}
+
+fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "{}", heading(r))?;
+    writeln!(out, "{}", baseline(r))?;
+    let rows: Vec<Vec<String>> = r
+        .migrations
+        .iter()
+        .flat_map(|m| m.statements.iter().map(move |s| (m, s)))
+        .map(|(m, s)| {
+            let worst = s
+                .locks
+                .iter()
+                .max_by_key(|l| crate::rehearse::sampler::strength(&l.mode));
+            vec![
+                step(m, s),
+                short_sql(&s.sql, 18),
+                format!("{:.0}", s.ms),
+                worst.map(short_lock).unwrap_or_else(|| "-".into()),
+                s.traffic.requests.to_string(),
+                s.traffic.errors.to_string(),
+                format!("{:.0}", s.traffic.max_ms),
+                format!("{:.0}", s.traffic.lock_wait_ms),
+                verdict(s).to_string(),
+            ]
+        })
+        .collect();
+    out.write_all(
+        render_rows(
+            Format::Table,
+            &[
+                "step",
+                "statement",
+                "ms",
+                "worst lock",
+                "reqs",
+                "err",
+                "max",
+                "wait",
+                "ok?",
+            ],
+            &rows,
+        )
+        .as_bytes(),
+    )?;
+    writeln!(
+        out,
+        "reqs, err, max (ms): bookings started during the statement; wait: the longest lock wait (ms)"
+    )?;
+    for s in r.migrations.iter().flat_map(|m| &m.statements) {
+        if !s.rewrites.is_empty() {
+            writeln!(out, "rewritten: {}", s.rewrites.join(", "))?;
+        }
+    }
+    findings(r, out, "")?;
+    verdict_line(r, out, "")
+}
+
+fn findings(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<()> {
+    for f in &r.findings {
+        writeln!(out, "{bullet}FAILED {}", f.message)?;
+        writeln!(out, "{bullet}  safer: {}", f.recipe)?;
+    }
+    Ok(())
+}
+
+fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<()> {
+    if r.passed() {
+        writeln!(
+            out,
+            "{bullet}verdict: passed (no statement stalled bookings beyond {} ms or failed more than 1% of them)",
+            r.stall_budget_ms
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{bullet}verdict: {} statement(s) over budget",
+            r.findings.len()
+        )?;
+    }
+    if let Some(url) = &r.kept {
+        writeln!(out, "{bullet}kept the lab database: {url}")?;
+    }
+    Ok(())
+}
+
+fn markdown(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "### dbkit {}\n", heading(r))?;
+    writeln!(out, "{}\n", baseline(r))?;
+    let per_migration: Vec<Vec<String>> = r
+        .migrations
+        .iter()
+        .map(|m| {
+            vec![
+                format!("V{}__{}", m.version, m.name),
+                m.worst_lock()
+                    .map(|l| format!("{} on {}", l.mode, l.relation))
+                    .unwrap_or_else(|| "-".into()),
+                format!("{:.0}", m.ms()),
+                format!("{:.0}", m.stall_ms()),
+                if m.passed() { "ok" } else { "FAIL" }.to_string(),
+            ]
+        })
+        .collect();
+    out.write_all(
+        render_rows(
+            Format::Markdown,
+            &["migration", "worst lock", "time ms", "stall ms", "verdict"],
+            &per_migration,
+        )
+        .as_bytes(),
+    )?;
+    writeln!(out, "\n#### Statements\n")?;
+    let rows: Vec<Vec<String>> = r
+        .migrations
+        .iter()
+        .flat_map(|m| m.statements.iter().map(move |s| (m, s)))
+        .map(|(m, s)| {
+            let locks: Vec<String> = s
+                .locks
+                .iter()
+                .map(|l| format!("{} on {}", l.mode, l.relation))
+                .collect();
+            vec![
+                step(m, s),
+                format!("`{}`", short_sql(&s.sql, 200).replace('`', "'")),
+                format!("{:.1}", s.ms),
+                locks.join(", "),
+                s.rewrites.join(", "),
+                s.traffic.requests.to_string(),
+                s.traffic.errors.to_string(),
+                format!("{:.1}", s.traffic.p50_ms),
+                format!("{:.1}", s.traffic.p99_ms),
+                format!("{:.1}", s.traffic.max_ms),
+                format!("{:.1}", s.traffic.lock_wait_ms),
+                s.retries.to_string(),
+                verdict(s).to_string(),
+            ]
+        })
+        .collect();
+    out.write_all(
+        render_rows(
+            Format::Markdown,
+            &[
+                "step",
+                "statement",
+                "ms",
+                "locks",
+                "rewrites",
+                "requests",
+                "errors",
+                "p50 ms",
+                "p99 ms",
+                "max ms",
+                "lock wait ms",
+                "retries",
+                "verdict",
+            ],
+            &rows,
+        )
+        .as_bytes(),
+    )?;
+    writeln!(out)?;
+    findings(r, out, "- ")?;
+    verdict_line(r, out, "- ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rehearse::{Baseline, Finding, Traffic};
+
+    fn statement(line: Option<usize>, sql: &str, mode: &str, max_ms: f64) -> StatementRehearsal {
+        StatementRehearsal {
+            line,
+            sql: sql.into(),
+            ms: 1234.5,
+            locks: vec![LockTaken {
+                relation: "public.appointments".into(),
+                mode: mode.into(),
+            }],
+            rewrites: vec![],
+            traffic: Traffic {
+                requests: 40,
+                errors: 0,
+                p50_ms: 3.0,
+                p99_ms: max_ms,
+                max_ms,
+                lock_wait_ms: max_ms - 5.0,
+                ..Traffic::default()
+            },
+            retries: 0,
+            failures: if max_ms > 2000.0 {
+                vec!["bookings stalled 2600 ms (budget 2000 ms)".into()]
+            } else {
+                vec![]
+            },
+        }
+    }
+
+    fn rehearsal() -> Rehearsal {
+        let v4 = MigrationRehearsal {
+            version: 4,
+            name: "appointment_indexes".into(),
+            mode: "no-transaction".into(),
+            wall_ms: 1300.0,
+            statements: vec![statement(
+                Some(14),
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx\n    ON appointments (org_id, provider_id, scheduled_at)",
+                "ShareUpdateExclusiveLock",
+                12.0,
+            )],
+        };
+        let mut commit = statement(None, "COMMIT", "AccessShareLock", 9.0);
+        commit.locks.clear();
+        let v6 = MigrationRehearsal {
+            version: 6,
+            name: "no_double_booking".into(),
+            mode: "transactional".into(),
+            wall_ms: 2500.0,
+            statements: vec![
+                statement(
+                    Some(9),
+                    "ALTER TABLE appointments ADD CONSTRAINT appointments_no_provider_overlap EXCLUDE USING gist (org_id WITH =)",
+                    "AccessExclusiveLock",
+                    2600.0,
+                ),
+                commit,
+            ],
+        };
+        Rehearsal {
+            before_version: 3,
+            orgs: 5,
+            clients: 5,
+            baseline: Baseline {
+                p99_ms: 4.5,
+                requests: 900,
+                errors: 0,
+            },
+            stall_budget_ms: 2000,
+            migrations: vec![v4, v6],
+            findings: vec![Finding {
+                version: 6,
+                file: "V6__no_double_booking.sql".into(),
+                line: Some(9),
+                lock: "AccessExclusiveLock on public.appointments".into(),
+                stall_ms: 2600.0,
+                message: "V6__no_double_booking.sql:9: AccessExclusiveLock on public.appointments: bookings stalled 2600 ms (budget 2000 ms)".into(),
+                recipe: crate::rehearse::verdict::recipe("EXCLUDE"),
+            }],
+            kept: None,
+        }
+    }
+
+    #[test]
+    fn table_lists_every_statement_within_100_columns_and_findings_below() {
+        let text = crate::report::to_string(&rehearsal(), Format::Table);
+        assert!(
+            text.starts_with("rehearsal V3 → V6, 5 orgs, 5 booking clients"),
+            "{text}"
+        );
+        assert!(text.contains("V4:14"), "{text}");
+        assert!(text.contains("ShareUpdateExclusive"), "{text}");
+        assert!(text.contains("V6 commit"), "{text}");
+        assert!(text.contains("FAIL"), "{text}");
+        assert!(
+            text.contains("FAILED V6__no_double_booking.sql:9: AccessExclusiveLock"),
+            "{text}"
+        );
+        assert!(text.contains("safer: no lock-free way exists"), "{text}");
+        assert!(
+            text.contains("verdict: 1 statement(s) over budget"),
+            "{text}"
+        );
+        let table: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with(['┌', '│', '├', '└']))
+            .collect();
+        assert!(!table.is_empty());
+        for line in table {
+            assert!(line.chars().count() <= 100, "too wide: {line}");
+        }
+    }
+
+    #[test]
+    fn markdown_has_one_row_per_migration_then_the_statements() {
+        let md = crate::report::to_string(&rehearsal(), Format::Markdown);
+        assert!(md.starts_with("### dbkit rehearsal V3 → V6"), "{md}");
+        assert!(
+            md.contains("| V4__appointment_indexes | ShareUpdateExclusiveLock on public.appointments | 1234 | 12 | ok |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| V6__no_double_booking | AccessExclusiveLock on public.appointments | 2469 | 2600 | FAIL |"),
+            "{md}"
+        );
+        assert!(md.contains("#### Statements"), "{md}");
+        assert!(
+            md.contains("| V6:9 | `ALTER TABLE appointments ADD CONSTRAINT"),
+            "{md}"
+        );
+        assert!(md.contains("- FAILED V6__no_double_booking.sql:9"), "{md}");
+    }
+
+    #[test]
+    fn json_has_the_shape_of_the_issue() {
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::report::to_string(&rehearsal(), Format::Json)).unwrap();
+        for key in ["p99_ms", "requests", "errors"] {
+            assert!(!v["baseline"][key].is_null(), "baseline.{key}");
+        }
+        assert_eq!(v["stall_budget_ms"], 2000);
+        let m = &v["migrations"][1];
+        assert_eq!(m["version"], 6);
+        assert_eq!(m["name"], "no_double_booking");
+        let s = &m["statements"][0];
+        for key in ["line", "sql", "ms", "locks", "rewrites", "traffic"] {
+            assert!(s.get(key).is_some(), "statement.{key}");
+        }
+        assert_eq!(s["locks"][0]["mode"], "AccessExclusiveLock");
+        assert_eq!(s["locks"][0]["relation"], "public.appointments");
+        for key in [
+            "requests",
+            "errors",
+            "p50_ms",
+            "p99_ms",
+            "max_ms",
+            "lock_wait_ms",
+        ] {
+            assert!(!s["traffic"][key].is_null(), "traffic.{key}");
+        }
+        assert!(m["statements"][1]["line"].is_null(), "COMMIT has no line");
+        assert!(v.get("kept").is_none());
+    }
+
+    #[test]
+    fn long_statements_are_shortened_in_the_table_only() {
+        assert_eq!(short_sql("SELECT\n   1", 28), "SELECT 1");
+        assert_eq!(short_sql(&"x".repeat(40), 10).chars().count(), 10);
+    }
+}

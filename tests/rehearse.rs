@@ -1,0 +1,240 @@
+//! `dbkit rehearse` through the real binary on real PostgreSQL, with one org: V4's
+//! CONCURRENTLY statements take ShareUpdateExclusiveLock on appointments and make no
+//! booking wait; V6's exclusion constraint takes AccessExclusiveLock and the bookings
+//! stall for about as long as it runs; `--max-stall` decides the exit code; the target
+//! is only read; the lab database is gone afterwards, also after SIGTERM.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{dbkit, fresh_db, repo_migrations, TestDb};
+use serde_json::Value;
+
+fn rehearse(db: &TestDb, args: &[&str], code: i32) -> Value {
+    let migrations = repo_migrations();
+    let out = dbkit()
+        .args([
+            "rehearse",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(["--migrations", migrations.to_str().unwrap()])
+        .args(["--orgs", "1", "--clients", "3"])
+        .args(args)
+        .timeout(Duration::from_secs(600))
+        .assert()
+        .code(code)
+        .get_output()
+        .clone();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "rehearse JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// Lab databases of rehearse left on the server by processes that have ended (the
+/// tests run in parallel: a running test's lab belongs to a live process). Lab names
+/// are `dbkit_scratch_rehearse_<pid>_<n>`.
+fn labs(db: &TestDb) -> usize {
+    db.query("SELECT datname FROM pg_database WHERE datname LIKE 'dbkit\\_scratch\\_rehearse\\_%'")
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .filter(|name| {
+            let pid = name.rsplit('_').nth(1).unwrap_or("");
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        })
+        .count()
+}
+
+fn statements(v: &Value, version: i64) -> Vec<Value> {
+    v["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == version)
+        .unwrap_or_else(|| panic!("no V{version} in {v:#}"))["statements"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn has_lock(s: &Value, relation: &str, mode: &str) -> bool {
+    s["locks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["relation"] == relation && l["mode"] == mode)
+}
+
+#[test]
+fn v4_builds_concurrently_without_stalling_and_v6_holds_appointments() {
+    let db = fresh_db();
+    let v = rehearse(&db, &["--before", "3", "--max-stall", "10m"], 0);
+    assert_eq!(v["before_version"], 3);
+    assert_eq!(v["stall_budget_ms"], 600_000);
+    assert!(v["baseline"]["requests"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(v["findings"], serde_json::json!([]));
+
+    let v4 = statements(&v, 4);
+    let on_appointments: Vec<&Value> = v4
+        .iter()
+        .filter(|s| s["sql"].as_str().unwrap().contains("ON appointments"))
+        .collect();
+    assert_eq!(on_appointments.len(), 5, "{v4:#?}");
+    for s in on_appointments {
+        assert!(
+            has_lock(s, "public.appointments", "ShareUpdateExclusiveLock"),
+            "{s:#}"
+        );
+        assert!(
+            !has_lock(s, "public.appointments", "AccessExclusiveLock"),
+            "{s:#}"
+        );
+        assert_eq!(s["traffic"]["lock_wait_ms"], 0.0, "no booking waits: {s:#}");
+        assert!(s["rewrites"].as_array().unwrap().is_empty());
+    }
+
+    let v6 = statements(&v, 6);
+    let exclude = v6
+        .iter()
+        .find(|s| s["sql"].as_str().unwrap().contains("EXCLUDE USING gist"))
+        .expect("the exclusion constraint");
+    assert_eq!(exclude["line"], 11);
+    assert!(
+        has_lock(exclude, "public.appointments", "AccessExclusiveLock"),
+        "{exclude:#}"
+    );
+    let (ms, max, waited) = (
+        exclude["ms"].as_f64().unwrap(),
+        exclude["traffic"]["max_ms"].as_f64().unwrap(),
+        exclude["traffic"]["lock_wait_ms"].as_f64().unwrap(),
+    );
+    assert!(
+        exclude["traffic"]["requests"].as_u64().unwrap() > 0,
+        "{exclude:#}"
+    );
+    assert!(waited > 0.0, "bookings waited on the lock: {exclude:#}");
+    assert!(
+        max >= ms * 0.5,
+        "the stall ({max} ms) is about the statement's {ms} ms"
+    );
+    assert!(v6
+        .iter()
+        .any(|s| s["sql"] == "COMMIT" && s["line"].is_null()));
+    let total: u64 = v["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["statements"].as_array().unwrap())
+        .map(|s| s["traffic"]["requests"].as_u64().unwrap())
+        .sum();
+    assert!(total > 0);
+
+    // The target was only read; the lab is gone.
+    assert!(db.query("SELECT to_regclass('refinery_schema_history') IS NULL")[0].get::<_, bool>(0));
+    assert_eq!(labs(&db), 0);
+}
+
+#[test]
+fn max_stall_gates_the_exit_code_from_the_targets_version() {
+    let db = fresh_db();
+    let migrations = repo_migrations();
+    dbkit()
+        .args([
+            "migrate",
+            "--target",
+            "5",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(["--migrations", migrations.to_str().unwrap()])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .success();
+    let v = rehearse(&db, &["--max-stall", "1ms"], 1);
+    assert_eq!(v["before_version"], 5, "the target's version by default");
+    assert_eq!(
+        v["migrations"].as_array().unwrap().len(),
+        1,
+        "only V6 is pending"
+    );
+    let findings = v["findings"].as_array().unwrap();
+    let f = findings
+        .iter()
+        .find(|f| f["line"] == 11)
+        .unwrap_or_else(|| panic!("no finding for V6:11: {v:#}"));
+    assert_eq!(f["lock"], "AccessExclusiveLock on public.appointments");
+    assert!(f["stall_ms"].as_f64().unwrap() > 1.0);
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("V6__no_double_booking.sql:11: "));
+    assert!(
+        f["recipe"].as_str().unwrap().contains("maintenance window"),
+        "{f:#}"
+    );
+    // The target is still at V5, with no rows.
+    let max: i32 = db.query("SELECT max(version) FROM refinery_schema_history")[0].get(0);
+    assert_eq!(max, 5);
+    let rows: i64 = db.query("SELECT count(*) FROM appointments")[0].get(0);
+    assert_eq!(rows, 0);
+    assert_eq!(labs(&db), 0);
+}
+
+#[test]
+fn sigterm_stops_the_traffic_and_drops_the_lab() {
+    let db = fresh_db();
+    let migrations = repo_migrations();
+    let child = Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(["rehearse", "--database-url", &db.url_string()])
+        .args(["--migrations", migrations.to_str().unwrap()])
+        .args([
+            "--before",
+            "3",
+            "--orgs",
+            "1",
+            "--clients",
+            "2",
+            "--baseline",
+            "60s",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start dbkit rehearse");
+    // Wait for the booking traffic on the lab database.
+    let started = Instant::now();
+    loop {
+        let n: i64 = db.query(
+            "SELECT count(*) FROM pg_stat_activity
+             WHERE application_name = 'dbkit-bench' AND datname LIKE 'dbkit\\_scratch\\_rehearse%'",
+        )[0]
+        .get(0);
+        if n > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "no traffic started"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: rehearse interrupted"), "{stderr}");
+    assert!(
+        stderr.contains("hint: the traffic was stopped and the lab database dropped"),
+        "{stderr}"
+    );
+    assert_eq!(labs(&db), 0);
+}
