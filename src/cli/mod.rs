@@ -6,6 +6,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod explain;
+
+pub use explain::ExplainArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dbkit",
@@ -99,7 +103,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
     )]
-    Explain(crate::explain::ExplainArgs),
+    Explain(ExplainArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
     /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
     #[command(
