@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
+use futures_util::FutureExt;
 
 use super::catalog::Catalog;
 use super::compare;
@@ -58,13 +59,20 @@ pub async fn before_after(
         progress,
         &mut timings,
     );
-    // `biased`: a stop request wins over a step that noticed the same signal (seeding
-    // listens for Ctrl-C itself, with advice meant for a target database).
-    let result = tokio::select! {
+    let mut stop = std::pin::pin!(stop::requested());
+    // `biased`: a stop request wins over a step that failed on the same signal
+    // (seeding listens for Ctrl-C itself, with advice meant for a target database)…
+    let mut result = tokio::select! {
         biased;
-        signal = stop::requested() => Err(signal),
+        signal = &mut stop => Err(signal),
         done = steps => Ok(done),
     };
+    // …also when the signal arrived in the middle of a poll, after `stop` was polled.
+    if matches!(result, Ok(Err(_))) {
+        if let Some(signal) = (&mut stop).now_or_never() {
+            result = Err(signal);
+        }
+    }
     let t = Instant::now();
     progress.set_message("drop scratch database");
     let keep = before.keep && matches!(result, Ok(Ok(_)));
