@@ -10,6 +10,16 @@ fn repo_queries() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("queries")
 }
 
+/// A copy of the repository's queries/ to edit.
+fn copied_queries() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_queries()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
 /// Migrate a fresh database to the head and seed a few orgs.
 fn seeded_db(orgs: u32) -> common::TestDb {
     let db = common::fresh_db();
@@ -86,11 +96,7 @@ fn unknown_fail_on_rule_is_a_usage_error() {
 
 #[test]
 fn a_broken_query_file_is_reported_by_name_before_connecting() {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_queries()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = copied_queries();
     std::fs::write(
         dir.path().join("contact_history.sql"),
         "SELECT a.id\nFROM appointments a\nWHERE a.org_id = $1 AND AND a.contact_id = $2\n",
@@ -345,11 +351,7 @@ fn databases_like(pattern: &str) -> i64 {
 fn a_sampler_that_writes_fails_and_changes_nothing() {
     let db = seeded_db(2);
     let before = fingerprint(&db);
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_queries()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = copied_queries();
     let catalog = std::fs::read_to_string(repo_queries().join("catalog.yaml")).unwrap();
     let sampler = "SELECT provider_id FROM appointments WHERE org_id = $1";
     assert!(

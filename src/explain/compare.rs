@@ -109,22 +109,12 @@ pub fn regressions(rows: &[DiffRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::rules::{Evidence, Finding, Severity};
 
     fn run(phase: Phase, ms: f64, buffers: u64, rules: &[Rule]) -> Run {
         let mut run = Run::empty("provider_conflict_check", "largest", phase, Role::Tenant);
         run.execution_ms = ms;
         run.buffers = buffers;
-        run.findings = rules
-            .iter()
-            .map(|r| Finding {
-                rule: *r,
-                severity: Severity::Warning,
-                message: String::new(),
-                evidence: Evidence::default(),
-            })
-            .collect();
-        run
+        run.flagged(rules)
     }
 
     #[test]

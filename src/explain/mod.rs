@@ -118,16 +118,16 @@ pub fn save_plans(report: &ExplainReport, dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Visible tables whose RLS applies to the connecting role.
+const RLS_SUBJECT_TABLES: &str = "SELECT c.relname::text FROM pg_class c
+             WHERE c.relrowsecurity AND pg_table_is_visible(c.oid) AND row_security_active(c.oid)
+             ORDER BY 1";
+
 /// Service runs use the connecting role: say so when RLS still applies to it (not a
 /// superuser, no BYPASSRLS, not the owner of an RLS-enabled table).
 pub(crate) async fn service_note(client: &tokio_postgres::Client) -> Result<Vec<String>> {
     let subject: Vec<String> = client
-        .query(
-            "SELECT c.relname::text FROM pg_class c
-             WHERE c.relrowsecurity AND pg_table_is_visible(c.oid) AND row_security_active(c.oid)
-             ORDER BY 1",
-            &[],
-        )
+        .query(RLS_SUBJECT_TABLES, &[])
         .await?
         .iter()
         .map(|r| r.get(0))

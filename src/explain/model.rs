@@ -185,13 +185,11 @@ impl ExplainReport {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::explain::rules::{Evidence, Severity};
-
-    fn run(phase: Phase, rules: &[Rule]) -> Run {
-        let mut run = Run::empty("q", "largest", phase, Role::Tenant);
-        run.findings = rules
+impl Run {
+    /// The run with a warning (no message) for each of `rules` (tests).
+    pub fn flagged(mut self, rules: &[Rule]) -> Run {
+        use crate::explain::rules::{Evidence, Severity};
+        self.findings = rules
             .iter()
             .map(|r| Finding {
                 rule: *r,
@@ -200,7 +198,16 @@ mod tests {
                 evidence: Evidence::default(),
             })
             .collect();
-        run
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(phase: Phase, rules: &[Rule]) -> Run {
+        Run::empty("q", "largest", phase, Role::Tenant).flagged(rules)
     }
 
     fn report(runs: Vec<Run>, diff: bool, regressions: Vec<String>) -> ExplainReport {

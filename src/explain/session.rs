@@ -64,6 +64,12 @@ pub fn lost_connection(err: anyhow::Error, doing: &str) -> anyhow::Error {
     )
 }
 
+/// statement_timeout for this transaction only.
+const SET_STATEMENT_TIMEOUT: &str = "SELECT set_config('statement_timeout', $1, true)";
+
+/// The JWT claims PostgREST sets, for this transaction only.
+const SET_CLAIMS: &str = "SELECT set_config('request.jwt.claims', $1, true)";
+
 /// A tenant session's claims, as PostgREST sets them.
 fn claims(org: &SampledOrg) -> String {
     serde_json::json!({"sub": org.member, "role": "authenticated", "org_id": org.org_id})
@@ -74,19 +80,11 @@ fn claims(org: &SampledOrg) -> String {
 pub async fn begin(client: &Client, role: Role, org: &SampledOrg, timeout: Duration) -> Result<()> {
     client.batch_execute("BEGIN").await?;
     client
-        .execute(
-            "SELECT set_config('statement_timeout', $1, true)",
-            &[&timeout.as_millis().to_string()],
-        )
+        .execute(SET_STATEMENT_TIMEOUT, &[&timeout.as_millis().to_string()])
         .await?;
     if role == Role::Tenant {
         client.batch_execute("SET LOCAL ROLE authenticated").await?;
-        client
-            .execute(
-                "SELECT set_config('request.jwt.claims', $1, true)",
-                &[&claims(org)],
-            )
-            .await?;
+        client.execute(SET_CLAIMS, &[&claims(org)]).await?;
     }
     Ok(())
 }
