@@ -251,9 +251,11 @@ async fn session_settings(
     client: &Client,
     lock_timeout: Duration,
 ) -> std::result::Result<(), tokio_postgres::Error> {
+    // synchronous_commit on: a migration reported applied survives a server crash, even
+    // on a server (dbkit's local cluster) that defaults to asynchronous commits.
     let sql = format!(
         "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = 0; \
-         SET idle_in_transaction_session_timeout = 0;",
+         SET idle_in_transaction_session_timeout = 0; SET synchronous_commit = on;",
         lock_timeout.as_millis()
     );
     client.batch_execute(&sql).await
