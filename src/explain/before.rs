@@ -10,7 +10,7 @@ use futures_util::FutureExt;
 
 use super::catalog::Catalog;
 use super::compare;
-use super::model::{BeforeOptions, ExplainReport, Phase, RunOptions, Setting};
+use super::model::{BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting};
 use super::runner::{self, Phases};
 use super::sample;
 use super::session::connector;
@@ -24,8 +24,8 @@ use crate::progress::Indicator;
 type Timings = Vec<(String, u64)>;
 
 /// What the steps on the scratch database produced.
-struct Explained {
-    runs: Vec<super::model::Run>,
+struct OnScratch {
+    runs: Vec<Run>,
     head: Option<i32>,
     appointments: i64,
     notes: Vec<String>,
@@ -75,7 +75,9 @@ pub async fn before_after(
     }
     let t = Instant::now();
     progress.set_message("drop scratch database");
-    let keep = before.keep && matches!(result, Ok(Ok(_)));
+    // A stopped run is incomplete: dropped even with --keep. A failed one is kept on
+    // request, for inspection.
+    let keep = before.keep && result.is_ok();
     let finished = lab.finish(keep).await;
     timings.push(lap("drop_scratch", t));
     let explained = match result {
@@ -92,7 +94,15 @@ pub async fn before_after(
                 "the target database was not touched; rerun the command to get the report",
             ));
         }
-        Ok(done) => done?,
+        Ok(Err(e)) => {
+            return Err(match finished {
+                Ok(Finished::Kept { name, url }) => {
+                    e.context(format!("kept the scratch database {name} at {url}"))
+                }
+                _ => e,
+            })
+        }
+        Ok(Ok(done)) => done,
     };
     let mut notes = explained.notes;
     if let Finished::Kept { name, url } = finished? {
@@ -125,7 +135,7 @@ async fn on_scratch(
     version: i32,
     progress: &Indicator,
     timings: &mut Timings,
-) -> Result<Explained> {
+) -> Result<OnScratch> {
     let t = Instant::now();
     progress.set_message(format!("migrate to V{version}"));
     let reached = lab.migrate_to(Some(version)).await?;
@@ -171,7 +181,7 @@ async fn on_scratch(
     let mut notes = super::service_note(&client).await?;
     notes.extend(super::hypopg_note(&client, run).await?);
     notes.extend(explained.notes);
-    Ok(Explained {
+    Ok(OnScratch {
         runs: explained.runs,
         head,
         appointments: seeded.tables.appointments as i64,
