@@ -127,7 +127,7 @@ fn spawn(args: &[&str], url: &DbUrl) -> Child {
 }
 
 fn url_string(url: &DbUrl) -> String {
-    dbkit::db::cluster::url_for(url.config().get_ports()[0], &url.dbname())
+    url.reveal()
 }
 
 fn run(args: &[&str], url: &DbUrl) -> std::process::Output {

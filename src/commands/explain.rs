@@ -16,7 +16,7 @@ pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> R
     let opts = options(args)?;
     // Catalog errors name their file before any connection is tried.
     let catalog = crate::explain::load_catalog(&opts)?;
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let report = crate::explain::explain(&database.url()?, &catalog, &opts).await?;
     if let Some(dir) = &args.save_plans {
         crate::explain::save_plans(&report, dir)?;
@@ -49,7 +49,7 @@ fn options(args: &ExplainArgs) -> Result<ExplainOptions> {
             };
             Some(BeforeOptions {
                 version,
-                migrations: MigrationSet::resolve(&args.source)?,
+                migrations: MigrationSet::resolve(&args.source.options())?,
                 seed: SeedOptions {
                     orgs: args.orgs,
                     seed: args.seed,

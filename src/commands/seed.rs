@@ -12,6 +12,6 @@ pub async fn run(
     args: &crate::seed::SeedArgs,
     format: Format,
 ) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     crate::seed::command(&database, args, format).await
 }

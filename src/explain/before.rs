@@ -1,12 +1,11 @@
 //! The `--before V` flow, on a scratch database from `crate::lab`: create → migrate to
 //! V → seed → ANALYZE → sample → explain → migrate to the head → ANALYZE → explain →
 //! diff → drop (unless `--keep`). The target's data is never touched. Ctrl-C or SIGTERM
-//! (`stop`) ends the flow where it is and drops the scratch database.
+//! (`crate::signal`) ends the flow where it is and drops the scratch database.
 
 use std::time::Instant;
 
 use anyhow::Result;
-use futures_util::FutureExt;
 
 use super::catalog::Catalog;
 use super::compare;
@@ -14,10 +13,10 @@ use super::model::{BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting
 use super::runner::{self, Phases};
 use super::sample;
 use super::session::connector;
-use super::stop;
 use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::lab::{Finished, Lab};
+use crate::migrate::{version_label, Version};
 use crate::progress::Indicator;
 
 /// Wall-clock milliseconds per step, in the order they ran.
@@ -59,18 +58,17 @@ pub async fn before_after(
         progress,
         &mut timings,
     );
-    let mut stop = std::pin::pin!(stop::requested());
     // `biased`: a stop request wins over a step that failed on the same signal
-    // (seeding listens for Ctrl-C itself, with advice meant for a target database)…
+    // (seeding listens for it too, with advice meant for a target database)…
     let mut result = tokio::select! {
         biased;
-        signal = &mut stop => Err(signal),
+        stop = crate::signal::wait() => Err(stop),
         done = steps => Ok(done),
     };
-    // …also when the signal arrived in the middle of a poll, after `stop` was polled.
+    // …also when the signal arrived in the middle of a poll, after `wait` was polled.
     if matches!(result, Ok(Err(_))) {
-        if let Some(signal) = (&mut stop).now_or_never() {
-            result = Err(signal);
+        if let Some(stop) = crate::signal::stopped() {
+            result = Err(stop);
         }
     }
     let t = Instant::now();
@@ -90,7 +88,10 @@ pub async fn before_after(
                 ),
             };
             return Err(hinted(
-                format!("explain --before {version} stopped by {signal}: {dropped}"),
+                format!(
+                    "explain --before {version} stopped by {}: {dropped}",
+                    signal.name()
+                ),
                 "the target database was not touched; rerun the command to get the report",
             ));
         }
@@ -138,12 +139,13 @@ async fn on_scratch(
 ) -> Result<OnScratch> {
     let t = Instant::now();
     progress.set_message(format!("migrate to V{version}"));
-    let reached = lab.migrate_to(Some(version)).await?;
-    if reached != Some(version) {
+    let target = Version::from(version);
+    let reached = lab.migrate_to(Some(target)).await?;
+    if reached != Some(target) {
         return Err(hinted(
             format!(
                 "--before {version}: the migrations reach {} instead",
-                crate::migrate::apply::version_label(reached)
+                version_label(lab.migrations().layout(), reached)
             ),
             "pick a version that exists in the migrations directory",
         ));
@@ -169,7 +171,11 @@ async fn on_scratch(
     timings.push(lap("explain_before", t));
     let t = Instant::now();
     progress.set_message("migrate to the head");
-    let head = lab.migrate_to(None).await?;
+    let head = lab
+        .migrate_to(None)
+        .await?
+        .map(Version::to_i32)
+        .transpose()?;
     lab.analyze().await?;
     timings.push(lap("migrate_after", t));
     let t = Instant::now();

@@ -9,7 +9,7 @@
 //! plan model (`plan`), the rules (`rules/`), parameter sampling (`sample`), the
 //! rolled-back session every run lives in (`session`), running a phase (`runner`),
 //! hypothetical indexes (`hypopg`), the before/after flow (`before`) and its diff
-//! (`compare`), and the stop request it listens for (`stop`).
+//! (`compare`).
 
 pub mod before;
 pub mod catalog;
@@ -21,7 +21,6 @@ pub mod rules;
 pub mod runner;
 pub mod sample;
 pub mod session;
-pub mod stop;
 
 use std::path::Path;
 use std::time::Instant;

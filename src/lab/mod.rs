@@ -21,7 +21,7 @@ use anyhow::{Context, Result};
 use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
 use crate::migrate::apply::migrate_url;
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::seed::{SeedOptions, SeedSummary};
 use cache::CacheKey;
 pub use cache::CachePolicy;
@@ -32,7 +32,7 @@ pub struct Lab {
     scratch: ScratchDb,
     migrations: MigrationSet,
     /// The version the database is at (None: nothing applied yet).
-    version: Option<i32>,
+    version: Option<Version>,
     /// Where the lab's server is and whether templates are used.
     server: DbUrl,
     policy: CachePolicy,
@@ -58,7 +58,7 @@ pub enum CacheUse {
 /// How long each step of `Lab::seeded_at` took.
 #[derive(Debug, Clone, Default)]
 pub struct Built {
-    pub version: Option<i32>,
+    pub version: Option<Version>,
     pub seed: Option<SeedSummary>,
     pub create: Duration,
     pub migrate: Duration,
@@ -102,7 +102,7 @@ impl Lab {
         server: &DbUrl,
         purpose: &str,
         migrations: MigrationSet,
-        version: i32,
+        version: Version,
         seed: Option<&SeedOptions>,
     ) -> Result<(Lab, Built)> {
         let started = Instant::now();
@@ -135,10 +135,11 @@ impl Lab {
         server: &DbUrl,
         purpose: &str,
         migrations: MigrationSet,
-        version: i32,
+        version: impl Into<Version>,
         seed: Option<&SeedOptions>,
         policy: CachePolicy,
     ) -> Result<(Lab, Built)> {
+        let version = version.into();
         if policy == CachePolicy::Off {
             return Lab::seeded_at(server, purpose, migrations, version, seed).await;
         }
@@ -173,7 +174,7 @@ impl Lab {
     /// Migrate on to `target` (None: the head) and ANALYZE, reusing a template of the
     /// result when the lab caches: on a hit the lab's database is replaced by a clone.
     /// The lab's URL may change: read it again afterwards.
-    pub async fn migrate_on(&mut self, target: Option<i32>) -> Result<CacheUse> {
+    pub async fn migrate_on(&mut self, target: Option<Version>) -> Result<CacheUse> {
         let Some(mut key) = self.key.clone().filter(|_| self.policy == CachePolicy::On) else {
             self.migrate_to(target).await?;
             self.analyze().await?;
@@ -241,13 +242,13 @@ impl Lab {
     }
 
     /// The version the database is at.
-    pub fn version(&self) -> Option<i32> {
+    pub fn version(&self) -> Option<Version> {
         self.version
     }
 
     /// Apply the migrations up to `target` (None: all) with the `migrate` engine; the
     /// version reached. A rejected migration is the engine's `MigrationFailed` error.
-    pub async fn migrate_to(&mut self, target: Option<i32>) -> Result<Option<i32>> {
+    pub async fn migrate_to(&mut self, target: Option<Version>) -> Result<Option<Version>> {
         let report = migrate_url(self.scratch.url(), &self.migrations, target).await?;
         if let Some(v) = report.version() {
             self.version = Some(v);
@@ -293,7 +294,7 @@ impl Lab {
 }
 
 /// The migrations up to `upto` (all when None), by file name and exact SQL.
-fn key_migrations(key: &mut CacheKey, set: &MigrationSet, upto: Option<i32>) {
+fn key_migrations(key: &mut CacheKey, set: &MigrationSet, upto: Option<Version>) {
     for m in &set.migrations {
         if upto.is_none_or(|v| m.version <= v) {
             key.migration(&m.file_name, &m.sql);

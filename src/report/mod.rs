@@ -1,12 +1,16 @@
 //! The reporter: the one layer that turns engine results into output. Every result
 //! type implements `Render` for the three formats every command has (table, markdown,
-//! json); GitHub workflow annotations are `check`'s alone (`check::render`). Renderers
+//! json); GitHub workflow annotations are `check`'s alone (`report::check::github`). Renderers
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+pub mod db;
 pub mod explain;
+pub mod migrate;
 
 use std::io::{self, IsTerminal, Write};
+
+pub mod check;
 
 /// The output formats every command has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,14 +63,19 @@ pub fn stderr_is_terminal() -> bool {
 }
 
 /// Write `text` to stdout. A write that fails (disk full, a closed descriptor) is an
-/// error naming stdout, never a panic; a closed pipe ends the process quietly (SIGPIPE).
+/// error naming stdout, never a panic. A pipe closed by its reader (`| head`) is not:
+/// the output nobody reads is dropped and the command goes on, so that its errors
+/// still reach stderr.
 pub fn print(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    stdout
+    match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(stdout_error)
+    {
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(stdout_error),
+    }
 }
 
 /// A failed write to stdout, as a hinted error.

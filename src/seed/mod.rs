@@ -207,7 +207,7 @@ pub async fn seed_database(url: &DbUrl, opts: &SeedOptions) -> Result<SeedSummar
     let mut loaded = copy::Loaded::default();
     let outcome = tokio::select! {
         r = copy::load(&client, &mut rx, &bar, &mut loaded) => r,
-        _ = tokio::signal::ctrl_c() => Err(hinted(
+        _ = crate::signal::wait() => Err(hinted(
             format!(
                 "interrupted: {} of {} orgs were committed; the org being loaded was rolled back",
                 loaded.orgs_committed, opts.orgs
