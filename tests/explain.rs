@@ -10,6 +10,16 @@ fn repo_queries() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("queries")
 }
 
+/// A copy of the repository's queries/ to edit.
+fn copied_queries() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(repo_queries()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
+    }
+    dir
+}
+
 /// Migrate a fresh database to the head and seed a few orgs.
 fn seeded_db(orgs: u32) -> common::TestDb {
     let db = common::fresh_db();
@@ -86,11 +96,7 @@ fn unknown_fail_on_rule_is_a_usage_error() {
 
 #[test]
 fn a_broken_query_file_is_reported_by_name_before_connecting() {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo_queries()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.path().join(entry.file_name())).unwrap();
-    }
+    let dir = copied_queries();
     std::fs::write(
         dir.path().join("contact_history.sql"),
         "SELECT a.id\nFROM appointments a\nWHERE a.org_id = $1 AND AND a.contact_id = $2\n",
@@ -273,4 +279,190 @@ fn fail_on_a_rule_that_fires_exits_1() {
         ])
         .assert()
         .code(1);
+}
+
+/// The binary started in the background (for signals and faults while it runs).
+fn spawn(args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(args)
+        .current_dir(common::work_dir())
+        .env_remove("DATABASE_URL")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start dbkit")
+}
+
+/// Poll `ready` until it holds; panics (after killing `child`) when it never does.
+fn wait_until(child: &mut std::process::Child, what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !ready() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+            }
+            panic!("dbkit exited ({status}) before {what}:\n{stderr}");
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("never saw {what}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Wait for the child to exit (killing it after two minutes): exit code and stderr.
+fn finish(mut child: std::process::Child) -> (Option<i32>, String) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("dbkit did not stop");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Backends on databases named like `pattern` running a statement starting with
+/// `statement`.
+fn busy(pattern: &str, statement: &str) -> bool {
+    let sql = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname LIKE '{pattern}' AND query LIKE '{statement}%' AND state = 'active'"
+    );
+    common::sql(&common::server_url(), &sql)[0].get::<_, i64>(0) > 0
+}
+
+fn databases_like(pattern: &str) -> i64 {
+    common::sql(
+        &common::server_url(),
+        &format!("SELECT count(*) FROM pg_database WHERE datname LIKE '{pattern}'"),
+    )[0]
+    .get(0)
+}
+
+#[test]
+fn a_sampler_that_writes_fails_and_changes_nothing() {
+    let db = seeded_db(2);
+    let before = fingerprint(&db);
+    let dir = copied_queries();
+    let catalog = std::fs::read_to_string(repo_queries().join("catalog.yaml")).unwrap();
+    let sampler = "SELECT provider_id FROM appointments WHERE org_id = $1";
+    assert!(
+        catalog.contains(sampler),
+        "the busiest-provider sampler moved"
+    );
+    let hostile = catalog.replace(
+        sampler,
+        "WITH gone AS (DELETE FROM appointments WHERE org_id = $1 RETURNING provider_id) SELECT provider_id FROM gone",
+    );
+    std::fs::write(dir.path().join("catalog.yaml"), hostile).unwrap();
+    let out = common::dbkit()
+        .args([
+            "explain",
+            "--database-url",
+            &db.url_string(),
+            "--only",
+            "provider_conflict_check",
+            "--runs",
+            "1",
+            "--queries",
+        ])
+        .arg(dir.path())
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(stderr.contains("read-only transaction"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+    assert_eq!(fingerprint(&db), before, "a sampler changed data");
+}
+
+#[test]
+fn a_lost_connection_is_one_error_line_and_a_hint() {
+    let db = seeded_db(2);
+    // Enough runs that explaining takes minutes unless the connection is lost.
+    let mut child = spawn(&[
+        "explain",
+        "--database-url",
+        &db.url_string(),
+        "--runs",
+        "100000",
+        "--budget",
+        "10m",
+        "--no-index-suggestions",
+    ]);
+    wait_until(&mut child, "an EXPLAIN running", || {
+        busy(db.name(), "EXPLAIN")
+    });
+    common::sql(
+        &common::server_url(),
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            db.name()
+        ),
+    );
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(2), "{stderr}");
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains("lost the connection"), "{stderr}");
+    assert!(stderr.lines().any(|l| l.starts_with("hint: ")), "{stderr}");
+}
+
+/// `explain --before` stopped by `signal` once `statement` runs on its scratch
+/// database: exit 2, no advice meant for a target database, the scratch database gone.
+fn stop_before_run(signal: nix::sys::signal::Signal, statement: &str, extra: &[&str]) {
+    let target = common::fresh_db();
+    let small = small_profile();
+    let url = target.url_string();
+    let mut args = vec![
+        "explain",
+        "--database-url",
+        &url,
+        "--before",
+        "3",
+        "--profile",
+        small.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let mut child = spawn(&args);
+    let scratch = format!("dbkit_scratch_explain_{}_%", child.id());
+    wait_until(&mut child, statement, || busy(&scratch, statement));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
+    let (code, stderr) = finish(child);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("stopped by"), "{stderr}");
+    assert!(!stderr.contains("seed --reset"), "{stderr}");
+    assert!(stderr.contains("was dropped"), "{stderr}");
+    assert_eq!(
+        databases_like(&scratch),
+        0,
+        "scratch database left: {stderr}"
+    );
+    assert_eq!(
+        target.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")[0]
+            .get::<_, i64>(0),
+        0,
+        "the target was touched"
+    );
+}
+
+#[test]
+fn ctrl_c_while_seeding_the_scratch_database_drops_it_without_seed_advice() {
+    stop_before_run(nix::sys::signal::Signal::SIGINT, "COPY", &["--orgs", "500"]);
+}
+
+#[test]
+fn sigterm_while_explaining_drops_the_scratch_database() {
+    stop_before_run(
+        nix::sys::signal::Signal::SIGTERM,
+        "EXPLAIN",
+        &["--orgs", "3", "--runs", "100000", "--budget", "10m"],
+    );
 }

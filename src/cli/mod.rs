@@ -9,10 +9,12 @@ use clap::{Args, Parser, Subcommand};
 pub mod bench;
 mod check;
 pub mod db;
+pub mod explain;
 pub mod migrate;
 pub mod rehearse;
 
 pub use check::CheckArgs;
+pub use explain::ExplainArgs;
 pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
 
 #[derive(Debug, Parser)]
@@ -101,7 +103,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
     )]
-    Explain(crate::explain::ExplainArgs),
+    Explain(ExplainArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
     /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
     #[command(

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use super::model::{Phase, Run};
 use super::rules::{Role, Rule};
-use super::runner::{Phase, Run};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DiffRow {
@@ -109,35 +109,12 @@ pub fn regressions(rows: &[DiffRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::explain::plan::Buffers;
-    use crate::explain::rules::{Evidence, Finding, Severity};
 
     fn run(phase: Phase, ms: f64, buffers: u64, rules: &[Rule]) -> Run {
-        Run {
-            query: "provider_conflict_check".into(),
-            org: "largest".into(),
-            phase,
-            role: Role::Tenant,
-            execution_ms: ms,
-            planning_ms: 0.1,
-            buffers,
-            buffers_detail: Buffers::default(),
-            runs: 5,
-            seq_scans: vec![],
-            findings: rules
-                .iter()
-                .map(|r| Finding {
-                    rule: *r,
-                    severity: Severity::Warning,
-                    message: String::new(),
-                    evidence: Evidence::default(),
-                })
-                .collect(),
-            params: vec![],
-            error: None,
-            plan: None,
-            raw_plan: None,
-        }
+        let mut run = Run::empty("provider_conflict_check", "largest", phase, Role::Tenant);
+        run.execution_ms = ms;
+        run.buffers = buffers;
+        run.flagged(rules)
     }
 
     #[test]

@@ -1,440 +1,25 @@
-//! Running the catalog against a database: sample parameters from the seeded data,
-//! then for every query × org × role run `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON)` —
-//! warm-up, then up to K runs within a time budget, median — each run inside a
-//! transaction that is rolled back, under a `statement_timeout`. Tenant runs set the
-//! role and JWT claims the way PostgREST does. Also costs hypothetical indexes (hypopg).
+//! Running one phase of the catalog: every query × org × role explained on `jobs`
+//! connections — warm-up, then up to K runs within a time budget, median — with the
+//! plan rules applied, `rls-overhead` paired across roles and index suggestions costed
+//! (hypopg). Each run lives in its own rolled-back transaction (`session`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{anyhow, Context, Result};
-use bytes::BytesMut;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::Serialize;
-use tokio_postgres::types::{IsNull, ToSql, Type};
+use anyhow::Result;
 use tokio_postgres::Client;
-use uuid::Uuid;
 
-use super::catalog::{Catalog, ParamType, Query, Sample};
-use super::plan::{Buffers, Explained};
-use super::rules::index_suggestion::{self, Candidate, TableInfo};
-use super::rules::{self, Finding, PlanContext, Role, Thresholds};
-
-/// A sampled parameter value, bound with its real type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamValue {
-    Uuid(Uuid),
-    Timestamptz(DateTime<Utc>),
-    Date(NaiveDate),
-    Int4(i32),
-    Int8(i64),
-    Text(String),
-    Bool(bool),
-}
-
-impl std::fmt::Display for ParamValue {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ParamValue::Uuid(v) => write!(f, "{v}"),
-            ParamValue::Timestamptz(v) => write!(f, "{}", v.to_rfc3339()),
-            ParamValue::Date(v) => write!(f, "{v}"),
-            ParamValue::Int4(v) => write!(f, "{v}"),
-            ParamValue::Int8(v) => write!(f, "{v}"),
-            ParamValue::Text(v) => write!(f, "{v}"),
-            ParamValue::Bool(v) => write!(f, "{v}"),
-        }
-    }
-}
-
-impl ToSql for ParamValue {
-    fn to_sql(
-        &self,
-        ty: &Type,
-        out: &mut BytesMut,
-    ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            ParamValue::Uuid(v) => v.to_sql(ty, out),
-            ParamValue::Timestamptz(v) => v.to_sql(ty, out),
-            ParamValue::Date(v) => v.to_sql(ty, out),
-            ParamValue::Int4(v) => v.to_sql(ty, out),
-            ParamValue::Int8(v) => v.to_sql(ty, out),
-            ParamValue::Text(v) => v.to_sql(ty, out),
-            ParamValue::Bool(v) => v.to_sql(ty, out),
-        }
-    }
-
-    fn accepts(_ty: &Type) -> bool {
-        // Each statement is prepared with the catalog's types; the inner value checks.
-        true
-    }
-
-    tokio_postgres::types::to_sql_checked!();
-}
-
-fn read_value(row: &tokio_postgres::Row, ty: ParamType) -> Result<Option<ParamValue>> {
-    Ok(match ty {
-        ParamType::Uuid => row.try_get::<_, Option<Uuid>>(0)?.map(ParamValue::Uuid),
-        ParamType::Timestamptz => row
-            .try_get::<_, Option<DateTime<Utc>>>(0)?
-            .map(ParamValue::Timestamptz),
-        ParamType::Date => row
-            .try_get::<_, Option<NaiveDate>>(0)?
-            .map(ParamValue::Date),
-        ParamType::Int4 => row.try_get::<_, Option<i32>>(0)?.map(ParamValue::Int4),
-        ParamType::Int8 => row.try_get::<_, Option<i64>>(0)?.map(ParamValue::Int8),
-        ParamType::Text => row.try_get::<_, Option<String>>(0)?.map(ParamValue::Text),
-        ParamType::Bool => row.try_get::<_, Option<bool>>(0)?.map(ParamValue::Bool),
-    })
-}
-
-/// The parameters of every query for one org, and the member whose JWT tenant runs use.
-#[derive(Debug, Clone)]
-pub struct SampledOrg {
-    pub pick: String,
-    pub org_id: Uuid,
-    pub member: Uuid,
-    pub params: HashMap<String, Vec<ParamValue>>,
-}
-
-/// Sample every query's parameters for every org the catalog picks.
-/// Sample every query's parameters for every org the catalog picks, one connection per
-/// org (the samplers scan the seeded tables; two orgs on two cores halve the wait).
-pub async fn sample(
-    connect: impl Fn() -> futures_util::future::BoxFuture<'static, Result<Client>>,
-    catalog: &Catalog,
-) -> Result<Vec<SampledOrg>> {
-    let mut clients = Vec::new();
-    for _ in &catalog.orgs {
-        clients.push(connect().await?);
-    }
-    let tasks = catalog
-        .orgs
-        .iter()
-        .zip(&clients)
-        .map(|((pick, sql), client)| sample_org(client, catalog, pick, sql));
-    futures_util::future::try_join_all(tasks).await
-}
-
-async fn sample_org(
-    client: &Client,
-    catalog: &Catalog,
-    pick: &str,
-    sql: &str,
-) -> Result<SampledOrg> {
-    let mut cache: HashMap<(String, String), ParamValue> = HashMap::new();
-    {
-        let row = client
-            .query_opt(sql, &[])
-            .await
-            .with_context(|| format!("sampling the {pick} org (catalog.yaml `orgs.{pick}`)"))?;
-        let org_id: Uuid = row
-            .and_then(|r| r.get::<_, Option<Uuid>>(0))
-            .ok_or_else(|| {
-                crate::error::hinted(
-                    format!("no {pick} org found: appointments looks empty to this role"),
-                    "seed it first (dbkit seed --orgs 50) or use --before V, which seeds a scratch database; \
-                     if it is seeded, connect as the tables' owner or a BYPASSRLS role (sampling and service runs must see every org)",
-                )
-            })?;
-        let member: Uuid = client
-            .query_opt(catalog.member.as_str(), &[&org_id])
-            .await
-            .context("sampling a member of the org (catalog.yaml `member`)")?
-            .and_then(|r| r.get::<_, Option<Uuid>>(0))
-            .ok_or_else(|| anyhow!("org {org_id} has no member to run tenant queries as"))?;
-        let mut params = HashMap::new();
-        for query in &catalog.queries {
-            let mut values: Vec<ParamValue> = Vec::new();
-            for p in &query.params {
-                let value = match &p.sample {
-                    Sample::Org => ParamValue::Uuid(org_id),
-                    Sample::Query(sql) => {
-                        let key = (
-                            sql.clone(),
-                            values
-                                .iter()
-                                .map(|v| v.to_string())
-                                .collect::<Vec<_>>()
-                                .join("|"),
-                        );
-                        if let Some(v) = cache.get(&key) {
-                            v.clone()
-                        } else {
-                            let types: Vec<Type> = query.params[..values.len()]
-                                .iter()
-                                .map(|p| p.ty.pg_type())
-                                .collect();
-                            let stmt =
-                                client.prepare_typed(sql, &types).await.with_context(|| {
-                                    format!("preparing the sampler of {}.{}", query.name, p.name)
-                                })?;
-                            let refs: Vec<&(dyn ToSql + Sync)> =
-                                values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-                            let row = client
-                                .query_opt(&stmt, &refs)
-                                .await
-                                .with_context(|| format!("sampling {}.{}", query.name, p.name))?;
-                            let v = match row {
-                                Some(row) => read_value(&row, p.ty)?,
-                                None => None,
-                            }
-                            .ok_or_else(|| {
-                                anyhow!(
-                                    "sampling {}.{} for the {pick} org found no value",
-                                    query.name,
-                                    p.name
-                                )
-                            })?;
-                            cache.insert(key, v.clone());
-                            v
-                        }
-                    }
-                };
-                values.push(value);
-            }
-            params.insert(query.name.clone(), values);
-        }
-        Ok(SampledOrg {
-            pick: pick.to_string(),
-            org_id,
-            member,
-            params,
-        })
-    }
-}
-
-/// Before the migrations, after them, or the target database as it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Phase {
-    Before,
-    After,
-    Current,
-}
-
-impl std::fmt::Display for Phase {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Phase::Before => "before",
-            Phase::After => "after",
-            Phase::Current => "current",
-        })
-    }
-}
-
-/// One query × org × role in one phase: median figures, the plan, the findings.
-#[derive(Debug, Clone, Serialize)]
-pub struct Run {
-    pub query: String,
-    pub org: String,
-    pub phase: Phase,
-    pub role: Role,
-    pub execution_ms: f64,
-    pub planning_ms: f64,
-    /// Shared blocks hit + read (the root node's, including children).
-    pub buffers: u64,
-    pub buffers_detail: Buffers,
-    /// Measured runs behind the median (fewer than --runs when the time budget ran out).
-    pub runs: usize,
-    pub seq_scans: Vec<String>,
-    pub findings: Vec<Finding>,
-    pub params: Vec<(String, String)>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    #[serde(skip)]
-    pub plan: Option<Explained>,
-    /// The median run's EXPLAIN output as PostgreSQL returned it (for --save-plans).
-    #[serde(skip)]
-    pub raw_plan: Option<serde_json::Value>,
-}
-
-/// How to run.
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub runs: usize,
-    /// Time for one query × org × role, warm-up included: fewer than K runs when it is spent.
-    pub series_budget: Duration,
-    pub statement_timeout: Duration,
-    pub jobs: usize,
-    pub index_suggestions: bool,
-    pub thresholds: Thresholds,
-}
-
-/// Whether hypothetical indexes can be costed on this database, and how.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hypopg {
-    /// The extension is installed.
-    Installed,
-    /// Available on the server: created inside each costing transaction and rolled back.
-    CreateInTransaction,
-    Unavailable,
-}
-
-pub async fn hypopg_status(client: &Client) -> Result<Hypopg> {
-    let row = client
-        .query_opt(
-            "SELECT installed_version IS NOT NULL FROM pg_available_extensions WHERE name = 'hypopg'",
-            &[],
-        )
-        .await?;
-    Ok(match row.map(|r| r.get::<_, bool>(0)) {
-        Some(true) => Hypopg::Installed,
-        Some(false) => Hypopg::CreateInTransaction,
-        None => Hypopg::Unavailable,
-    })
-}
-
-/// Columns and btree index keys of the tables in the search path.
-pub async fn table_info(client: &Client) -> Result<HashMap<String, TableInfo>> {
-    let mut out: HashMap<String, TableInfo> = HashMap::new();
-    for row in client
-        .query(
-            "SELECT c.relname::text, array_agg(a.attname::text ORDER BY a.attnum)
-             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
-             WHERE c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
-               AND pg_table_is_visible(c.oid)
-             GROUP BY c.relname",
-            &[],
-        )
-        .await?
-    {
-        out.entry(row.get(0)).or_default().columns = row.get(1);
-    }
-    for row in client
-        .query(
-            "SELECT t.relname::text,
-                    array(SELECT a.attname::text
-                          FROM unnest(i.indkey::int2[]) WITH ORDINALITY AS k (attnum, n)
-                          JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-                          ORDER BY k.n)
-             FROM pg_index i
-             JOIN pg_class t ON t.oid = i.indrelid
-             JOIN pg_class ix ON ix.oid = i.indexrelid
-             JOIN pg_am am ON am.oid = ix.relam
-             WHERE am.amname = 'btree' AND i.indpred IS NULL AND pg_table_is_visible(t.oid)",
-            &[],
-        )
-        .await?
-    {
-        let name: String = row.get(0);
-        out.entry(name).or_default().btree_indexes.push(row.get(1));
-    }
-    Ok(out)
-}
-
-/// A tenant session's claims, as PostgREST sets them.
-fn claims(org: &SampledOrg) -> String {
-    serde_json::json!({"sub": org.member, "role": "authenticated", "org_id": org.org_id})
-        .to_string()
-}
-
-/// BEGIN, tenant setup, statement_timeout: the common prologue of every run.
-async fn begin(client: &Client, role: Role, org: &SampledOrg, timeout: Duration) -> Result<()> {
-    client.batch_execute("BEGIN").await?;
-    client
-        .execute(
-            "SELECT set_config('statement_timeout', $1, true)",
-            &[&timeout.as_millis().to_string()],
-        )
-        .await?;
-    if role == Role::Tenant {
-        client.batch_execute("SET LOCAL ROLE authenticated").await?;
-        client
-            .execute(
-                "SELECT set_config('request.jwt.claims', $1, true)",
-                &[&claims(org)],
-            )
-            .await?;
-    }
-    Ok(())
-}
-
-async fn rollback(client: &Client) {
-    let _ = client.batch_execute("ROLLBACK").await;
-}
-
-fn sql_for(query: &Query, role: Role) -> &str {
-    match role {
-        Role::Service => &query.service_sql,
-        Role::Tenant => &query.tenant_sql,
-    }
-}
-
-fn types_of(query: &Query) -> Vec<Type> {
-    query.params.iter().map(|p| p.ty.pg_type()).collect()
-}
-
-/// One EXPLAIN ANALYZE inside a transaction that is always rolled back.
-pub async fn explain_once(
-    client: &Client,
-    query: &Query,
-    role: Role,
-    org: &SampledOrg,
-    timeout: Duration,
-) -> Result<(Explained, serde_json::Value)> {
-    let result = async {
-        begin(client, role, org, timeout).await?;
-        let sql = format!(
-            "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
-            sql_for(query, role)
-        );
-        let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
-        let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let row = client.query_one(&stmt, &refs).await?;
-        let json: serde_json::Value = row.try_get(0)?;
-        Ok((Explained::from_json(&json)?, json))
-    }
-    .await;
-    rollback(client).await;
-    result
-}
-
-/// The plan's estimated cost without and with each candidate index (hypopg), in one
-/// rolled-back transaction.
-async fn cost_candidates(
-    client: &Client,
-    query: &Query,
-    org: &SampledOrg,
-    hypopg: Hypopg,
-    candidates: &[Candidate],
-    timeout: Duration,
-) -> Result<Vec<(Candidate, f64)>> {
-    let result = async {
-        begin(client, Role::Service, org, timeout).await?;
-        if hypopg == Hypopg::CreateInTransaction {
-            client
-                .batch_execute("CREATE EXTENSION IF NOT EXISTS hypopg")
-                .await?;
-        }
-        let sql = format!("EXPLAIN (FORMAT JSON) {}", query.service_sql);
-        let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
-        let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let mut out = Vec::new();
-        for candidate in candidates {
-            client
-                .execute(
-                    "SELECT * FROM hypopg_create_index($1)",
-                    &[&candidate.hypothetical_sql()],
-                )
-                .await?;
-            let row = client.query_one(&stmt, &refs).await?;
-            let plan = Explained::from_json(&row.try_get::<_, serde_json::Value>(0)?)?;
-            out.push((candidate.clone(), plan.plan.total_cost));
-            client.execute("SELECT hypopg_reset()", &[]).await?;
-        }
-        Ok(out)
-    }
-    .await;
-    let _ = client.execute("SELECT hypopg_reset()", &[]).await;
-    rollback(client).await;
-    result
-}
+use super::catalog::{Catalog, Query};
+use super::hypopg::{self, Hypopg};
+use super::model::{Phase, Run, RunOptions};
+use super::plan::Explained;
+use super::rules::index_suggestion;
+use super::rules::{self, PlanContext, Role, Thresholds};
+use super::sample::SampledOrg;
+use super::session::{explain_once, is_lost, lost_connection, Connector};
+use crate::progress::Indicator;
 
 /// One unit of work: a query for an org as a role.
 #[derive(Debug, Clone)]
@@ -444,11 +29,6 @@ struct Series {
     role: Role,
 }
 
-/// Progress reporting, shared by the workers.
-pub trait Progress: Send + Sync {
-    fn step(&self, done: usize, total: usize, what: &str);
-}
-
 pub struct Phases<'a> {
     pub phase: Phase,
     pub catalog: &'a Catalog,
@@ -456,13 +36,22 @@ pub struct Phases<'a> {
     pub options: &'a RunOptions,
 }
 
+/// One phase's runs, and what the engine has to say about them (suggestions it could
+/// not cost).
+#[derive(Debug, Default)]
+pub struct PhaseRuns {
+    pub runs: Vec<Run>,
+    pub notes: Vec<String>,
+}
+
 /// Explain every query × org × role on `jobs` connections; plan rules applied,
-/// rls-overhead paired, index suggestions costed. Runs come back in catalog order.
+/// rls-overhead paired, index suggestions costed. Runs come back in catalog order. A
+/// lost connection ends the phase with one error.
 pub async fn run_phase(
-    connect: impl Fn() -> futures_util::future::BoxFuture<'static, Result<Client>>,
+    connect: &Connector,
     work: Phases<'_>,
-    progress: &dyn Progress,
-) -> Result<Vec<Run>> {
+    progress: &Indicator,
+) -> Result<PhaseRuns> {
     let Phases {
         phase,
         catalog,
@@ -482,6 +71,8 @@ pub async fn run_phase(
         }
     }
     let total = series.len();
+    progress.set_length(total as u64);
+    progress.set_position(0);
     let done = Arc::new(AtomicUsize::new(0));
     let jobs = options.jobs.clamp(1, total.max(1));
     let mut clients = Vec::new();
@@ -489,12 +80,12 @@ pub async fn run_phase(
         clients.push(connect().await?);
     }
     let hypopg = if options.index_suggestions {
-        hypopg_status(&clients[0]).await?
+        hypopg::hypopg_status(&clients[0]).await?
     } else {
         Hypopg::Unavailable
     };
     let tables = if hypopg != Hypopg::Unavailable {
-        table_info(&clients[0]).await?
+        hypopg::table_info(&clients[0]).await?
     } else {
         HashMap::new()
     };
@@ -507,65 +98,87 @@ pub async fn run_phase(
         let tables = &tables;
         tasks.push(async move {
             let mut out = Vec::new();
+            let mut notes = Vec::new();
             for (i, s) in mine {
                 let query = &catalog.queries[s.query];
                 let org = &orgs[s.org];
-                let mut run = run_series(client, phase, query, org, s.role, options).await;
+                let mut run = run_series(client, phase, query, org, s.role, options).await?;
                 if run.error.is_none()
                     && s.role == Role::Service
                     && !query.dml
                     && hypopg != Hypopg::Unavailable
                 {
-                    if let Some(plan) = run.plan.clone() {
-                        let ctx = PlanContext {
-                            plan: &plan,
-                            role: s.role,
-                            thresholds: &options.thresholds,
-                        };
-                        let candidates = index_suggestion::candidates(&ctx, tables);
-                        if !candidates.is_empty() {
-                            match cost_candidates(
-                                client,
-                                query,
-                                org,
-                                hypopg,
-                                &candidates,
-                                options.statement_timeout,
-                            )
-                            .await
-                            {
-                                Ok(tried) => {
-                                    run.findings.extend(index_suggestion::verdict(&ctx, &tried))
-                                }
-                                Err(e) => eprintln!(
-                                    "note: index suggestions skipped for {}: {}",
-                                    query.name,
-                                    crate::error::one_line(&e)
-                                ),
-                            }
+                    let suggested = suggest(client, &run, query, org, hypopg, tables, options);
+                    match suggested.await {
+                        Ok(found) => run.findings.extend(found),
+                        Err(e) if is_lost(client, &e) => {
+                            return Err(lost_connection(
+                                e,
+                                &format!("costing indexes for {}", run.label()),
+                            ))
                         }
+                        Err(e) => notes.push(format!(
+                            "index suggestions skipped for {}: {}",
+                            query.name,
+                            crate::error::one_line(&e)
+                        )),
                     }
                 }
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                progress.step(
-                    n,
-                    total,
-                    &format!("{phase} {} ({}, {})", query.name, org.pick, s.role),
-                );
+                progress.set_position(n as u64);
+                progress.set_message(format!("explain {phase} {}", run.label()));
                 out.push((i, run));
             }
-            out
+            Ok::<_, anyhow::Error>((out, notes))
         });
     }
-    let mut indexed: Vec<(usize, Run)> = futures_util::future::join_all(tasks)
-        .await
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut indexed: Vec<(usize, Run)> = Vec::new();
+    let mut notes = Vec::new();
+    for worker in futures_util::future::try_join_all(tasks).await? {
+        indexed.extend(worker.0);
+        notes.extend(worker.1);
+    }
     indexed.sort_by_key(|(i, _)| *i);
     let mut runs: Vec<Run> = indexed.into_iter().map(|(_, r)| r).collect();
     pair_rls_overhead(&mut runs, &options.thresholds);
-    Ok(runs)
+    Ok(PhaseRuns { runs, notes })
+}
+
+/// Index suggestions for a service run's median plan: candidates from its filters,
+/// costed with hypopg.
+async fn suggest(
+    client: &Client,
+    run: &Run,
+    query: &Query,
+    org: &SampledOrg,
+    hypopg: Hypopg,
+    tables: &HashMap<String, index_suggestion::TableInfo>,
+    options: &RunOptions,
+) -> Result<Vec<rules::Finding>> {
+    let Some(plan) = &run.plan else {
+        return Ok(Vec::new());
+    };
+    let ctx = PlanContext {
+        plan,
+        role: run.role,
+        thresholds: &options.thresholds,
+    };
+    let candidates = index_suggestion::candidates(&ctx, tables);
+    if candidates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let tried = hypopg::cost_candidates(
+        client,
+        query,
+        org,
+        hypopg,
+        &candidates,
+        options.statement_timeout,
+    )
+    .await?;
+    Ok(index_suggestion::verdict(&ctx, &tried)
+        .into_iter()
+        .collect())
 }
 
 /// Spread series over `jobs` workers, round-robin — except writes, which all go to
@@ -628,7 +241,8 @@ pub fn pair_rls_overhead(runs: &mut [Run], t: &Thresholds) {
     }
 }
 
-/// Warm-up, then up to K runs within the series budget; the median run's figures.
+/// Warm-up, then up to K runs within the series budget; the median run's figures. A
+/// failing statement is the run's error; a lost connection is the phase's.
 async fn run_series(
     client: &Client,
     phase: Phase,
@@ -636,38 +250,27 @@ async fn run_series(
     org: &SampledOrg,
     role: Role,
     options: &RunOptions,
-) -> Run {
-    let params = query
+) -> Result<Run> {
+    let mut run = Run::empty(&query.name, &org.pick, phase, role);
+    run.params = query
         .params
         .iter()
         .zip(&org.params[&query.name])
         .map(|(p, v)| (p.name.clone(), v.to_string()))
         .collect();
-    let mut run = Run {
-        query: query.name.clone(),
-        org: org.pick.clone(),
-        phase,
-        role,
-        execution_ms: 0.0,
-        planning_ms: 0.0,
-        buffers: 0,
-        buffers_detail: Buffers::default(),
-        runs: 0,
-        seq_scans: Vec::new(),
-        findings: Vec::new(),
-        params,
-        error: None,
-        plan: None,
-        raw_plan: None,
+    let once = || explain_once(client, query, role, org, options.statement_timeout);
+    let failed = |run: &mut Run, e: anyhow::Error| {
+        if is_lost(client, &e) {
+            return Err(lost_connection(e, &format!("explaining {}", run.label())));
+        }
+        run.error = Some(crate::error::one_line(&e));
+        Ok(())
     };
     let started = Instant::now();
     let mut plans: Vec<(Explained, serde_json::Value)> = Vec::new();
-    let warm = match explain_once(client, query, role, org, options.statement_timeout).await {
+    let warm = match once().await {
         Ok(p) => p,
-        Err(e) => {
-            run.error = Some(crate::error::one_line(&e));
-            return run;
-        }
+        Err(e) => return failed(&mut run, e).map(|()| run),
     };
     let one = started.elapsed();
     // The budget covers the whole series. When a second run would not fit, the warm-up
@@ -679,12 +282,9 @@ async fn run_series(
         let mut last = one;
         while plans.len() < options.runs.max(1) {
             let t = Instant::now();
-            match explain_once(client, query, role, org, options.statement_timeout).await {
+            match once().await {
                 Ok(p) => plans.push(p),
-                Err(e) => {
-                    run.error = Some(crate::error::one_line(&e));
-                    return run;
-                }
+                Err(e) => return failed(&mut run, e).map(|()| run),
             }
             last = last.max(t.elapsed());
             if started.elapsed() + last > options.series_budget {
@@ -709,7 +309,7 @@ async fn run_series(
     };
     run.findings = rules::check_plan(&ctx);
     run.plan = Some(median);
-    run
+    Ok(run)
 }
 
 #[cfg(test)]

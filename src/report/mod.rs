@@ -6,6 +6,7 @@
 
 pub mod bench;
 pub mod db;
+pub mod explain;
 pub mod migrate;
 pub mod seed;
 pub mod rehearse;

@@ -1,52 +1,50 @@
-//! Renderers for an explain report: table (tabled), markdown for a PR comment
-//! (headline, diff table, findings, collapsed plans) and JSON per DESIGN.md. Each
-//! writes to any `io::Write`.
+//! Renders `ExplainReport`: a narrow table (runs or the before/after diff, short
+//! columns only, findings listed under it as wrapped lines, all within the table
+//! width), markdown for a PR comment (headline, diff table, findings, collapsed plans)
+//! and JSON per DESIGN.md. Markdown and JSON keep every message in full.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 
-use serde::Serialize;
+use super::{render_rows_within, table_width, Format, Render};
+use crate::explain::compare::DiffRow;
+use crate::explain::plan::render_tree;
+use crate::explain::rules::{count, Rule, Severity};
+use crate::explain::{ExplainReport, Phase, Run};
 
-use super::compare::DiffRow;
-use super::plan::render_tree;
-use super::rules::{count, Rule, Severity};
-use super::runner::{Phase, Run};
-use crate::report::{render_rows, Format};
-
-/// Where the runs came from (for headlines and JSON consumers).
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Setting {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub before_version: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub after_version: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub orgs: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub appointments: Option<i64>,
-    /// Wall-clock milliseconds per step (scratch, migrate, seed, explain before, ...).
-    pub timings_ms: BTreeMap<String, u64>,
+impl Render for ExplainReport {
+    fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        render_within(self, format, table_width(), out)
+    }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Report {
-    pub runs: Vec<Run>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<Vec<DiffRow>>,
-    pub regressions: Vec<String>,
-    pub setting: Setting,
-    pub notes: Vec<String>,
-}
-
-pub fn render(report: &Report, format: Format, out: &mut impl Write) -> std::io::Result<()> {
+/// `render` with an explicit table width (tests).
+pub fn render_within(
+    report: &ExplainReport,
+    format: Format,
+    width: usize,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     match format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, report)?;
             writeln!(out)
         }
         Format::Markdown => markdown(report, out),
-        Format::Table => table(report, out),
+        Format::Table => table(report, width, out),
     }
+}
+
+/// One `error:` line per run that failed (a statement timeout, a query error).
+pub fn error_lines(report: &ExplainReport) -> Vec<String> {
+    report
+        .runs
+        .iter()
+        .filter_map(|r| {
+            let error = r.error.as_deref()?;
+            Some(format!("error: {} ({}): {error}", r.label(), r.phase))
+        })
+        .collect()
 }
 
 fn ms(v: f64) -> String {
@@ -102,7 +100,7 @@ fn headline_row(rows: &[DiffRow]) -> Option<&DiffRow> {
         .or_else(|| rows.iter().max_by(|a, b| a.speedup.total_cmp(&b.speedup)))
 }
 
-fn headline(report: &Report) -> String {
+fn headline(report: &ExplainReport) -> String {
     let s = &report.setting;
     let mut text = match (s.before_version, s.after_version) {
         (Some(b), Some(a)) => format!("V{b} → V{a}"),
@@ -126,12 +124,13 @@ fn code(name: impl std::fmt::Display, format: Format) -> String {
     }
 }
 
-/// The before/after table of `--before`, in a human format.
-fn diff_table(rows: &[DiffRow], format: Format) -> String {
+/// The before/after table of `--before`. The table keeps to short columns; markdown
+/// adds the rules that appeared and disappeared.
+fn diff_table(rows: &[DiffRow], format: Format, width: usize) -> String {
     let body: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 code(&r.query, format),
                 r.org.clone(),
                 r.role.to_string(),
@@ -143,42 +142,54 @@ fn diff_table(rows: &[DiffRow], format: Format) -> String {
                     count(r.before_buffers as f64),
                     count(r.after_buffers as f64)
                 ),
-                rule_changes(r),
-            ]
+            ];
+            if format == Format::Markdown {
+                row.push(rule_changes(r));
+            }
+            row
         })
         .collect();
-    render_rows(
-        format,
-        &[
-            "query", "org", "role", "before", "after", "speedup", "buffers", "findings",
-        ],
-        &body,
-    )
+    let mut headers = vec![
+        "query", "org", "role", "before", "after", "speedup", "buffers",
+    ];
+    if format == Format::Markdown {
+        headers.push("findings");
+    }
+    render_rows_within(format, &headers, &body, width)
 }
 
-/// One row per run (query × org × role), in a human format.
-fn runs_table(runs: &[Run], format: Format) -> String {
+/// One row per run (query × org × role). The table counts findings (listed under
+/// it); markdown names their rules.
+fn runs_table(runs: &[Run], format: Format, width: usize) -> String {
     let body: Vec<Vec<String>> = runs
         .iter()
         .map(|r| {
-            vec![
-                code(&r.query, format),
-                r.org.clone(),
-                r.role.to_string(),
-                r.error
-                    .clone()
-                    .map_or_else(|| ms(r.execution_ms), |e| format!("error: {e}")),
-                count(r.buffers as f64),
-                r.seq_scans.join(", "),
+            let findings = if format == Format::Markdown {
                 r.findings
                     .iter()
                     .map(|f| code(f.rule, format))
                     .collect::<Vec<_>>()
-                    .join(" "),
+                    .join(" ")
+            } else {
+                r.findings.len().to_string()
+            };
+            let time = match (&r.error, format) {
+                (None, _) => ms(r.execution_ms),
+                (Some(_), Format::Table) => "error".into(),
+                (Some(e), _) => format!("error: {e}"),
+            };
+            vec![
+                code(&r.query, format),
+                r.org.clone(),
+                r.role.to_string(),
+                time,
+                count(r.buffers as f64),
+                r.seq_scans.join(", "),
+                findings,
             ]
         })
         .collect();
-    render_rows(
+    render_rows_within(
         format,
         &[
             "query",
@@ -190,78 +201,82 @@ fn runs_table(runs: &[Run], format: Format) -> String {
             "findings",
         ],
         &body,
+        width,
     )
 }
 
-fn table(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+fn table(report: &ExplainReport, width: usize, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "dbkit explain: {}", headline(report))?;
     if let Some(rows) = &report.diff {
-        write!(out, "{}", diff_table(rows, Format::Table))?;
+        write!(out, "{}", diff_table(rows, Format::Table, width))?;
+        let summary = format!(
+            "Findings before: {}; after: {}.",
+            findings_summary(&report.runs, Phase::Before),
+            findings_summary(&report.runs, Phase::After)
+        );
+        writeln!(out)?;
+        write_wrapped(out, &summary, "", "", width)?;
     } else {
-        write!(out, "{}", runs_table(&report.runs, Format::Table))?;
+        write!(out, "{}", runs_table(&report.runs, Format::Table, width))?;
     }
-    // With a diff, the before phase's findings are summarised in the diff's last
-    // column; listing them all would bury what is left after the migrations.
-    let last = if report.diff.is_some() {
-        Phase::After
-    } else {
-        Phase::Current
-    };
-    let findings: Vec<Vec<String>> = report
+    // With a diff, the before phase's findings are summarised above; listing them all
+    // would bury what is left after the migrations.
+    let last = report.last_phase();
+    let findings: Vec<(&Run, &crate::explain::rules::Finding)> = report
         .runs
         .iter()
         .filter(|r| r.phase == last)
-        .flat_map(|r| {
-            r.findings.iter().map(move |f| {
-                vec![
-                    format!("{} ({}, {})", r.query, r.org, r.role),
-                    f.severity.to_string(),
-                    f.rule.to_string(),
-                    f.message.clone(),
-                ]
-            })
-        })
+        .flat_map(|r| r.findings.iter().map(move |f| (r, f)))
         .collect();
-    if report.diff.is_some() {
-        writeln!(
-            out,
-            "\nFindings before: {}; after: {}.",
-            findings_summary(&report.runs, Phase::Before),
-            findings_summary(&report.runs, Phase::After)
-        )?;
-    }
     if !findings.is_empty() {
-        writeln!(out, "\nFindings ({last})")?;
-        write!(
-            out,
-            "{}",
-            render_rows(
-                Format::Table,
-                &["query", "severity", "rule", "message"],
-                &findings
-            )
-        )?;
+        writeln!(out, "\nFindings ({last}): {}", findings.len())?;
+        for (run, f) in findings {
+            let line = format!(
+                "{}  {} ({})  {}",
+                run.label(),
+                f.rule,
+                f.severity,
+                f.message
+            );
+            write_wrapped(out, &line, "  ", "      ", width)?;
+        }
     }
-    footer(report, out)
+    let mut footer: Vec<String> = error_lines(report);
+    footer.extend(
+        report
+            .regressions
+            .iter()
+            .map(|r| format!("regression: {r}")),
+    );
+    footer.extend(report.notes.iter().map(|n| format!("note: {n}")));
+    if !footer.is_empty() {
+        writeln!(out)?;
+    }
+    for line in footer {
+        write_wrapped(out, &line, "", "  ", width)?;
+    }
+    Ok(())
 }
 
-fn footer(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
-    for r in report.runs.iter().filter(|r| r.error.is_some()) {
-        writeln!(
-            out,
-            "error: {} ({}, {}, {}): {}",
-            r.query,
-            r.org,
-            r.role,
-            r.phase,
-            r.error.as_deref().unwrap_or("")
-        )?;
-    }
-    for reg in &report.regressions {
-        writeln!(out, "regression: {reg}")?;
-    }
-    for note in &report.notes {
-        writeln!(out, "note: {note}")?;
+/// `text` word-wrapped within `width` columns (tabled's wrapping, on one borderless
+/// cell): the first line after `first`, the others after `rest` (`first` no longer
+/// than `rest`).
+fn write_wrapped(
+    out: &mut dyn Write,
+    text: &str,
+    first: &str,
+    rest: &str,
+    width: usize,
+) -> io::Result<()> {
+    use tabled::settings::{Padding, Style, Width};
+    let room = width.saturating_sub(rest.chars().count()).max(10);
+    let mut cell = tabled::builder::Builder::from_iter([[text]]).build();
+    cell.with(Style::empty())
+        .with(Padding::zero())
+        .with(Width::wrap(room).keep_words(true));
+    for (i, line) in cell.to_string().lines().enumerate() {
+        let indent = if i == 0 { first } else { rest };
+        writeln!(out, "{indent}{}", line.trim())?;
     }
     Ok(())
 }
@@ -277,7 +292,7 @@ fn icon(s: Severity) -> &'static str {
 /// Cap on the collapsed plans, so the comment stays under GitHub's 65,536 characters.
 const PLANS_BUDGET: usize = 40_000;
 
-fn markdown(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
+fn markdown(report: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "## dbkit explain: {}\n", headline(report))?;
     if let Some(rows) = &report.diff {
         if let Some(h) = headline_row(rows) {
@@ -314,9 +329,13 @@ fn markdown(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
             findings_summary(&report.runs, Phase::Before),
             findings_summary(&report.runs, Phase::After)
         )?;
-        write!(out, "{}", diff_table(rows, Format::Markdown))?;
+        write!(out, "{}", diff_table(rows, Format::Markdown, usize::MAX))?;
     } else {
-        write!(out, "{}", runs_table(&report.runs, Format::Markdown))?;
+        write!(
+            out,
+            "{}",
+            runs_table(&report.runs, Format::Markdown, usize::MAX)
+        )?;
     }
     let phases: Vec<Phase> = if report.diff.is_some() {
         vec![Phase::After, Phase::Before]
@@ -385,6 +404,7 @@ fn markdown(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
 mod tests {
     use super::*;
     use crate::explain::compare;
+    use crate::explain::model::Setting;
     use crate::explain::rules::{check_plan, fixtures, PlanContext, Role, Thresholds};
 
     fn run(phase: Phase, role: Role, fixture: &str) -> Run {
@@ -395,29 +415,23 @@ mod tests {
             role,
             thresholds: &t,
         });
-        Run {
-            query: "provider_conflict_check".into(),
-            org: "largest".into(),
-            phase,
-            role,
-            execution_ms: plan.execution_ms,
-            planning_ms: plan.planning_ms,
-            buffers: plan.buffers().shared(),
-            buffers_detail: plan.buffers(),
-            runs: 5,
-            seq_scans: plan.seq_scans(),
-            findings,
-            params: vec![(
-                "org_id".into(),
-                "d448b959-3670-3db7-d092-3122172fb13c".into(),
-            )],
-            error: None,
-            plan: Some(plan),
-            raw_plan: None,
-        }
+        let mut run = Run::empty("provider_conflict_check", "largest", phase, role);
+        run.execution_ms = plan.execution_ms;
+        run.planning_ms = plan.planning_ms;
+        run.buffers = plan.buffers().shared();
+        run.buffers_detail = plan.buffers();
+        run.runs = 5;
+        run.seq_scans = plan.seq_scans();
+        run.findings = findings;
+        run.params = vec![(
+            "org_id".into(),
+            "d448b959-3670-3db7-d092-3122172fb13c".into(),
+        )];
+        run.plan = Some(plan);
+        run
     }
 
-    fn report() -> Report {
+    fn report() -> ExplainReport {
         let runs = vec![
             run(
                 Phase::Before,
@@ -441,7 +455,7 @@ mod tests {
             ),
         ];
         let diff = compare::diff(&runs);
-        Report {
+        ExplainReport {
             runs,
             regressions: compare::regressions(&diff),
             diff: Some(diff),
@@ -457,9 +471,45 @@ mod tests {
     }
 
     fn rendered(format: Format) -> String {
+        rendered_within(&report(), format, 100)
+    }
+
+    fn rendered_within(report: &ExplainReport, format: Format, width: usize) -> String {
         let mut out = Vec::new();
-        render(&report(), format, &mut out).unwrap();
+        render_within(report, format, width, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    /// The report without `--before`: the after phase's runs as `current` ones, with a
+    /// failed run and a long note.
+    fn current_report() -> ExplainReport {
+        let mut runs: Vec<Run> = report()
+            .runs
+            .into_iter()
+            .filter(|r| r.phase == Phase::Before)
+            .map(|mut r| {
+                r.phase = Phase::Current;
+                r
+            })
+            .collect();
+        let mut broken = runs[0].clone();
+        broken.query = "org_upcoming".into();
+        broken.error = Some("canceling statement due to statement timeout".into());
+        broken.findings.clear();
+        runs.push(broken);
+        ExplainReport {
+            runs,
+            diff: None,
+            regressions: vec![],
+            setting: Setting::default(),
+            notes: vec!["service runs use the connecting role, and RLS still applies to it on appointments, contacts, members, org_settings, providers: connect as the tables' owner".into()],
+        }
+    }
+
+    fn assert_fits(text: &str, width: usize) {
+        for line in text.lines() {
+            assert!(line.chars().count() <= width, "wider than {width}: {line}");
+        }
     }
 
     #[test]
@@ -511,10 +561,83 @@ mod tests {
             "{table}"
         );
         assert!(
-            table.contains("Index Scan using appointments_org"),
+            table.contains("Index Scan using") && table.contains("appointments_org"),
             "{table}"
         );
-        // Before-phase details stay in json/markdown; the diff column summarises them.
+        // Before-phase details stay in json/markdown; the summary line counts them.
         assert!(!table.contains("Seq Scan on appointments read"), "{table}");
+    }
+
+    #[test]
+    fn the_diff_table_and_its_findings_fit_100_columns() {
+        let table = rendered(Format::Table);
+        assert_fits(&table, 100);
+        // Findings are listed under the table, one wrapped item each, not as a table.
+        let items: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("  provider_conflict_check (largest, "))
+            .collect();
+        assert_eq!(items.len(), 2, "{table}");
+        assert!(items[0].contains("rows-removed (warning)"), "{table}");
+        assert!(table.contains("Findings (after): 2"), "{table}");
+        // The message is complete, only wrapped: its words come back in order.
+        let report = report();
+        let message = &report.runs[2].findings[0].message;
+        let words: Vec<&str> = table.split_whitespace().collect();
+        let first: Vec<&str> = message.split_whitespace().collect();
+        assert!(
+            words.windows(first.len()).any(|w| w == first.as_slice()),
+            "{table}"
+        );
+        // The diff table keeps to short columns: the rule changes are markdown's.
+        assert!(!table.contains("−seq-scan"), "{table}");
+    }
+
+    #[test]
+    fn a_narrow_terminal_gets_a_narrow_table() {
+        assert_fits(&rendered_within(&report(), Format::Table, 60), 60);
+        assert_fits(&rendered_within(&current_report(), Format::Table, 60), 60);
+    }
+
+    #[test]
+    fn the_runs_table_fits_and_lists_errors_and_notes_under_it() {
+        let table = rendered_within(&current_report(), Format::Table, 100);
+        assert_fits(&table, 100);
+        assert!(
+            table.starts_with("dbkit explain: current database\n"),
+            "{table}"
+        );
+        assert!(
+            table.contains("seq scans") && table.contains("│ findings │"),
+            "{table}"
+        );
+        assert!(
+            table.contains("error: org_upcoming (largest, service) (current): canceling statement due to statement timeout"),
+            "{table}"
+        );
+        assert!(
+            table.contains("note: service runs use the connecting role"),
+            "{table}"
+        );
+        assert!(table.contains("Findings (current): 2"), "{table}");
+    }
+
+    #[test]
+    fn markdown_and_json_keep_the_full_text() {
+        let report = current_report();
+        let long = &report.notes[0];
+        let md = rendered_within(&report, Format::Markdown, 100);
+        assert!(md.contains(long.as_str()), "{md}");
+        assert!(
+            md.contains("error: canceling statement due to statement timeout"),
+            "{md}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_str(&rendered_within(&report, Format::Json, 100)).unwrap();
+        assert_eq!(json["notes"][0], long.as_str());
+        assert_eq!(
+            json["runs"][2]["error"],
+            "canceling statement due to statement timeout"
+        );
     }
 }

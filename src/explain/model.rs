@@ -1,0 +1,250 @@
+//! The explain engine's vocabulary: what it is asked to do (`ExplainOptions`, plain
+//! values — no clap type, no output format) and what it returns (`ExplainReport`: the
+//! runs, the before/after diff, the setting and notes). The reporter
+//! (`crate::report::explain`) renders these; the command layer decides the exit code
+//! from `ExplainReport::fails`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::compare::DiffRow;
+use super::plan::{Buffers, Explained};
+use super::rules::{Finding, Role, Rule, Thresholds};
+use crate::migrate::MigrationSet;
+use crate::seed::SeedOptions;
+
+/// Everything `explain` needs, as plain values.
+#[derive(Debug, Clone)]
+pub struct ExplainOptions {
+    /// Directory with catalog.yaml; the shipped catalog when it is the default
+    /// `queries` and does not exist.
+    pub queries: PathBuf,
+    /// Only these queries (empty: all).
+    pub only: Vec<String>,
+    pub run: RunOptions,
+    /// `--before V`: explain on a scratch database before and after the migrations.
+    pub before: Option<BeforeOptions>,
+}
+
+/// The `--before V` part of the options.
+#[derive(Debug, Clone)]
+pub struct BeforeOptions {
+    pub version: u32,
+    pub migrations: MigrationSet,
+    /// How to seed the scratch database at V (orgs, seed, profile).
+    pub seed: SeedOptions,
+    /// Keep the scratch database instead of dropping it.
+    pub keep: bool,
+}
+
+/// How to run each query × org × role.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub runs: usize,
+    /// Time for one query × org × role, warm-up included: fewer than K runs when it is spent.
+    pub series_budget: Duration,
+    pub statement_timeout: Duration,
+    pub jobs: usize,
+    pub index_suggestions: bool,
+    pub thresholds: Thresholds,
+}
+
+/// Before the migrations, after them, or the target database as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Before,
+    After,
+    Current,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Before => "before",
+            Phase::After => "after",
+            Phase::Current => "current",
+        })
+    }
+}
+
+/// One query × org × role in one phase: median figures, the plan, the findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub query: String,
+    pub org: String,
+    pub phase: Phase,
+    pub role: Role,
+    pub execution_ms: f64,
+    pub planning_ms: f64,
+    /// Shared blocks hit + read (the root node's, including children).
+    pub buffers: u64,
+    pub buffers_detail: Buffers,
+    /// Measured runs behind the median (fewer than --runs when the time budget ran out).
+    pub runs: usize,
+    pub seq_scans: Vec<String>,
+    pub findings: Vec<Finding>,
+    pub params: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(skip)]
+    pub plan: Option<Explained>,
+    /// The median run's EXPLAIN output as PostgreSQL returned it (for --save-plans).
+    #[serde(skip)]
+    pub raw_plan: Option<serde_json::Value>,
+}
+
+impl Run {
+    /// A run not measured yet (figures zero, no plan).
+    pub fn empty(query: &str, org: &str, phase: Phase, role: Role) -> Run {
+        Run {
+            query: query.to_string(),
+            org: org.to_string(),
+            phase,
+            role,
+            execution_ms: 0.0,
+            planning_ms: 0.0,
+            buffers: 0,
+            buffers_detail: Buffers::default(),
+            runs: 0,
+            seq_scans: Vec::new(),
+            findings: Vec::new(),
+            params: Vec::new(),
+            error: None,
+            plan: None,
+            raw_plan: None,
+        }
+    }
+
+    /// `query (org, role)`: how a run is named in lists.
+    pub fn label(&self) -> String {
+        format!("{} ({}, {})", self.query, self.org, self.role)
+    }
+}
+
+/// Where the runs came from (for headlines and JSON consumers).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Setting {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before_version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_version: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub orgs: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub appointments: Option<i64>,
+    /// Wall-clock milliseconds per step (scratch, migrate, seed, explain before, ...).
+    pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// What `explain` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExplainReport {
+    pub runs: Vec<Run>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<Vec<DiffRow>>,
+    pub regressions: Vec<String>,
+    pub setting: Setting,
+    pub notes: Vec<String>,
+}
+
+/// One `--fail-on` item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOn {
+    Rule(Rule),
+    Regression,
+}
+
+impl ExplainReport {
+    /// The phase rules are judged on: after (with a diff), else current.
+    pub fn last_phase(&self) -> Phase {
+        if self.diff.is_some() {
+            Phase::After
+        } else {
+            Phase::Current
+        }
+    }
+
+    /// `--fail-on`: rules judged on the last phase's runs; regression on the diff. A
+    /// run that errored fails too.
+    pub fn fails(&self, fail_on: &[FailOn]) -> bool {
+        let last = self.last_phase();
+        let failing = fail_on.iter().any(|f| match f {
+            FailOn::Regression => !self.regressions.is_empty(),
+            FailOn::Rule(rule) => self
+                .runs
+                .iter()
+                .filter(|r| r.phase == last)
+                .any(|r| r.findings.iter().any(|x| x.rule == *rule)),
+        });
+        failing || self.runs.iter().any(|r| r.error.is_some())
+    }
+}
+
+#[cfg(test)]
+impl Run {
+    /// The run with a warning (no message) for each of `rules` (tests).
+    pub fn flagged(mut self, rules: &[Rule]) -> Run {
+        use crate::explain::rules::{Evidence, Severity};
+        self.findings = rules
+            .iter()
+            .map(|r| Finding {
+                rule: *r,
+                severity: Severity::Warning,
+                message: String::new(),
+                evidence: Evidence::default(),
+            })
+            .collect();
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(phase: Phase, rules: &[Rule]) -> Run {
+        Run::empty("q", "largest", phase, Role::Tenant).flagged(rules)
+    }
+
+    fn report(runs: Vec<Run>, diff: bool, regressions: Vec<String>) -> ExplainReport {
+        ExplainReport {
+            runs,
+            diff: diff.then(Vec::new),
+            regressions,
+            setting: Setting::default(),
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn rules_are_judged_on_the_last_phase_only() {
+        let r = report(
+            vec![run(Phase::Before, &[Rule::SeqScan]), run(Phase::After, &[])],
+            true,
+            vec![],
+        );
+        assert!(!r.fails(&[FailOn::Rule(Rule::SeqScan)]));
+        let r = report(vec![run(Phase::Current, &[Rule::SeqScan])], false, vec![]);
+        assert!(r.fails(&[FailOn::Rule(Rule::SeqScan)]));
+        assert!(!r.fails(&[FailOn::Rule(Rule::DiskSort)]));
+        assert!(!r.fails(&[]));
+    }
+
+    #[test]
+    fn regressions_and_errors_fail() {
+        let r = report(
+            vec![run(Phase::After, &[])],
+            true,
+            vec!["q: new seq-scan".into()],
+        );
+        assert!(r.fails(&[FailOn::Regression]));
+        assert!(!r.fails(&[]));
+        let mut broken = run(Phase::Current, &[]);
+        broken.error = Some("canceling statement due to statement timeout".into());
+        assert!(report(vec![broken], false, vec![]).fails(&[]));
+    }
+}
