@@ -23,6 +23,8 @@ pub struct BeforeOptions {
     pub orgs: u32,
     pub keep: bool,
     pub migrations: MigrationSet,
+    /// Whether the lab reuses and keeps templates of its builds.
+    pub cache: crate::lab::CachePolicy,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +86,7 @@ pub async fn run(
         )
     };
     let (mut lab, _built) = tokio::select! {
-        built = Lab::seeded_at(server, "bench", set.clone(), Version::from(version), Some(&seed)) => built?,
+        built = Lab::seeded_at_with(server, "bench", set.clone(), Version::from(version), Some(&seed), before.cache) => built?,
         _ = super::stop_signal() => return Err(interrupted()),
     };
     let measured = tokio::select! {
@@ -128,8 +130,8 @@ async fn measure(
     crate::progress::say(&format!(
         "bench --before {version}: migrating to the head (V{head})"
     ));
-    lab.migrate_to(None).await?;
-    lab.analyze().await?;
+    // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
+    lab.migrate_on(None).await?;
     crate::progress::say(&format!(
         "bench --before {version}: running the scenarios at V{head}"
     ));

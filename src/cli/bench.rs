@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// Keep the --before scratch database (its URL is printed).
     #[arg(long, requires = "before")]
     pub keep: bool,
+    /// Reuse (and keep) templates of the lab's builds on a server other than dbkit's
+    /// local cluster, where they are used by default (`dbkit db prune-cache` removes them).
+    #[arg(long, requires = "before")]
+    pub cache: bool,
     #[command(flatten)]
     pub source: super::MigrationSourceOpts,
     /// Remove appointments left behind by earlier bench runs that could not clean up, and exit.

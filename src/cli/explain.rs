@@ -35,6 +35,10 @@ pub struct ExplainArgs {
     /// Keep the scratch database instead of dropping it (--before only).
     #[arg(long, requires = "before")]
     pub keep: bool,
+    /// Reuse (and keep) templates of the lab's builds on a server other than dbkit's
+    /// local cluster, where they are used by default (`dbkit db prune-cache` removes them).
+    #[arg(long, requires = "before")]
+    pub cache: bool,
     /// Measured runs per query, org and role after a warm-up; the median is reported.
     #[arg(long, default_value_t = 5, value_name = "K", value_parser = at_least_one)]
     pub runs: usize,

@@ -40,6 +40,10 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
                 orgs: args.orgs,
                 keep: args.keep,
                 migrations: MigrationSet::resolve(&args.source.options())?,
+                cache: crate::lab::CachePolicy::for_target(
+                    matches!(database, Database::Local(_)),
+                    args.cache,
+                ),
             };
             let both = crate::bench::before::run(&url, &opts, &before).await?;
             emit(&both, format)?;

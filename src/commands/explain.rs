@@ -13,10 +13,10 @@ use crate::report::Format;
 use crate::seed::{Profile, SeedOptions};
 
 pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> Result<Outcome> {
-    let opts = options(args)?;
-    // Catalog errors name their file before any connection is tried.
-    let catalog = crate::explain::load_catalog(&opts)?;
+    // Resolving connects to nothing: catalog errors still name their file first.
     let database = Database::resolve(connect.database_url.as_deref())?;
+    let opts = options(args, matches!(database, Database::Local(_)))?;
+    let catalog = crate::explain::load_catalog(&opts)?;
     let report = crate::explain::explain(&database.url()?, &catalog, &opts).await?;
     if let Some(dir) = &args.save_plans {
         crate::explain::save_plans(&report, dir)?;
@@ -40,7 +40,7 @@ fn outcome(report: &ExplainReport, args: &ExplainArgs) -> Outcome {
 }
 
 /// The engine's plain options from the flags.
-fn options(args: &ExplainArgs) -> Result<ExplainOptions> {
+fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
     let before = match args.before {
         Some(version) => {
             let profile = match &args.profile {
@@ -57,6 +57,10 @@ fn options(args: &ExplainArgs) -> Result<ExplainOptions> {
                     ..SeedOptions::default()
                 },
                 keep: args.keep,
+                cache: crate::lab::CachePolicy::for_target(
+                    local_cluster,
+                    args.cache,
+                ),
             })
         }
         None => None,

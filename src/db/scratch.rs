@@ -161,6 +161,15 @@ async fn create_with(client: &Client, name: &str, template: Option<&str>) -> Res
     let mut sql = format!("CREATE DATABASE {}", quote_ident(name));
     if let Some(template) = template {
         sql.push_str(&format!(" TEMPLATE {}", quote_ident(template)));
+        // PostgreSQL 15's default WAL_LOG strategy writes every block of the copy through
+        // the WAL: several times slower than a file copy for a gigabyte-sized lab template.
+        let version: i32 = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .await?
+            .get(0);
+        if version >= 150000 {
+            sql.push_str(" STRATEGY = FILE_COPY");
+        }
     }
     let mut attempt = 0;
     loop {

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
 use super::catalog::Catalog;
 use super::compare;
@@ -15,7 +15,7 @@ use super::sample;
 use super::session::connector;
 use crate::db::DbUrl;
 use crate::error::hinted;
-use crate::lab::{Finished, Lab};
+use crate::lab::{CacheUse, Finished, Lab};
 use crate::migrate::{version_label, Version};
 use crate::progress::Indicator;
 
@@ -140,7 +140,10 @@ async fn on_scratch(
     let t = Instant::now();
     progress.set_message(format!("migrate to V{version}"));
     let target = Version::from(version);
-    let reached = lab.migrate_to(Some(target)).await?;
+    let built = lab
+        .prepare(target, Some(&before.seed), before.cache)
+        .await?;
+    let reached = lab.version();
     if reached != Some(target) {
         return Err(hinted(
             format!(
@@ -150,11 +153,11 @@ async fn on_scratch(
             "pick a version that exists in the migrations directory",
         ));
     }
-    timings.push(lap("migrate_before", t));
-    let t = Instant::now();
-    progress.set_message(format!("seed {} orgs", before.seed.orgs));
-    let seeded = lab.seed(&before.seed).await?;
-    timings.push(lap("seed", t));
+    // Built, or cloned from a template (then neither step took time of its own).
+    timings.push(("migrate_before".to_string(), built.migrate.as_millis() as u64));
+    timings.push(("seed".to_string(), built.seeding.as_millis() as u64));
+    timings.push(lap("build_at_v", t));
+    let appointments = appointment_count(lab.url()).await?;
     let connect = connector(lab.url());
     let t = Instant::now();
     progress.set_message("sample parameters");
@@ -171,13 +174,11 @@ async fn on_scratch(
     timings.push(lap("explain_before", t));
     let t = Instant::now();
     progress.set_message("migrate to the head");
-    let head = lab
-        .migrate_to(None)
-        .await?
-        .map(Version::to_i32)
-        .transpose()?;
-    lab.analyze().await?;
+    let head_cache = lab.migrate_on(None).await?;
+    let head = lab.version().map(Version::to_i32).transpose()?;
     timings.push(lap("migrate_after", t));
+    // A cached head is a clone: another database, so connect anew.
+    let connect = connector(lab.url());
     let t = Instant::now();
     let after = runner::run_phase(&connect, phase(Phase::After), progress).await?;
     timings.push(lap("explain_after", t));
@@ -187,14 +188,42 @@ async fn on_scratch(
     let mut notes = super::service_note(&client).await?;
     notes.extend(super::hypopg_note(&client, run).await?);
     notes.extend(explained.notes);
+    notes.extend(cache_note(&built.cache, &head_cache));
     Ok(OnScratch {
         runs: explained.runs,
         head,
-        appointments: seeded.tables.appointments as i64,
+        appointments,
         notes,
     })
 }
 
 fn lap(step: &str, started: Instant) -> (String, u64) {
     (step.to_string(), started.elapsed().as_millis() as u64)
+}
+
+async fn appointment_count(url: &crate::db::DbUrl) -> Result<i64> {
+    let client = crate::db::connect(url).await?;
+    Ok(client
+        .query_one("SELECT count(*) FROM appointments", &[])
+        .await
+        .context("counting the seeded appointments")?
+        .get(0))
+}
+
+/// Say when the lab reused a template, so a fast run is not mistaken for a cold one.
+fn cache_note(at_v: &CacheUse, head: &CacheUse) -> Option<String> {
+    let name = |u: &CacheUse| match u {
+        CacheUse::Hit(n) => Some(format!("reused {n}")),
+        CacheUse::Stored(n) => Some(format!("stored {n}")),
+        CacheUse::NotStored(why) => Some(format!("not stored ({why})")),
+        CacheUse::Off => None,
+    };
+    match (name(at_v), name(head)) {
+        (None, None) => None,
+        (a, b) => Some(format!(
+            "lab cache: seeded database {}; migrated head {} (`dbkit db prune-cache` removes templates)",
+            a.unwrap_or_else(|| "not cached".into()),
+            b.unwrap_or_else(|| "not cached".into())
+        )),
+    }
 }

@@ -38,6 +38,8 @@ pub struct BeforeOptions {
     pub seed: SeedOptions,
     /// Keep the scratch database instead of dropping it.
     pub keep: bool,
+    /// Whether the lab reuses and keeps templates of its builds.
+    pub cache: crate::lab::CachePolicy,
 }
 
 /// How to run each query × org × role.

@@ -173,6 +173,67 @@ impl Lab {
         Ok((lab, built))
     }
 
+    /// On a lab just created (empty): bring it to `version` and seed it, reusing a
+    /// template when `policy` allows (the lab's database is then replaced by a clone, so
+    /// read its URL again). What `seeded_at_with` does, for callers that create the lab
+    /// first so that a stop during the build can drop it.
+    pub async fn prepare(
+        &mut self,
+        version: Version,
+        seed: Option<&SeedOptions>,
+        policy: CachePolicy,
+    ) -> Result<Built> {
+        let started = Instant::now();
+        self.policy = policy;
+        let (admin, key) = if policy == CachePolicy::On {
+            let admin = connect(&self.server).await?;
+            let mut key = CacheKey::new(cache::server_major(&admin).await?);
+            key_migrations(&mut key, &self.migrations, Some(version));
+            key_seed(&mut key, seed);
+            (Some(admin), Some(key))
+        } else {
+            (None, None)
+        };
+        if let (Some(admin), Some(key)) = (&admin, &key) {
+            let name = key.database_name();
+            if cache::has_template(admin, &name).await? {
+                let clone = ScratchDb::create(&self.server, "lab", Some(&name)).await?;
+                tune(clone.url()).await?;
+                // platform: a clone lacks the template's database settings (search_path).
+                crate::platform::provide_if_wanted(clone.url(), &self.migrations).await?;
+                let old = std::mem::replace(&mut self.scratch, clone);
+                old.drop_now().await?;
+                self.version = Some(version);
+                self.key = Some(key.clone());
+                return Ok(Built {
+                    version: self.version,
+                    create: started.elapsed(),
+                    cache: CacheUse::Hit(name),
+                    ..Built::default()
+                });
+            }
+        }
+        self.migrate_to(Some(version)).await?;
+        let migrate = started.elapsed();
+        let started = Instant::now();
+        let summary = match seed {
+            Some(opts) => Some(self.seed(opts).await?),
+            None => None,
+        };
+        let mut built = Built {
+            version: self.version,
+            seed: summary,
+            migrate,
+            seeding: started.elapsed(),
+            ..Built::default()
+        };
+        if let (Some(admin), Some(key)) = (admin, key) {
+            built.cache = self.store(&admin, &key.database_name()).await;
+            self.key = Some(key);
+        }
+        Ok(built)
+    }
+
     /// Migrate on to `target` (None: the head) and ANALYZE, reusing a template of the
     /// result when the lab caches: on a hit the lab's database is replaced by a clone.
     /// The lab's URL may change: read it again afterwards.
