@@ -56,6 +56,7 @@ impl Locator {
                     }
                 }
                 Ast::CreateFunction(f) => keys.push(format!("function:{}", table_key(&f.name))),
+                Ast::CreateView(v) => keys.push(format!("view:{}", table_key(&v.name))),
                 _ => {}
             }
             for key in keys {

@@ -39,6 +39,9 @@ pub struct CheckArgs {
     /// Keep the scratch databases for inspection (their names go to stderr).
     #[arg(long)]
     pub keep: bool,
+    /// Print the tenancy model inferred from the migrations (and dbkit.yaml), then stop.
+    #[arg(long)]
+    pub explain_tenancy: bool,
 }
 
 pub async fn command(
@@ -60,6 +63,16 @@ pub async fn command(
             ));
         }
     }
+    let config = isolation::Config::find(&args.source.migrations)?;
+    if args.explain_tenancy {
+        let tenancy = explain_tenancy(&database.url()?, &files, &config, args).await?;
+        let format = match format {
+            render::Output::Report(format) => format,
+            render::Output::Github => crate::report::Format::Table,
+        };
+        crate::report::emit(&tenancy, format)?;
+        return Ok(Outcome::Clean);
+    }
     if !args.offline {
         let server = database.url()?;
         let target = connect(&server).await?;
@@ -67,7 +80,7 @@ pub async fn command(
             findings.extend(files::applied_findings(&files, &applied)?);
         }
         drop(target);
-        findings.extend(on_scratch(&server, &files, args).await?);
+        findings.extend(on_scratch(&server, &files, args, &config).await?);
     }
     let mut findings = ignore::apply(&files, findings);
     sort(&mut findings);
@@ -112,6 +125,7 @@ async fn on_scratch(
     server: &DbUrl,
     files: &[MigrationFile],
     args: &CheckArgs,
+    config: &isolation::Config,
 ) -> Result<Vec<Finding>> {
     let mut findings = Vec::new();
     let locator = Locator::new(files);
@@ -122,21 +136,49 @@ async fn on_scratch(
 
     // 1. Everything from zero; the final schema is what catalog rules judge.
     let scratch = apply::Scratch::create(server, "check", args.keep).await?;
-    let result = fresh_schema(scratch.url(), &set, &locator).await;
+    let result = fresh_schema(scratch.url(), &set, &locator, config).await;
     scratch.finish().await?;
     findings.extend(result?);
 
     // 2. Production upgrades happen on data: migrate to the base, seed, apply the rest.
     if let Some(base) = args.base {
         let scratch = apply::Scratch::create(server, "check_base", args.keep).await?;
-        let result = upgrade_on_data(scratch.url(), &set, base).await;
+        let result = upgrade_on_data(scratch.url(), &set, base, config).await;
         scratch.finish().await?;
         findings.extend(result?);
     }
     Ok(findings)
 }
 
-async fn fresh_schema(url: &DbUrl, set: &MigrationSet, locator: &Locator) -> Result<Vec<Finding>> {
+/// The tenancy model of the migrations applied from zero on a scratch database.
+async fn explain_tenancy(
+    server: &DbUrl,
+    files: &[MigrationFile],
+    config: &isolation::Config,
+    args: &CheckArgs,
+) -> Result<isolation::Tenancy> {
+    let Some(set) = apply::migration_set(files) else {
+        anyhow::bail!("two migration files share a version: run dbkit check to see which");
+    };
+    let scratch = apply::Scratch::create(server, "check", args.keep).await?;
+    let result = async {
+        if let Some(failure) = apply::apply_to(scratch.url(), &set, None).await? {
+            anyhow::bail!("{}:{}: {}", failure.file, failure.line, failure.message);
+        }
+        let client = connect(scratch.url()).await?;
+        Ok(isolation::model(&client, config).await?.tenancy)
+    }
+    .await;
+    scratch.finish().await?;
+    result
+}
+
+async fn fresh_schema(
+    url: &DbUrl,
+    set: &MigrationSet,
+    locator: &Locator,
+    config: &isolation::Config,
+) -> Result<Vec<Finding>> {
     if let Some(failure) = apply::apply_to(url, set, None).await? {
         return Ok(vec![failure_finding(
             failure,
@@ -144,18 +186,24 @@ async fn fresh_schema(url: &DbUrl, set: &MigrationSet, locator: &Locator) -> Res
         )]);
     }
     let mut client = connect(url).await?;
-    let mut findings = catalog::check(&client, locator).await?;
-    findings.extend(isolation::prove(&mut client, locator).await?);
+    let model = isolation::model(&client, config).await?;
+    let mut findings = catalog::check(&client, locator, &model).await?;
+    findings.extend(isolation::prove(&mut client, &model, locator).await?);
     Ok(findings)
 }
 
-async fn upgrade_on_data(url: &DbUrl, set: &MigrationSet, base: i64) -> Result<Vec<Finding>> {
+async fn upgrade_on_data(
+    url: &DbUrl,
+    set: &MigrationSet,
+    base: i64,
+    config: &isolation::Config,
+) -> Result<Vec<Finding>> {
     // A failure up to the base is already reported by the run from zero.
     if apply::apply_to(url, set, Some(base)).await?.is_some() {
         return Ok(vec![]);
     }
     let client = connect(url).await?;
-    if let Err(e) = isolation::seed_orgs(&client, 3).await {
+    if let Err(e) = isolation::seed_orgs(&client, config, 3).await {
         return Ok(vec![Finding::new(
             Rule::IsolationInconclusive,
             format!(

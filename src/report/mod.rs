@@ -4,6 +4,8 @@
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+mod tenancy;
+
 use std::io::{self, IsTerminal, Write};
 
 /// The output formats every command has.

@@ -1,0 +1,342 @@
+//! Probe planning: which requests the proof makes, as PostgREST would make them, for
+//! every relation the model or the API exposes. A pure function of the facts and the
+//! tenancy model; the fixture's values are bound when a probe runs (`execute`).
+//!
+//! As an authenticated member of tenant A: read tenant B's rows; insert a row carrying
+//! B's key; move one of A's rows to B; update and delete B's rows (picked by primary
+//! key, not by tenant key). Through every exposed view and zero-argument
+//! set-returning function: read B's rows. As anon: read anything, and every write.
+
+use serde::Serialize;
+
+use super::facts::{Facts, RelKind, Relation};
+use super::tenancy::{Kind, Tenancy};
+use crate::db::ident::quote;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    Anon,
+    /// An authenticated member of tenant A.
+    Member,
+}
+
+impl Actor {
+    pub fn role(self) -> &'static str {
+        match self {
+            Actor::Anon => "anon",
+            Actor::Member => "authenticated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Select => "SELECT",
+            Op::Insert => "INSERT",
+            Op::Update => "UPDATE",
+            Op::Delete => "DELETE",
+        }
+    }
+
+    /// pg_policy.polcmd.
+    pub fn polcmd(self) -> &'static str {
+        match self {
+            Op::Select => "r",
+            Op::Insert => "a",
+            Op::Update => "w",
+            Op::Delete => "d",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Relation(u32),
+    Function(u32),
+}
+
+/// A value bound when the probe runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// Tenant B's rows of the target, as a JSON array of their primary keys.
+    OtherRows,
+    /// Tenant A's rows of the target, likewise.
+    OwnRows,
+    /// Tenant B's key, as text.
+    OtherKey,
+    /// The value in column `column` of tenant B's first row of table `table`.
+    OtherValue { table: u32, column: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// A query returning one count: rows read or written.
+    Count { sql: String, params: Vec<Param> },
+    /// The fixture's INSERT of a new row of tenant B.
+    InsertOther,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub target: Target,
+    /// As reported.
+    pub object: String,
+    pub actor: Actor,
+    pub op: Op,
+    /// What a leak means, with `{n}` for the count.
+    pub leak: String,
+    pub statement: Statement,
+}
+
+/// `to_jsonb(t)` is one of the rows in `$n` (a JSON array of primary keys).
+fn among(n: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(${n}::text::jsonb) e WHERE to_jsonb(t) @> e)"
+    )
+}
+
+/// A column an UPDATE may set to itself.
+fn settable(r: &Relation) -> Option<String> {
+    r.columns
+        .iter()
+        .find(|c| c.writable())
+        .map(|c| quote(&c.name))
+}
+
+fn count(sql: String, params: Vec<Param>) -> Statement {
+    Statement::Count { sql, params }
+}
+
+/// The probes of one table the model names.
+fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
+    let name = &r.sql_name;
+    let probe = |actor, op, leak: &str, statement| Probe {
+        target: Target::Relation(r.oid),
+        object: r.name.clone(),
+        actor,
+        op,
+        leak: leak.to_string(),
+        statement,
+    };
+    let public = matches!(kind, Kind::Public);
+    if !public {
+        out.push(probe(
+            Actor::Member,
+            Op::Select,
+            "SELECT read {n} row(s) of tenant B",
+            count(
+                format!("SELECT count(*) FROM {name} AS t WHERE {}", among(1)),
+                vec![Param::OtherRows],
+            ),
+        ));
+        out.push(probe(
+            Actor::Anon,
+            Op::Select,
+            "anon SELECT read {n} row(s)",
+            count(format!("SELECT count(*) FROM {name} AS t"), vec![]),
+        ));
+    }
+    if let Some(c) = settable(r) {
+        out.push(probe(
+            Actor::Member,
+            Op::Update,
+            "UPDATE changed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
+            count(
+                format!("WITH w AS (UPDATE {name} AS t SET {c} = t.{c} WHERE {} RETURNING 1) SELECT count(*) FROM w", among(1)),
+                vec![Param::OtherRows],
+            ),
+        ));
+        out.push(probe(
+            Actor::Anon,
+            Op::Update,
+            "anon UPDATE changed {n} row(s)",
+            count(
+                format!("WITH w AS (UPDATE {name} AS t SET {c} = t.{c} RETURNING 1) SELECT count(*) FROM w"),
+                vec![],
+            ),
+        ));
+    }
+    out.push(probe(
+        Actor::Member,
+        Op::Delete,
+        "DELETE removed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
+        count(
+            format!(
+                "WITH w AS (DELETE FROM {name} AS t WHERE {} RETURNING 1) SELECT count(*) FROM w",
+                among(1)
+            ),
+            vec![Param::OtherRows],
+        ),
+    ));
+    out.push(probe(
+        Actor::Anon,
+        Op::Delete,
+        "anon DELETE removed {n} row(s)",
+        count(
+            format!("WITH w AS (DELETE FROM {name} AS t WHERE {} OR {} RETURNING 1) SELECT count(*) FROM w", among(1), among(2)),
+            vec![Param::OtherRows, Param::OwnRows],
+        ),
+    ));
+    if matches!(kind, Kind::Tenant { .. }) {
+        return;
+    }
+    out.push(probe(
+        Actor::Anon,
+        Op::Insert,
+        "anon INSERT was accepted",
+        Statement::InsertOther,
+    ));
+    if public {
+        return;
+    }
+    out.push(probe(
+        Actor::Member,
+        Op::Insert,
+        "INSERT of a row belonging to tenant B was accepted",
+        Statement::InsertOther,
+    ));
+    // Move one of A's rows to B: the tenant key, the parent, or the owning user.
+    let moved = match kind {
+        Kind::Keyed { key } => r
+            .columns
+            .iter()
+            .find(|c| &c.name == key)
+            .map(|c| (key.clone(), c.sql_type.clone(), Param::OtherKey)),
+        Kind::Child {
+            via, parent_oid, ..
+        } if via.len() == 1 => {
+            let fk = r.foreign_keys.iter().find(|f| &f.columns == via);
+            fk.and_then(|f| {
+                let c = r.columns.iter().find(|c| c.name == via[0])?;
+                Some((
+                    via[0].clone(),
+                    c.sql_type.clone(),
+                    Param::OtherValue {
+                        table: *parent_oid,
+                        column: f.target_columns[0].clone(),
+                    },
+                ))
+            })
+        }
+        _ => None,
+    };
+    if let Some((column, sql_type, param)) = moved {
+        let c = quote(&column);
+        out.push(probe(
+            Actor::Member,
+            Op::Update,
+            &format!("UPDATE moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's)"),
+            count(
+                format!("WITH w AS (UPDATE {name} AS t SET {c} = $1::text::{sql_type} WHERE {} RETURNING 1) SELECT count(*) FROM w", among(2)),
+                vec![param, Param::OwnRows],
+            ),
+        ));
+    }
+}
+
+/// Reads through a view or function: B's rows are those carrying B's key.
+fn read_probes(
+    target: Target,
+    object: &str,
+    from: &str,
+    keys: &[String],
+    anon: bool,
+    authenticated: bool,
+    out: &mut Vec<Probe>,
+) {
+    if anon {
+        out.push(Probe {
+            target,
+            object: object.to_string(),
+            actor: Actor::Anon,
+            op: Op::Select,
+            leak: "anon SELECT read {n} row(s)".into(),
+            statement: count(format!("SELECT count(*) FROM {from} AS t"), vec![]),
+        });
+    }
+    if authenticated && !keys.is_empty() {
+        let carries: Vec<String> = keys
+            .iter()
+            .map(|k| format!("to_jsonb(t) ->> '{}' = $1", k.replace('\'', "''")))
+            .collect();
+        out.push(Probe {
+            target,
+            object: object.to_string(),
+            actor: Actor::Member,
+            op: Op::Select,
+            leak: "SELECT read {n} row(s) of tenant B".into(),
+            statement: count(
+                format!(
+                    "SELECT count(*) FROM {from} AS t WHERE {}",
+                    carries.join(" OR ")
+                ),
+                vec![Param::OtherKey],
+            ),
+        });
+    }
+}
+
+/// Every probe, for the tables the model names (except those not filled), the
+/// exposed views and the exposed zero-argument set-returning functions.
+pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for t in &tenancy.tables {
+        if unfilled.contains(&t.oid) {
+            continue;
+        }
+        if let Some(r) = facts.relation(t.oid) {
+            table_probes(r, &t.kind, &mut out);
+        }
+    }
+    let mut keys: Vec<String> = tenancy
+        .tables
+        .iter()
+        .filter_map(|t| match &t.kind {
+            Kind::Keyed { key } => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for v in facts
+        .relations
+        .iter()
+        .filter(|r| r.exposed && r.kind != RelKind::Table)
+    {
+        read_probes(
+            Target::Relation(v.oid),
+            &v.name,
+            &v.sql_name,
+            &keys,
+            v.anon,
+            v.authenticated,
+            &mut out,
+        );
+    }
+    for f in facts
+        .functions
+        .iter()
+        .filter(|f| f.exposed && f.returns_set && f.required_args == 0 && !f.is_trigger)
+    {
+        read_probes(
+            Target::Function(f.oid),
+            &format!("{}()", f.name),
+            &format!("{}()", f.sql_name),
+            &keys,
+            f.anon,
+            f.authenticated,
+            &mut out,
+        );
+    }
+    out
+}
