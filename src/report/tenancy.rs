@@ -151,6 +151,7 @@ mod tests {
                 },
             ],
             untenanted: vec!["audit_log".into()],
+            sharding: false,
         }
     }
 

@@ -1,7 +1,8 @@
 //! `tenant-key-not-in-unique` (info): on a tenant table, a primary key, unique
 //! constraint or foreign key to another tenant table that lacks the tenant key.
 //! Sharding by tenant (Citus's multi-tenant model) needs the key in all of them; this
-//! is scale-out readiness on paper, not a defect today.
+//! is scale-out readiness on paper, not a defect today, so it is reported only when
+//! dbkit.yaml asks (`tenancy: { sharding: true }`).
 
 use super::Hit;
 use crate::check::isolation::facts::Facts;
@@ -10,6 +11,9 @@ use crate::check::rule::Rule;
 
 pub fn check(facts: &Facts, tenancy: &Tenancy) -> Vec<Hit> {
     let mut hits = Vec::new();
+    if !tenancy.sharding {
+        return hits;
+    }
     for t in &tenancy.tables {
         let Kind::Keyed { key } = &t.kind else {
             continue;
@@ -76,7 +80,14 @@ mod tests {
             relations: vec![orgs, providers, members, appointments],
             ..Facts::default()
         };
-        let tenancy = crate::check::isolation::tenancy::infer(&facts, &Config::default());
+        let mut config = Config::default();
+        assert!(check(
+            &facts,
+            &crate::check::isolation::tenancy::infer(&facts, &config)
+        )
+        .is_empty());
+        config.tenancy.sharding = true;
+        let tenancy = crate::check::isolation::tenancy::infer(&facts, &config);
         let hits = check(&facts, &tenancy);
         let objects: Vec<&str> = hits.iter().map(|h| h.subjects[0].object.as_str()).collect();
         assert_eq!(objects, vec!["appointments", "providers"]);

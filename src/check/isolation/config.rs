@@ -13,6 +13,7 @@
 //!     notes: { via: appointment_id }      # a child: its tenant comes through this FK
 //!     profiles: { per_user: id }          # per-user rows: column holding auth.uid()
 //!     plans: { public: true }             # readable by everyone on purpose
+//!   sharding: true              # report tenant-key-not-in-unique (scale-out readiness)
 //! ```
 
 use std::collections::BTreeMap;
@@ -43,6 +44,9 @@ pub struct TenancyConfig {
     pub membership: Option<MembershipConfig>,
     #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
+    /// Report `tenant-key-not-in-unique` (readiness for sharding by tenant).
+    #[serde(default)]
+    pub sharding: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

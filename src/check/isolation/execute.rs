@@ -176,7 +176,7 @@ async fn as_actor<'a>(
             Outcome::Rows(0) | Outcome::Denied => continue,
             Outcome::Rows(n) => probe.leak.replace("{n}", &n.to_string()),
             Outcome::Constrained(why) => format!(
-                "{} got past row-level security (stopped only by: {why})",
+                "{role} {} got past row-level security, stopped only by {why}",
                 probe.op.sql()
             ),
             Outcome::Other(why) => {

@@ -152,8 +152,7 @@ const RELATIONS: &str = concat!(
 
 // $1: oid, $2: role. Privileges of a role on a relation.
 const REACH: &str =
-    "SELECT has_table_privilege($2, $1, 'SELECT') OR has_table_privilege($2, $1, 'INSERT')
-        OR has_table_privilege($2, $1, 'UPDATE') OR has_table_privilege($2, $1, 'DELETE')";
+    "SELECT has_table_privilege($2::text, $1::oid, 'SELECT, INSERT, UPDATE, DELETE')";
 
 const COLUMNS: &str = "
     SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
@@ -253,6 +252,9 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
             checks: vec![],
         });
     }
+    // dbkit's own migration history is not the project's schema.
+    relations
+        .retain(|r| !(r.schema == "public" && r.short == crate::migrate::apply::HISTORY_TABLE));
     for rel in &mut relations {
         fill_relation(client, rel).await?;
     }

@@ -185,7 +185,8 @@ pub fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
 pub fn refusal(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
         Some(d) => match d.constraint() {
-            Some(c) => format!("{} (constraint {c})", d.message()),
+            Some(c) if !d.message().contains(c) => format!("{} (constraint {c})", d.message()),
+            Some(_) => d.message().to_string(),
             None => d.message().to_string(),
         },
         None => e.to_string(),

@@ -41,6 +41,9 @@ pub struct Tenancy {
     pub tables: Vec<TableTenancy>,
     /// Tables an API role can reach that have no tenancy: `isolation-untested`.
     pub untenanted: Vec<String>,
+    /// dbkit.yaml asked for scale-out readiness (`tenant-key-not-in-unique`).
+    #[serde(skip)]
+    pub sharding: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -141,10 +144,10 @@ pub fn columns_read(expr: &str, table: &str) -> BTreeSet<String> {
                 Expr::Identifier(i) => {
                     self.found.insert(i.value.clone());
                 }
-                Expr::CompoundIdentifier(parts) if parts.len() == 2 => {
-                    if parts[0].value == self.table {
-                        self.found.insert(parts[1].value.clone());
-                    }
+                Expr::CompoundIdentifier(parts)
+                    if parts.len() == 2 && parts[0].value == self.table =>
+                {
+                    self.found.insert(parts[1].value.clone());
                 }
                 _ => {}
             }
@@ -454,6 +457,7 @@ pub fn infer(facts: &Facts, config: &Config) -> Tenancy {
         membership,
         tables,
         untenanted,
+        sharding: config.tenancy.sharding,
     }
 }
 

@@ -95,7 +95,7 @@ fn number(checks: &[&Check], n: usize) -> String {
 /// Even rows in the past, odd rows in the future, on distinct days; within a row the
 /// later column is later (`ends_at > scheduled_at` holds).
 fn timestamp(row: usize, attnum: i16) -> String {
-    let year = if row % 2 == 0 { 2020 } else { 2035 };
+    let year = if row.is_multiple_of(2) { 2020 } else { 2035 };
     format!(
         "{year}-01-{:02} {:02}:00:00+00",
         1 + row / 2 % 28,
