@@ -163,7 +163,8 @@ async fn as_actor<'a>(
                 let Some(r) = facts.relation(oid) else {
                     continue;
                 };
-                match fixture::insert_for(r, tenancy, b, 1, 7) {
+                let acting = (actor == Actor::Member).then_some(a.member.as_str());
+                match fixture::insert_for(r, tenancy, b, 1, 7, acting) {
                     Ok((sql, values)) => {
                         let sql = sql.replace(" RETURNING to_jsonb(t)", "");
                         run(&tx, &sql, &values, false).await?

@@ -100,13 +100,25 @@ fn text_of(v: &Value) -> String {
     }
 }
 
-/// The INSERT of row `row` of tenant `org` (index `tenant`) into `r`.
+/// Columns naming who wrote a row: a row planted by a user carries that user's id.
+const AUTHOR_COLUMNS: &[&str] = &[
+    "created_by",
+    "creator_id",
+    "author_id",
+    "owner_id",
+    "user_id",
+];
+
+/// The INSERT of row `row` of tenant `org` (index `tenant`) into `r`. `acting`: the
+/// user making it, whose id goes into author columns (`created_by`), as a user
+/// planting a row in another tenant would write it.
 pub fn insert_for(
     r: &Relation,
     tenancy: &Tenancy,
     org: &SeededOrg,
     tenant: usize,
     row: usize,
+    acting: Option<&str>,
 ) -> Result<(String, Vec<String>)> {
     let mut given: Vec<(String, String)> = Vec::new();
     for fk in &r.foreign_keys {
@@ -135,7 +147,14 @@ pub fn insert_for(
     let mut params = Vec::new();
     for c in r.columns.iter().filter(|c| c.writable()) {
         let checks = checks_for(r, c);
-        let value = if let Some((_, v)) = given.iter().find(|(g, _)| g == &c.name) {
+        let author = acting.filter(|_| {
+            AUTHOR_COLUMNS.contains(&c.name.as_str())
+                && c.base_type == "uuid"
+                && user_column.as_deref() != Some(c.name.as_str())
+        });
+        let value = if let Some(uid) = author {
+            Some(uid.to_string())
+        } else if let Some((_, v)) = given.iter().find(|(g, _)| g == &c.name) {
             Some(v.clone())
         } else if matches!(kind, Some(Kind::Keyed { key }) if *key == c.name) {
             Some(org.id.clone())
@@ -232,7 +251,7 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
                 continue;
             }
             for row in 0..rows_for(r, tenancy) {
-                let (sql, values) = match insert_for(r, tenancy, &org, tenant, row) {
+                let (sql, values) = match insert_for(r, tenancy, &org, tenant, row, None) {
                     Ok(insert) => insert,
                     Err(e) => {
                         unfilled.push((r.oid, e.to_string()));
