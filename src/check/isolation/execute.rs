@@ -151,10 +151,11 @@ async fn as_actor<'a>(
     .await?;
     for probe in probes.iter().filter(|p| p.actor == actor) {
         let outcome = match &probe.statement {
-            Statement::Count { sql, params } => {
+            Statement::Count { sql, params } | Statement::Write { sql, params } => {
                 let values: Vec<String> =
                     params.iter().map(|p| bind(p, probe, facts, a, b)).collect();
-                run(&tx, sql, &values, true).await?
+                let counted = matches!(probe.statement, Statement::Count { .. });
+                run(&tx, sql, &values, counted).await?
             }
             Statement::InsertOther => {
                 let Target::Relation(oid) = probe.target else {
