@@ -169,7 +169,7 @@ fn update_with_check_true_moves_rows_to_another_tenant() {
         run.errors().iter().any(|f| f["message"]
             .as_str()
             .unwrap()
-            .contains("moved 1 row(s) of tenant A to tenant B")
+            .contains("without a filter moved")
             && f["message"]
                 .as_str()
                 .unwrap()

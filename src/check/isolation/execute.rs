@@ -57,16 +57,23 @@ fn bind(p: &Param, probe: &Probe, facts: &Facts, a: &SeededOrg, b: &SeededOrg) -
         Param::OtherRows => identities(facts.relation(oid), b.rows.get(&oid)),
         Param::OwnRows => identities(facts.relation(oid), a.rows.get(&oid)),
         Param::OtherKey => b.id.clone(),
-        Param::OtherValue { table, column } => b
-            .rows
-            .get(table)
-            .and_then(|rs| rs.first())
-            .and_then(|row| row.get(column))
-            .map(|v| match v {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-            .unwrap_or_default(),
+        Param::OwnKey => a.id.clone(),
+        Param::OtherValue { table, column } | Param::OwnValue { table, column } => {
+            let org = if matches!(p, Param::OwnValue { .. }) {
+                a
+            } else {
+                b
+            };
+            org.rows
+                .get(table)
+                .and_then(|rs| rs.first())
+                .and_then(|row| row.get(column))
+                .map(|v| match v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                })
+                .unwrap_or_default()
+        }
     }
 }
 
@@ -173,6 +180,13 @@ async fn as_actor<'a>(
                     Err(e) => Outcome::Other(e.to_string()),
                 }
             }
+        };
+        let outcome = match (outcome, probe.target) {
+            (Outcome::Rows(n), Target::Relation(oid)) if probe.beyond_own => {
+                let own = a.rows.get(&oid).map_or(0, Vec::len) as u64;
+                Outcome::Rows(n.saturating_sub(own))
+            }
+            (outcome, _) => outcome,
         };
         let what = match outcome {
             Outcome::Rows(0) | Outcome::Denied => continue,

@@ -74,8 +74,12 @@ pub enum Param {
     OwnRows,
     /// Tenant B's key, as text.
     OtherKey,
+    /// Tenant A's key, as text.
+    OwnKey,
     /// The value in column `column` of tenant B's first row of table `table`.
     OtherValue { table: u32, column: String },
+    /// Likewise of tenant A's.
+    OwnValue { table: u32, column: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +96,9 @@ pub enum Statement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     pub target: Target,
+    /// A leak is more rows than tenant A's own in the target (an unfiltered UPDATE
+    /// legitimately touches A's rows).
+    pub beyond_own: bool,
     /// As reported.
     pub object: String,
     pub actor: Actor,
@@ -129,6 +136,7 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
     let name = &r.sql_name;
     let probe = |actor, op, leak: &str, statement| Probe {
         target: Target::Relation(r.oid),
+        beyond_own: false,
         object: r.name.clone(),
         actor,
         op,
@@ -206,44 +214,63 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
         "INSERT of a row belonging to tenant B was accepted",
         Statement::InsertOther,
     ));
-    // Move one of A's rows to B: the tenant key, the parent, or the owning user.
-    let moved = match kind {
-        Kind::Keyed { key } => r
-            .columns
-            .iter()
-            .find(|c| &c.name == key)
-            .map(|c| (key.clone(), c.sql_type.clone(), Param::OtherKey)),
+    // Without a WHERE clause no column is read, so only the UPDATE policy (not the
+    // SELECT one) decides which rows change: set the tenant key (or the parent, for a
+    // child) to B's, moving A's rows; then to A's, taking over B's.
+    let tenant_column = match kind {
+        Kind::Keyed { key } => r.columns.iter().find(|c| &c.name == key).map(|c| {
+            (
+                key.clone(),
+                c.sql_type.clone(),
+                Param::OtherKey,
+                Param::OwnKey,
+            )
+        }),
         Kind::Child {
             via, parent_oid, ..
         } if via.len() == 1 => {
             let fk = r.foreign_keys.iter().find(|f| &f.columns == via);
             fk.and_then(|f| {
                 let c = r.columns.iter().find(|c| c.name == via[0])?;
+                let (table, column) = (*parent_oid, f.target_columns[0].clone());
                 Some((
                     via[0].clone(),
                     c.sql_type.clone(),
                     Param::OtherValue {
-                        table: *parent_oid,
-                        column: f.target_columns[0].clone(),
+                        table,
+                        column: column.clone(),
                     },
+                    Param::OwnValue { table, column },
                 ))
             })
         }
         _ => None,
     };
-    if let Some((column, sql_type, param)) = moved {
+    if let Some((column, sql_type, other, own)) = tenant_column {
         let c = quote(&column);
+        let sql = format!("UPDATE {name} AS t SET {c} = $1::text::{sql_type}");
+        let (sql_anon, other_anon) = (sql.clone(), other.clone());
         out.push(probe(
             Actor::Member,
             Op::Update,
-            &format!("UPDATE moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's)"),
-            write(
-                format!(
-                    "UPDATE {name} AS t SET {c} = $1::text::{sql_type} WHERE {}",
-                    among(2)
-                ),
-                vec![param, Param::OwnRows],
+            &format!("UPDATE without a filter moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's)"),
+            write(sql.clone(), vec![other]),
+        ));
+        let mut takeover = probe(
+            Actor::Member,
+            Op::Update,
+            &format!(
+                "UPDATE without a filter took over {{n}} row(s) of tenant B (SET {column} = A's)"
             ),
+            write(sql, vec![own]),
+        );
+        takeover.beyond_own = true;
+        out.push(takeover);
+        out.push(probe(
+            Actor::Anon,
+            Op::Update,
+            &format!("anon UPDATE without a filter changed {{n}} row(s) (SET {column})"),
+            write(sql_anon, vec![other_anon]),
         ));
     }
 }
@@ -261,6 +288,7 @@ fn read_probes(
     if anon {
         out.push(Probe {
             target,
+            beyond_own: false,
             object: object.to_string(),
             actor: Actor::Anon,
             op: Op::Select,
@@ -275,6 +303,7 @@ fn read_probes(
             .collect();
         out.push(Probe {
             target,
+            beyond_own: false,
             object: object.to_string(),
             actor: Actor::Member,
             op: Op::Select,
