@@ -373,3 +373,114 @@ pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::isolation::facts::testing::{policy, references, table};
+    use crate::check::isolation::facts::Function;
+    use crate::check::isolation::tenancy::infer;
+    use crate::check::isolation::Config;
+
+    fn facts() -> Facts {
+        let orgs = table(1, "orgs", &["id"]);
+        let mut appointments = table(2, "appointments", &["id", "org_id"]);
+        references(&mut appointments, "org_id", 1, "id");
+        let mut notes = table(3, "notes", &["id", "appointment_id"]);
+        references(&mut notes, "appointment_id", 2, "id");
+        let mut view = table(4, "appointments_v", &["id", "org_id"]);
+        view.kind = RelKind::View;
+        view.reads = vec![2];
+        let policies = vec![policy(
+            &appointments,
+            "tenant",
+            "*",
+            Some("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+            None,
+        )];
+        Facts {
+            relations: vec![orgs, appointments, notes, view],
+            functions: vec![Function {
+                oid: 9,
+                name: "all_appointments".into(),
+                short: "all_appointments".into(),
+                sql_name: "public.all_appointments".into(),
+                exposed: true,
+                security_definer: true,
+                returns_set: true,
+                required_args: 0,
+                is_trigger: false,
+                anon: true,
+                authenticated: true,
+                body: String::new(),
+            }],
+            policies,
+        }
+    }
+
+    fn find<'a>(probes: &'a [Probe], object: &str, actor: Actor, leak: &str) -> Vec<&'a Probe> {
+        probes
+            .iter()
+            .filter(|p| p.object == object && p.actor == actor && p.leak.contains(leak))
+            .collect()
+    }
+
+    #[test]
+    fn tenant_tables_get_every_probe() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let read = find(&probes, "appointments", Actor::Member, "SELECT read");
+        assert!(
+            matches!(&read[0].statement, Statement::Count { params, .. } if params == &[Param::OtherRows])
+        );
+        let moved = find(&probes, "appointments", Actor::Member, "filter moved");
+        match &moved[0].statement {
+            Statement::Write { sql, params } => {
+                assert!(!sql.contains("WHERE"), "{sql}");
+                assert_eq!(params, &[Param::OtherKey]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let takeover = find(&probes, "appointments", Actor::Member, "took over");
+        assert!(takeover[0].beyond_own);
+        for op in [Op::Insert, Op::Update, Op::Delete] {
+            assert!(
+                probes
+                    .iter()
+                    .any(|p| p.object == "appointments" && p.actor == Actor::Anon && p.op == op),
+                "anon {op:?}"
+            );
+        }
+        // The tenant table: no INSERT (a new tenant is nobody's), no move.
+        assert!(!probes
+            .iter()
+            .any(|p| p.object == "orgs" && p.op == Op::Insert));
+        assert!(find(&probes, "orgs", Actor::Member, "SELECT read").len() == 1);
+    }
+
+    #[test]
+    fn children_move_through_their_parent_and_views_and_functions_are_read() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let moved = find(&probes, "notes", Actor::Member, "filter moved");
+        assert!(
+            matches!(&moved[0].statement, Statement::Write { params, .. }
+            if params == &[Param::OtherValue { table: 2, column: "id".into() }])
+        );
+        let view = find(&probes, "appointments_v", Actor::Member, "SELECT read");
+        assert!(
+            matches!(&view[0].statement, Statement::Count { sql, .. } if sql.contains("'org_id'"))
+        );
+        assert_eq!(
+            find(&probes, "all_appointments()", Actor::Anon, "anon SELECT").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn unfilled_tables_are_not_probed() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[3]);
+        assert!(!probes.iter().any(|p| p.object == "notes"));
+    }
+}
