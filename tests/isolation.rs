@@ -321,6 +321,20 @@ GRANT SELECT ON audit_events TO authenticated;
     assert!(run.errors().is_empty(), "{}", run.stdout);
 }
 
+fn explain_tenancy(dir: &Path, format: &str) -> std::process::Output {
+    common::dbkit_in(dir)
+        .args(["--database-url", &common::fresh_db().url_string(), "check"])
+        .args([
+            "--migrations",
+            "migrations",
+            "--explain-tenancy",
+            "--format",
+            format,
+        ])
+        .output()
+        .unwrap()
+}
+
 fn starter(with_planted: bool) -> tempfile::TempDir {
     let dir = fixtures().join("starter");
     let mut files: Vec<(String, String)> = ["V1__auth.sql", "V2__accounts.sql", "V3__policies.sql"]
@@ -339,17 +353,7 @@ fn starter(with_planted: bool) -> tempfile::TempDir {
 #[test]
 fn starter_schema_is_inferred_without_configuration() {
     let dir = starter(false);
-    let output = common::dbkit_in(dir.path())
-        .args(["--database-url", &common::fresh_db().url_string(), "check"])
-        .args([
-            "--migrations",
-            "migrations",
-            "--explain-tenancy",
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
+    let output = explain_tenancy(dir.path(), "json");
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(
         output.status.success(),
@@ -419,17 +423,7 @@ fn starter_schema_planted_holes_are_caught() {
 fn explain_tenancy_on_the_shipped_schema_in_every_format() {
     let dir = shipped_plus("SELECT 1;\n");
     for format in ["table", "markdown"] {
-        let output = common::dbkit_in(dir.path())
-            .args(["--database-url", &common::fresh_db().url_string(), "check"])
-            .args([
-                "--migrations",
-                "migrations",
-                "--explain-tenancy",
-                "--format",
-                format,
-            ])
-            .output()
-            .unwrap();
+        let output = explain_tenancy(dir.path(), format);
         let stdout = String::from_utf8(output.stdout).unwrap();
         assert!(output.status.success(), "{stdout}");
         assert!(
