@@ -3,6 +3,9 @@
 //! a test's own database (`fresh_db`) is only needed to hold a migration history.
 
 mod common;
+/// Issue 11's findings: parser of record, `--base` narrowing, every schema located.
+#[path = "check/findings.rs"]
+mod findings;
 
 use std::path::{Path, PathBuf};
 
@@ -281,11 +284,14 @@ fn multiple_permissive_points_at_the_newest_policy() {
     assert_eq!(multi[0]["line"], 1);
 }
 
+/// One column, one finding: an unindexed tenant key that also leads a foreign key is
+/// `tenant-key-not-indexed` (naming the key), not that plus `unindexed-foreign-key`.
 #[test]
 fn unindexed_foreign_key_and_tenant_key_not_indexed() {
     let run = check(&[(
         "V7__notes.sql",
-        "CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs (id), body text);
+        "CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs (id),
+    contact_id uuid REFERENCES contacts (id), body text);
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notes_tenant ON notes TO authenticated
     USING (org_id = (select (auth.jwt() ->> 'org_id')::uuid));
@@ -293,16 +299,26 @@ CREATE POLICY notes_tenant ON notes TO authenticated
     )]);
     assert_eq!(
         run.objects("unindexed-foreign-key"),
-        vec!["notes.notes_org_id_fkey"],
+        vec!["notes.notes_contact_id_fkey"],
         "{}",
         run.stdout
     );
     assert_eq!(run.objects("tenant-key-not-indexed"), vec!["notes.org_id"]);
-    // With the index, neither.
+    let tenant = &run.hits("tenant-key-not-indexed")[0];
+    let message = tenant["message"].as_str().unwrap();
+    assert!(
+        message.contains("foreign key notes_org_id_fkey has no index either")
+            && message.contains("CREATE INDEX CONCURRENTLY ON notes (org_id) fixes both"),
+        "{message}"
+    );
+    assert_eq!(tenant["line"], 4);
+    // With the indexes, neither.
     let run = check(&[(
         "V7__notes.sql",
-        "CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs (id), body text);
+        "CREATE TABLE notes (id uuid PRIMARY KEY, org_id uuid NOT NULL REFERENCES orgs (id),
+    contact_id uuid REFERENCES contacts (id), body text);
 CREATE INDEX notes_org_idx ON notes (org_id);
+CREATE INDEX notes_contact_idx ON notes (contact_id);
 ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
 CREATE POLICY notes_tenant ON notes TO authenticated
     USING (org_id = (select (auth.jwt() ->> 'org_id')::uuid));
@@ -551,4 +567,33 @@ fn tool_errors_exit_2() {
         "{stderr}"
     );
     assert!(stderr.contains("hint: "), "{stderr}");
+}
+
+/// `--keep` leaves both lab databases on the server and names them on stderr only.
+#[test]
+fn keep_names_the_lab_databases_on_stderr() {
+    let db = common::fresh_db();
+    let output = common::dbkit()
+        .args(["--database-url", &db.url_string(), "check", "--keep"])
+        .args(["--base", "6", "--format", "json", "--migrations"])
+        .arg(repo_migrations())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let kept: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("kept scratch database "))
+        .map(|rest| rest.split(':').next().unwrap())
+        .collect();
+    assert_eq!(kept.len(), 2, "{stderr}");
+    let v: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(v["ran"]["kept"].as_array().unwrap().len(), 2, "{v}");
+    for name in kept {
+        let rows = db.query(&format!(
+            "SELECT count(*) FROM pg_database WHERE datname = '{name}'"
+        ));
+        assert_eq!(rows[0].get::<_, i64>(0), 1, "{name} is kept");
+        db.execute(&format!("DROP DATABASE {name}"));
+    }
 }

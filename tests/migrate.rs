@@ -759,3 +759,80 @@ fn failed_no_transaction_file_keeps_earlier_statements_and_resumes() {
     assert_eq!(count(&db, INVALID_INDEXES), 0);
     assert_eq!(history_counts(&db), vec![(1, 1), (2, 1)]);
 }
+
+/// Issue 13 item 14: names `check` reports are refused by `migrate` too, before it
+/// connects: an upper-case extension and a directory named like a migration.
+#[test]
+fn upper_case_extensions_and_sql_directories_are_refused() {
+    let db = fresh_db();
+    for (entry, is_dir) in [("V7__x.SQL", false), ("V7__folder.sql", true)] {
+        let (_tmp, dir) = copied_migrations();
+        if is_dir {
+            std::fs::create_dir(dir.join(entry)).unwrap();
+        } else {
+            std::fs::write(dir.join(entry), "CREATE TABLE never_run ();").unwrap();
+        }
+        let out = migrate(&db, &["--migrations", dir.to_str().unwrap()])
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(stderr.contains(entry), "{entry}: {stderr}");
+        assert_eq!(
+            stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1
+        );
+        assert!(stderr.contains("hint: "), "{stderr}");
+        // Nothing ran: not even V1.
+        assert_eq!(
+            count(
+                &db,
+                "SELECT count(*) FROM pg_tables WHERE tablename IN ('refinery_schema_history', 'never_run')"
+            ),
+            0,
+            "{entry}"
+        );
+    }
+}
+
+/// Issue 13 item 20: after the largest version refinery's history can hold, `new`
+/// refuses instead of writing `V-2147483648__…`.
+#[test]
+fn new_after_the_largest_version_refuses_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("V2147483647__last.sql"), "SELECT 1;").unwrap();
+    let out = dbkit()
+        .args([
+            "new",
+            "one_more",
+            "--migrations",
+            tmp.path().to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        stderr.starts_with("error: the latest migration is V2147483647"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint: "), "{stderr}");
+    let names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["V2147483647__last.sql"], "no file written");
+}
+
+/// `--target` takes a version of any size and refuses one that is not a number.
+#[test]
+fn target_must_be_a_version() {
+    let db = fresh_db();
+    migrate(&db, &["--target", "V9x"])
+        .code(2)
+        .stderr(predicate::str::contains("not a version"));
+    migrate(&db, &["--target", "20240101120000"])
+        .code(2)
+        .stderr(predicate::str::contains("there is no V20240101120000"));
+}

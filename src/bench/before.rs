@@ -15,7 +15,7 @@ use super::{BenchArgs, BenchReport};
 use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
 use crate::error::hinted;
-use crate::migrate::{migrate_url, MigrationSet};
+use crate::migrate::{migrate_url, MigrationSet, Version};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Comparison {
@@ -47,14 +47,14 @@ pub async fn run(
     statements: BookingStatements,
     version: u32,
 ) -> Result<BeforeAfter> {
-    let set = MigrationSet::resolve(&args.source)?;
-    let head = set.latest().unwrap_or(0);
-    if version as i32 >= head || set.get(version as i32).is_none() {
+    let set = MigrationSet::resolve(&args.source.options())?;
+    let head = set.latest().unwrap_or(Version::new(0));
+    if Version::from(version) >= head || set.get(Version::from(version)).is_none() {
         return Err(hinted(
             format!(
                 "--before {version}: there is no migration V{version} below the head (V{head})"
             ),
-            format!("pick a version between 1 and {}", head - 1),
+            format!("pick a version between 1 and {}", head.get() - 1),
         ));
     }
     let say = |what: &str| {
@@ -67,7 +67,7 @@ pub async fn run(
         "migrating scratch database {} to V{version}",
         scratch.name()
     ));
-    migrate_url(scratch.url(), &set, Some(version as i32)).await?;
+    migrate_url(scratch.url(), &set, Some(Version::from(version))).await?;
     say(&format!("seeding {} orgs", args.orgs));
     seed(scratch.url(), args.orgs).await?;
 
@@ -92,7 +92,7 @@ pub async fn run(
     let comparison = compare(&before, &after);
     Ok(BeforeAfter {
         before_version: version,
-        after_version: head,
+        after_version: head.to_i32()?,
         orgs: args.orgs,
         before,
         after,

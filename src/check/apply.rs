@@ -1,44 +1,15 @@
-//! The apply phase's seam to the rest of dbkit: a scratch database on the server
-//! (`db::scratch::ScratchDb`), and "apply these migrations to that URL, tell me the
-//! first failure with file and line" (`migrate::apply::migrate_url`, the same engine as
-//! `dbkit migrate`: refinery history, advisory lock, no-transaction files).
+//! The apply phase's seam to the rest of dbkit: the migrations as the `migrate` engine
+//! sees them, and "migrate this lab database, tell me the first failure with file and
+//! line" (`Lab::migrate_to`: the same engine as `dbkit migrate`: refinery history,
+//! advisory lock, no-transaction files). Scratch databases are `crate::lab`'s.
 
 use anyhow::Result;
 
-use super::files::MigrationFile;
-use crate::db::scratch::ScratchDb;
-use crate::db::DbUrl;
-use crate::migrate::apply::{migrate_url, MigrationFailed};
-use crate::migrate::source::{MigrationFile as SourceFile, MigrationSet, Origin};
-
-/// A throw-away database on the server, dropped by `finish` unless kept.
-pub struct Scratch {
-    db: ScratchDb,
-    keep: bool,
-}
-
-impl Scratch {
-    pub async fn create(server: &DbUrl, prefix: &str, keep: bool) -> Result<Scratch> {
-        Ok(Scratch {
-            db: ScratchDb::create(server, prefix, None).await?,
-            keep,
-        })
-    }
-
-    pub fn url(&self) -> &DbUrl {
-        self.db.url()
-    }
-
-    pub async fn finish(self) -> Result<()> {
-        if self.keep {
-            let name = self.db.name().to_string();
-            let url = self.db.keep();
-            eprintln!("kept scratch database {name}: {url}");
-            return Ok(());
-        }
-        self.db.drop_now().await
-    }
-}
+use super::files::ParsedFile;
+use crate::lab::Lab;
+use crate::migrate::source::{MigrationSet, Origin};
+use crate::migrate::MigrationFailed;
+use crate::migrate::{Layout, Version};
 
 /// Where and why PostgreSQL rejected a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,27 +21,16 @@ pub struct ApplyFailure {
 
 /// The migrate engine's view of the files that passed the file checks. None when they
 /// cannot form a set (duplicate versions): the file checks already say why.
-pub fn migration_set(files: &[MigrationFile]) -> Option<MigrationSet> {
-    let migrations = files
-        .iter()
-        .map(|f| {
-            let file_name = format!("V{}__{}.sql", f.version, f.name);
-            SourceFile::new(&file_name, f.display.clone(), f.text.clone())
-        })
-        .collect::<Result<Vec<_>>>()
-        .ok()?;
-    MigrationSet::checked(Origin::Dir(".".into()), migrations).ok()
+pub fn migration_set(files: &[ParsedFile]) -> Option<MigrationSet> {
+    let migrations = files.iter().map(|f| f.migration.clone()).collect();
+    let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
+    MigrationSet::checked(Origin::Dir(".".into()), layout, migrations).ok()
 }
 
-/// Migrate `url` (already at `from`, or empty) up to `upto` (all when None). A migration
-/// PostgreSQL rejects is an `ApplyFailure`; connection trouble is an error.
-pub async fn apply_to(
-    url: &DbUrl,
-    set: &MigrationSet,
-    upto: Option<i64>,
-) -> Result<Option<ApplyFailure>> {
-    let target = upto.map(|v| v as i32);
-    match migrate_url(url, set, target).await {
+/// Migrate the lab's database up to `upto` (all when None). A migration PostgreSQL
+/// rejects is an `ApplyFailure`; connection trouble is an error.
+pub async fn migrate(lab: &mut Lab, upto: Option<i64>) -> Result<Option<ApplyFailure>> {
+    match lab.migrate_to(upto.map(Version::from)).await {
         Ok(_) => Ok(None),
         Err(err) => match err.downcast_ref::<MigrationFailed>() {
             Some(failed) => Ok(Some(ApplyFailure::from(failed))),
@@ -105,11 +65,12 @@ mod tests {
         MigrationFailed {
             file: "V7__x.sql".into(),
             display: "migrations/V7__x.sql".into(),
-            version: 7,
+            version: Version::new(7),
+            layout: Layout::Dbkit,
             line,
             sqlstate: Some("42601".into()),
             message: "syntax error at or near \"SELEC\"".into(),
-            applied_before: Some(6),
+            applied_before: Some(Version::new(6)),
             partially_applied: false,
             retries: 0,
             lock_timeout: Duration::from_secs(5),

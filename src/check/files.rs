@@ -1,12 +1,14 @@
-//! File checks: which files are migrations (refinery silently skips a name it cannot
-//! parse; dbkit reports it), duplicate and missing versions, applied files edited since
-//! (refinery checksums against `refinery_schema_history`), and sqlparser parse errors
-//! with file:line. Everything here but `applied_history` is pure.
+//! File checks on the migrate engine's model (`migrate::source::Scan`, the same files
+//! and checksums `migrate` uses): names that are not migrations (refinery silently
+//! skips them; dbkit reports them), duplicate and missing versions, applied files
+//! edited since (against the history `migrate` writes), and sqlparser parse errors with
+//! file:line. Everything here but `applied_history` is pure.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use sqlparser::ast::Statement as Ast;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -14,21 +16,27 @@ use tokio_postgres::Client;
 
 use super::lint::drop_index_concurrently;
 use super::rule::{Finding, Rule};
-use crate::migrate::source::{has_no_transaction_directive, parse_file_name};
-use crate::migrate::split::{split, Statement};
+use crate::migrate::failure::file_name_of;
+use crate::migrate::history;
+use crate::migrate::layout::{Layout, SourceOptions};
+use crate::migrate::source::{MigrationFile, Scan};
+use crate::migrate::split::Statement;
+use crate::migrate::{HistoryRow, Version};
 
-/// A migration file, read, split and parsed.
+/// A migration file with its statements parsed (it reads as the `MigrationFile` it
+/// wraps: `file.version`, `file.display`, `file.sql`).
 #[derive(Debug, Clone)]
-pub struct MigrationFile {
-    pub path: PathBuf,
-    /// The path as reported (the migrations directory as given, joined with the name).
-    pub display: String,
-    pub version: i64,
-    /// The part after `V{n}__`, as refinery names it.
-    pub name: String,
-    pub text: String,
-    pub no_transaction: bool,
+pub struct ParsedFile {
+    pub migration: MigrationFile,
     pub statements: Vec<ParsedStatement>,
+}
+
+impl Deref for ParsedFile {
+    type Target = MigrationFile;
+
+    fn deref(&self) -> &MigrationFile {
+        &self.migration
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -38,102 +46,60 @@ pub struct ParsedStatement {
     pub ast: Option<Ast>,
 }
 
-impl MigrationFile {
-    /// refinery's checksum of this file, as recorded in `refinery_schema_history`.
-    pub fn checksum(&self) -> Result<u64> {
-        let stem = format!("V{}__{}", self.version, self.name);
-        Ok(refinery::Migration::unapplied(&stem, &self.text)
-            .with_context(|| format!("refinery cannot read {}", self.display))?
-            .checksum())
-    }
-}
-
-/// Does this file look like it was meant to be a migration?
-fn looks_like_migration(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    lower.ends_with(".sql")
-        || (name.len() > 1
-            && matches!(name.as_bytes()[0], b'V' | b'v' | b'U' | b'u')
-            && name.as_bytes()[1].is_ascii_digit())
-}
-
-/// Read the migrations directory: the valid migrations (sorted by version) and the
-/// findings about names and versions.
-pub fn load(dir: &Path) -> Result<(Vec<MigrationFile>, Vec<Finding>)> {
-    let entries = std::fs::read_dir(dir).map_err(|e| {
-        crate::error::hinted(
-            format!(
-                "cannot read the migrations directory {}: {e}",
-                dir.display()
-            ),
-            "run from the project root or pass --migrations DIR",
-        )
-    })?;
-    let mut names: Vec<String> = Vec::new();
-    for entry in entries {
-        let entry = entry?;
-        if entry.file_type()?.is_file() {
-            names.push(entry.file_name().to_string_lossy().into_owned());
-        }
-    }
-    names.sort();
-    let mut files = Vec::new();
-    let mut findings = Vec::new();
-    for name in names {
-        let path = dir.join(&name);
-        let display = path.display().to_string();
-        // migrate's name rule, stricter than refinery (which skips a bad name silently).
-        let (version, stem) = match parse_file_name(&name) {
-            Ok(parsed) => parsed,
-            Err(err) => {
-                if looks_like_migration(&name) {
-                    findings.push(
-                        Finding::new(
-                            Rule::InvalidMigrationName,
-                            format!(
-                                "{err}; expected V{{n}}__{{name}}.sql (letters, digits, _): refinery would skip it without a word"
-                            ),
-                        )
-                        .at(display, 1),
-                    );
-                }
-                continue;
-            }
-        };
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read {display}"))?;
-        files.push(parse_file(path, display, i64::from(version), stem, text));
-    }
+/// Read the migrations `opts` names (as every command resolves them): the valid
+/// migrations (sorted by version) and the findings about names and versions.
+pub fn load(source: impl Into<SourceOptions>) -> Result<(Vec<ParsedFile>, Vec<Finding>)> {
+    let scan = Scan::resolve(&source.into())?;
+    let mut findings: Vec<Finding> = scan
+        .problems
+        .iter()
+        .map(|problem| {
+            Finding::new(
+                Rule::InvalidMigrationName,
+                format!("{}; {}", problem.message, scan.layout.naming()),
+            )
+            .at(problem.display.clone(), 1)
+        })
+        .collect();
+    let mut files: Vec<ParsedFile> = scan.files.into_iter().map(parse).collect();
     files.sort_by(|a, b| a.version.cmp(&b.version).then(a.display.cmp(&b.display)));
     findings.extend(version_findings(&files));
     Ok((files, findings))
 }
 
 /// Split and parse one file.
-pub fn parse_file(
-    path: PathBuf,
-    display: String,
-    version: i64,
-    name: String,
-    text: String,
-) -> MigrationFile {
-    let no_transaction = has_no_transaction_directive(&text);
-    let statements = split(&text)
+pub fn parse(migration: MigrationFile) -> ParsedFile {
+    let statements = migration
+        .statements()
         .into_iter()
         .map(|stmt| {
             let ast = parse_statement(&stmt.text).ok().flatten();
             ParsedStatement { stmt, ast }
         })
         .collect();
-    MigrationFile {
-        path,
-        display,
-        version,
-        name,
-        text,
-        no_transaction,
+    ParsedFile {
+        migration,
         statements,
     }
+}
+
+/// A dbkit-layout file `V{version}__{name}.sql` from its parts (tests of the rules).
+pub fn parse_file(
+    path: PathBuf,
+    display: String,
+    version: i64,
+    name: String,
+    text: String,
+) -> ParsedFile {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .unwrap_or_else(|| format!("V{version}__{name}.sql"));
+    let migration = MigrationFile::new(Layout::Dbkit, &file_name, display, text)
+        .expect("a valid dbkit migration name");
+    debug_assert_eq!(migration.version, Version::new(version));
+    parse(migration)
 }
 
 /// Ok(None) for statements sqlparser is known not to handle (`DO` blocks, `DROP INDEX
@@ -170,7 +136,7 @@ fn line_in_message(message: &str) -> Option<usize> {
 }
 
 /// Parse errors of the files, with the absolute line.
-pub fn parse_findings(files: &[MigrationFile]) -> Vec<Finding> {
+pub fn parse_findings(files: &[ParsedFile]) -> Vec<Finding> {
     let mut out = Vec::new();
     for file in files {
         for s in &file.statements {
@@ -195,27 +161,31 @@ pub fn parse_findings(files: &[MigrationFile]) -> Vec<Finding> {
 }
 
 /// Duplicate versions and gaps in the sequence.
-pub fn version_findings(files: &[MigrationFile]) -> Vec<Finding> {
-    let mut by_version: BTreeMap<i64, Vec<&MigrationFile>> = BTreeMap::new();
+pub fn version_findings(files: &[ParsedFile]) -> Vec<Finding> {
+    let mut by_version: BTreeMap<Version, Vec<&ParsedFile>> = BTreeMap::new();
     for f in files {
         by_version.entry(f.version).or_default().push(f);
     }
     let mut out = Vec::new();
-    for (version, group) in &by_version {
+    for group in by_version.values() {
         if group.len() > 1 {
             let names: Vec<&str> = group.iter().map(|f| f.display.as_str()).collect();
             for f in &group[1..] {
                 out.push(
                     Finding::new(
                         Rule::DuplicateVersion,
-                        format!("version {version} is used by {}", names.join(" and ")),
+                        format!("version {} is used by {}", f.label(), names.join(" and ")),
                     )
                     .at(f.display.clone(), 1),
                 );
             }
         }
     }
-    let versions: Vec<i64> = by_version.keys().copied().collect();
+    // Supabase versions are timestamps: gaps between them are the rule.
+    if files.first().is_some_and(|f| f.layout == Layout::Supabase) {
+        return out;
+    }
+    let versions: Vec<i64> = by_version.keys().map(|v| v.get()).collect();
     for pair in versions.windows(2) {
         if pair[1] > pair[0] + 1 {
             let missing = if pair[1] == pair[0] + 2 {
@@ -223,7 +193,7 @@ pub fn version_findings(files: &[MigrationFile]) -> Vec<Finding> {
             } else {
                 format!("V{}..V{}", pair[0] + 1, pair[1] - 1)
             };
-            let f = by_version[&pair[1]][0];
+            let f = by_version[&Version::new(pair[1])][0];
             out.push(
                 Finding::new(
                     Rule::MissingVersion,
@@ -236,67 +206,58 @@ pub fn version_findings(files: &[MigrationFile]) -> Vec<Finding> {
     out
 }
 
-/// One row of `refinery_schema_history`.
-#[derive(Debug, Clone)]
+/// The target database's histories (refinery's, Supabase's).
+#[derive(Debug, Clone, Default)]
 pub struct Applied {
-    pub version: i64,
-    pub name: String,
-    pub checksum: String,
+    pub refinery: Vec<HistoryRow>,
+    pub supabase: Vec<HistoryRow>,
 }
 
 /// The history of the target database, or None when it has never been migrated.
-pub async fn applied_history(client: &Client) -> Result<Option<Vec<Applied>>> {
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
-            &[],
-        )
-        .await?
-        .get(0);
-    if !exists {
-        return Ok(None);
-    }
-    let rows = client
-        .query(
-            "SELECT version::int8, name, checksum FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .context("cannot read refinery_schema_history")?;
-    Ok(Some(
-        rows.iter()
-            .map(|r| Applied {
-                version: r.get(0),
-                name: r.get(1),
-                checksum: r.get(2),
-            })
-            .collect(),
-    ))
+pub async fn applied_history(client: &Client) -> Result<Option<Applied>> {
+    let applied = Applied {
+        refinery: history::read_refinery(client).await?,
+        supabase: history::read_supabase(client).await?,
+    };
+    Ok((!applied.refinery.is_empty() || !applied.supabase.is_empty()).then_some(applied))
 }
 
-/// Applied migrations whose file changed or disappeared.
-pub fn applied_findings(files: &[MigrationFile], applied: &[Applied]) -> Result<Vec<Finding>> {
+/// Applied migrations whose file changed or disappeared, against the history of the
+/// files' layout.
+pub fn applied_findings(files: &[ParsedFile], applied: &Applied) -> Result<Vec<Finding>> {
+    let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
+    // Which history describes the target is unprovable: a tool error, as for migrate.
+    if let Some(refusal) = history::disagreement(&applied.refinery, &applied.supabase, layout) {
+        return Err(refusal);
+    }
+    let rows = match layout {
+        Layout::Supabase => &applied.supabase,
+        Layout::Dbkit | Layout::Embedded => &applied.refinery,
+    };
     let mut out = Vec::new();
-    for row in applied {
+    for row in rows {
         let Some(file) = files.iter().find(|f| f.version == row.version) else {
             out.push(
                 Finding::new(
                     Rule::AppliedMigrationMissing,
                     format!(
-                        "V{}__{} is applied on the database but its file is gone",
-                        row.version, row.name
+                        "{} is applied on the database but its file is gone",
+                        file_name_of(layout, row.version, &row.name).trim_end_matches(".sql")
                     ),
                 )
-                .object(format!("V{}", row.version)),
+                .object(layout.label(row.version)),
             );
             continue;
         };
-        let checksum = file.checksum()?.to_string();
-        if checksum != row.checksum || file.name != row.name {
+        let same_checksum = row.checksum.as_ref().is_none_or(|c| *c == file.checksum);
+        if !same_checksum || file.name != row.name {
             let what = if file.name != row.name {
-                format!("was applied as V{}__{}", row.version, row.name)
+                format!(
+                    "was applied as {}",
+                    file_name_of(layout, row.version, &row.name).trim_end_matches(".sql")
+                )
             } else {
-                "changed since it was applied (refinery checksum differs)".to_string()
+                "changed since it was applied (checksum differs)".to_string()
             };
             out.push(
                 Finding::new(
@@ -316,6 +277,7 @@ pub fn applied_findings(files: &[MigrationFile], applied: &[Applied]) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn dir_with(files: &[(&str, &str)]) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
@@ -388,24 +350,20 @@ mod tests {
     fn edited_applied_file_is_reported() {
         let dir = dir_with(&[("V1__a.sql", "SELECT 1;"), ("V2__b.sql", "SELECT 2;")]);
         let (files, _) = load(dir.path()).unwrap();
-        let good = files[0].checksum().unwrap().to_string();
-        let applied = vec![
-            Applied {
-                version: 1,
-                name: "a".into(),
-                checksum: good,
-            },
-            Applied {
-                version: 2,
-                name: "b".into(),
-                checksum: "123".into(),
-            },
-            Applied {
-                version: 3,
-                name: "c".into(),
-                checksum: "1".into(),
-            },
-        ];
+        let row = |v: i64, name: &str, checksum: &str| HistoryRow {
+            version: Version::new(v),
+            name: name.into(),
+            applied_on: None,
+            checksum: Some(checksum.into()),
+        };
+        let applied = Applied {
+            refinery: vec![
+                row(1, "a", &files[0].checksum),
+                row(2, "b", "123"),
+                row(3, "c", "1"),
+            ],
+            supabase: Vec::new(),
+        };
         let findings = applied_findings(&files, &applied).unwrap();
         assert_eq!(
             rules(&findings),
@@ -420,7 +378,7 @@ mod tests {
         let (files, findings) = load(&dir).unwrap();
         assert!(findings.is_empty(), "{findings:?}");
         assert_eq!(files.len(), 6);
-        assert!(files[3].no_transaction && !files[2].no_transaction);
+        assert!(files[3].no_transaction() && !files[2].no_transaction());
         assert!(
             parse_findings(&files).is_empty(),
             "{:?}",

@@ -2,7 +2,7 @@
 //! statement silences that rule's findings on that statement. An ignore that silences
 //! nothing (or names no rule) is reported as `unused-ignore`, so stale ones do not pile up.
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
 
 const DIRECTIVE: &str = "dbkit:ignore";
@@ -18,7 +18,7 @@ struct Ignore {
     used: bool,
 }
 
-fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
+fn directives(files: &[ParsedFile]) -> Vec<Ignore> {
     let mut out = Vec::new();
     for file in files {
         for s in &file.statements {
@@ -55,8 +55,10 @@ fn directives(files: &[MigrationFile]) -> Vec<Ignore> {
 }
 
 /// Drop the findings silenced by an ignore, and report the ignores that silenced nothing.
-pub fn apply(files: &[MigrationFile], findings: Vec<Finding>) -> Vec<Finding> {
+/// Returns the findings kept and how many were silenced.
+pub fn apply(files: &[ParsedFile], findings: Vec<Finding>) -> (Vec<Finding>, usize) {
     let mut ignores = directives(files);
+    let total = findings.len();
     let mut kept = Vec::with_capacity(findings.len());
     for finding in findings {
         let silenced = ignores.iter_mut().find(|i| {
@@ -69,6 +71,7 @@ pub fn apply(files: &[MigrationFile], findings: Vec<Finding>) -> Vec<Finding> {
             None => kept.push(finding),
         }
     }
+    let silenced = total - kept.len();
     for ignore in ignores.into_iter().filter(|i| !i.used) {
         let message = match &ignore.rule {
             Ok(rule) => format!(
@@ -79,7 +82,7 @@ pub fn apply(files: &[MigrationFile], findings: Vec<Finding>) -> Vec<Finding> {
         };
         kept.push(Finding::new(Rule::UnusedIgnore, message).at(ignore.file, ignore.line));
     }
-    kept
+    (kept, silenced)
 }
 
 #[cfg(test)]
@@ -88,7 +91,7 @@ mod tests {
     use crate::check::files::parse_file;
     use crate::check::lint::lint_file;
 
-    fn file(sql: &str) -> MigrationFile {
+    fn file(sql: &str) -> ParsedFile {
         parse_file(
             "V9__t.sql".into(),
             "V9__t.sql".into(),
@@ -101,15 +104,17 @@ mod tests {
     #[test]
     fn ignore_silences_the_next_statement_only() {
         let f = file("-- dbkit:ignore ban-drop-table\nDROP TABLE a;\nDROP TABLE b;\n");
-        let out = apply(std::slice::from_ref(&f), lint_file(&f));
+        let (out, silenced) = apply(std::slice::from_ref(&f), lint_file(&f));
         assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(silenced, 1);
         assert_eq!((out[0].rule, out[0].line), (Rule::BanDropTable, Some(3)));
     }
 
     #[test]
     fn unused_and_unknown_ignores_are_reported() {
         let f = file("-- dbkit:ignore ban-drop-column\nDROP TABLE a;\n-- dbkit:ignore no-such-rule\nSELECT 1;\n");
-        let out = apply(std::slice::from_ref(&f), lint_file(&f));
+        let (out, silenced) = apply(std::slice::from_ref(&f), lint_file(&f));
+        assert_eq!(silenced, 0);
         let rules: Vec<(Rule, Option<usize>)> = out.iter().map(|f| (f.rule, f.line)).collect();
         assert_eq!(
             rules,

@@ -1,22 +1,83 @@
 //! Where in the migrations an object was last defined, so a catalog finding (found on
 //! the final schema) can point at a file and line — and be silenced by an inline ignore.
+//! Objects are known by their schema-qualified name (an unqualified name is `public`'s,
+//! where Supabase's search_path creates it) and, for older callers, by their bare name.
 
 use std::collections::HashMap;
 
-use sqlparser::ast::{AlterTableOperation, Statement as Ast};
+use sqlparser::ast::{AlterTableOperation, ObjectName, ObjectNamePart, Statement as Ast};
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::lint::{ident_key, table_key};
 
-/// Object keys: `table:NAME`, `policy:TABLE.NAME`, `index:NAME`, `function:NAME`.
+/// Object keys: `table:S.NAME`, `rls:S.NAME`, `policy:S.TABLE.NAME`, `index:S.NAME` (the
+/// table's schema), `function:S.NAME`, `view:S.NAME`; each also without the `S.` part.
 #[derive(Debug, Default)]
 pub struct Locator {
     /// Key -> (file, line, position of the statement among all files in version order).
     places: HashMap<String, (String, usize, usize)>,
 }
 
+/// The schema a name is in: its qualifier, folded, else `public`.
+fn schema_key(name: &ObjectName) -> String {
+    match name.0.iter().rev().nth(1) {
+        Some(ObjectNamePart::Identifier(ident)) => ident_key(ident),
+        _ => "public".to_string(),
+    }
+}
+
+/// `kind:schema.name` and `kind:name` for a relation or function name.
+fn keys_of(kind: &str, name: &ObjectName) -> [String; 2] {
+    let bare = table_key(name);
+    [
+        format!("{kind}:{}.{bare}", schema_key(name)),
+        format!("{kind}:{bare}"),
+    ]
+}
+
+/// The keys of the objects `ast` defines.
+fn defined_by(ast: &Ast) -> Vec<String> {
+    let policy = |table: &ObjectName, name: &sqlparser::ast::Ident| {
+        let policy = ident_key(name);
+        keys_of("policy", table)
+            .map(|k| format!("{k}.{policy}"))
+            .to_vec()
+    };
+    match ast {
+        Ast::CreateTable(t) => keys_of("table", &t.name).to_vec(),
+        // The statement that switched RLS is where rls-* findings belong.
+        Ast::AlterTable(a)
+            if a.operations.iter().any(|op| {
+                matches!(
+                    op,
+                    AlterTableOperation::EnableRowLevelSecurity
+                        | AlterTableOperation::DisableRowLevelSecurity
+                )
+            }) =>
+        {
+            keys_of("rls", &a.name).to_vec()
+        }
+        Ast::CreatePolicy(p) => policy(&p.table_name, &p.name),
+        Ast::AlterPolicy(p) => policy(&p.table_name, &p.name),
+        Ast::CreateIndex(i) => match &i.name {
+            // An index is created in its table's schema, whatever its name says.
+            Some(name) => {
+                let index = table_key(name);
+                vec![
+                    format!("index:{}.{index}", schema_key(&i.table_name)),
+                    format!("index:{index}"),
+                ]
+            }
+            None => vec![],
+        },
+        Ast::CreateFunction(f) => keys_of("function", &f.name).to_vec(),
+        Ast::CreateView(v) => keys_of("view", &v.name).to_vec(),
+        _ => vec![],
+    }
+}
+
 impl Locator {
-    pub fn new(files: &[MigrationFile]) -> Locator {
+    pub fn new(files: &[ParsedFile]) -> Locator {
         let mut places = HashMap::new();
         // `files` come sorted by version, so statement order is definition order.
         let statements = files
@@ -25,41 +86,7 @@ impl Locator {
         for (order, (file, s)) in statements.enumerate() {
             let Some(ast) = &s.ast else { continue };
             let here = (file.display.clone(), s.stmt.line, order);
-            let mut keys = Vec::new();
-            match ast {
-                Ast::CreateTable(t) => keys.push(format!("table:{}", table_key(&t.name))),
-                // The statement that switched RLS is where rls-* findings belong.
-                Ast::AlterTable(a)
-                    if a.operations.iter().any(|op| {
-                        matches!(
-                            op,
-                            AlterTableOperation::EnableRowLevelSecurity
-                                | AlterTableOperation::DisableRowLevelSecurity
-                        )
-                    }) =>
-                {
-                    keys.push(format!("rls:{}", table_key(&a.name)))
-                }
-                Ast::CreatePolicy(p) => keys.push(format!(
-                    "policy:{}.{}",
-                    table_key(&p.table_name),
-                    ident_key(&p.name)
-                )),
-                Ast::AlterPolicy(p) => keys.push(format!(
-                    "policy:{}.{}",
-                    table_key(&p.table_name),
-                    ident_key(&p.name)
-                )),
-                Ast::CreateIndex(i) => {
-                    if let Some(name) = &i.name {
-                        keys.push(format!("index:{}", table_key(name)));
-                    }
-                }
-                Ast::CreateFunction(f) => keys.push(format!("function:{}", table_key(&f.name))),
-                Ast::CreateView(v) => keys.push(format!("view:{}", table_key(&v.name))),
-                _ => {}
-            }
-            for key in keys {
+            for key in defined_by(ast) {
                 places.insert(key, here.clone());
             }
         }
@@ -124,6 +151,35 @@ mod tests {
             .0
             .ends_with("V3__tenant_rls.sql"));
         assert!(l.find("index:appointments_org_time_idx").is_some());
+        assert_eq!(
+            l.find("policy:public.appointments.appointments_tenant"),
+            l.find("policy:appointments.appointments_tenant")
+        );
+        assert!(l.find("index:public.appointments_org_time_idx").is_some());
+    }
+
+    #[test]
+    fn objects_in_other_schemas_are_found_by_their_qualified_name() {
+        let file = crate::check::files::parse_file(
+            "V7__storage.sql".into(),
+            "migrations/V7__storage.sql".into(),
+            7,
+            "storage".into(),
+            "CREATE SCHEMA app;\nCREATE TABLE app.Notes (id int);\nCREATE INDEX notes_idx ON app.notes (id);\n\
+             CREATE POLICY \"Own files\" ON storage.objects FOR SELECT TO authenticated USING (true);\n\
+             CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$;\n\
+             CREATE VIEW app.v AS SELECT 1;\n"
+                .into(),
+        );
+        let l = Locator::new(&[file]);
+        let line = |key: &str| l.find(key).map(|(_, line)| line);
+        assert_eq!(line("table:app.notes"), Some(2));
+        assert_eq!(line("index:app.notes_idx"), Some(3));
+        assert_eq!(line("index:public.notes_idx"), None);
+        assert_eq!(line("policy:storage.objects.Own files"), Some(4));
+        assert_eq!(line("function:app.f"), Some(5));
+        assert_eq!(line("view:app.v"), Some(6));
+        assert_eq!(line("table:public.notes"), None);
     }
 
     #[test]

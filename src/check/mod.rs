@@ -1,96 +1,191 @@
 //! `dbkit check`: the CI gate for migrations. File checks and lint rules (pure), then on
-//! scratch databases: apply from zero and on seeded data at `--base`, catalog rules on
-//! the final schema, and the tenant-isolation proof. Findings go through the inline
-//! ignores and one renderer; any error-severity finding fails the run (exit 1).
+//! lab databases (`crate::lab`): apply from zero and on seeded data at `--base`,
+//! catalog rules on the final schema (and, with `--base`, at the base, to report only
+//! what the new migrations introduce), and the tenant-isolation proof. Findings go
+//! through the inline ignores; the engine returns them as `Findings` and prints nothing
+//! (`report::check` renders them).
 
 pub mod apply;
+pub mod baseline;
 pub mod catalog;
 pub mod files;
 pub mod ignore;
 pub mod isolation;
 pub mod lint;
 pub mod locate;
-pub mod render;
 pub mod rule;
 
 use anyhow::Result;
-use clap::Args;
+use serde::Serialize;
 
-use crate::cli::MigrationSourceOpts;
-use crate::config::Database;
 use crate::db::{connect, DbUrl};
-use crate::exit::Outcome;
-use crate::migrate::source::MigrationSet;
-use files::MigrationFile;
+use crate::lab::{Finished, Lab};
+use crate::migrate::SourceOptions;
+use crate::progress::Indicator;
+use baseline::Baseline;
+use files::ParsedFile;
 use locate::Locator;
 use rule::{Finding, Rule, Severity};
 
-#[derive(Debug, Args)]
-pub struct CheckArgs {
-    #[command(flatten)]
-    pub source: MigrationSourceOpts,
-    /// The version production is at: lint only newer migrations, and apply them on a
-    /// scratch database migrated to this version and seeded with a few orgs.
-    #[arg(long, value_name = "V")]
+/// What to check, and where.
+#[derive(Debug, Clone)]
+pub struct CheckOptions {
+    /// The migrations (`--migrations DIR`, resolved as every command resolves it).
+    pub source: SourceOptions,
+    /// The version production is at (`--base`).
     pub base: Option<i64>,
-    /// File checks and lint rules only: no database needed.
-    #[arg(long)]
-    pub offline: bool,
-    /// Keep the scratch databases for inspection (their names go to stderr).
-    #[arg(long)]
+    /// With `base`: report the catalog findings already present at the base too.
+    pub all: bool,
+    /// The server lab databases are made on, whose target database's history is
+    /// compared with the files. None: offline (file checks and lints only).
+    pub server: Option<DbUrl>,
+    /// Keep the lab databases.
     pub keep: bool,
-    /// Print the tenancy model inferred from the migrations (and dbkit.yaml), then stop.
-    #[arg(long)]
-    pub explain_tenancy: bool,
 }
 
-pub async fn command(
-    database: &Database,
-    args: &CheckArgs,
-    format: render::Output,
-) -> Result<Outcome> {
-    let (files, mut findings) = files::load(&args.source.migrations)?;
-    findings.extend(files::parse_findings(&files));
-    findings.extend(lint::lint(&files, args.base));
-    if let Some(base) = args.base {
+/// The result of `dbkit check`: the findings to report, and what ran.
+#[derive(Debug, Clone, Serialize)]
+pub struct Findings {
+    pub findings: Vec<Finding>,
+    pub ran: Ran,
+}
+
+/// What the check looked at, for the lines under the findings.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ran {
+    pub files: usize,
+    pub statements: usize,
+    /// Statements the lint rules could not read (sqlparser could not parse them).
+    pub not_linted: Vec<NotLinted>,
+    pub base: Option<i64>,
+    /// Whether PostgreSQL applied every migration from zero on a lab database (false
+    /// with `--offline`, or when one was rejected).
+    pub applied: bool,
+    /// Findings silenced by `-- dbkit:ignore`.
+    pub ignored: usize,
+    /// With `--base` (and not `--all`): catalog findings the base already had, not
+    /// reported above.
+    pub present_at_base: Vec<Finding>,
+    /// Lab databases left on the server (`--keep`).
+    pub kept: Vec<KeptDatabase>,
+}
+
+/// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
+/// record, and judges it when applying (a rejection is `apply-failed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NotLinted {
+    pub file: String,
+    pub line: usize,
+    /// sqlparser's message.
+    pub reason: String,
+}
+
+/// A lab database kept for inspection; `url` has no password.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl Findings {
+    /// Any error-severity finding fails the run.
+    pub fn failed(&self) -> bool {
+        self.findings.iter().any(|f| f.severity == Severity::Error)
+    }
+}
+
+pub async fn check(opts: &CheckOptions) -> Result<Findings> {
+    let (files, mut findings) = files::load(opts.source.clone())?;
+    let config = isolation::Config::find(&opts.source.dir)?;
+    if let Some(base) = opts.base {
         if !files.iter().any(|f| f.version == base) {
             return Err(crate::error::hinted(
                 format!(
                     "--base {base} names no migration in {}",
-                    args.source.migrations.display()
+                    opts.source.dir.display()
                 ),
                 "pass the version production is at, e.g. --base 6",
             ));
         }
     }
-    let config = isolation::Config::find(&args.source.migrations)?;
-    if args.explain_tenancy {
-        let tenancy = explain_tenancy(&database.url()?, &files, &config, args).await?;
-        let format = match format {
-            render::Output::Report(format) => format,
-            render::Output::Github => crate::report::Format::Table,
-        };
-        crate::report::emit(&tenancy, format)?;
-        return Ok(Outcome::Clean);
-    }
-    if !args.offline {
-        let server = database.url()?;
-        let target = connect(&server).await?;
+    findings.extend(lint::lint(&files, opts.base));
+    let mut ran = Ran {
+        files: files.len(),
+        statements: files.iter().map(|f| f.statements.len()).sum(),
+        not_linted: not_linted(&files),
+        base: opts.base,
+        ..Ran::default()
+    };
+    let mut baseline = None;
+    if let Some(server) = &opts.server {
+        let target = connect(server).await?;
         if let Some(applied) = files::applied_history(&target).await? {
             findings.extend(files::applied_findings(&files, &applied)?);
         }
         drop(target);
-        findings.extend(on_scratch(&server, &files, args, &config).await?);
+        let labs = on_labs(server, &files, opts, &config).await?;
+        findings.extend(labs.findings);
+        ran.kept = labs.kept;
+        ran.applied = labs.applied;
+        baseline = labs.baseline;
     }
-    let mut findings = ignore::apply(&files, findings);
+    let (findings, ignored) = ignore::apply(&files, findings);
+    ran.ignored = ignored;
+    let (mut findings, mut present) = match &baseline {
+        Some(baseline) => baseline.split(findings),
+        None => (findings, Vec::new()),
+    };
+    if opts.all {
+        findings.append(&mut present);
+    }
     sort(&mut findings);
-    let mut out = std::io::stdout().lock();
-    render::render(format, &findings, &mut out).map_err(crate::report::stdout_error)?;
-    Ok(if findings.iter().any(|f| f.severity == Severity::Error) {
-        Outcome::Failed
-    } else {
-        Outcome::Clean
-    })
+    sort(&mut present);
+    ran.present_at_base = present;
+    Ok(Findings { findings, ran })
+}
+
+/// The tenancy model of the migrations applied from zero on a lab database, as the
+/// isolation proof sees it (`dbkit check --explain-tenancy`).
+pub async fn explain_tenancy(opts: &CheckOptions) -> Result<isolation::Tenancy> {
+    let (files, _) = files::load(opts.source.clone())?;
+    let config = isolation::Config::find(&opts.source.dir)?;
+    let Some(server) = &opts.server else {
+        return Err(crate::error::hinted(
+            "--explain-tenancy needs a database to apply the migrations on",
+            "drop --offline: the model is read from the applied schema",
+        ));
+    };
+    let Some(set) = apply::migration_set(&files) else {
+        anyhow::bail!("two migration files share a version: run dbkit check to see which");
+    };
+    let mut lab = Lab::create(server, "check", set).await?;
+    let result = async {
+        if let Some(failure) = apply::migrate(&mut lab, None).await? {
+            anyhow::bail!("{}:{}: {}", failure.file, failure.line, failure.message);
+        }
+        let client = connect(lab.url()).await?;
+        Ok(isolation::model(&client, &config).await?.tenancy)
+    }
+    .await;
+    lab.finish(opts.keep).await?;
+    result
+}
+
+/// The statements sqlparser could not parse, where they are and why.
+fn not_linted(files: &[ParsedFile]) -> Vec<NotLinted> {
+    files::parse_findings(files)
+        .into_iter()
+        .map(|f| NotLinted {
+            file: f.file.unwrap_or_default(),
+            line: f.line.unwrap_or(1),
+            // The file check words it as a finding; here it is only sqlparser's reason.
+            reason: f
+                .message
+                .trim_start_matches("sqlparser: ")
+                .trim_end_matches("; lint rules skip this statement")
+                .to_string(),
+        })
+        .collect()
 }
 
 /// Files in order, then findings about the database.
@@ -120,102 +215,145 @@ fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
         .at(failure.file, failure.line)
 }
 
-/// Apply on scratch databases; catalog rules and the isolation proof on the result.
-async fn on_scratch(
+/// What the lab runs found.
+struct LabRuns {
+    findings: Vec<Finding>,
+    /// Every migration applied from zero.
+    applied: bool,
+    /// The catalog findings at `--base`; None without one, or when the base could not
+    /// be built (then nothing is hidden: what cannot be compared is reported).
+    baseline: Option<Baseline>,
+    kept: Vec<KeptDatabase>,
+}
+
+/// Apply on lab databases; catalog rules and the isolation proof on the result. The run
+/// from zero and the upgrade at the base are independent: they run side by side.
+async fn on_labs(
     server: &DbUrl,
-    files: &[MigrationFile],
-    args: &CheckArgs,
+    files: &[ParsedFile],
+    opts: &CheckOptions,
     config: &isolation::Config,
-) -> Result<Vec<Finding>> {
-    let mut findings = Vec::new();
+) -> Result<LabRuns> {
     let locator = Locator::new(files);
     let Some(set) = apply::migration_set(files) else {
         // Duplicate versions: already reported; there is no order to apply them in.
-        return Ok(findings);
+        return Ok(LabRuns {
+            findings: vec![],
+            applied: false,
+            baseline: None,
+            kept: vec![],
+        });
     };
+    let progress = Indicator::spinner("{spinner} check: {msg}");
+    progress.set_message(format!("applying {} migrations", set.migrations.len()));
 
     // 1. Everything from zero; the final schema is what catalog rules judge.
-    let scratch = apply::Scratch::create(server, "check", args.keep).await?;
-    let result = fresh_schema(scratch.url(), &set, &locator, config).await;
-    scratch.finish().await?;
-    findings.extend(result?);
-
-    // 2. Production upgrades happen on data: migrate to the base, seed, apply the rest.
-    if let Some(base) = args.base {
-        let scratch = apply::Scratch::create(server, "check_base", args.keep).await?;
-        let result = upgrade_on_data(scratch.url(), &set, base, config).await;
-        scratch.finish().await?;
-        findings.extend(result?);
-    }
-    Ok(findings)
-}
-
-/// The tenancy model of the migrations applied from zero on a scratch database.
-async fn explain_tenancy(
-    server: &DbUrl,
-    files: &[MigrationFile],
-    config: &isolation::Config,
-    args: &CheckArgs,
-) -> Result<isolation::Tenancy> {
-    let Some(set) = apply::migration_set(files) else {
-        anyhow::bail!("two migration files share a version: run dbkit check to see which");
+    let fresh = async {
+        let mut lab = Lab::create(server, "check", set.clone()).await?;
+        let result = fresh_schema(&mut lab, &locator, config).await;
+        let finished = lab.finish(opts.keep).await?;
+        Ok::<_, anyhow::Error>((result?, finished))
     };
-    let scratch = apply::Scratch::create(server, "check", args.keep).await?;
-    let result = async {
-        if let Some(failure) = apply::apply_to(scratch.url(), &set, None).await? {
-            anyhow::bail!("{}:{}: {}", failure.file, failure.line, failure.message);
-        }
-        let client = connect(scratch.url()).await?;
-        Ok(isolation::model(&client, config).await?.tenancy)
+    // 2. Production upgrades happen on data: migrate to the base, judge the catalog
+    // there, seed, apply the rest.
+    let upgrade = async {
+        let Some(base) = opts.base else {
+            return Ok(None);
+        };
+        let mut lab = Lab::create(server, "check_base", set.clone()).await?;
+        let result = upgrade_on_data(&mut lab, base, &locator, config).await;
+        let finished = lab.finish(opts.keep).await?;
+        Ok::<_, anyhow::Error>(Some((result?, finished)))
+    };
+    // Both run to the end (and clean up their database) even when the other fails.
+    let (fresh, upgrade) = tokio::join!(fresh, upgrade);
+    let (((mut findings, applied), fresh_lab), upgrade) = (fresh?, upgrade?);
+    progress.finish();
+
+    let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
+    let mut baseline = None;
+    if let Some((upgrade, upgrade_lab)) = upgrade {
+        findings.extend(upgrade.findings);
+        baseline = upgrade.baseline;
+        kept.extend(kept_database(upgrade_lab));
     }
-    .await;
-    scratch.finish().await?;
-    result
+    Ok(LabRuns {
+        findings,
+        applied,
+        baseline,
+        kept,
+    })
 }
 
+fn kept_database(finished: Finished) -> Option<KeptDatabase> {
+    match finished {
+        Finished::Dropped => None,
+        Finished::Kept { name, url } => Some(KeptDatabase {
+            name,
+            url: url.to_string(),
+        }),
+    }
+}
+
+/// The findings on the final schema, and whether every migration applied.
 async fn fresh_schema(
-    url: &DbUrl,
-    set: &MigrationSet,
+    lab: &mut Lab,
     locator: &Locator,
     config: &isolation::Config,
-) -> Result<Vec<Finding>> {
-    if let Some(failure) = apply::apply_to(url, set, None).await? {
-        return Ok(vec![failure_finding(
-            failure,
-            "applying from an empty database: ",
-        )]);
+) -> Result<(Vec<Finding>, bool)> {
+    if let Some(failure) = apply::migrate(lab, None).await? {
+        let finding = failure_finding(failure, "applying from an empty database: ");
+        return Ok((vec![finding], false));
     }
-    let mut client = connect(url).await?;
+    let mut client = connect(lab.url()).await?;
     let model = isolation::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
     findings.extend(isolation::prove(&mut client, &model, locator).await?);
-    Ok(findings)
+    Ok((findings, true))
+}
+
+/// What the upgrade at the base found: apply failures on data, and the catalog there.
+struct Upgrade {
+    findings: Vec<Finding>,
+    baseline: Option<Baseline>,
 }
 
 async fn upgrade_on_data(
-    url: &DbUrl,
-    set: &MigrationSet,
+    lab: &mut Lab,
     base: i64,
+    locator: &Locator,
     config: &isolation::Config,
-) -> Result<Vec<Finding>> {
+) -> Result<Upgrade> {
     // A failure up to the base is already reported by the run from zero.
-    if apply::apply_to(url, set, Some(base)).await?.is_some() {
-        return Ok(vec![]);
+    if apply::migrate(lab, Some(base)).await?.is_some() {
+        return Ok(Upgrade {
+            findings: vec![],
+            baseline: None,
+        });
     }
-    let client = connect(url).await?;
+    let client = connect(lab.url()).await?;
+    let model = isolation::model(&client, config).await?;
+    let baseline = Some(Baseline::new(
+        &catalog::check(&client, locator, &model).await?,
+    ));
     if let Err(e) = isolation::seed_orgs(&client, config, 3).await {
-        return Ok(vec![Finding::new(
+        let finding = Finding::new(
             Rule::IsolationInconclusive,
             format!(
                 "could not seed a fixture at V{base}, so the upgrade ran on empty tables: {}",
                 crate::error::one_line(&e)
             ),
-        )]);
+        );
+        return Ok(Upgrade {
+            findings: vec![finding],
+            baseline,
+        });
     }
     drop(client);
-    Ok(apply::apply_to(url, set, None)
+    let findings = apply::migrate(lab, None)
         .await?
         .map(|f| failure_finding(f, &format!("upgrading seeded data from V{base}: ")))
         .into_iter()
-        .collect())
+        .collect();
+    Ok(Upgrade { findings, baseline })
 }

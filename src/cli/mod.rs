@@ -2,9 +2,13 @@
 //! the top and marked global, so `--database-url` and `--format` mean the same thing
 //! in every subcommand and may be given before or after it.
 
-use std::path::PathBuf;
-
 use clap::{Args, Parser, Subcommand};
+
+mod check;
+pub mod migrate;
+
+pub use check::CheckArgs;
+pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -66,14 +70,6 @@ impl OutputFormat {
     }
 }
 
-/// Where the migration files are.
-#[derive(Debug, Clone, Args)]
-pub struct MigrationSourceOpts {
-    /// Directory of V{n}__{name}.sql files.
-    #[arg(long, global = true, value_name = "DIR", default_value = "migrations")]
-    pub migrations: PathBuf,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage dbkit's local PostgreSQL cluster in .dbkit/pg/.
@@ -89,7 +85,8 @@ pub enum Command {
         after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
     Seed(crate::seed::SeedArgs),
-    /// Create the next migration file: migrations/V{n+1}__{name}.sql.
+    /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
+    /// one in supabase/migrations.
     #[command(
         after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
     )]
@@ -109,9 +106,9 @@ pub enum Command {
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     #[command(
-        after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only"
+        after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6"
     )]
-    Check(crate::check::CheckArgs),
+    Check(CheckArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"
@@ -149,46 +146,6 @@ pub enum DbAction {
         #[arg(long)]
         yes: bool,
     },
-}
-
-#[derive(Debug, Args)]
-pub struct MigrateArgs {
-    #[command(subcommand)]
-    pub action: Option<MigrateAction>,
-    #[command(flatten)]
-    pub source: MigrationSourceOpts,
-    /// Migrate up to this version only.
-    #[arg(long, value_name = "N")]
-    pub target: Option<u32>,
-    /// Print what would run, change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// lock_timeout for every migration statement (e.g. 5s, 500ms); a migration that
-    /// cannot get its lock in time is retried a few times, then fails.
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    pub lock_timeout: std::time::Duration,
-    /// How long to wait for another `dbkit migrate` holding the migration lock on the
-    /// same database before giving up (exit 2).
-    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
-    pub lock_wait: std::time::Duration,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-pub enum MigrateAction {
-    /// Every migration with its state: applied, pending, divergent or missing.
-    #[command(after_help = "Example:\n  dbkit migrate status --format json")]
-    Status,
-}
-
-#[derive(Debug, Args)]
-pub struct NewArgs {
-    /// snake_case name of the change, e.g. add_reminders_table.
-    pub name: String,
-    #[command(flatten)]
-    pub source: MigrationSourceOpts,
-    /// Start the file with `-- dbkit:no-transaction` (for CREATE INDEX CONCURRENTLY).
-    #[arg(long)]
-    pub no_transaction: bool,
 }
 
 /// Parse `5s`, `500ms`, `2m` or a bare number of milliseconds; zero is refused.

@@ -1,18 +1,53 @@
-//! `dbkit check`: the CI gate.
+//! `dbkit check`: the CI gate. Args → `CheckOptions` → `check::check` → `Findings` →
+//! the reporter (or workflow annotations) → exit 1 on any error-severity finding.
 
 use anyhow::Result;
 
-use crate::check::render::Output;
-use crate::check::CheckArgs;
-use crate::cli::{ConnectOpts, OutputFormat};
+use crate::check::{check, CheckOptions};
+use crate::cli::{CheckArgs, ConnectOpts, OutputFormat};
 use crate::config::Database;
 use crate::exit::Outcome;
+use crate::report::check::{github, CheckReport};
 
 pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) -> Result<Outcome> {
     let database = Database::resolve(connect)?;
-    let output = match format.report() {
-        Some(format) => Output::Report(format),
-        None => Output::Github,
+    // --offline never touches a database (nor starts the local cluster).
+    let server = if args.offline {
+        None
+    } else {
+        Some(database.url()?)
     };
-    crate::check::command(&database, args, output).await
+    let opts = CheckOptions {
+        source: args.source.options(),
+        base: args.base,
+        all: args.all,
+        server,
+        keep: args.keep,
+    };
+    if args.explain_tenancy {
+        let tenancy = crate::check::explain_tenancy(&opts).await?;
+        crate::report::emit(&tenancy, format.report().unwrap_or_default())?;
+        return Ok(Outcome::Clean);
+    }
+    let findings = check(&opts).await?;
+    for kept in &findings.ran.kept {
+        eprintln!("kept scratch database {}: {}", kept.name, kept.url);
+    }
+    let report = CheckReport {
+        findings: &findings,
+        verbose: args.verbose,
+    };
+    match format.report() {
+        Some(format) => crate::report::emit(&report, format)?,
+        None => {
+            let mut out = Vec::new();
+            github(&report, &mut out).map_err(crate::report::stdout_error)?;
+            crate::report::print(&String::from_utf8_lossy(&out))?;
+        }
+    }
+    Ok(if findings.failed() {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    })
 }

@@ -1,11 +1,12 @@
-//! `dbkit new NAME`: the next migration file.
+//! `dbkit new NAME`: the next migration file, in the layout the project uses.
 
 use anyhow::Result;
 
 use crate::cli::NewArgs;
 use crate::exit::Outcome;
-use crate::report::Format;
+use crate::report::{emit, Format};
 
 pub fn run(args: &NewArgs, format: Format) -> Result<Outcome> {
-    crate::migrate::new_migration(args, format)
+    emit(&crate::migrate::new::create(&args.options())?, format)?;
+    Ok(Outcome::Clean)
 }

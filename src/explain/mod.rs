@@ -198,7 +198,7 @@ pub async fn command(db: &Database, args: &ExplainArgs, format: Format) -> Resul
     let bar = Bar::new();
     let report = match args.before {
         Some(v) => {
-            let set = MigrationSet::resolve(&args.source)?;
+            let set = MigrationSet::resolve(&args.source.options())?;
             let mut bench = workbench::Dbkit::new(set);
             before_after(db, &mut bench, &catalog, &opts, args, v, &bar).await
         }
@@ -371,7 +371,10 @@ pub async fn before_after(
             return Err(hinted(
                 format!(
                     "--before {before}: the migrations reach {} instead",
-                    crate::migrate::apply::version_label(reached)
+                    crate::migrate::version_label(
+                        crate::migrate::Layout::Dbkit,
+                        reached.map(Into::into)
+                    )
                 ),
                 "pick a version that exists in the migrations directory",
             ));

@@ -55,8 +55,9 @@ impl Workbench for Dbkit {
     }
 
     async fn migrate_to(&mut self, url: &DbUrl, target: Option<i32>) -> Result<Option<i32>> {
+        let target = target.map(crate::migrate::Version::from);
         let report = crate::migrate::migrate_url(url, &self.migrations, target).await?;
-        Ok(report.version())
+        report.version().map(|v| v.to_i32()).transpose()
     }
 
     async fn seed(

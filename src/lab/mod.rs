@@ -7,6 +7,12 @@
 //!
 //! A `Lab` owns its database until `finish`. It writes nothing to stdout; what it did is
 //! returned (`Built`, `Finished`) for the command layer to report.
+//!
+//! With a `CachePolicy::On`, what was built is kept as a template (`cache`): the seeded
+//! database at V, and the database migrated on from it. A later lab with the same inputs
+//! clones the template instead of migrating and seeding again.
+
+pub mod cache;
 
 use std::time::{Duration, Instant};
 
@@ -15,8 +21,10 @@ use anyhow::{Context, Result};
 use crate::db::scratch::ScratchDb;
 use crate::db::{connect, DbUrl};
 use crate::migrate::apply::migrate_url;
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::seed::{SeedOptions, SeedSummary};
+use cache::CacheKey;
+pub use cache::CachePolicy;
 
 /// One scratch database and the migrations it is built from.
 #[derive(Debug)]
@@ -24,17 +32,38 @@ pub struct Lab {
     scratch: ScratchDb,
     migrations: MigrationSet,
     /// The version the database is at (None: nothing applied yet).
-    version: Option<i32>,
+    version: Option<Version>,
+    /// Where the lab's server is and whether templates are used.
+    server: DbUrl,
+    policy: CachePolicy,
+    /// The key of what the database holds now (seeded at V, then migrated on), when
+    /// caching: what a template of it would be named after.
+    key: Option<CacheKey>,
+}
+
+/// Whether a build came from a template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum CacheUse {
+    /// Caching off: built from scratch, nothing kept.
+    #[default]
+    Off,
+    /// Cloned from this template.
+    Hit(String),
+    /// Built, then stored as this template.
+    Stored(String),
+    /// Built; storing it failed (the reason). The work itself succeeded.
+    NotStored(String),
 }
 
 /// How long each step of `Lab::seeded_at` took.
 #[derive(Debug, Clone, Default)]
 pub struct Built {
-    pub version: Option<i32>,
+    pub version: Option<Version>,
     pub seed: Option<SeedSummary>,
     pub create: Duration,
     pub migrate: Duration,
     pub seeding: Duration,
+    pub cache: CacheUse,
 }
 
 /// What `finish` did with the database.
@@ -56,10 +85,14 @@ impl Lab {
         let scratch = ScratchDb::create(server, purpose, None)
             .await
             .with_context(|| format!("cannot create the scratch database for {purpose}"))?;
+        tune(scratch.url()).await?;
         Ok(Lab {
             scratch,
             migrations,
             version: None,
+            server: server.clone(),
+            policy: CachePolicy::Off,
+            key: None,
         })
     }
 
@@ -69,7 +102,7 @@ impl Lab {
         server: &DbUrl,
         purpose: &str,
         migrations: MigrationSet,
-        version: i32,
+        version: Version,
         seed: Option<&SeedOptions>,
     ) -> Result<(Lab, Built)> {
         let started = Instant::now();
@@ -90,8 +123,110 @@ impl Lab {
             create,
             migrate,
             seeding,
+            cache: CacheUse::Off,
         };
         Ok((lab, built))
+    }
+
+    /// `seeded_at`, reusing a template when `policy` allows: on a hit the database is a
+    /// clone of the template (no migrating, no seeding); on a miss it is built and then
+    /// stored as the template. A hit and a miss hold the same rows and statistics.
+    pub async fn seeded_at_with(
+        server: &DbUrl,
+        purpose: &str,
+        migrations: MigrationSet,
+        version: impl Into<Version>,
+        seed: Option<&SeedOptions>,
+        policy: CachePolicy,
+    ) -> Result<(Lab, Built)> {
+        let version = version.into();
+        if policy == CachePolicy::Off {
+            return Lab::seeded_at(server, purpose, migrations, version, seed).await;
+        }
+        let admin = connect(server).await?;
+        let mut key = CacheKey::new(cache::server_major(&admin).await?);
+        key_migrations(&mut key, &migrations, Some(version));
+        key_seed(&mut key, seed);
+        let name = key.database_name();
+        let started = Instant::now();
+        if cache::has_template(&admin, &name).await? {
+            let mut lab = Lab::clone_of(server, purpose, migrations, &name).await?;
+            lab.version = Some(version);
+            lab.policy = policy;
+            lab.key = Some(key);
+            let built = Built {
+                version: lab.version,
+                seed: None,
+                create: started.elapsed(),
+                cache: CacheUse::Hit(name),
+                ..Built::default()
+            };
+            return Ok((lab, built));
+        }
+        let (mut lab, mut built) =
+            Lab::seeded_at(server, purpose, migrations, version, seed).await?;
+        lab.policy = policy;
+        lab.key = Some(key);
+        built.cache = lab.store(&admin, &name).await;
+        Ok((lab, built))
+    }
+
+    /// Migrate on to `target` (None: the head) and ANALYZE, reusing a template of the
+    /// result when the lab caches: on a hit the lab's database is replaced by a clone.
+    /// The lab's URL may change: read it again afterwards.
+    pub async fn migrate_on(&mut self, target: Option<Version>) -> Result<CacheUse> {
+        let Some(mut key) = self.key.clone().filter(|_| self.policy == CachePolicy::On) else {
+            self.migrate_to(target).await?;
+            self.analyze().await?;
+            return Ok(CacheUse::Off);
+        };
+        key.part("migrated-on", "");
+        key_migrations(&mut key, &self.migrations, target);
+        let name = key.database_name();
+        let admin = connect(&self.server).await?;
+        if cache::has_template(&admin, &name).await? {
+            let clone = ScratchDb::create(&self.server, "lab", Some(&name)).await?;
+            tune(clone.url()).await?;
+            let old = std::mem::replace(&mut self.scratch, clone);
+            old.drop_now().await?;
+            self.version = target.or_else(|| self.migrations.latest());
+            self.key = Some(key);
+            return Ok(CacheUse::Hit(name));
+        }
+        self.migrate_to(target).await?;
+        self.analyze().await?;
+        self.key = Some(key);
+        Ok(self.store(&admin, &name).await)
+    }
+
+    /// A lab whose database is a clone of the template `name`.
+    async fn clone_of(
+        server: &DbUrl,
+        purpose: &str,
+        migrations: MigrationSet,
+        name: &str,
+    ) -> Result<Lab> {
+        let scratch = ScratchDb::create(server, purpose, Some(name))
+            .await
+            .with_context(|| format!("cannot clone the template {name} for {purpose}"))?;
+        tune(scratch.url()).await?;
+        Ok(Lab {
+            scratch,
+            migrations,
+            version: None,
+            server: server.clone(),
+            policy: CachePolicy::Off,
+            key: None,
+        })
+    }
+
+    /// Keep a copy of the database as the template `name`. Never fails the work: the
+    /// reason is returned instead.
+    async fn store(&self, admin: &tokio_postgres::Client, name: &str) -> CacheUse {
+        match cache::store(admin, self.scratch.name(), name).await {
+            Ok(_) => CacheUse::Stored(name.to_string()),
+            Err(e) => CacheUse::NotStored(crate::error::one_line(&e)),
+        }
     }
 
     pub fn url(&self) -> &DbUrl {
@@ -107,13 +242,13 @@ impl Lab {
     }
 
     /// The version the database is at.
-    pub fn version(&self) -> Option<i32> {
+    pub fn version(&self) -> Option<Version> {
         self.version
     }
 
     /// Apply the migrations up to `target` (None: all) with the `migrate` engine; the
     /// version reached. A rejected migration is the engine's `MigrationFailed` error.
-    pub async fn migrate_to(&mut self, target: Option<i32>) -> Result<Option<i32>> {
+    pub async fn migrate_to(&mut self, target: Option<Version>) -> Result<Option<Version>> {
         let report = migrate_url(self.scratch.url(), &self.migrations, target).await?;
         if let Some(v) = report.version() {
             self.version = Some(v);
@@ -142,6 +277,10 @@ impl Lab {
     /// Drop the database, or keep it (`keep`) and say which it is.
     pub async fn finish(self, keep: bool) -> Result<Finished> {
         if keep {
+            // Settings for the build are not for whoever inspects the database.
+            let _ = untune(self.scratch.url()).await;
+        }
+        if keep {
             let name = self.scratch.name().to_string();
             let url = self.scratch.keep();
             return Ok(Finished::Kept {
@@ -152,4 +291,61 @@ impl Lab {
         self.scratch.drop_now().await?;
         Ok(Finished::Dropped)
     }
+}
+
+/// The migrations up to `upto` (all when None), by file name and exact SQL.
+fn key_migrations(key: &mut CacheKey, set: &MigrationSet, upto: Option<Version>) {
+    for m in &set.migrations {
+        if upto.is_none_or(|v| m.version <= v) {
+            key.migration(&m.file_name, &m.sql);
+        }
+    }
+}
+
+/// The seed inputs; the anchor date resolved (it defaults to today, so a template of
+/// yesterday's seed is not today's).
+fn key_seed(key: &mut CacheKey, seed: Option<&SeedOptions>) {
+    let Some(opts) = seed else {
+        key.part("seed", "none");
+        return;
+    };
+    let anchor = opts
+        .anchor_date
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    key.part("seed", &opts.seed.to_string())
+        .part("orgs", &opts.orgs.to_string())
+        .part("profile", &format!("{:?}", opts.profile))
+        .part("anchor", &anchor.to_string());
+}
+
+/// Settings for building: index and constraint builds get memory and parallel
+/// workers; commits need not wait for the disk (a lab database is thrown away).
+const TUNE: &[(&str, &str)] = &[
+    ("maintenance_work_mem", "512MB"),
+    ("max_parallel_maintenance_workers", "2"),
+    ("synchronous_commit", "off"),
+];
+
+async fn tune(url: &DbUrl) -> Result<()> {
+    let client = connect(url).await?;
+    let db = crate::db::ident::quote(&url.dbname());
+    let sql: String = TUNE
+        .iter()
+        .map(|(name, value)| format!("ALTER DATABASE {db} SET {name} = '{value}';"))
+        .collect();
+    client
+        .batch_execute(&sql)
+        .await
+        .context("cannot tune the scratch database for the build")
+}
+
+async fn untune(url: &DbUrl) -> Result<()> {
+    let client = connect(url).await?;
+    let db = crate::db::ident::quote(&url.dbname());
+    let sql: String = TUNE
+        .iter()
+        .map(|(name, _)| format!("ALTER DATABASE {db} RESET {name};"))
+        .collect();
+    client.batch_execute(&sql).await?;
+    Ok(())
 }

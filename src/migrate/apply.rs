@@ -1,6 +1,7 @@
 //! Running migrations against a database: the advisory lock around the whole run,
-//! refinery's history table, transactional and no-transaction files, `lock_timeout`
-//! with a bounded retry, repair of INVALID indexes, and errors that name file and line.
+//! the history (`history`: refinery's table, or Supabase's), transactional and
+//! no-transaction files, `lock_timeout` with a bounded retry, repair of INVALID
+//! indexes, and errors that name file and line (`failure`).
 //!
 //! Why not `refinery::Runner::run_async` for transactional files: it sends each file
 //! as one batch, so an error without a position in the query (lock_not_available, a
@@ -11,7 +12,6 @@
 //! does: same table DDL, same columns, refinery's checksum, RFC 3339 `applied_on`.
 //! Refinery's own CLI and `Runner` read the result (tests/migrate.rs checks that).
 
-use std::fmt;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -21,21 +21,14 @@ use serde::Serialize;
 use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::Client;
 
-use super::plan::{plan, HistoryRow, Plan, Refusal};
+use super::failure::{failure_error, refusal_error, StatementError};
+use super::history;
+use super::layout::Layout;
+use super::plan::{plan, Plan};
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::Statement;
+use super::version::Version;
 use crate::error::hinted;
-
-/// refinery's default history table name.
-pub const HISTORY_TABLE: &str = "refinery_schema_history";
-
-/// refinery's DDL for the history table (its `ASSERT_MIGRATIONS_TABLE_QUERY` with int4
-/// versions, which is what the `tokio-postgres` feature uses).
-const CREATE_HISTORY_TABLE: &str = "CREATE TABLE IF NOT EXISTS refinery_schema_history(
-             version int4 PRIMARY KEY,
-             name VARCHAR(255),
-             applied_on VARCHAR(255),
-             checksum VARCHAR(255));";
 
 /// Advisory-lock key of a migrate run: the bytes of "dbkitmig". Advisory locks are
 /// per database, so runs on different databases of one server do not wait for each other.
@@ -55,7 +48,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Apply up to this version (all pending when `None`).
-    pub target: Option<i32>,
+    pub target: Option<Version>,
     /// `lock_timeout` for every migration statement.
     pub lock_timeout: Duration,
     /// How long to wait for the advisory lock held by another migrate run.
@@ -73,25 +66,37 @@ impl Default for ApplyOptions {
 }
 
 /// One migration applied by this run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppliedMigration {
-    pub version: i32,
+    pub version: Version,
     pub name: String,
     pub mode: String,
     pub ms: u64,
 }
 
-/// What a run did.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
+/// What a run did: the result of `dbkit migrate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub layout: Layout,
     /// Highest applied version before the run.
-    pub before: Option<i32>,
+    pub before: Option<Version>,
     pub applied: Vec<AppliedMigration>,
+    /// `--target`, to say when the database is already past it.
+    pub target: Option<Version>,
 }
 
-impl Report {
+impl Applied {
+    fn nothing(layout: Layout, target: Option<Version>) -> Applied {
+        Applied {
+            layout,
+            before: None,
+            applied: Vec::new(),
+            target,
+        }
+    }
+
     /// Highest applied version after the run.
-    pub fn version(&self) -> Option<i32> {
+    pub fn version(&self) -> Option<Version> {
         self.applied.last().map(|m| m.version).or(self.before)
     }
 }
@@ -100,59 +105,17 @@ impl Report {
 /// `Error::report` does).
 #[derive(Debug)]
 pub struct Partial {
-    pub report: Report,
+    pub report: Applied,
     pub error: anyhow::Error,
 }
 
-/// `V6`, or a phrase for an empty history.
-pub fn version_label(version: Option<i32>) -> String {
-    match version {
-        Some(v) => format!("V{v}"),
-        None => "V0 (no migration applied)".to_string(),
-    }
-}
-
-/// The history rows, oldest first; empty when the table does not exist yet.
-pub async fn read_history(client: &Client) -> Result<Vec<HistoryRow>> {
-    let exists: bool = client
-        .query_one(
-            "SELECT to_regclass('refinery_schema_history') IS NOT NULL",
-            &[],
-        )
-        .await
-        .context("cannot look for refinery_schema_history")?
-        .get(0);
-    if !exists {
-        return Ok(Vec::new());
-    }
-    // Read ourselves rather than through refinery's reader, which panics on a row whose
-    // applied_on or checksum does not parse; here such a row just compares as divergent.
-    let rows = client
-        .query(
-            "SELECT version, coalesce(name, ''), coalesce(applied_on, ''), coalesce(checksum, '') \
-             FROM refinery_schema_history ORDER BY version",
-            &[],
-        )
-        .await
-        .context("cannot read refinery_schema_history")?;
-    Ok(rows
-        .iter()
-        .map(|r| HistoryRow {
-            version: r.get(0),
-            name: r.get(1),
-            applied_on: r.get(2),
-            checksum: r.get(3),
-        })
-        .collect())
-}
-
 /// Connect to `url` and migrate it (up to `target`): the entry point for scratch
-/// databases (`explain --before`, `check`).
+/// databases (the lab).
 pub async fn migrate_url(
     url: &crate::db::DbUrl,
     set: &MigrationSet,
-    target: Option<i32>,
-) -> Result<Report> {
+    target: Option<Version>,
+) -> Result<Applied> {
     let mut client = crate::db::connect(url).await?;
     let opts = ApplyOptions {
         target,
@@ -166,9 +129,9 @@ pub async fn migrate(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
-) -> std::result::Result<Report, Partial> {
+) -> std::result::Result<Applied, Partial> {
     let fail = |error: anyhow::Error| Partial {
-        report: Report::default(),
+        report: Applied::nothing(set.layout(), opts.target),
         error,
     };
     session_settings(client, opts.lock_timeout)
@@ -188,35 +151,21 @@ async fn migrate_locked(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
-) -> std::result::Result<Report, Partial> {
+) -> std::result::Result<Applied, Partial> {
     let fail = |error: anyhow::Error| Partial {
-        report: Report::default(),
+        report: Applied::nothing(set.layout(), opts.target),
         error,
     };
-    client
-        .batch_execute(CREATE_HISTORY_TABLE)
-        .await
-        .context("cannot create refinery_schema_history")
-        .map_err(fail)?;
-    let history_table: String = client
-        .query_one(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE c.oid = to_regclass('refinery_schema_history')",
-            &[],
-        )
-        .await
-        .context("cannot locate refinery_schema_history")
-        .map_err(fail)?
-        .get(0);
-    let history = read_history(client).await.map_err(fail)?;
+    // Read (refusing two histories that disagree) before creating any table.
+    let history = history::read(&*client, set.layout()).await.map_err(fail)?;
     let (before, versions) = match plan(set, &history, opts.target) {
         Plan::Apply { current, versions } => (current, versions),
         Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
     };
-    let mut report = Report {
+    let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
+    let mut report = Applied {
         before,
-        applied: Vec::new(),
+        ..Applied::nothing(set.layout(), opts.target)
     };
     for version in versions {
         let file = set.get(version).expect("planned versions exist");
@@ -238,7 +187,7 @@ async fn migrate_locked(
             version: file.version,
             name: file.name.clone(),
             mode: file.mode.to_string(),
-            ms: started.elapsed().as_millis() as u64,
+            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
     warn_invalid_indexes(client).await;
@@ -251,9 +200,11 @@ async fn session_settings(
     client: &Client,
     lock_timeout: Duration,
 ) -> std::result::Result<(), tokio_postgres::Error> {
+    // synchronous_commit on: a migration reported applied survives a server crash, even
+    // on a server (dbkit's local cluster) that defaults to asynchronous commits.
     let sql = format!(
         "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = 0; \
-         SET idle_in_transaction_session_timeout = 0;",
+         SET idle_in_transaction_session_timeout = 0; SET synchronous_commit = on;",
         lock_timeout.as_millis()
     );
     client.batch_execute(&sql).await
@@ -304,17 +255,6 @@ async fn acquire_lock(client: &Client, wait: Duration) -> Result<()> {
         }
         tokio::time::sleep(LOCK_POLL).await;
     }
-}
-
-/// Why a statement of a file failed.
-#[derive(Debug)]
-struct StatementError {
-    /// Line of the file (None: at COMMIT or in the history INSERT).
-    line: Option<usize>,
-    error: tokio_postgres::Error,
-    /// Statements before this line were committed (no-transaction files).
-    partial: bool,
-    retries: u32,
 }
 
 fn is_lock_timeout(err: &tokio_postgres::Error) -> bool {
@@ -376,7 +316,7 @@ async fn run_transactional(
             }
             return Err(err(Some(line), e));
         }
-        insert_history(&tx, history_table, file)
+        history::record(&tx, history_table, file)
             .await
             .map_err(|e| err(None, e))?;
         return tx.commit().await.map_err(|e| err(None, e));
@@ -426,7 +366,7 @@ async fn run_no_transaction(
     }
     let tx = client.transaction().await;
     let result = match tx {
-        Ok(tx) => match insert_history(&tx, history_table, file).await {
+        Ok(tx) => match history::record(&tx, history_table, file).await {
             Ok(()) => tx.commit().await,
             Err(e) => Err(e),
         },
@@ -438,29 +378,6 @@ async fn run_no_transaction(
         partial: true,
         retries: 0,
     })
-}
-
-/// The history row, as refinery's `insert_migration_query` writes it.
-async fn insert_history(
-    tx: &tokio_postgres::Transaction<'_>,
-    history_table: &str,
-    file: &MigrationFile,
-) -> std::result::Result<(), tokio_postgres::Error> {
-    let applied_on = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
-    let sql = format!(
-        "INSERT INTO {history_table} (version, name, applied_on, checksum) VALUES ($1, $2, $3, $4)"
-    );
-    tx.execute(
-        &sql,
-        &[
-            &file.version,
-            &file.name,
-            &applied_on,
-            &file.checksum.to_string(),
-        ],
-    )
-    .await
-    .map(|_| ())
 }
 
 /// Index name and table of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name
@@ -557,204 +474,6 @@ async fn warn_invalid_indexes(client: &Client) {
     }
 }
 
-/// A migration PostgreSQL rejected: which file, where, and what the database was left
-/// at. Carried inside the `anyhow::Error` that `migrate`/`migrate_url` return, so callers
-/// get it with `err.downcast_ref::<MigrationFailed>()`. Its Display is the one-line
-/// message the CLI prints, e.g. `V7__broken.sql:3: syntax error at or near "SELEC"
-/// (SQLSTATE 42601); database left at V6`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MigrationFailed {
-    /// The file name (`V7__broken.sql`).
-    pub file: String,
-    /// The file as named in messages (its path, or `<embedded>/V7__x.sql`).
-    pub display: String,
-    pub version: i32,
-    /// Line of the file where the failing statement (or PostgreSQL's error position) is;
-    /// None when the failure was at COMMIT or while recording the history row.
-    pub line: Option<usize>,
-    /// PostgreSQL's SQLSTATE, when the server reported the error.
-    pub sqlstate: Option<String>,
-    /// PostgreSQL's message (or the client error's text).
-    pub message: String,
-    /// The highest version applied before this file.
-    pub applied_before: Option<i32>,
-    /// Statements of this file that were committed before the failure
-    /// (no-transaction files only).
-    pub partially_applied: bool,
-    /// Lock-timeout retries made before giving up.
-    pub retries: u32,
-    pub lock_timeout: Duration,
-}
-
-impl MigrationFailed {
-    /// `file:line`, or the file and the history step.
-    pub fn place(&self) -> String {
-        match self.line {
-            Some(line) => format!("{}:{line}", self.display),
-            None => format!("{} (recording it in {HISTORY_TABLE})", self.display),
-        }
-    }
-
-    /// The message without the place: `syntax error ... (SQLSTATE 42601); database left at V6`.
-    pub fn reason(&self) -> String {
-        let sqlstate = self
-            .sqlstate
-            .as_ref()
-            .map(|c| format!(" (SQLSTATE {c})"))
-            .unwrap_or_default();
-        let retried = if self.retries > 0 {
-            format!(
-                ", still after {} retries with lock_timeout {}ms",
-                self.retries,
-                self.lock_timeout.as_millis()
-            )
-        } else {
-            String::new()
-        };
-        let left = if self.partially_applied {
-            format!(
-                "database left at {} (V{} runs outside a transaction: its statements before this one stay applied)",
-                version_label(self.applied_before),
-                self.version
-            )
-        } else {
-            format!("database left at {}", version_label(self.applied_before))
-        };
-        format!("{}{sqlstate}{retried}; {left}", self.message)
-    }
-}
-
-impl fmt::Display for MigrationFailed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.place(), self.reason())
-    }
-}
-
-impl std::error::Error for MigrationFailed {}
-
-impl MigrationFailed {
-    /// The error `migrate` returns: the hint travels as the inner `error::Hinted` (which
-    /// `exit::report` finds in the chain) and this failure as its context, so
-    /// `downcast_ref::<MigrationFailed>()` sees it. Both display the same line, which
-    /// `error::one_line` prints once.
-    pub fn into_error(self, hint: String) -> anyhow::Error {
-        hinted(self.to_string(), hint).context(self)
-    }
-}
-
-/// The `MigrationFailed` for a statement error, with a hint for the user.
-fn failure_error(
-    file: &MigrationFile,
-    failure: StatementError,
-    at: Option<i32>,
-    lock_timeout: Duration,
-) -> anyhow::Error {
-    let (message, code, pg_hint) = match failure.error.as_db_error() {
-        Some(db) => {
-            let mut extra = Vec::new();
-            if let Some(detail) = db.detail() {
-                extra.push(detail.to_string());
-            }
-            if let Some(hint) = db.hint() {
-                extra.push(hint.to_string());
-            }
-            (
-                db.message().to_string(),
-                Some(db.code().clone()),
-                extra.join(" "),
-            )
-        }
-        None => (failure.error.to_string(), None, String::new()),
-    };
-    let failed = MigrationFailed {
-        file: file.file_name.clone(),
-        display: file.display.clone(),
-        version: file.version,
-        line: failure.line,
-        sqlstate: code.as_ref().map(|c| c.code().to_string()),
-        message,
-        applied_before: at,
-        partially_applied: file.mode == Mode::NoTransaction && failure.partial,
-        retries: failure.retries,
-        lock_timeout,
-    };
-    let mut hint = match code {
-        Some(SqlState::LOCK_NOT_AVAILABLE) => format!(
-            "another session holds a lock the migration needs (see pg_locks and pg_stat_activity); run again when it is released, or raise --lock-timeout (now {}ms)",
-            lock_timeout.as_millis()
-        ),
-        Some(SqlState::ACTIVE_SQL_TRANSACTION) => format!(
-            "this statement cannot run inside a transaction: put `-- dbkit:no-transaction` on the first line of {} (if it is not applied anywhere yet)",
-            file.file_name
-        ),
-        _ if file.mode == Mode::NoTransaction => format!(
-            "fix {} and run `dbkit migrate` again; it re-runs the whole file, so keep its statements idempotent (IF NOT EXISTS)",
-            file.file_name
-        ),
-        _ => format!(
-            "nothing of {} was kept (rolled back); fix it and run `dbkit migrate` again",
-            file.file_name
-        ),
-    };
-    if !pg_hint.is_empty() {
-        hint = format!("PostgreSQL says: {pg_hint} — {hint}");
-    }
-    failed.into_error(hint)
-}
-
-/// Divergent, missing, out-of-order or unknown target: refuse before running anything.
-pub fn refusal_error(set: &MigrationSet, refusal: &Refusal) -> anyhow::Error {
-    let file_of = |version: i32, name: &str| -> String {
-        set.get(version)
-            .map(|m| m.display.clone())
-            .unwrap_or_else(|| format!("V{version}__{name}.sql"))
-    };
-    match refusal {
-        Refusal::Divergent(list) => hinted(
-            format!(
-                "applied migration{} changed since {} applied (divergent): {}; nothing was run",
-                if list.len() == 1 { "" } else { "s" },
-                if list.len() == 1 { "it was" } else { "they were" },
-                list.iter()
-                    .map(|(v, n)| file_of(*v, n))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "never edit an applied migration: restore the file as it was and add a new migration with the change (`dbkit new NAME`)",
-        ),
-        Refusal::Missing(list) => hinted(
-            format!(
-                "applied migration{} missing from {}: {}; nothing was run",
-                if list.len() == 1 { " is" } else { "s are" },
-                set.describe(),
-                list.iter()
-                    .map(|(v, n)| format!("V{v}__{n}.sql"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            "restore the file(s): never delete an applied migration; undo its effect with a new migration instead",
-        ),
-        Refusal::OutOfOrder { versions, current } => hinted(
-            format!(
-                "{} not applied but the database is already at V{current}; nothing was run",
-                versions
-                    .iter()
-                    .map(|&v| file_of(v, "?"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            format!("migrations apply in order: renumber the file(s) after V{current}"),
-        ),
-        Refusal::UnknownTarget { target, latest } => hinted(
-            format!("--target {target}: there is no V{target} in {}", set.describe()),
-            match latest {
-                Some(v) => format!("the latest migration is V{v}"),
-                None => "there are no migrations".to_string(),
-            },
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,46 +509,5 @@ mod tests {
             None
         );
         assert_eq!(concurrent_index_target("CREATE INDEX i ON t (a)"), None);
-    }
-
-    #[test]
-    fn migration_failed_is_typed_and_prints_one_line_with_its_hint() {
-        let failed = MigrationFailed {
-            file: "V2__idx.sql".into(),
-            display: "m/V2__idx.sql".into(),
-            version: 2,
-            line: Some(3),
-            sqlstate: Some("23505".into()),
-            message: "could not create unique index \"t_a_key\"".into(),
-            applied_before: Some(1),
-            partially_applied: true,
-            retries: 0,
-            lock_timeout: Duration::from_millis(200),
-        };
-        let err = failed.clone().into_error("fix it".into());
-        assert_eq!(err.downcast_ref::<MigrationFailed>(), Some(&failed));
-        assert_eq!(
-            crate::error::one_line(&err),
-            "m/V2__idx.sql:3: could not create unique index \"t_a_key\" (SQLSTATE 23505); database left at V1 (V2 runs outside a transaction: its statements before this one stay applied)"
-        );
-        let hint = err
-            .chain()
-            .find_map(|c| c.downcast_ref::<crate::error::Hinted>())
-            .map(|h| h.hint.as_str());
-        assert_eq!(hint, Some("fix it"));
-        let retried = MigrationFailed {
-            retries: 3,
-            partially_applied: false,
-            ..failed
-        };
-        assert!(retried.to_string().ends_with(
-            "(SQLSTATE 23505), still after 3 retries with lock_timeout 200ms; database left at V1"
-        ));
-    }
-
-    #[test]
-    fn version_labels() {
-        assert_eq!(version_label(Some(6)), "V6");
-        assert_eq!(version_label(None), "V0 (no migration applied)");
     }
 }

@@ -8,16 +8,19 @@ use std::fmt;
 use serde::Serialize;
 
 use super::source::MigrationSet;
+use super::version::Version;
 
-/// One row of `refinery_schema_history`.
+/// One applied migration as the history records it (refinery's table, or Supabase's
+/// with dbkit's checksum beside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryRow {
-    pub version: i32,
+    pub version: Version,
     pub name: String,
-    /// RFC 3339 text, as refinery writes it.
-    pub applied_on: String,
-    /// refinery's checksum as text (a u64); kept raw so a foreign value still compares.
-    pub checksum: String,
+    /// RFC 3339 text; None for a Supabase row dbkit did not write.
+    pub applied_on: Option<String>,
+    /// The checksum as text, kept raw so a foreign value still compares; None for a
+    /// Supabase row dbkit did not write (only its name can be compared).
+    pub checksum: Option<String>,
 }
 
 /// A version's state: the file against the history.
@@ -48,7 +51,7 @@ impl fmt::Display for State {
 /// One line of `migrate status`; serialises to the documented JSON shape.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StatusRow {
-    pub version: i32,
+    pub version: Version,
     pub name: String,
     pub state: State,
     pub applied_on: Option<String>,
@@ -56,7 +59,7 @@ pub struct StatusRow {
 
 /// Every version known to the files or the history, in order.
 pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<StatusRow> {
-    let versions: BTreeSet<i32> = set
+    let versions: BTreeSet<Version> = set
         .migrations
         .iter()
         .map(|m| m.version)
@@ -71,12 +74,14 @@ pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<StatusRow> {
                 (Some(file), Some(row)) => StatusRow {
                     version,
                     name: file.name.clone(),
-                    state: if row.name == file.name && row.checksum == file.checksum.to_string() {
+                    state: if row.name == file.name
+                        && row.checksum.as_ref().is_none_or(|c| *c == file.checksum)
+                    {
                         State::Applied
                     } else {
                         State::Divergent
                     },
-                    applied_on: Some(row.applied_on.clone()),
+                    applied_on: row.applied_on.clone(),
                 },
                 (Some(file), None) => StatusRow {
                     version,
@@ -88,7 +93,7 @@ pub fn status(set: &MigrationSet, history: &[HistoryRow]) -> Vec<StatusRow> {
                     version,
                     name: row.name.clone(),
                     state: State::Missing,
-                    applied_on: Some(row.applied_on.clone()),
+                    applied_on: row.applied_on.clone(),
                 },
                 (None, None) => unreachable!("version comes from one of the two lists"),
             }
@@ -102,8 +107,8 @@ pub enum Plan {
     /// Apply these versions, in this order (possibly none).
     Apply {
         /// Highest applied version before the run (None: nothing applied).
-        current: Option<i32>,
-        versions: Vec<i32>,
+        current: Option<Version>,
+        versions: Vec<Version>,
     },
     /// Refuse to run anything.
     Refuse(Refusal),
@@ -112,19 +117,25 @@ pub enum Plan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     /// Applied files that were edited (version, name as recorded).
-    Divergent(Vec<(i32, String)>),
+    Divergent(Vec<(Version, String)>),
     /// Applied versions whose file is gone.
-    Missing(Vec<(i32, String)>),
+    Missing(Vec<(Version, String)>),
     /// Pending files older than the newest applied version (refinery refuses them too).
-    OutOfOrder { versions: Vec<i32>, current: i32 },
+    OutOfOrder {
+        versions: Vec<Version>,
+        current: Version,
+    },
     /// `--target` names no local migration.
-    UnknownTarget { target: i32, latest: Option<i32> },
+    UnknownTarget {
+        target: Version,
+        latest: Option<Version>,
+    },
 }
 
 /// Decide what to run up to `target` (all pending when `None`).
-pub fn plan(set: &MigrationSet, history: &[HistoryRow], target: Option<i32>) -> Plan {
+pub fn plan(set: &MigrationSet, history: &[HistoryRow], target: Option<Version>) -> Plan {
     let rows = status(set, history);
-    let pick = |state: State| -> Vec<(i32, String)> {
+    let pick = |state: State| -> Vec<(Version, String)> {
         rows.iter()
             .filter(|r| r.state == state)
             .map(|r| (r.version, r.name.clone()))
@@ -139,9 +150,9 @@ pub fn plan(set: &MigrationSet, history: &[HistoryRow], target: Option<i32>) -> 
         return Plan::Refuse(Refusal::Missing(missing));
     }
     let current = history.iter().map(|h| h.version).max();
-    let pending: Vec<i32> = pick(State::Pending).into_iter().map(|(v, _)| v).collect();
+    let pending: Vec<Version> = pick(State::Pending).into_iter().map(|(v, _)| v).collect();
     if let Some(current) = current {
-        let old: Vec<i32> = pending.iter().copied().filter(|&v| v < current).collect();
+        let old: Vec<Version> = pending.iter().copied().filter(|&v| v < current).collect();
         if !old.is_empty() {
             return Plan::Refuse(Refusal::OutOfOrder {
                 versions: old,
@@ -167,14 +178,25 @@ pub fn plan(set: &MigrationSet, history: &[HistoryRow], target: Option<i32>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::migrate::layout::Layout;
     use crate::migrate::source::{MigrationFile, Origin};
 
     fn set(files: &[(&str, &str)]) -> MigrationSet {
         let migrations = files
             .iter()
-            .map(|(f, sql)| MigrationFile::new(f, format!("m/{f}"), sql.to_string()).unwrap())
+            .map(|(f, sql)| {
+                MigrationFile::new(Layout::Dbkit, f, format!("m/{f}"), sql.to_string()).unwrap()
+            })
             .collect();
-        MigrationSet::checked(Origin::Embedded, migrations).unwrap()
+        MigrationSet::checked(Origin::Embedded, Layout::Dbkit, migrations).unwrap()
+    }
+
+    fn v(n: i64) -> Version {
+        Version::new(n)
+    }
+
+    fn vs(ns: &[i64]) -> Vec<Version> {
+        ns.iter().map(|&n| v(n)).collect()
     }
 
     fn three() -> MigrationSet {
@@ -185,23 +207,23 @@ mod tests {
         ])
     }
 
-    fn applied(set: &MigrationSet, versions: &[i32]) -> Vec<HistoryRow> {
+    fn applied(set: &MigrationSet, versions: &[i64]) -> Vec<HistoryRow> {
         versions
             .iter()
-            .map(|&v| {
-                let m = set.get(v).unwrap();
+            .map(|&n| {
+                let m = set.get(v(n)).unwrap();
                 HistoryRow {
-                    version: v,
+                    version: v(n),
                     name: m.name.clone(),
-                    applied_on: "2026-01-01T00:00:00Z".into(),
-                    checksum: m.checksum.to_string(),
+                    applied_on: Some("2026-01-01T00:00:00Z".into()),
+                    checksum: Some(m.checksum.clone()),
                 }
             })
             .collect()
     }
 
-    fn states(rows: &[StatusRow]) -> Vec<(i32, State)> {
-        rows.iter().map(|r| (r.version, r.state)).collect()
+    fn states(rows: &[StatusRow]) -> Vec<(i64, State)> {
+        rows.iter().map(|r| (r.version.get(), r.state)).collect()
     }
 
     #[test]
@@ -219,7 +241,7 @@ mod tests {
             plan(&s, &[], None),
             Plan::Apply {
                 current: None,
-                versions: vec![1, 2, 3]
+                versions: vs(&[1, 2, 3])
             }
         );
     }
@@ -234,8 +256,8 @@ mod tests {
         assert_eq!(
             plan(&s, &h, None),
             Plan::Apply {
-                current: Some(1),
-                versions: vec![2, 3]
+                current: Some(v(1)),
+                versions: vs(&[2, 3])
             }
         );
     }
@@ -248,8 +270,8 @@ mod tests {
         assert_eq!(
             plan(&s, &h, None),
             Plan::Apply {
-                current: Some(3),
-                versions: vec![]
+                current: Some(v(3)),
+                versions: vs(&[])
             }
         );
     }
@@ -258,18 +280,18 @@ mod tests {
     fn target_stops_early_and_never_goes_back() {
         let s = three();
         assert_eq!(
-            plan(&s, &[], Some(2)),
+            plan(&s, &[], Some(v(2))),
             Plan::Apply {
                 current: None,
-                versions: vec![1, 2]
+                versions: vs(&[1, 2])
             }
         );
         let h = applied(&s, &[1, 2, 3]);
         assert_eq!(
-            plan(&s, &h, Some(1)),
+            plan(&s, &h, Some(v(1))),
             Plan::Apply {
-                current: Some(3),
-                versions: vec![]
+                current: Some(v(3)),
+                versions: vs(&[])
             }
         );
     }
@@ -277,10 +299,10 @@ mod tests {
     #[test]
     fn unknown_target_is_refused() {
         assert_eq!(
-            plan(&three(), &[], Some(9)),
+            plan(&three(), &[], Some(v(9))),
             Plan::Refuse(Refusal::UnknownTarget {
-                target: 9,
-                latest: Some(3)
+                target: v(9),
+                latest: Some(v(3))
             })
         );
     }
@@ -304,7 +326,7 @@ mod tests {
         );
         assert_eq!(
             plan(&edited, &h, None),
-            Plan::Refuse(Refusal::Divergent(vec![(2, "two".into())]))
+            Plan::Refuse(Refusal::Divergent(vec![(v(2), "two".into())]))
         );
     }
 
@@ -333,7 +355,7 @@ mod tests {
         assert_eq!(rows[1].name, "two");
         assert_eq!(
             plan(&without_two, &h, None),
-            Plan::Refuse(Refusal::Missing(vec![(2, "two".into())]))
+            Plan::Refuse(Refusal::Missing(vec![(v(2), "two".into())]))
         );
     }
 
@@ -348,8 +370,8 @@ mod tests {
         assert_eq!(
             plan(&s, &h, None),
             Plan::Refuse(Refusal::OutOfOrder {
-                versions: vec![2],
-                current: 3
+                versions: vs(&[2]),
+                current: v(3)
             })
         );
     }

@@ -30,7 +30,10 @@ impl Statement {
     /// The file line of a 1-based *character* position inside `text`, as PostgreSQL
     /// reports it (`ErrorPosition::Original`). Out-of-range positions give the last line.
     pub fn line_of_position(&self, position: u32) -> usize {
-        let before = (position as usize).saturating_sub(1);
+        // u32 → usize is lossless on every platform dbkit builds for; saturate anyway.
+        let before = usize::try_from(position)
+            .unwrap_or(usize::MAX)
+            .saturating_sub(1);
         self.line
             + self
                 .text
@@ -313,7 +316,7 @@ mod tests {
         let stmts = split(sql);
         let second = &stmts[1];
         assert_eq!(second.line, 4);
-        let pos = second.text.find("SELEC ").unwrap() as u32 + 1;
+        let pos = u32::try_from(second.text.find("SELEC ").unwrap()).unwrap() + 1;
         assert_eq!(second.line_of_position(pos), 6);
         assert_eq!(second.line_of_position(1), 4);
         assert_eq!(&sql[second.offset..second.offset + 6], "SELECT");
@@ -322,7 +325,7 @@ mod tests {
     #[test]
     fn positions_are_characters_not_bytes() {
         let stmts = split("SELECT 'é\nü',\n oops;");
-        let pos = stmts[0].text.chars().position(|c| c == 'o').unwrap() as u32 + 1;
+        let pos = u32::try_from(stmts[0].text.chars().position(|c| c == 'o').unwrap()).unwrap() + 1;
         assert_eq!(stmts[0].line_of_position(pos), 3);
     }
 

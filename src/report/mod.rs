@@ -1,12 +1,15 @@
 //! The reporter: the one layer that turns engine results into output. Every result
 //! type implements `Render` for the three formats every command has (table, markdown,
-//! json); GitHub workflow annotations are `check`'s alone (`check::render`). Renderers
+//! json); GitHub workflow annotations are `check`'s alone (`report::check::github`). Renderers
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+pub mod migrate;
 mod tenancy;
 
 use std::io::{self, IsTerminal, Write};
+
+pub mod check;
 
 /// The output formats every command has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

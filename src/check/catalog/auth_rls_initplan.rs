@@ -8,46 +8,57 @@ use super::policy_expr;
 use super::{Hit, Policy};
 use crate::check::rule::Rule;
 
+/// One hit per policy, listing every clause that calls per row.
 pub fn check(policies: &[Policy]) -> Vec<Hit> {
-    let mut out = Vec::new();
-    for p in policies {
-        for (clause, text) in [("USING", &p.using), ("WITH CHECK", &p.with_check)] {
-            let Some(text) = text else { continue };
-            let calls = match policy_expr::parse(text) {
-                Ok(expr) => policy_expr::per_row_calls(&expr),
-                // PostgreSQL printed it, sqlparser cannot read it: say so, do not guess.
-                Err(e) => {
-                    out.push(Hit::new(
-                        Rule::AuthRlsInitplan,
-                        p.object(),
-                        format!(
-                            "{clause} expression could not be parsed to judge it ({e}): {text}"
-                        ),
-                        p.locate(),
-                    ));
-                    continue;
+    policies.iter().filter_map(judge).collect()
+}
+
+fn judge(p: &Policy) -> Option<Hit> {
+    let mut per_row: Vec<String> = Vec::new();
+    let mut unreadable: Vec<String> = Vec::new();
+    let mut first_call = None;
+    for (clause, text) in [("USING", &p.using), ("WITH CHECK", &p.with_check)] {
+        let Some(text) = text else { continue };
+        match policy_expr::parse(text) {
+            Ok(expr) => {
+                let mut calls = policy_expr::per_row_calls(&expr);
+                calls.dedup();
+                if let Some(call) = calls.first() {
+                    first_call.get_or_insert_with(|| call.clone());
+                    per_row.push(format!("{clause} calls {}", calls.join(", ")));
                 }
-            };
-            if calls.is_empty() {
-                continue;
             }
-            let mut names = calls.clone();
-            names.dedup();
-            out.push(Hit::new(
-                Rule::AuthRlsInitplan,
-                p.object(),
-                format!(
-                    "policy {} on {}: {clause} calls {} once per row; wrap each call in a scalar subquery, e.g. (select {}), so it runs once per statement",
-                    p.name,
-                    p.table,
-                    names.join(", "),
-                    names[0]
-                ),
-                p.locate(),
-            ));
+            // PostgreSQL printed it, sqlparser cannot read it: say so, do not guess.
+            Err(e) => unreadable.push(format!(
+                "{clause} expression could not be parsed to judge it ({e}): {text}"
+            )),
         }
     }
-    out
+    let mut parts = Vec::new();
+    if let Some(call) = first_call {
+        parts.push(format!(
+            "policy {} on {}: {} once per row; wrap each call in a scalar subquery, e.g. (select {call}), so it runs once per statement",
+            p.name,
+            p.table,
+            per_row.join("; ")
+        ));
+    }
+    if !unreadable.is_empty() {
+        parts.push(format!(
+            "policy {} on {}: {}",
+            p.name,
+            p.table,
+            unreadable.join("; ")
+        ));
+    }
+    (!parts.is_empty()).then(|| {
+        Hit::new(
+            Rule::AuthRlsInitplan,
+            p.object(),
+            parts.join(". "),
+            p.locate(),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -55,6 +66,10 @@ mod tests {
     use super::*;
 
     fn policy(using: &str) -> Policy {
+        policy_checking(using, None)
+    }
+
+    fn policy_checking(using: &str, with_check: Option<&str>) -> Policy {
         Policy {
             table_oid: 1,
             table: "appointments".into(),
@@ -63,12 +78,27 @@ mod tests {
             cmd: "*".into(),
             roles: vec!["authenticated".into()],
             using: Some(using.into()),
-            with_check: None,
+            with_check: with_check.map(String::from),
         }
     }
 
     #[test]
-    fn one_hit_per_clause_naming_the_calls() {
+    fn one_hit_per_policy_listing_its_clauses() {
+        let hits = check(&[policy_checking(
+            "(org_id = ((auth.jwt() ->> 'org_id'::text))::uuid)",
+            Some("(user_id = auth.uid())"),
+        )]);
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        let message = &hits[0].subjects[0].message;
+        assert!(
+            message.contains("USING calls auth.jwt(); WITH CHECK calls auth.uid() once per row")
+                && message.contains("e.g. (select auth.jwt())"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn one_hit_naming_the_calls() {
         let hits = check(&[policy("(org_id = ((auth.jwt() ->> 'org_id'::text))::uuid)")]);
         assert_eq!(hits.len(), 1);
         assert!(

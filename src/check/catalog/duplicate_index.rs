@@ -4,11 +4,11 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit, Subject};
+use super::{user_schema, Hit, Relation, Subject};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
+    "SELECT n.nspname::text, c.relname::text,
             array_agg(ic.relname::text ORDER BY ic.relname),
             array_agg(i.indisunique ORDER BY ic.relname)
      FROM pg_index i
@@ -21,7 +21,7 @@ const SQL: &str = concat!(
                coalesce(pg_get_expr(i.indexprs, i.indrelid), ''),
                coalesce(pg_get_expr(i.indpred, i.indrelid), '')
      HAVING count(*) > 1
-     ORDER BY 1"
+     ORDER BY 1, 2"
 );
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
@@ -29,26 +29,35 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
         .query(SQL, &[])
         .await?
         .iter()
-        .map(|r| hit(r.get(0), r.get(1), r.get(2)))
+        .map(|r| hit(&Relation::at(r, 0), r.get(2), r.get(3)))
         .collect())
 }
 
 /// One group of identical indexes. Any of them but one can go; a unique one is kept
 /// (it enforces something). Reported on the droppable index defined last: the one a
 /// new migration added.
-fn hit(table: String, indexes: Vec<String>, unique: Vec<bool>) -> Hit {
+fn hit(table: &Relation, indexes: Vec<String>, unique: Vec<bool>) -> Hit {
     let all = indexes.join(", ");
+    let shown = table.display();
     let keeps_unique = unique.iter().any(|&u| u) && unique.iter().any(|&u| !u);
     let subjects = indexes
         .iter()
         .zip(&unique)
         .filter(|(_, &u)| !(keeps_unique && u))
-        .map(|(extra, _)| Subject {
-            object: extra.clone(),
-            message: format!(
-                "indexes {all} on {table} are identical: DROP INDEX CONCURRENTLY {extra}"
-            ),
-            locate: vec![format!("index:{extra}"), format!("table:{table}")],
+        .map(|(extra, _)| {
+            // An index lives in its table's schema.
+            let index = Relation {
+                schema: table.schema.clone(),
+                name: extra.clone(),
+            };
+            Subject::new(
+                index.display(),
+                format!(
+                    "indexes {all} on {shown} are identical: DROP INDEX CONCURRENTLY {}",
+                    index.display()
+                ),
+                vec![index.key("index"), table.key("table")],
+            )
         })
         .collect();
     Hit {
@@ -65,6 +74,13 @@ mod tests {
         hit.subjects.iter().map(|s| s.object.as_str()).collect()
     }
 
+    fn t() -> Relation {
+        Relation {
+            schema: "public".into(),
+            name: "t".into(),
+        }
+    }
+
     #[test]
     fn any_but_a_unique_one_may_be_dropped() {
         let names = || {
@@ -74,14 +90,14 @@ mod tests {
                 "c_idx".to_string(),
             ]
         };
-        let h = hit("t".into(), names(), vec![false, true, false]);
+        let h = hit(&t(), names(), vec![false, true, false]);
         assert_eq!(objects(&h), vec!["a_idx", "c_idx"]);
         assert!(h.subjects[1]
             .message
             .ends_with("a_idx, b_key, c_idx on t are identical: DROP INDEX CONCURRENTLY c_idx"));
-        let h = hit("t".into(), names(), vec![false; 3]);
+        let h = hit(&t(), names(), vec![false; 3]);
         assert_eq!(objects(&h), vec!["a_idx", "b_key", "c_idx"]);
-        let h = hit("t".into(), names(), vec![true; 3]);
+        let h = hit(&t(), names(), vec![true; 3]);
         assert_eq!(objects(&h).len(), 3);
     }
 }

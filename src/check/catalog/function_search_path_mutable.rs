@@ -5,38 +5,32 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit};
+use super::{per_row, user_schema, Hit, Relation, Subject};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN p.proname ELSE n.nspname || '.' || p.proname END,
-            p.proname, pg_get_function_identity_arguments(p.oid)
+    "SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid)
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prosecdef
        AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) cfg WHERE cfg LIKE 'search\\_path=%')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
        AND ",
     user_schema!(),
-    " ORDER BY 1"
+    " ORDER BY 1, 2"
 );
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
-    Ok(client
-        .query(SQL, &[])
-        .await?
-        .iter()
-        .map(|r| {
-            let function: String = r.get(0);
-            let name: String = r.get(1);
-            let args: String = r.get(2);
-            Hit::new(
-                Rule::FunctionSearchPathMutable,
-                format!("{function}({args})"),
-                format!(
-                    "SECURITY DEFINER function {function}({args}) has no fixed search_path: add SET search_path = ''"
-                ),
-                vec![format!("function:{name}")],
-            )
-        })
-        .collect())
+    per_row(client, Rule::FunctionSearchPathMutable, SQL, |r| {
+        let function = Relation::at(r, 0);
+        let args: String = r.get(2);
+        let shown = function.display();
+        Subject::new(
+            format!("{shown}({args})"),
+            format!(
+                "SECURITY DEFINER function {shown}({args}) has no fixed search_path: add SET search_path = ''"
+            ),
+            vec![function.key("function")],
+        )
+    })
+    .await
 }

@@ -1,9 +1,10 @@
 //! Catalog rules on the final schema: SQL against `pg_catalog`, one file per rule.
 //! Each rule returns `Hit`s naming the object; this module points each at the migration
-//! statement that last defined the object (so it can be annotated and ignored).
+//! statement that last defined the object (so it can be annotated and ignored), by its
+//! schema-qualified name (`policy:storage.objects.own_files`), in every schema.
 
 use anyhow::{Context, Result};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use super::isolation::Model;
 use super::locate::Locator;
@@ -65,12 +66,92 @@ impl Hit {
     pub fn new(rule: Rule, object: String, message: String, locate: Vec<String>) -> Hit {
         Hit {
             rule,
-            subjects: vec![Subject {
-                object,
-                message,
-                locate,
-            }],
+            subjects: vec![Subject::new(object, message, locate)],
         }
+    }
+}
+
+impl Subject {
+    pub fn new(object: String, message: String, locate: Vec<String>) -> Subject {
+        Subject {
+            object,
+            message,
+            locate,
+        }
+    }
+}
+
+/// The "query the catalog, one finding per row" shape most rules have: run `sql` and
+/// make each row one hit of `rule` about the subject `subject` reads from it.
+pub async fn per_row(
+    client: &Client,
+    rule: Rule,
+    sql: &str,
+    subject: impl Fn(&Row) -> Subject,
+) -> Result<Vec<Hit>> {
+    let rows = client
+        .query(sql, &[])
+        .await
+        .with_context(|| format!("catalog rule {rule}: cannot read the catalog"))?;
+    Ok(rows
+        .iter()
+        .map(|row| Hit {
+            rule,
+            subjects: vec![subject(row)],
+        })
+        .collect())
+}
+
+/// A table, index or function as the catalog names it: its schema and its own name.
+/// Rules select `n.nspname, <name>` side by side and read them with `Relation::at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relation {
+    pub schema: String,
+    pub name: String,
+}
+
+impl Relation {
+    /// The schema in column `i`, the name in column `i + 1`.
+    pub fn at(row: &Row, i: usize) -> Relation {
+        Relation {
+            schema: row.get(i),
+            name: row.get(i + 1),
+        }
+    }
+
+    /// As reported: the schema omitted for `public`.
+    pub fn display(&self) -> String {
+        if self.schema == "public" {
+            self.name.clone()
+        } else {
+            format!("{}.{}", self.schema, self.name)
+        }
+    }
+
+    /// The locator key of this object as `kind` (`table`, `rls`, `index`, `function`).
+    pub fn key(&self, kind: &str) -> String {
+        format!("{kind}:{}.{}", self.schema, self.name)
+    }
+
+    /// A finding about this table's row-level security: placed on the statement that
+    /// switched it, else the CREATE TABLE. `message` gets the table's reported name.
+    pub fn rls_subject(&self, message: impl FnOnce(&str) -> String) -> Subject {
+        let shown = self.display();
+        Subject::new(
+            shown.clone(),
+            message(&shown),
+            vec![self.key("rls"), self.key("table")],
+        )
+    }
+}
+
+/// The schema-qualified form of a reported table name (`appointments` is
+/// `public.appointments`; `storage.objects` stays).
+pub fn qualified(display: &str) -> String {
+    if display.contains('.') {
+        display.to_string()
+    } else {
+        format!("public.{display}")
     }
 }
 
@@ -94,10 +175,13 @@ impl Policy {
         format!("{}.{}", self.table, self.name)
     }
 
+    /// The policy's statement, else its table's (schema-qualified: a policy on
+    /// `storage.objects` is found as such, whatever schema the migration's SET put first).
     pub fn locate(&self) -> Vec<String> {
+        let table = qualified(&self.table);
         vec![
-            format!("policy:{}.{}", self.table, self.name),
-            format!("table:{}", self.table),
+            format!("policy:{table}.{}", self.name),
+            format!("table:{table}"),
         ]
     }
 }
@@ -155,8 +239,18 @@ pub async fn check(client: &Client, locator: &Locator, model: &Model) -> Result<
     hits.extend(auth_rls_initplan::check(&policies));
     hits.extend(policy_missing_role::check(&policies));
     hits.extend(multiple_permissive_policies::check(&policies));
-    hits.extend(unindexed_foreign_key::check(client).await?);
-    hits.extend(tenant_key_not_indexed::check(client, &policies).await?);
+    // A foreign key whose leading column is an unindexed tenant key is one finding,
+    // `tenant-key-not-indexed` (one index fixes both), not two about the same column.
+    let foreign_keys = unindexed_foreign_key::unindexed(client).await?;
+    let (tenant_keys, absorbed) =
+        tenant_key_not_indexed::check(client, &policies, &foreign_keys).await?;
+    hits.extend(
+        foreign_keys
+            .iter()
+            .filter(|fk| !absorbed.contains(&fk.constraint_oid))
+            .map(unindexed_foreign_key::hit),
+    );
+    hits.extend(tenant_keys);
     hits.extend(duplicate_index::check(client).await?);
     hits.extend(redundant_index::check(client).await?);
     hits.extend(function_search_path_mutable::check(client).await?);

@@ -4,34 +4,29 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit};
+use super::{per_row, user_schema, Hit, Relation, Subject};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END, c.relname
+    "SELECT n.nspname::text, c.relname::text
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
        AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conrelid = c.oid AND con.contype = 'p')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
        AND ",
     user_schema!(),
-    " ORDER BY 1"
+    " ORDER BY 1, 2"
 );
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
-    Ok(client
-        .query(SQL, &[])
-        .await?
-        .iter()
-        .map(|r| {
-            let table: String = r.get(0);
-            let name: String = r.get(1);
-            Hit::new(
-                Rule::NoPrimaryKey,
-                table.clone(),
-                format!("table {table} has no primary key"),
-                vec![format!("table:{name}")],
-            )
-        })
-        .collect())
+    per_row(client, Rule::NoPrimaryKey, SQL, |r| {
+        let table = Relation::at(r, 0);
+        let shown = table.display();
+        Subject::new(
+            shown.clone(),
+            format!("table {shown} has no primary key"),
+            vec![table.key("table")],
+        )
+    })
+    .await
 }

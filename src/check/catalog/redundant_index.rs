@@ -4,12 +4,11 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit};
+use super::{user_schema, Hit, Relation};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
-            a.relname, b.relname
+    "SELECT n.nspname::text, c.relname::text, a.relname::text, b.relname::text
      FROM pg_index ia
      JOIN pg_index ib ON ib.indrelid = ia.indrelid AND ib.indexrelid <> ia.indexrelid
      JOIN pg_class a ON a.oid = ia.indexrelid
@@ -28,16 +27,20 @@ const SQL: &str = concat!(
            = (string_to_array(ia.indclass::text, ' ')::oid[])[1:ia.indnkeyatts]
        AND ",
     user_schema!(),
-    " ORDER BY 1, 2, 3"
+    " ORDER BY 1, 2, 3, 4"
 );
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
     let rows = client.query(SQL, &[]).await?;
     let mut out: Vec<Hit> = Vec::new();
     for r in &rows {
-        let table: String = r.get(0);
-        let redundant: String = r.get(1);
-        let covering: String = r.get(2);
+        let table = Relation::at(r, 0);
+        let index = Relation {
+            schema: table.schema.clone(),
+            name: r.get(2),
+        };
+        let covering: String = r.get(3);
+        let (redundant, shown) = (index.display(), table.display());
         // One finding per redundant index, naming the first index that covers it.
         if out.iter().any(|h| h.subjects[0].object == redundant) {
             continue;
@@ -46,9 +49,9 @@ pub async fn check(client: &Client) -> Result<Vec<Hit>> {
             Rule::RedundantIndex,
             redundant.clone(),
             format!(
-                "{redundant} on {table} is a prefix of {covering}, which serves the same lookups: DROP INDEX CONCURRENTLY {redundant}"
+                "{redundant} on {shown} is a prefix of {covering}, which serves the same lookups: DROP INDEX CONCURRENTLY {redundant}"
             ),
-            vec![format!("index:{redundant}"), format!("table:{table}")],
+            vec![index.key("index"), table.key("table")],
         ));
     }
     Ok(out)

@@ -1,15 +1,16 @@
 //! `unindexed-foreign-key`: a foreign key whose columns lead no index. Deleting or
 //! re-keying a referenced row then scans the referencing table (under a lock).
+//! A key led by an unindexed tenant column is reported as `tenant-key-not-indexed`
+//! instead (see `catalog::check`): one index fixes both.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
-use super::{user_schema, Hit};
+use super::{user_schema, Hit, Relation};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
-            c.relname, con.conname,
+    "SELECT n.nspname::text, c.relname::text, con.conname::text, con.oid, c.oid,
             ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(attnum, i)
                   JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.i)
      FROM pg_constraint con
@@ -23,28 +24,46 @@ const SQL: &str = concat!(
              AND (string_to_array(i.indkey::text, ' ')::int2[])[1:cardinality(con.conkey)] <@ con.conkey)
        AND ",
     user_schema!(),
-    " ORDER BY 1, 3"
+    " ORDER BY 1, 2, 3"
 );
 
-pub async fn check(client: &Client) -> Result<Vec<Hit>> {
-    Ok(client
+/// A foreign key no index leads with its columns.
+#[derive(Debug, Clone)]
+pub struct UnindexedKey {
+    pub table: Relation,
+    pub table_oid: u32,
+    pub constraint: String,
+    pub constraint_oid: u32,
+    pub columns: Vec<String>,
+}
+
+pub async fn unindexed(client: &Client) -> Result<Vec<UnindexedKey>> {
+    let rows = client
         .query(SQL, &[])
-        .await?
+        .await
+        .context("catalog rule unindexed-foreign-key: cannot read pg_constraint")?;
+    Ok(rows
         .iter()
-        .map(|r| {
-            let table: String = r.get(0);
-            let name: String = r.get(1);
-            let constraint: String = r.get(2);
-            let columns: Vec<String> = r.get(3);
-            let columns = columns.join(", ");
-            Hit::new(
-                Rule::UnindexedForeignKey,
-                format!("{table}.{constraint}"),
-                format!(
-                    "foreign key {constraint} on {table} ({columns}) leads no index: deleting a referenced row scans {table}; CREATE INDEX CONCURRENTLY ON {table} ({columns})"
-                ),
-                vec![format!("table:{name}")],
-            )
+        .map(|r| UnindexedKey {
+            table: Relation::at(r, 0),
+            constraint: r.get(2),
+            constraint_oid: r.get(3),
+            table_oid: r.get(4),
+            columns: r.get(5),
         })
         .collect())
+}
+
+pub fn hit(fk: &UnindexedKey) -> Hit {
+    let table = fk.table.display();
+    let columns = fk.columns.join(", ");
+    Hit::new(
+        Rule::UnindexedForeignKey,
+        format!("{table}.{}", fk.constraint),
+        format!(
+            "foreign key {} on {table} ({columns}) leads no index: deleting a referenced row scans {table}; CREATE INDEX CONCURRENTLY ON {table} ({columns})",
+            fk.constraint
+        ),
+        vec![fk.table.key("table")],
+    )
 }

@@ -254,7 +254,7 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     }
     // dbkit's own migration history is not the project's schema.
     relations
-        .retain(|r| !(r.schema == "public" && r.short == crate::migrate::apply::HISTORY_TABLE));
+        .retain(|r| !(r.schema == "public" && r.short == crate::migrate::history::REFINERY_TABLE));
     for rel in &mut relations {
         fill_relation(client, rel).await?;
     }

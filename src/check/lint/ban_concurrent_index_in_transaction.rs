@@ -9,7 +9,7 @@ use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
     match ast {
-        Ast::CreateIndex(ci) if ci.concurrently && !ctx.file.no_transaction => vec![Violation {
+        Ast::CreateIndex(ci) if ci.concurrently && !ctx.file.no_transaction() => vec![Violation {
             rule: Rule::BanConcurrentIndexInTransaction,
             object: ci
                 .name
@@ -24,7 +24,7 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
 /// DROP INDEX CONCURRENTLY, which sqlparser cannot parse: recognised from its words.
 pub fn check_text(ctx: &Ctx, sql: &str) -> Vec<Violation> {
     match drop_index_concurrently(sql) {
-        Some(index) if !ctx.file.no_transaction => vec![Violation {
+        Some(index) if !ctx.file.no_transaction() => vec![Violation {
             rule: Rule::BanConcurrentIndexInTransaction,
             object: index,
             message: "DROP INDEX CONCURRENTLY fails inside a transaction: make `-- dbkit:no-transaction` the file's first line".to_string(),

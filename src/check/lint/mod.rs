@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use sqlparser::ast::{AlterTable, Ident, ObjectName, ObjectNamePart, Statement as Ast};
 
-use super::files::MigrationFile;
+use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
 
 mod adding_not_nullable_field;
@@ -20,7 +20,7 @@ mod require_concurrent_index_creation;
 
 /// What a rule sees besides the statement.
 pub struct Ctx<'a> {
-    pub file: &'a MigrationFile,
+    pub file: &'a ParsedFile,
     /// Tables created by this migration file: changing them locks nobody out.
     pub new_tables: HashSet<String>,
 }
@@ -69,7 +69,7 @@ const RULES: &[RuleFn] = &[
 ];
 
 /// Lint every migration with a version above `base` (all of them when None).
-pub fn lint(files: &[MigrationFile], base: Option<i64>) -> Vec<Finding> {
+pub fn lint(files: &[ParsedFile], base: Option<i64>) -> Vec<Finding> {
     let mut out = Vec::new();
     for file in files.iter().filter(|f| base.is_none_or(|b| f.version > b)) {
         out.extend(lint_file(file));
@@ -77,7 +77,7 @@ pub fn lint(files: &[MigrationFile], base: Option<i64>) -> Vec<Finding> {
     out
 }
 
-pub fn lint_file(file: &MigrationFile) -> Vec<Finding> {
+pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
     let new_tables = file
         .statements
         .iter()
