@@ -25,7 +25,7 @@ pub fn report(result: anyhow::Result<Outcome>) -> ExitCode {
         Ok(Outcome::Failed) => ExitCode::from(FINDINGS),
         Err(err) => {
             eprintln!("error: {}", one_line(&err));
-            eprintln!("hint: {}", redact::scrub(&hint(&err)));
+            eprintln!("hint: {}", redact::scrub_registered(&hint(&err)));
             ExitCode::from(USAGE)
         }
     }

@@ -1,5 +1,10 @@
 //! dbkit: migrate, seed, explain, check and bench the PostgreSQL database behind a
 //! multi-tenant booking service. `run` is the whole program; `main.rs` only calls it.
+//!
+//! SIGPIPE keeps Rust's disposition (ignored): a stdout closed early (`dbkit migrate |
+//! head -0`) makes writes fail, `report::print` drops the output, and the command
+//! still runs to its end, so its `error:` line reaches stderr. SIGINT and SIGTERM are
+//! `signal`'s.
 
 pub mod bench;
 pub mod check;
@@ -12,14 +17,19 @@ pub mod exit;
 pub mod explain;
 pub mod lab;
 pub mod migrate;
+pub mod platform;
 pub mod progress;
 pub mod report;
 pub mod rule;
 pub mod seed;
+pub mod signal;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use std::io::IsTerminal;
+
+use anyhow::Context;
 use clap::Parser;
 
 /// Parse `args`, run the command on a Tokio runtime and decide the exit code.
@@ -28,14 +38,19 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    restore_sigpipe();
     let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
     let cli = match cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {
-            // --help and --version: clap prints them (exit 0).
-            let _ = err.print();
-            return ExitCode::SUCCESS;
+            // --help and --version, exit 0; a stdout that cannot take them is an error
+            // (`--help > /dev/full`). On a terminal clap prints them in colour.
+            if std::io::stdout().is_terminal() {
+                let _ = err.print();
+                return ExitCode::SUCCESS;
+            }
+            return exit::report(
+                report::print(&err.render().to_string()).map(|()| exit::Outcome::Clean),
+            );
         }
         Err(err)
             if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand =>
@@ -57,7 +72,10 @@ where
         Ok(rt) => rt,
         Err(err) => return exit::report(Err(err.into())),
     };
-    exit::report(runtime.block_on(commands::dispatch(cli)))
+    exit::report(runtime.block_on(async {
+        signal::install().context("cannot listen for SIGINT and SIGTERM")?;
+        commands::dispatch(cli).await
+    }))
 }
 
 /// clap's usage error as dbkit prints every error: one `error:` line (clap's message,
@@ -97,16 +115,6 @@ fn command_path(args: &[OsString]) -> String {
         }
     }
     path.join(" ")
-}
-
-/// Rust ignores SIGPIPE, so `dbkit ... | head` would panic on a closed stdout; restore
-/// the default so the process ends quietly like any other Unix tool.
-fn restore_sigpipe() {
-    use nix::sys::signal::{signal, SigHandler, Signal};
-    // SAFETY: installing the default disposition before any thread is spawned.
-    unsafe {
-        let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
-    }
 }
 
 #[cfg(test)]

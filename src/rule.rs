@@ -92,6 +92,8 @@ rules! {
     BanDropColumn = "ban-drop-column", Error, Lint, "a column dropped (breaks running clients)";
     BanDropTable = "ban-drop-table", Error, Lint, "a table dropped (breaks running clients, loses data)";
     RenamingColumn = "renaming-column", Error, Lint, "a column renamed (breaks running clients)";
+    IdentifierTooLong = "identifier-too-long", Warning, Lint, "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
+    TransactionNesting = "transaction-nesting", Error, Lint, "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
     ApplyFailed = "apply-failed", Error, Apply, "PostgreSQL rejected a migration when applying it";
     RlsDisabled = "rls-disabled", Error, Catalog, "an exposed table an API role can reach, with row-level security off";
     PolicyExistsRlsDisabled = "policy-exists-rls-disabled", Error, Catalog, "policies exist but row-level security is off, so they do nothing";

@@ -117,3 +117,37 @@ fn a_failed_write_to_stdout_is_an_error() {
         );
     }
 }
+
+/// `dbkit --help > /dev/full`: the help cannot be written, which is an error (exit 2)
+/// with one `error:` and one `hint:` line, not a silent success.
+#[test]
+fn help_to_a_full_disk_is_an_error() {
+    let help_into = |stdout: std::process::Stdio| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+            .arg("--help")
+            .current_dir(common::work_dir())
+            .stdout(stdout)
+            .output()
+            .unwrap()
+    };
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = help_into(full.into());
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: cannot write the output to stdout"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.lines().nth(1).unwrap().starts_with("hint: "),
+        "{stderr}"
+    );
+    // A reader that stops early is no error: `dbkit --help | head -0`.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = help_into(writer.into());
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+}

@@ -73,9 +73,13 @@ fn lifecycle_start_status_url_crash_stop_destroy() {
     );
 
     let url = stdout_of(common::dbkit_in(&dir).args(["db", "url"]));
+    let password = fs::read_to_string(dir.join(".dbkit/pg/password")).unwrap();
     assert_eq!(
         url,
-        format!("postgresql://postgres@127.0.0.1:{port}/dbkit\n")
+        format!(
+            "postgresql://postgres:{}@127.0.0.1:{port}/dbkit\n",
+            password.trim()
+        )
     );
     let url = DbUrl::parse(url.trim(), "test").unwrap();
     let rows = common::sql(
@@ -340,4 +344,53 @@ async fn scratch_databases_drop_and_keep() {
         .await
         .unwrap();
     assert!(!exists(name)());
+}
+
+/// `--keep` databases survive the next run's leftover sweep; unkept leftovers of dead
+/// processes do not (issue 13, item 11).
+#[tokio::test]
+async fn kept_scratch_databases_are_not_taken_for_leftovers() {
+    let server = common::server_url();
+    // A pid that is certainly dead: a child that has exited and been reaped.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let kept = ScratchDb::create(&server, "keepme", None).await.unwrap();
+    let kept_name = kept.name().to_string();
+    kept.keep();
+    // Renamed as if a dead process had kept it (the mark follows the database).
+    let kept_dead = format!("dbkit_scratch_keepme_{dead}_0");
+    let leftover = format!("dbkit_scratch_leftover_{dead}_0");
+    common::batch(
+        &server,
+        &format!("ALTER DATABASE {kept_name} RENAME TO {kept_dead}"),
+    );
+    common::batch(&server, &format!("CREATE DATABASE {leftover}"));
+    let exists = |name: &str| {
+        !common::sql(
+            &common::server_url(),
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        )
+        .is_empty()
+    };
+    // The sweep every ScratchDb::create on a local server runs.
+    let dropped = dbkit::db::scratch::drop_leftovers(&server).await.unwrap();
+    assert!(dropped >= 1);
+    assert!(
+        !exists(&leftover),
+        "an unkept leftover of a dead pid is dropped"
+    );
+    assert!(exists(&kept_dead), "a kept database stays");
+    let comment = common::sql(
+        &server,
+        &format!(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = '{kept_dead}'"
+        ),
+    );
+    assert!(comment[0]
+        .get::<_, String>(0)
+        .starts_with("dbkit: kept by pid "));
+    dbkit::db::scratch::drop_database(&server, &kept_dead)
+        .await
+        .unwrap();
 }

@@ -127,7 +127,7 @@ fn spawn(args: &[&str], url: &DbUrl) -> Child {
 }
 
 fn url_string(url: &DbUrl) -> String {
-    dbkit::db::cluster::url_for(url.config().get_ports()[0], &url.dbname())
+    url.reveal()
 }
 
 fn run(args: &[&str], url: &DbUrl) -> std::process::Output {
@@ -324,11 +324,21 @@ fn a_crash_during_seed_leaves_whole_orgs_and_a_complete_schema() {
     assert_ok(&run(&["migrate"], &url), "migrate");
     let shape = scalar(&url, SCHEMA_SHAPE);
     let child = spawn(&["seed", "--orgs", "40", "--profile", SMALL_PROFILE], &url);
-    wait_for(&url, "SELECT count(*) >= 2 FROM orgs", "two seeded orgs");
+    // A seed is one transaction (all orgs or none): crash it while it loads.
+    wait_for(
+        &url,
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'COPY appointments%'",
+        "the seed loading appointments",
+    );
     c.crash_and_restart();
     let (code, stderr) = exit_code(child);
     assert_eq!(code, Some(2), "{stderr}");
     assert_eq!(scalar(&url, PARTIAL_ORGS), 0, "only whole orgs are present");
+    assert_eq!(
+        scalar(&url, "SELECT count(*) FROM orgs"),
+        0,
+        "nothing was reported"
+    );
     assert_eq!(
         scalar(&url, SCHEMA_SHAPE),
         shape,

@@ -235,3 +235,61 @@ fn connection_order_flag_env_dotenv() {
         .stderr(predicate::str::contains("DATABASE_URL"))
         .stderr(predicate::str::contains("ENVPASS").not());
 }
+
+/// `dbkit migrate | head -0`: stdout is closed before dbkit writes anything, and a
+/// failing migration's error line still reaches stderr (exit 2).
+#[test]
+fn a_closed_stdout_does_not_swallow_the_error() {
+    let db = common::fresh_db();
+    let dir = common::work_dir();
+    fs::create_dir_all(dir.join("migrations")).unwrap();
+    fs::write(
+        dir.join("migrations/V1__ok.sql"),
+        "CREATE TABLE fine (id int);\n",
+    )
+    .unwrap();
+    fs::write(dir.join("migrations/V2__broken.sql"), "SELEC broken;\n").unwrap();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(["migrate", "--database-url", &db.url_string()])
+        .current_dir(&dir)
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("error: "), "{stderr}");
+    assert!(stderr.contains("V2"), "{stderr}");
+    assert!(stderr.contains("hint: "), "{stderr}");
+}
+
+/// libpq's URL semantics for every parameter: `options=-c%20search_path%3Dpublic`
+/// reaches the server as `-c search_path=public` (no form encoding).
+#[test]
+fn url_options_keep_libpq_semantics() {
+    let db = common::fresh_db();
+    db.execute("CREATE SCHEMA other; CREATE TABLE other.refinery_schema_history (x int);");
+    let url = format!(
+        "{}?options=-c%20search_path%3Dpublic&application_name=dbkit%20test",
+        db.url_string()
+    );
+    common::dbkit()
+        .args(["migrate", "--target", "1", "--database-url", &url])
+        .arg("--migrations")
+        .arg(common::repo_migrations())
+        .assert()
+        .success();
+    let rows = db.query(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' \
+         AND tablename = 'refinery_schema_history'",
+    );
+    assert_eq!(rows[0].get::<_, i64>(0), 1);
+    let url = dbkit::db::DbUrl::parse(&url, "test").unwrap();
+    let rows = common::sql(
+        &url,
+        "SELECT current_setting('search_path'), current_setting('application_name')",
+    );
+    assert_eq!(rows[0].get::<_, String>(0), "public");
+    assert_eq!(rows[0].get::<_, String>(1), "dbkit test");
+}

@@ -329,49 +329,127 @@ fn malformed_profile_fails_naming_file_and_key() {
         ));
 }
 
-#[test]
-fn interrupted_seed_leaves_only_whole_orgs() {
-    // Five orgs of equal size, big enough that loading takes a few seconds.
-    let dir = tempfile::tempdir().unwrap();
-    let profile = dir.path().join("even.yaml");
+/// Every index and constraint of the six tenant tables, with its definition and whether
+/// it is valid: equal before and after any seed, finished or not.
+const SCHEMA: &str = "SELECT string_agg(x, E'\\n' ORDER BY x) FROM ( \
+    SELECT format('index %s %s valid=%s ready=%s', i.indexrelid::regclass, \
+                  pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready) \
+      FROM pg_index i WHERE i.indrelid = ANY ($T::regclass[]) \
+    UNION ALL \
+    SELECT format('constraint %s %s %s validated=%s', c.conrelid::regclass, c.conname, \
+                  pg_get_constraintdef(c.oid), c.convalidated) \
+      FROM pg_constraint c WHERE c.conrelid = ANY ($T::regclass[])) s(x)";
+
+fn schema(db: &TestDb) -> String {
+    let tables = "'{orgs,org_settings,members,providers,contacts,appointments}'";
+    scalar(db, &SCHEMA.replace("$T", tables))
+}
+
+/// Five orgs of equal size, big enough that loading takes a few seconds.
+fn even_profile(dir: &Path) -> std::path::PathBuf {
+    let profile = dir.join("even.yaml");
     std::fs::write(
         &profile,
         "window: {past_days: 150, future_days: 14}\n\
          orgs: {size_skew: 0, largest_providers: 4, size_jitter: 0, contacts_per_provider: 50}\n",
     )
     .unwrap();
-    let args = |db: &TestDb| -> Vec<String> {
-        vec![
-            "seed".into(),
-            "--orgs".into(),
-            "5".into(),
-            "--profile".into(),
-            profile.display().to_string(),
-            "--anchor-date".into(),
-            ANCHOR.into(),
-            "--database-url".into(),
-            db.url_string(),
-        ]
-    };
-    let full = fresh_db();
-    dbkit().args(args(&full)).assert().success();
+    profile
+}
 
-    let db = fresh_db();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
-        .args(args(&db))
+fn seed_args(db: &TestDb, profile: &Path) -> Vec<String> {
+    [
+        "seed",
+        "--orgs",
+        "5",
+        "--anchor-date",
+        ANCHOR,
+        "--format",
+        "json",
+        "--database-url",
+        &db.url_string(),
+        "--profile",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([profile.display().to_string()])
+    .collect()
+}
+
+fn spawn_seed(db: &TestDb, profile: &Path) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(seed_args(db, profile))
         .env_remove("DATABASE_URL")
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// Wait until the seed `child` is streaming appointments into `db`.
+fn wait_for_load(db: &TestDb, child: &mut std::process::Child) {
+    let query = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+         AND query LIKE 'COPY appointments%'",
+        db.name()
+    );
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    while scalar(&db, "SELECT count(*) FROM orgs") == "0" {
+    while scalar(db, &query) == "0" {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "seed ended before loading"
+        );
         assert!(
             std::time::Instant::now() < deadline,
-            "no org was committed in time"
+            "the load did not start in time"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Wait until no other session is connected to `db` (a killed client's backend has
+/// rolled back and gone).
+fn wait_for_no_sessions(db: &TestDb) {
+    let query = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        db.name()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while scalar(db, &query) != "0" {
+        assert!(std::time::Instant::now() < deadline, "sessions stayed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_seed_ends_with_every_index_and_constraint_and_analyzed_tables() {
+    let db = fresh_db();
+    let before = schema(&db);
+    assert!(
+        before.contains("appointments_no_provider_overlap"),
+        "{before}"
+    );
+    assert!(before.contains("appointments_org_time_idx"), "{before}");
+    seed(&db, 42, &[]);
+    assert_eq!(schema(&db), before);
+    assert_eq!(
+        scalar(
+            &db,
+            "SELECT count(DISTINCT starelid) FROM pg_statistic WHERE starelid = ANY \
+             ('{orgs,org_settings,members,providers,contacts,appointments}'::regclass[])"
+        ),
+        "6"
+    );
+}
+
+#[test]
+fn interrupted_seed_keeps_nothing_and_the_schema_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = even_profile(dir.path());
+    let db = fresh_db();
+    let before = schema(&db);
+    let mut child = spawn_seed(&db, &profile);
+    wait_for_load(&db, &mut child);
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGINT,
@@ -381,30 +459,102 @@ fn interrupted_seed_leaves_only_whole_orgs() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("interrupted") && stderr.contains("--reset"),
+        stderr.contains("interrupted") && stderr.contains("nothing was kept"),
         "{stderr}"
     );
+    assert!(out.stdout.is_empty());
+    wait_for_no_sessions(&db);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM orgs"), "0");
+    assert_eq!(scalar(&db, "SELECT count(*) FROM appointments"), "0");
+    assert_eq!(schema(&db), before);
+}
 
-    // Every org that is there is there whole: the same rows as in the complete run.
-    let committed: u32 = scalar(&db, "SELECT count(*) FROM orgs").parse().unwrap();
-    assert!((1..5).contains(&committed), "{committed} orgs committed");
-    let per_org = "SELECT string_agg(concat_ws(':', o.slug, \
-        (SELECT count(*) FROM org_settings s WHERE s.org_id = o.id), \
-        (SELECT count(*) FROM members m WHERE m.org_id = o.id), \
-        (SELECT count(*) FROM providers p WHERE p.org_id = o.id), \
-        (SELECT count(*) FROM contacts c WHERE c.org_id = o.id), \
-        (SELECT md5(string_agg(a::text, '' ORDER BY a.id)) FROM appointments a WHERE a.org_id = o.id)), \
-        ',' ORDER BY o.slug) FROM orgs o";
-    let partial = scalar(&db, per_org);
-    let complete = scalar(&full, per_org);
-    for org in partial.split(',') {
-        assert!(
-            complete.split(',').any(|c| c == org),
-            "org {org} is not complete"
-        );
-    }
-    assert_eq!(
-        scalar(&db, "SELECT count(*) FROM appointments a WHERE NOT EXISTS (SELECT 1 FROM orgs o WHERE o.id = a.org_id)"),
-        "0"
+#[test]
+fn killed_seed_leaves_the_schema_whole_and_a_rerun_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = even_profile(dir.path());
+    let db = fresh_db();
+    let before = schema(&db);
+    let mut child = spawn_seed(&db, &profile);
+    wait_for_load(&db, &mut child);
+    child.kill().unwrap(); // SIGKILL: no handler runs
+    child.wait().unwrap();
+    wait_for_no_sessions(&db);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM orgs"), "0");
+    assert_eq!(schema(&db), before);
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(seed_args(&db, &profile))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["tables"]["orgs"], 5);
+    assert_eq!(scalar(&db, "SELECT count(*) FROM orgs"), "5");
+    assert_eq!(schema(&db), before);
+}
+
+#[test]
+fn a_second_seed_of_the_same_database_is_refused_while_the_first_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = even_profile(dir.path());
+    let db = fresh_db();
+    let mut first = spawn_seed(&db, &profile);
+    wait_for_load(&db, &mut first);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_dbkit"))
+        .args(seed_args(&db, &profile))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("another `dbkit seed` is running"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("hint:"), "{stderr}");
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1
+    );
+
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for t in TABLES {
+        let n: u64 = scalar(&db, &format!("SELECT count(*) FROM {t}"))
+            .parse()
+            .unwrap();
+        assert_eq!(summary["tables"][t], n, "{t}");
+    }
+}
+
+#[test]
+fn profile_sizes_that_would_exhaust_memory_are_refused_naming_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.yaml");
+    std::fs::write(
+        &path,
+        "orgs: {largest_providers: 10000, contacts_per_provider: 1000000}\n",
+    )
+    .unwrap();
+    dbkit()
+        .args(["seed", "--to-files"])
+        .arg(dir.path().join("out"))
+        .arg("--profile")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "huge.yaml: orgs.contacts_per_provider:",
+        ))
+        .stderr(predicate::str::contains("orgs.largest_providers (10000)"))
+        .stderr(predicate::str::contains("hint:"));
 }

@@ -73,7 +73,10 @@ async fn sslmode_is_honoured() {
         .unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
-    let url = base.to_string();
+    // The full URL: the cluster's generated password included.
+    let url = base.reveal();
+    let password = fs::read_to_string(dir.join("password")).unwrap();
+    let password = password.trim();
     assert!(uses_tls(&format!("{url}?sslmode=require")).await);
     assert!(!uses_tls(&format!("{url}?sslmode=disable")).await);
 
@@ -99,13 +102,13 @@ async fn sslmode_is_honoured() {
     // ...and accepted with the authority that signed it (`sslrootcert`, as libpq).
     let port = base.config().get_ports()[0];
     let verified = format!(
-        "postgresql://postgres@localhost:{port}/dbkit?sslmode=verify-full&sslrootcert={}",
+        "postgresql://postgres:{password}@localhost:{port}/dbkit?sslmode=verify-full&sslrootcert={}",
         ca_file.display()
     );
     assert!(uses_tls(&verified).await);
     // The certificate names localhost, not 127.0.0.1: verify-full checks the host name.
     let wrong_host = format!(
-        "postgresql://postgres@127.0.0.1:{port}/dbkit?sslmode=verify-full&sslrootcert={}",
+        "postgresql://postgres:{password}@127.0.0.1:{port}/dbkit?sslmode=verify-full&sslrootcert={}",
         ca_file.display()
     );
     assert!(connect(&DbUrl::parse(&wrong_host, "test").unwrap())

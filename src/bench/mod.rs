@@ -208,10 +208,9 @@ pub async fn run(
     let on_signal = {
         let (abort, interrupted) = (runner.abort_flag(), interrupted.clone());
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
-                abort.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+            crate::signal::wait().await;
+            interrupted.store(true, std::sync::atomic::Ordering::Relaxed);
+            abort.store(true, std::sync::atomic::Ordering::Relaxed);
         })
     };
     let progress = progress::Progress::new();

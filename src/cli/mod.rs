@@ -2,9 +2,12 @@
 //! the top and marked global, so `--database-url` and `--format` mean the same thing
 //! in every subcommand and may be given before or after it.
 
+pub mod seed;
+
 use clap::{Args, Parser, Subcommand};
 
 mod check;
+pub mod db;
 pub mod migrate;
 
 pub use check::CheckArgs;
@@ -74,7 +77,7 @@ impl OutputFormat {
 pub enum Command {
     /// Manage dbkit's local PostgreSQL cluster in .dbkit/pg/.
     #[command(after_help = "Example:\n  dbkit db start && dbkit db url")]
-    Db(DbArgs),
+    Db(db::DbArgs),
     /// Apply pending migrations (advisory-locked, lock_timeout guarded), or show their status.
     #[command(
         after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
@@ -84,7 +87,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
     )]
-    Seed(crate::seed::SeedArgs),
+    Seed(seed::SeedArgs),
     /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
     /// one in supabase/migrations.
     #[command(
@@ -116,35 +119,6 @@ pub enum Command {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
-    },
-}
-
-#[derive(Debug, Args)]
-pub struct DbArgs {
-    #[command(subcommand)]
-    pub action: DbAction,
-}
-
-#[derive(Debug, Clone, Copy, Subcommand)]
-pub enum DbAction {
-    /// Start the local cluster (initialising it on first use). Starting twice is harmless.
-    #[command(after_help = "Example:\n  dbkit db start")]
-    Start,
-    /// Stop the local cluster.
-    #[command(after_help = "Example:\n  dbkit db stop")]
-    Stop,
-    /// Say whether the local cluster is running, where, and on which port.
-    #[command(after_help = "Example:\n  dbkit db status --format json")]
-    Status,
-    /// Print the local cluster's URL (start it first with `dbkit db start`).
-    #[command(after_help = "Example:\n  psql \"$(dbkit db url)\"")]
-    Url,
-    /// Stop the local cluster and delete its data directory.
-    #[command(after_help = "Example:\n  dbkit db destroy --yes")]
-    Destroy {
-        /// Do not ask for confirmation.
-        #[arg(long)]
-        yes: bool,
     },
 }
 

@@ -12,6 +12,6 @@ pub async fn run(
     args: &crate::bench::BenchArgs,
     format: Format,
 ) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     crate::bench::command(&database, args, format).await
 }

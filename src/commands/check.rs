@@ -10,7 +10,7 @@ use crate::exit::Outcome;
 use crate::report::check::{github, CheckReport};
 
 pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     // --offline never touches a database (nor starts the local cluster).
     let server = if args.offline {
         None

@@ -12,6 +12,6 @@ pub async fn run(
     args: &crate::explain::ExplainArgs,
     format: Format,
 ) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     crate::explain::command(&database, args, format).await
 }

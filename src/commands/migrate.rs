@@ -10,7 +10,7 @@ use crate::migrate::{self, ApplyOptions, MigrationSet};
 use crate::report::{emit, Format};
 
 pub async fn run(connect: &ConnectOpts, args: &MigrateArgs, format: Format) -> Result<Outcome> {
-    let database = Database::resolve(connect)?;
+    let database = Database::resolve(connect.database_url.as_deref())?;
     let set = MigrationSet::resolve(&args.source.options())?;
     let mut client = database.connect().await?;
     match args.action {
@@ -38,6 +38,7 @@ pub async fn run(connect: &ConnectOpts, args: &MigrateArgs, format: Format) -> R
                 target: args.target,
                 lock_timeout: args.lock_timeout,
                 lock_wait: args.lock_wait,
+                provide_platform: matches!(database, crate::config::Database::Local(_)),
             };
             match migrate::migrate(&mut client, &set, &opts).await {
                 Ok(applied) => {

@@ -1,30 +1,34 @@
-//! dbkit's own PostgreSQL cluster, used when no database URL is configured: find the
-//! server binaries, create the cluster in `<dir>/data` on first use, start and stop
-//! it, report its state, and prepare the `dbkit` database (pg_stat_statements, hypopg).
+//! The server process of dbkit's own PostgreSQL cluster, used when no database URL is
+//! configured: create it in `<dir>/data` on first use, start and stop it, read its
+//! state, and prepare the `dbkit` database (pg_stat_statements, hypopg). Binary
+//! discovery is `db::bindir`, the OS user it runs as `db::owner`, what it leaves on
+//! disk `db::postmaster`; the `dbkit db` command is `commands::db`.
 //!
-//! Layout of `<dir>` (default `./.dbkit/pg`):
+//! Layout of `<dir>` (default `./.dbkit/pg`, mode 700, so only its owner reaches the
+//! socket and the files):
 //! - `data/`: the data directory (`PGDATA`); our settings live in `data/dbkit.conf`,
 //!   included from `postgresql.conf` and rewritten at every start (port changes);
+//! - `password`: the superuser's generated password (mode 600). Every connection,
+//!   socket or TCP, authenticates with scram-sha-256: another user of the machine
+//!   cannot connect, and so cannot run `COPY ... FROM PROGRAM` as the server's user;
 //! - `log`: the server log (`pg_ctl -l`), quoted in error messages;
 //! - `port`: the port last used, reused while it is free;
 //! - `lock`: held (flock) while starting, stopping or destroying, so two dbkit
 //!   processes that auto-start the cluster at once do not race;
 //! - the unix socket `.s.PGSQL.<port>` (TCP only when that path would be too long).
 //!
-//! PostgreSQL refuses to run as root. As root, dbkit runs `initdb`/`pg_ctl` as the
-//! owner of an existing data directory, or else as the `postgres` system user, and
-//! chowns `<dir>` to that user. That user must be able to traverse every parent of
-//! `<dir>`; when it cannot (a checkout under a mode-700 `/root`), dbkit says so and
-//! stops rather than moving the cluster elsewhere: a cluster silently living in the
-//! temp directory would be wiped by tmp cleaners and surprise its owner. The test
-//! harness places its clusters under the system temp directory instead.
+//! As root, the server runs as another user (`db::owner`), who gets `<dir>`; root
+//! still reads the password file and so still connects. That user must be able to
+//! traverse every parent of `<dir>`; when it cannot (a checkout under a mode-700
+//! `/root`), dbkit says so and stops rather than moving the cluster elsewhere: a
+//! cluster silently living in the temp directory would be wiped by tmp cleaners and
+//! surprise its owner. The test harness places its clusters under the system temp
+//! directory instead.
 
-use std::ffi::CString;
 use std::fs;
-use std::future::Future;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -32,26 +36,19 @@ use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
 use nix::fcntl::{Flock, FlockArg};
-use nix::sys::signal::kill;
-use nix::unistd::{Pid, User};
 use serde::Serialize;
 
-use crate::cli::DbAction;
-use crate::db::{connect, DbUrl};
+use crate::db::bindir::{find_bindir, has_library};
+use crate::db::owner::{check_reachable, chown, server_owner, Owner};
+use crate::db::postmaster::{last_line, log_cause, parse_pid_file, process_alive, read_from};
+use crate::db::settings::{self, server_settings, PG_HBA};
+use crate::db::DbUrl;
 use crate::error::hinted;
-use crate::exit::Outcome;
-use crate::report::{render_rows, Format};
 
 /// The database dbkit works in on its own cluster.
 pub const DB_NAME: &str = "dbkit";
-/// The cluster's superuser (no password: trust auth on loopback only).
+/// The cluster's superuser (password in `<dir>/password`).
 pub const SUPERUSER: &str = "postgres";
-/// Extensions created in `template1` and `dbkit` when the server has them.
-const EXTENSIONS: [&str; 2] = ["pg_stat_statements", "hypopg"];
-
-const INSTALL_HINT: &str =
-    "install PostgreSQL (`apt-get install postgresql`, `brew install postgresql@16`) \
-     or point PG_BINDIR at its bin directory; or set DATABASE_URL to use another server";
 
 /// A unix socket path must fit in `sockaddr_un.sun_path` (108 bytes on Linux).
 const MAX_SOCKET_PATH: usize = 100;
@@ -62,9 +59,9 @@ pub struct Cluster {
     dir: PathBuf,
 }
 
-/// What `dbkit db status` reports.
+/// What `dbkit db status` reports (rendered by `report::db`).
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Status {
+pub struct ClusterStatus {
     pub running: bool,
     /// The port it listens on (running), or will try first (stopped).
     pub port: Option<u16>,
@@ -160,7 +157,7 @@ impl Cluster {
     }
 
     /// Running or not, port, data directory, version. Reads files only.
-    pub fn status(&self) -> Result<Status> {
+    pub fn status(&self) -> Result<ClusterStatus> {
         let pid_file = match fs::read_to_string(self.pid_file()) {
             Ok(text) => parse_pid_file(&text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -173,7 +170,7 @@ impl Cluster {
         let version = fs::read_to_string(self.data_dir().join("PG_VERSION"))
             .ok()
             .map(|v| v.trim().to_string());
-        Ok(Status {
+        Ok(ClusterStatus {
             running: live.is_some(),
             port: live.and_then(|p| p.port).or_else(|| self.remembered_port()),
             data_dir: self.data_dir(),
@@ -203,11 +200,14 @@ impl Cluster {
         let bindir = find_bindir()?;
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("cannot create {}", self.dir.display()))?;
-        let owner = self.server_owner()?;
+        let owner = server_owner(&self.data_dir())?;
         if let Some(owner) = &owner {
             chown(&self.dir, owner)?;
-            self.check_reachable(owner)?;
+            check_reachable(&self.dir, owner)?;
         }
+        // Owner only: the socket lives here, and so does the password.
+        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot restrict {} to its owner", self.dir.display()))?;
         let _lock = self.lock()?;
         // Another process may have started it while we waited for the lock.
         let status = self.status()?;
@@ -215,6 +215,7 @@ impl Cluster {
             return Ok(Started::AlreadyRunning { port });
         }
         let created = !self.exists();
+        let password = self.ensure_password(owner.as_ref())?;
         if created {
             self.initdb(&bindir, owner.as_ref())?;
         }
@@ -236,7 +237,7 @@ impl Cluster {
                 Err(failure) => return Err(failure.error),
             }
         };
-        self.prepare_databases(port)?;
+        self.secure(port, &password)?;
         let version = self.status()?.version.unwrap_or_else(|| "?".into());
         Ok(Started::Started {
             port,
@@ -259,7 +260,7 @@ impl Cluster {
             return Ok(Stopped::NotRunning { stale_pid_file });
         }
         let bindir = find_bindir()?;
-        let owner = self.server_owner()?;
+        let owner = server_owner(&self.data_dir())?;
         let data = self.data_dir();
         let output = self
             .tool(&bindir, "pg_ctl", owner.as_ref())
@@ -291,7 +292,7 @@ impl Cluster {
     pub fn url(&self) -> Result<DbUrl> {
         let status = self.status()?;
         match (status.running, status.port) {
-            (true, Some(port)) => DbUrl::parse(&url_for(port, DB_NAME), "the local cluster"),
+            (true, Some(port)) => self.url_on(port, DB_NAME),
             _ => Err(hinted(
                 format!("the local cluster in {} is not running", shown(&self.dir)),
                 "start it with `dbkit db start`",
@@ -302,6 +303,52 @@ impl Cluster {
     /// URL of the `postgres` maintenance database, for creating and dropping databases.
     pub fn server_url(&self) -> Result<DbUrl> {
         Ok(self.url()?.with_dbname("postgres"))
+    }
+
+    /// The URL of database `db` on `port`, with the password when there is one (a
+    /// cluster made before dbkit generated passwords has none until its next start).
+    fn url_on(&self, port: u16, db: &str) -> Result<DbUrl> {
+        let password = self.password()?.unwrap_or_default();
+        DbUrl::parse(&url_for(port, &password, db), "the local cluster")
+    }
+
+    fn password_file(&self) -> PathBuf {
+        self.dir.join("password")
+    }
+
+    /// The superuser's password, when the cluster has one.
+    fn password(&self) -> Result<Option<String>> {
+        match fs::read_to_string(self.password_file()) {
+            Ok(text) => Ok(Some(text.trim().to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow!(e))
+                .with_context(|| format!("cannot read {}", self.password_file().display())),
+        }
+    }
+
+    /// The password, generated (256 random bits, hex) and written with mode 600 on
+    /// first use. As root it belongs to the server's user, whose `initdb` reads it.
+    fn ensure_password(&self, owner: Option<&Owner>) -> Result<String> {
+        if let Some(password) = self.password()? {
+            return Ok(password);
+        }
+        let password = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let path = self.password_file();
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        writeln!(file, "{password}").with_context(|| format!("cannot write {}", path.display()))?;
+        if let Some(owner) = owner {
+            chown(&path, owner)?;
+        }
+        Ok(password)
     }
 
     fn remembered_port(&self) -> Option<u16> {
@@ -326,59 +373,6 @@ impl Cluster {
         fs::write(self.port_file(), format!("{port}\n"))
             .with_context(|| format!("cannot write {}", self.port_file().display()))?;
         Ok(port)
-    }
-
-    /// Who runs the server: nobody special unless we are root; then the owner of an
-    /// existing data directory, else the `postgres` system user.
-    fn server_owner(&self) -> Result<Option<Owner>> {
-        if !nix::unistd::geteuid().is_root() {
-            return Ok(None);
-        }
-        if let Ok(meta) = fs::metadata(self.data_dir()) {
-            if meta.uid() != 0 {
-                if let Some(user) = User::from_uid(meta.uid().into())? {
-                    return Ok(Some(Owner::from(user)));
-                }
-            }
-        }
-        match User::from_name(SUPERUSER)? {
-            Some(user) => Ok(Some(Owner::from(user))),
-            None => Err(hinted(
-                "dbkit runs as root, PostgreSQL refuses to, and there is no `postgres` system user to run it as",
-                "create one (`useradd --system --home-dir /var/lib/postgresql postgres`), run dbkit as a normal user, or set DATABASE_URL",
-            )),
-        }
-    }
-
-    /// The server user must be able to enter every parent of `<dir>`.
-    fn check_reachable(&self, owner: &Owner) -> Result<()> {
-        for parent in self.dir.ancestors().skip(1) {
-            let Ok(meta) = fs::metadata(parent) else {
-                continue;
-            };
-            if !can_traverse(
-                meta.mode(),
-                meta.uid(),
-                meta.gid(),
-                owner.uid,
-                &owner.groups,
-            ) {
-                return Err(hinted(
-                    format!(
-                        "PostgreSQL cannot run in {}: it runs as `{}` (not as root), which cannot enter {} (mode {:o})",
-                        shown(&self.dir),
-                        owner.name,
-                        parent.display(),
-                        meta.mode() & 0o7777
-                    ),
-                    format!(
-                        "let it through (`chmod o+x {}`), work from a checkout outside it, or set DATABASE_URL",
-                        parent.display()
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 
     fn lock(&self) -> Result<Flock<fs::File>> {
@@ -417,14 +411,9 @@ impl Cluster {
         let output = self
             .tool(bindir, "initdb", owner)
             .args(["-D".as_ref(), data.as_os_str()])
-            .args(["-U", SUPERUSER, "-A", "trust", "--auth-local=trust"])
-            .args([
-                "--auth-host=trust",
-                "-E",
-                "UTF8",
-                "--no-locale",
-                "--no-sync",
-            ])
+            .args(["-U", SUPERUSER, "-A", "scram-sha-256"])
+            .arg(format!("--pwfile={}", self.password_file().display()))
+            .args(["-E", "UTF8", "--no-locale", "--no-sync"])
             .output()
             .with_context(|| format!("cannot run {}", bindir.join("initdb").display()))?;
         if !output.status.success() {
@@ -504,6 +493,16 @@ impl Cluster {
         })
     }
 
+    /// After a start: the `dbkit` database, the extensions, and the password required
+    /// of every connection (`settings::prepare`).
+    fn secure(&self, port: u16, password: &str) -> Result<()> {
+        let server = self.url_on(port, "postgres")?;
+        let hba = self.data_dir().join("pg_hba.conf");
+        let password = password.to_string();
+        crate::db::block_on(async move { settings::prepare(&server, &hba, &password).await })
+            .context("cannot prepare the dbkit database on the local cluster")
+    }
+
     /// Remove postmaster.pid when the process it names is gone (crash, kill -9, or a
     /// zombie that nobody reaps: PostgreSQL itself would take it for a live server).
     /// The socket lock files `.s.PGSQL.<port>.lock` name the pid the same way.
@@ -530,88 +529,15 @@ impl Cluster {
         }
         Ok(removed)
     }
-
-    /// Create `dbkit` and the extensions (in `template1` too, so new databases have them).
-    fn prepare_databases(&self, port: u16) -> Result<()> {
-        let server = DbUrl::parse(&url_for(port, "postgres"), "the local cluster")?;
-        run_blocking(async move {
-            let client = connect(&server.with_dbname("template1")).await?;
-            let wanted: Vec<&str> = EXTENSIONS.to_vec();
-            let rows = client
-                .query(
-                    "SELECT name FROM pg_available_extensions WHERE name = ANY($1) \
-                     AND (name <> 'pg_stat_statements' \
-                          OR current_setting('shared_preload_libraries') LIKE '%pg_stat_statements%') \
-                     ORDER BY name",
-                    &[&wanted],
-                )
-                .await?;
-            let available: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-            create_extensions(&client, &available).await?;
-            drop(client);
-            let client = connect(&server).await?;
-            let exists = client
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&DB_NAME])
-                .await?
-                .is_some();
-            if !exists {
-                client
-                    .batch_execute(&format!("CREATE DATABASE {DB_NAME}"))
-                    .await
-                    .context("cannot create database dbkit")?;
-            }
-            drop(client);
-            let client = connect(&server.with_dbname(DB_NAME)).await?;
-            create_extensions(&client, &available).await
-        })
-        .context("cannot prepare the dbkit database on the local cluster")
-    }
 }
 
-async fn create_extensions(client: &tokio_postgres::Client, names: &[String]) -> Result<()> {
-    for name in names {
-        // `name` comes from EXTENSIONS via pg_available_extensions, never from user text.
-        client
-            .batch_execute(&format!("CREATE EXTENSION IF NOT EXISTS {name}"))
-            .await
-            .with_context(|| format!("cannot create extension {name}"))?;
+/// `postgresql://postgres:PASSWORD@127.0.0.1:PORT/DB` (no `:PASSWORD` when empty).
+pub fn url_for(port: u16, password: &str, db: &str) -> String {
+    if password.is_empty() {
+        format!("postgresql://{SUPERUSER}@127.0.0.1:{port}/{db}")
+    } else {
+        format!("postgresql://{SUPERUSER}:{password}@127.0.0.1:{port}/{db}")
     }
-    Ok(())
-}
-
-const PG_HBA: &str = "\
-# dbkit's local cluster: trust, from this machine only.
-local   all             all                     trust
-host    all             all     127.0.0.1/32    trust
-host    all             all     ::1/128         trust
-local   replication     all                     trust
-host    replication     all     127.0.0.1/32    trust
-";
-
-/// The settings dbkit owns: a dev/test cluster, durability traded for speed.
-pub fn server_settings(port: u16, socket_dir: Option<&Path>, preload: bool) -> String {
-    let sockets = socket_dir
-        .map(|d| d.display().to_string().replace('\'', "''"))
-        .unwrap_or_default();
-    let mut out = format!(
-        "# Written by dbkit at every start; edit postgresql.conf instead.\n\
-         listen_addresses = '127.0.0.1'\n\
-         port = {port}\n\
-         unix_socket_directories = '{sockets}'\n\
-         max_connections = 200\n\
-         fsync = off\n\
-         synchronous_commit = off\n\
-         full_page_writes = off\n"
-    );
-    if preload {
-        out.push_str("shared_preload_libraries = 'pg_stat_statements'\n");
-    }
-    out
-}
-
-/// `postgresql://postgres@127.0.0.1:PORT/DB` (no password exists).
-pub fn url_for(port: u16, db: &str) -> String {
-    format!("postgresql://{SUPERUSER}@127.0.0.1:{port}/{db}")
 }
 
 struct StartFailure {
@@ -630,217 +556,8 @@ impl StartFailure {
     }
 }
 
-/// The system user the server runs as (when dbkit runs as root).
-#[derive(Debug, Clone)]
-struct Owner {
-    name: String,
-    uid: u32,
-    gid: u32,
-    groups: Vec<u32>,
-}
-
-impl From<User> for Owner {
-    fn from(user: User) -> Self {
-        let groups = CString::new(user.name.clone())
-            .ok()
-            .and_then(|name| nix::unistd::getgrouplist(&name, user.gid).ok())
-            .map(|gs| gs.into_iter().map(|g| g.as_raw()).collect())
-            .unwrap_or_else(|| vec![user.gid.as_raw()]);
-        Owner {
-            name: user.name,
-            uid: user.uid.as_raw(),
-            gid: user.gid.as_raw(),
-            groups,
-        }
-    }
-}
-
-fn chown(path: &Path, owner: &Owner) -> Result<()> {
-    nix::unistd::chown(path, Some(owner.uid.into()), Some(owner.gid.into()))
-        .with_context(|| format!("cannot give {} to user {}", path.display(), owner.name))
-}
-
-/// May a user (uid, groups) enter a directory with this mode and ownership?
-pub fn can_traverse(mode: u32, dir_uid: u32, dir_gid: u32, uid: u32, groups: &[u32]) -> bool {
-    if uid == 0 {
-        true
-    } else if uid == dir_uid {
-        mode & 0o100 != 0
-    } else if groups.contains(&dir_gid) {
-        mode & 0o010 != 0
-    } else {
-        mode & 0o001 != 0
-    }
-}
-
-/// The fields of postmaster.pid dbkit uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PidFile {
-    pub pid: i32,
-    pub port: Option<u16>,
-}
-
-/// Line 1 is the postmaster's pid, line 4 its port.
-pub fn parse_pid_file(text: &str) -> Option<PidFile> {
-    let mut lines = text.lines();
-    let pid = lines.next()?.trim().parse().ok().filter(|p: &i32| *p > 0)?;
-    let port = lines.nth(2).and_then(|l| l.trim().parse().ok());
-    Some(PidFile { pid, port })
-}
-
-/// Is `pid` a live PostgreSQL process? A zombie (killed, not yet reaped) or a pid
-/// reused by another program does not count.
-fn process_alive(pid: i32) -> bool {
-    match kill(Pid::from_raw(pid), None) {
-        Ok(()) | Err(nix::errno::Errno::EPERM) => {}
-        Err(_) => return false,
-    }
-    let proc_dir = Path::new("/proc").join(pid.to_string());
-    match fs::read_to_string(proc_dir.join("stat")) {
-        Ok(stat) if stat_is_dead(&stat) => false,
-        Ok(_) => fs::read_to_string(proc_dir.join("comm"))
-            .map(|comm| comm.starts_with("postgres") || comm.starts_with("postmaster"))
-            .unwrap_or(true),
-        // No procfs (macOS): trust kill(2).
-        Err(_) => true,
-    }
-}
-
-/// `/proc/PID/stat`: the state follows the parenthesised command name.
-pub fn stat_is_dead(stat: &str) -> bool {
-    stat.rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-        .is_some_and(|state| state == "Z" || state == "X")
-}
-
-/// The one line of a server log that explains a failure: the last FATAL/PANIC/ERROR
-/// (from the severity on), else the last line.
-pub fn log_cause(log: &str) -> Option<String> {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let message = |l: &str, sev: &str| l.find(sev).map(|i| l[i..].to_string());
-    let found = ["FATAL:", "PANIC:", "ERROR:"].iter().find_map(|sev| {
-        let at = lines.iter().rposition(|l| l.contains(sev))?;
-        let mut cause = message(lines[at], sev)?;
-        // "configuration file ... contains errors": the line before says which.
-        if cause.contains("contains errors") && at > 0 {
-            if let Some(detail) = message(lines[at - 1], "LOG:") {
-                cause = format!("{cause} ({detail})");
-            }
-        }
-        Some(cause)
-    });
-    found
-        .or(lines.last().map(|l| l.to_string()))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-fn last_line(text: &str) -> String {
-    log_cause(text).unwrap_or_else(|| "no output".into())
-}
-
-fn read_from(path: &Path, offset: u64) -> String {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut text = String::new();
-    if let Ok(mut file) = fs::File::open(path) {
-        if file.seek(SeekFrom::Start(offset)).is_ok() {
-            let _ = file.read_to_string(&mut text);
-        }
-    }
-    text
-}
-
-/// Is `<bindir>/../lib/<name>.so` (or pg_config's pkglibdir) there? Unknown counts as yes.
-fn has_library(bindir: &Path, name: &str) -> bool {
-    let pkglibdir = Command::new(bindir.join("pg_config"))
-        .arg("--pkglibdir")
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    match pkglibdir {
-        Some(dir) => {
-            dir.join(format!("{name}.so")).exists() || dir.join(format!("{name}.dylib")).exists()
-        }
-        None => true,
-    }
-}
-
-/// Where `initdb`, `pg_ctl` and `postgres` are: `PG_BINDIR`, `pg_config --bindir`,
-/// `PATH`, then the highest `/usr/lib/postgresql/*/bin`.
-pub fn find_bindir() -> Result<PathBuf> {
-    let explicit = std::env::var_os("PG_BINDIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let pg_config = Command::new("pg_config")
-        .arg("--bindir")
-        .stderr(Stdio::null())
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
-    let path: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
-    let versioned: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
-        .map(|rd| rd.flatten().map(|e| e.path().join("bin")).collect())
-        .unwrap_or_default();
-    let found = choose_bindir(explicit.clone(), pg_config, path, versioned, has_server)
-        .ok_or_else(|| match &explicit {
-            Some(dir) => hinted(
-                format!("PG_BINDIR={} has no initdb and pg_ctl", dir.display()),
-                "point PG_BINDIR at PostgreSQL's bin directory (`pg_config --bindir`), or unset it",
-            ),
-            None => hinted(
-                "PostgreSQL server binaries (initdb, pg_ctl) not found",
-                INSTALL_HINT,
-            ),
-        })?;
-    // PATH often holds symlinks (/usr/local/bin/initdb); pg_ctl wants its real siblings.
-    Ok(fs::canonicalize(found.join("initdb"))
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf))
-        .unwrap_or(found))
-}
-
-fn has_server(dir: &Path) -> bool {
-    dir.join("initdb").is_file() && dir.join("pg_ctl").is_file()
-}
-
-/// The bindir search order, pure. An explicit `PG_BINDIR` is final: when it is
-/// wrong, say so rather than silently use another installation.
-pub fn choose_bindir(
-    explicit: Option<PathBuf>,
-    pg_config: Option<PathBuf>,
-    path: Vec<PathBuf>,
-    mut versioned: Vec<PathBuf>,
-    has_server: impl Fn(&Path) -> bool,
-) -> Option<PathBuf> {
-    if let Some(dir) = explicit {
-        return has_server(&dir).then_some(dir);
-    }
-    versioned.sort_by_key(|bin| std::cmp::Reverse(version_key(bin)));
-    pg_config
-        .into_iter()
-        .chain(path)
-        .chain(versioned)
-        .find(|dir| has_server(dir))
-}
-
-/// `/usr/lib/postgresql/9.6/bin` → [9, 6]; non-numeric names sort first.
-fn version_key(bin: &Path) -> Vec<u32> {
-    bin.parent()
-        .and_then(|p| p.file_name())
-        .and_then(|n| n.to_str())
-        .map(|n| n.split('.').map(|part| part.parse().unwrap_or(0)).collect())
-        .unwrap_or_default()
-}
-
 /// `path` relative to the working directory when it is under it.
-fn shown(path: &Path) -> String {
+pub fn shown(path: &Path) -> String {
     std::env::current_dir()
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
@@ -850,229 +567,9 @@ fn shown(path: &Path) -> String {
         .to_string()
 }
 
-/// Run a future to completion from sync code, inside or outside a Tokio runtime (of
-/// either flavour): on a thread of its own with a small runtime.
-fn run_blocking<T, F>(fut: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: Future<Output = Result<T>> + Send + 'static,
-{
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?
-            .block_on(fut)
-    })
-    .join()
-    .map_err(|_| anyhow!("the local cluster's setup thread panicked"))?
-}
-
-/// `dbkit db start|stop|status|url|destroy` on `./.dbkit/pg`.
-pub fn command(action: DbAction, format: Format) -> Result<Outcome> {
-    let cluster = Cluster::new(Cluster::default_dir()?)?;
-    let dir = shown(cluster.dir());
-    // What an action did: its line, or with --format json the cluster's status with it.
-    let done = |message: String| -> Result<()> {
-        if format == Format::Json {
-            let mut status = serde_json::to_value(cluster.status()?)?;
-            status["message"] = message.into();
-            crate::report::print(&format!("{status}\n"))
-        } else {
-            crate::report::print(&format!("{message}\n"))
-        }
-    };
-    match action {
-        DbAction::Start => done(cluster.start()?.describe(&dir))?,
-        DbAction::Stop => done(match cluster.stop()? {
-            Stopped::Stopped => format!("stopped ({dir})"),
-            Stopped::NotRunning {
-                stale_pid_file: true,
-            } => format!("not running ({dir}); removed a stale postmaster.pid"),
-            Stopped::NotRunning { .. } => format!("not running ({dir})"),
-        })?,
-        DbAction::Status => crate::report::print(&render_status(&cluster.status()?, format)?)?,
-        DbAction::Url if format == Format::Json => crate::report::print(&format!(
-            "{}\n",
-            serde_json::json!({ "url": cluster.url()?.to_string() })
-        ))?,
-        DbAction::Url => crate::report::print(&format!("{}\n", cluster.url()?))?,
-        DbAction::Destroy { yes } => {
-            if !cluster.dir().exists() {
-                done(format!("nothing to destroy ({dir} does not exist)"))?;
-                return Ok(Outcome::Clean);
-            }
-            if !yes
-                && !confirm(&format!(
-                    "Delete the local cluster in {dir} and all its databases?"
-                ))?
-            {
-                done(format!("kept {dir}"))?;
-                return Ok(Outcome::Clean);
-            }
-            cluster.destroy()?;
-            done(format!("destroyed {dir}"))?;
-        }
-    }
-    Ok(Outcome::Clean)
-}
-
-/// Ask on the terminal; refuse outright when stdin is not one.
-fn confirm(question: &str) -> Result<bool> {
-    if !std::io::stdin().is_terminal() {
-        return Err(hinted(
-            "refusing to destroy the local cluster without confirmation (stdin is not a terminal)",
-            "pass --yes: `dbkit db destroy --yes`",
-        ));
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
-}
-
-/// `dbkit db status` in the chosen format.
-pub fn render_status(status: &Status, format: Format) -> Result<String> {
-    if format == Format::Json {
-        return Ok(format!("{}\n", serde_json::to_string(status)?));
-    }
-    let state = match (status.running, &status.version) {
-        (true, _) => "running",
-        (false, Some(_)) => "stopped",
-        (false, None) => "not created",
-    };
-    let row = vec![
-        state.to_string(),
-        status.port.map(|p| p.to_string()).unwrap_or_default(),
-        shown(&status.data_dir),
-        status.version.clone().unwrap_or_default(),
-    ];
-    Ok(render_rows(
-        format,
-        &["state", "port", "data dir", "version"],
-        &[row],
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn explicit_bindir_is_final() {
-        let all = |_: &Path| true;
-        let none = |_: &Path| false;
-        let pick = choose_bindir(
-            Some("/opt/pg/bin".into()),
-            Some("/usr/bin".into()),
-            vec![],
-            vec![],
-            all,
-        );
-        assert_eq!(pick, Some(PathBuf::from("/opt/pg/bin")));
-        let pick = choose_bindir(
-            Some("/opt/pg/bin".into()),
-            None,
-            vec!["/usr/local/bin".into()],
-            vec![],
-            none,
-        );
-        assert_eq!(pick, None);
-    }
-
-    #[test]
-    fn pg_config_without_initdb_falls_through_to_path_then_highest_version() {
-        let has =
-            |dirs: &'static [&'static str]| move |d: &Path| dirs.iter().any(|x| Path::new(x) == d);
-        let versioned = vec![
-            PathBuf::from("/usr/lib/postgresql/9.6/bin"),
-            PathBuf::from("/usr/lib/postgresql/16/bin"),
-            PathBuf::from("/usr/lib/postgresql/10/bin"),
-        ];
-        let pick = choose_bindir(
-            None,
-            Some("/usr/bin".into()),
-            vec!["/usr/sbin".into(), "/usr/local/bin".into()],
-            versioned.clone(),
-            has(&["/usr/local/bin", "/usr/lib/postgresql/16/bin"]),
-        );
-        assert_eq!(pick, Some(PathBuf::from("/usr/local/bin")));
-        let pick = choose_bindir(
-            None,
-            Some("/usr/bin".into()),
-            vec![],
-            versioned,
-            has(&[
-                "/usr/lib/postgresql/9.6/bin",
-                "/usr/lib/postgresql/10/bin",
-                "/usr/lib/postgresql/16/bin",
-            ]),
-        );
-        assert_eq!(pick, Some(PathBuf::from("/usr/lib/postgresql/16/bin")));
-        assert_eq!(choose_bindir(None, None, vec![], vec![], has(&[])), None);
-    }
-
-    #[test]
-    fn pid_file_gives_pid_and_port() {
-        let text = "4242\n/x/data\n1732820000\n54123\n/x\n127.0.0.1\n  1234567   98765\nready   \n";
-        assert_eq!(
-            parse_pid_file(text),
-            Some(PidFile {
-                pid: 4242,
-                port: Some(54123)
-            })
-        );
-        assert_eq!(
-            parse_pid_file("4242\n"),
-            Some(PidFile {
-                pid: 4242,
-                port: None
-            })
-        );
-        assert_eq!(parse_pid_file(""), None);
-        assert_eq!(parse_pid_file("garbage\n"), None);
-    }
-
-    #[test]
-    fn zombies_are_dead() {
-        assert!(stat_is_dead("123 (postgres) Z 1 123 123 0 -1"));
-        assert!(!stat_is_dead("123 (postgres) S 1 123 123 0 -1"));
-        // A command name with a parenthesis and a space in it.
-        assert!(stat_is_dead("123 (a) b) Z 1"));
-    }
-
-    #[test]
-    fn traversal_follows_owner_group_other() {
-        assert!(!can_traverse(0o700, 0, 0, 101, &[104]));
-        assert!(can_traverse(0o701, 0, 0, 101, &[104]));
-        assert!(can_traverse(0o710, 0, 104, 101, &[104]));
-        assert!(
-            !can_traverse(0o701, 0, 104, 101, &[104]),
-            "group bits apply to members"
-        );
-        assert!(can_traverse(0o700, 101, 0, 101, &[104]));
-        assert!(can_traverse(0o000, 5, 5, 0, &[]));
-    }
-
-    #[test]
-    fn log_cause_picks_the_last_fatal() {
-        let log = "2026-01-01 10:00:00.000 UTC [1] LOG:  starting PostgreSQL 15\n\
-                   2026-01-01 10:00:00.001 UTC [1] FATAL:  could not bind IPv4 address \"127.0.0.1\": Address already in use\n\
-                   2026-01-01 10:00:00.002 UTC [1] LOG:  database system is shut down\n";
-        assert_eq!(
-            log_cause(log).unwrap(),
-            "FATAL: could not bind IPv4 address \"127.0.0.1\": Address already in use"
-        );
-        let log = "2026-01-01 10:00:00.000 UTC [1] LOG:  invalid value for parameter \"shared_buffers\": \"lots\"\n\
-                   2026-01-01 10:00:00.001 UTC [1] FATAL:  configuration file \"/x/postgresql.conf\" contains errors\n";
-        assert_eq!(
-            log_cause(log).unwrap(),
-            "FATAL: configuration file \"/x/postgresql.conf\" contains errors \
-             (LOG: invalid value for parameter \"shared_buffers\": \"lots\")"
-        );
-        assert_eq!(log_cause("just one line\n").unwrap(), "just one line");
-        assert_eq!(log_cause("\n \n"), None);
-    }
 
     #[test]
     fn start_lines() {
@@ -1087,21 +584,6 @@ mod tests {
         );
         let again = Started::AlreadyRunning { port: 54123 };
         assert_eq!(again.describe("x"), "already running on port 54123 (x)");
-    }
-
-    #[test]
-    fn settings_name_port_socket_and_speed() {
-        let s = server_settings(54123, Some(Path::new("/tmp/it's/pg")), true);
-        assert!(s.contains("port = 54123\n"), "{s}");
-        assert!(
-            s.contains("unix_socket_directories = '/tmp/it''s/pg'\n"),
-            "{s}"
-        );
-        assert!(s.contains("listen_addresses = '127.0.0.1'\n"));
-        assert!(s.contains("fsync = off\n") && s.contains("full_page_writes = off\n"));
-        assert!(s.contains("shared_preload_libraries = 'pg_stat_statements'"));
-        let s = server_settings(1, None, false);
-        assert!(s.contains("unix_socket_directories = ''\n") && !s.contains("shared_preload"));
     }
 
     #[test]
@@ -1124,10 +606,7 @@ mod tests {
         let cluster = Cluster::new(tmp.path().join("pg")).unwrap();
         let status = cluster.status().unwrap();
         assert!(!status.running && status.version.is_none() && status.port.is_none());
-        let json = render_status(&status, Format::Json).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(value["running"], false);
-        assert!(value["data_dir"].as_str().unwrap().ends_with("pg/data"));
+        assert!(status.data_dir.ends_with("pg/data"));
         assert!(cluster.url().is_err());
         assert_eq!(
             cluster.stop().unwrap(),
@@ -1135,5 +614,32 @@ mod tests {
                 stale_pid_file: false
             }
         );
+    }
+
+    #[test]
+    fn urls_carry_the_password_only_when_there_is_one() {
+        assert_eq!(
+            url_for(5433, "", "dbkit"),
+            "postgresql://postgres@127.0.0.1:5433/dbkit"
+        );
+        assert_eq!(
+            url_for(5433, "abc", "dbkit"),
+            "postgresql://postgres:abc@127.0.0.1:5433/dbkit"
+        );
+    }
+
+    #[test]
+    fn the_password_is_generated_once_with_mode_600() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let cluster = Cluster::new(tmp.path().to_path_buf()).unwrap();
+        let first = cluster.ensure_password(None).unwrap();
+        assert_eq!(first.len(), 64);
+        assert_eq!(cluster.ensure_password(None).unwrap(), first);
+        let meta = fs::metadata(cluster.password_file()).unwrap();
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        let other = Cluster::new(tmp.path().join("other")).unwrap();
+        fs::create_dir_all(other.dir()).unwrap();
+        assert_ne!(other.ensure_password(None).unwrap(), first);
     }
 }

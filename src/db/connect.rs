@@ -31,7 +31,8 @@ pub enum Tls {
     VerifyFull,
 }
 
-/// A parsed, validated database URL. `Display` never shows the password.
+/// A parsed, validated database URL. `Display` never shows a secret (`redact::url`);
+/// `reveal` gives the URL as written, for the one place that must print it.
 #[derive(Clone)]
 pub struct DbUrl {
     config: Config,
@@ -39,12 +40,16 @@ pub struct DbUrl {
     /// `sslrootcert`: PEM file of the authorities to trust instead of the web PKI roots
     /// (Supabase signs with its own CA).
     root_cert: Option<std::path::PathBuf>,
-    redacted: String,
+    /// The URL as given (secrets included), the database name updated by `with_dbname`.
+    full: url::Url,
 }
 
 impl DbUrl {
     /// Parse a `postgres://` or `postgresql://` URL. `origin` says where it came from
-    /// (`--database-url`, `DATABASE_URL`, `.env`) for the error message.
+    /// (`--database-url`, `DATABASE_URL`, `.env`) for the error message. Every
+    /// parameter but `sslmode` and `sslrootcert` (which dbkit applies itself) reaches
+    /// the driver exactly as written: percent-encoding as libpq reads it, never form
+    /// encoding (`options=-c%20search_path%3Dpublic` keeps its space).
     pub fn parse(raw: &str, origin: &str) -> Result<Self> {
         let url = url::Url::parse(raw).map_err(|e| {
             hinted(
@@ -52,12 +57,7 @@ impl DbUrl {
                 "expected postgres://user:password@host:port/database",
             )
         })?;
-        if let Some(password) = url.password() {
-            redact::register(password);
-            if let Ok(decoded) = percent_decode(password) {
-                redact::register(&decoded);
-            }
-        }
+        register_secrets(&url);
         if !matches!(url.scheme(), "postgres" | "postgresql") {
             return Err(hinted(
                 format!(
@@ -69,32 +69,41 @@ impl DbUrl {
         }
         let mut tls = Tls::Prefer;
         let mut root_cert = None;
-        let mut kept = url.clone();
-        let mut pairs = Vec::new();
-        for (key, value) in url.query_pairs() {
-            if key == "sslmode" {
-                tls = match value.as_ref() {
-                    "disable" => Tls::Off,
-                    "allow" | "prefer" => Tls::Prefer,
-                    "require" => Tls::Require,
-                    "verify-ca" | "verify-full" => Tls::VerifyFull,
-                    other => {
-                        return Err(hinted(
-                            format!("{origin} has an unknown sslmode `{other}`"),
-                            "use disable, prefer, require, verify-ca or verify-full",
-                        ))
+        let mut passed_on = Vec::new();
+        for pair in url
+            .query()
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+        {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            match redact::decode(key).as_str() {
+                "sslmode" => {
+                    tls = match redact::decode(value).as_str() {
+                        "disable" => Tls::Off,
+                        "allow" | "prefer" => Tls::Prefer,
+                        "require" => Tls::Require,
+                        "verify-ca" | "verify-full" => Tls::VerifyFull,
+                        other => {
+                            return Err(hinted(
+                                format!("{origin} has an unknown sslmode `{other}`"),
+                                "use disable, prefer, require, verify-ca or verify-full",
+                            ))
+                        }
                     }
-                };
-            } else if key == "sslrootcert" {
-                root_cert = Some(std::path::PathBuf::from(value.as_ref()));
-            } else {
-                pairs.push((key.into_owned(), value.into_owned()));
+                }
+                "sslrootcert" => {
+                    root_cert = Some(std::path::PathBuf::from(redact::decode(value)));
+                }
+                _ => passed_on.push(pair),
             }
         }
-        kept.set_query(None);
-        if !pairs.is_empty() {
-            kept.query_pairs_mut().extend_pairs(pairs);
-        }
+        let mut kept = url.clone();
+        kept.set_query(
+            (!passed_on.is_empty())
+                .then(|| passed_on.join("&"))
+                .as_deref(),
+        );
         let mut config = Config::from_str(kept.as_str()).map_err(|e| {
             hinted(
                 format!("{origin} is not a valid PostgreSQL URL ({e})"),
@@ -110,15 +119,11 @@ impl DbUrl {
         if config.get_application_name().is_none() {
             config.application_name("dbkit");
         }
-        let mut shown = url.clone();
-        if shown.password().is_some() {
-            let _ = shown.set_password(Some("***"));
-        }
         Ok(DbUrl {
             config,
             tls,
             root_cert,
-            redacted: shown.to_string(),
+            full: url,
         })
     }
 
@@ -129,6 +134,12 @@ impl DbUrl {
 
     pub fn tls(&self) -> Tls {
         self.tls
+    }
+
+    /// The URL with its secrets, as given: only for `dbkit db url` (the owner asked
+    /// for their own password) and for handing to another program. Never in a message.
+    pub fn reveal(&self) -> String {
+        self.full.to_string()
     }
 
     /// The database name (default: the user name, as libpq does).
@@ -144,24 +155,20 @@ impl DbUrl {
     pub fn with_dbname(&self, dbname: &str) -> DbUrl {
         let mut config = self.config.clone();
         config.dbname(dbname);
-        let redacted = match url::Url::parse(&self.redacted) {
-            Ok(mut u) => {
-                u.set_path(&format!("/{dbname}"));
-                u.to_string()
-            }
-            Err(_) => self.redacted.clone(),
-        };
+        let mut full = self.full.clone();
+        full.set_path(&format!("/{dbname}"));
         DbUrl {
             config,
             tls: self.tls,
             root_cert: self.root_cert.clone(),
-            redacted,
+            full,
         }
     }
 
-    /// Where this URL points, for messages: `host:port/db`.
+    /// Where this URL points, for messages: `host:port/db`, with the address that
+    /// replaces the host when a `hostaddr` is given (`localhost[10.1.2.3]:5432/app`).
     pub fn target(&self) -> String {
-        let host = self
+        let mut host = self
             .config
             .get_hosts()
             .first()
@@ -170,49 +177,49 @@ impl DbUrl {
                 tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
             })
             .unwrap_or_else(|| "localhost".into());
+        if let Some(addr) = self.config.get_hostaddrs().first() {
+            if host != addr.to_string() {
+                host = format!("{host}[{addr}]");
+            }
+        }
         let port = self.config.get_ports().first().copied().unwrap_or(5432);
         format!("{host}:{port}/{}", self.dbname())
     }
 
-    /// True when every host is loopback or a unix socket.
+    /// True when every address this URL connects to is loopback or a unix socket
+    /// (`hostaddr` included): `db::locality::all_local`. `seed --reset` refuses
+    /// anything else before connecting.
     pub fn is_local(&self) -> bool {
-        self.config.get_hosts().iter().all(|h| match h {
-            tokio_postgres::config::Host::Tcp(name) => {
-                matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1" | "[::1]")
-                    || name.starts_with("127.")
-            }
-            tokio_postgres::config::Host::Unix(_) => true,
-        })
+        super::locality::all_local(self.config.get_hosts(), self.config.get_hostaddrs())
+    }
+}
+
+/// Register the URL's secrets (the userinfo password, secret-looking parameters), as
+/// written and decoded, so `redact::scrub` removes them from every message.
+fn register_secrets(url: &url::Url) {
+    let query_secrets = url
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| redact::is_secret_key(&redact::decode(key)))
+        .map(|(_, value)| value);
+    for secret in url.password().into_iter().chain(query_secrets) {
+        redact::register(secret);
+        redact::register(&redact::decode(secret));
     }
 }
 
 impl fmt::Display for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.redacted)
+        f.write_str(&redact::url(self.full.as_str()))
     }
 }
 
 impl fmt::Debug for DbUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "DbUrl({})", self.redacted)
+        write!(f, "DbUrl({self})")
     }
-}
-
-fn percent_decode(s: &str) -> Result<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3])?;
-            out.push(u8::from_str_radix(hex, 16)?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Ok(String::from_utf8(out)?)
 }
 
 /// Connect, spawn the connection task, and return the client. Errors are one line
@@ -440,8 +447,53 @@ mod tests {
     }
 
     #[test]
-    fn decodes_percent_encoded_passwords() {
-        assert_eq!(percent_decode("p%40ss").unwrap(), "p@ss");
-        assert_eq!(percent_decode("plain").unwrap(), "plain");
+    fn query_secrets_are_hidden_and_registered() {
+        let url = DbUrl::parse(
+            "postgres://u@db.example.com/app?password=Qz9-hidden&application_name=k%2Bey&sslmode=require",
+            "--database-url",
+        )
+        .unwrap();
+        let shown = url.to_string();
+        assert_eq!(
+            shown,
+            "postgres://u@db.example.com/app?password=***&application_name=k%2Bey&sslmode=require"
+        );
+        assert_eq!(url.config().get_password(), Some(&b"Qz9-hidden"[..]));
+        assert_eq!(redact::scrub("failed for Qz9-hidden"), "failed for ***");
+        let kept = url.with_dbname("dbkit_scratch_explain_1_0");
+        assert_eq!(
+            kept.to_string(),
+            "postgres://u@db.example.com/dbkit_scratch_explain_1_0?password=***&application_name=k%2Bey&sslmode=require"
+        );
+        assert!(kept.reveal().contains("password=Qz9-hidden"));
+        assert!(!format!("{kept:?}").contains("Qz9"));
+    }
+
+    #[test]
+    fn the_target_names_the_hostaddr_that_replaces_the_host() {
+        let url = DbUrl::parse("postgres://u@localhost:5433/app?hostaddr=10.1.2.3", "f").unwrap();
+        assert_eq!(url.target(), "localhost[10.1.2.3]:5433/app");
+        let url = DbUrl::parse("postgres://u@127.0.0.1/app?hostaddr=127.0.0.1", "f").unwrap();
+        assert_eq!(url.target(), "127.0.0.1:5432/app");
+    }
+
+    #[test]
+    fn the_query_reaches_the_driver_as_libpq_reads_it() {
+        let url = DbUrl::parse(
+            "postgres://u:p%40ss@h/app?options=-c%20search_path%3Dpublic&application_name=a+b",
+            "f",
+        )
+        .unwrap();
+        assert_eq!(
+            url.config().get_options(),
+            Some("-c search_path=public"),
+            "%20 is a space, never re-encoded as +"
+        );
+        assert_eq!(url.config().get_application_name(), Some("a+b"));
+        assert_eq!(url.config().get_password(), Some(&b"p@ss"[..]));
+        assert_eq!(
+            url.to_string(),
+            "postgres://u:***@h/app?options=-c%20search_path%3Dpublic&application_name=a+b"
+        );
     }
 }

@@ -1,10 +1,34 @@
-//! Everything about reaching PostgreSQL: URLs and TLS (`connect`), password redaction
-//! (`redact`), dbkit's own local cluster (`cluster`) and throw-away databases (`scratch`).
+//! Everything about reaching PostgreSQL: URLs and TLS (`connect`), the one redaction
+//! of secrets (`redact`), dbkit's own local cluster (`cluster`, with `bindir`, `owner`
+//! and `postmaster`), whether a URL stays on this machine (`locality`) and throw-away
+//! databases (`scratch`). Nothing here writes to stdout.
 
+pub mod bindir;
 pub mod cluster;
 pub mod connect;
 pub mod ident;
+pub mod locality;
+pub mod owner;
+pub mod postmaster;
 pub mod redact;
 pub mod scratch;
+pub mod settings;
 
 pub use connect::{connect, DbUrl};
+
+/// Run a future to completion from sync code, inside or outside a Tokio runtime (of
+/// either flavour): on a thread of its own with a small runtime.
+pub(crate) fn block_on<T, F>(fut: F) -> anyhow::Result<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(fut)
+    })
+    .join()
+    .map_err(|_| anyhow::anyhow!("a database helper thread panicked"))?
+}

@@ -1,15 +1,19 @@
 //! Throw-away databases on a server: `ScratchDb` for work that must not touch the
-//! target's data (`explain --before`, `check`) and for tests, plus the plain
-//! create/drop helpers it is made of (`CREATE DATABASE t TEMPLATE tpl` is fast, so a
-//! migrated template makes fresh databases cheap).
+//! target's data (the lab: `explain --before`, `bench --before`, `check`) and for
+//! tests, plus the drop helpers it is made of (`CREATE DATABASE t TEMPLATE tpl` is
+//! fast, so a migrated template makes fresh databases cheap).
 //!
 //! A scratch database is named `dbkit_scratch_<prefix>_<pid>_<n>`. It lives until
-//! `drop_now` (drop it) or `keep` (leave it on purpose, e.g. `--keep`). One dropped
-//! without either — an error propagated with `?` — is left for inspection and said so
-//! on stderr; leftovers of processes that have exited are dropped by the next
-//! `ScratchDb::create` on the same local server, when nobody is connected to them.
+//! `drop_now` (drop it) or `keep` (leave it on purpose, `--keep`: recorded with
+//! `COMMENT ON DATABASE … IS 'dbkit: kept …'`). One dropped without either — an error
+//! propagated with `?` — is left for inspection and said so on stderr. Leftovers of
+//! processes that have exited are dropped by the next `ScratchDb::create` on the same
+//! local server, when nobody is connected to them and they were not kept. While a
+//! scratch database is held it is registered, so a stop signal that nobody handles
+//! drops it before the process exits (`crate::signal`, `drop_held`).
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -22,10 +26,23 @@ use crate::db::ident::quote as quote_ident;
 use crate::db::{connect, DbUrl};
 
 const PREFIX: &str = "dbkit_scratch_";
+/// How a kept database's comment starts; leftovers with it are never dropped.
+const KEPT_MARK: &str = "dbkit: kept";
 /// PostgreSQL truncates identifiers to 63 bytes.
 const MAX_IDENT: usize = 63;
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// The scratch databases this process holds (server, name), for `drop_held`.
+static HELD: Mutex<Vec<(DbUrl, String)>> = Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<(DbUrl, String)>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn release(name: &str) {
+    held().retain(|(_, held)| held != name);
+}
 
 /// A database created for one piece of work (see the module documentation).
 #[derive(Debug)]
@@ -48,6 +65,7 @@ impl ScratchDb {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let name = scratch_name(prefix, std::process::id(), n);
         create_with(&client, &name, template).await?;
+        held().push((server.clone(), name.clone()));
         Ok(ScratchDb {
             server: server.clone(),
             url: server.with_dbname(&name),
@@ -68,19 +86,66 @@ impl ScratchDb {
     /// Disconnect everyone and drop it.
     pub async fn drop_now(mut self) -> Result<()> {
         self.settled = true;
+        release(&self.name);
         drop_database(&self.server, &self.name).await
     }
 
-    /// Leave it on the server (for inspection or `--keep`) and return its URL.
+    /// Leave it on the server (for inspection or `--keep`), marked as kept so no later
+    /// run takes it for a leftover, and return its URL. A mark that cannot be written
+    /// is said on stderr (the database stays either way).
     pub fn keep(mut self) -> DbUrl {
         self.settled = true;
+        release(&self.name);
+        let (server, name) = (self.server.clone(), self.name.clone());
+        if let Err(err) = crate::db::block_on(async move { mark_kept(&server, &name).await }) {
+            eprintln!(
+                "dbkit: could not mark {} as kept ({}); a later run may drop it",
+                self.name,
+                crate::error::one_line(&err)
+            );
+        }
         self.url.clone()
+    }
+}
+
+/// `COMMENT ON DATABASE name IS 'dbkit: kept by pid N at T'`.
+async fn mark_kept(server: &DbUrl, name: &str) -> Result<()> {
+    let client = connect(server).await?;
+    let note = format!(
+        "{KEPT_MARK} by pid {} at {}",
+        std::process::id(),
+        chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC")
+    );
+    // COMMENT takes no bound parameters: the note is ours, quoted as a literal.
+    client
+        .batch_execute(&format!(
+            "COMMENT ON DATABASE {} IS '{}'",
+            quote_ident(name),
+            note.replace('\'', "''")
+        ))
+        .await
+        .with_context(|| format!("cannot mark database {name} as kept"))
+}
+
+/// Drop every scratch database this process still holds: the last-resort cleanup
+/// when a stop signal ends the process (`crate::signal`). Says each on stderr.
+pub async fn drop_held() {
+    let databases: Vec<(DbUrl, String)> = held().drain(..).collect();
+    for (server, name) in databases {
+        match drop_database(&server, &name).await {
+            Ok(()) => eprintln!("dbkit: dropped scratch database {name}"),
+            Err(err) => eprintln!(
+                "dbkit: could not drop scratch database {name}: {}",
+                crate::error::one_line(&err)
+            ),
+        }
     }
 }
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
         if !self.settled {
+            release(&self.name);
             eprintln!(
                 "dbkit: left scratch database {} on {} for inspection",
                 self.name,
@@ -91,13 +156,7 @@ impl Drop for ScratchDb {
 }
 
 /// `CREATE DATABASE name [TEMPLATE template]`, retried briefly while the template is
-/// in use by another session. Returns the new database's URL.
-pub async fn create_database(server: &DbUrl, name: &str, template: Option<&str>) -> Result<DbUrl> {
-    let client = connect(server).await?;
-    create_with(&client, name, template).await?;
-    Ok(server.with_dbname(name))
-}
-
+/// in use by another session.
 async fn create_with(client: &Client, name: &str, template: Option<&str>) -> Result<()> {
     let mut sql = format!("CREATE DATABASE {}", quote_ident(name));
     if let Some(template) = template {
@@ -152,19 +211,21 @@ pub async fn drop_database(server: &DbUrl, name: &str) -> Result<()> {
 }
 
 /// Drop the scratch databases of processes that no longer run (this machine's pids,
-/// so only meaningful on a local server) and that nobody is connected to. Returns
-/// how many were dropped.
+/// so only meaningful on a local server), that were not kept and that nobody is
+/// connected to. Returns how many were dropped.
 pub async fn drop_leftovers(server: &DbUrl) -> Result<usize> {
     let client = connect(server).await?;
     drop_leftovers_with(&client).await
 }
 
+/// Scratch databases not marked as kept.
+const LEFTOVERS: &str = "SELECT datname FROM pg_database \
+     WHERE starts_with(datname, $1) \
+       AND coalesce(shobj_description(oid, 'pg_database'), '') NOT LIKE $2";
+
 async fn drop_leftovers_with(client: &Client) -> Result<usize> {
     let rows = client
-        .query(
-            "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
-            &[&PREFIX],
-        )
+        .query(LEFTOVERS, &[&PREFIX, &format!("{KEPT_MARK}%")])
         .await?;
     let mut dropped = 0;
     for row in rows {

@@ -86,6 +86,8 @@ impl Lab {
             .await
             .with_context(|| format!("cannot create the scratch database for {purpose}"))?;
         tune(scratch.url()).await?;
+        // platform: a clone lacks the template's database settings (search_path).
+        crate::platform::provide_if_wanted(scratch.url(), &migrations).await?;
         Ok(Lab {
             scratch,
             migrations,
@@ -187,6 +189,8 @@ impl Lab {
         if cache::has_template(&admin, &name).await? {
             let clone = ScratchDb::create(&self.server, "lab", Some(&name)).await?;
             tune(clone.url()).await?;
+            // platform: a clone lacks the template's database settings (search_path).
+            crate::platform::provide_if_wanted(clone.url(), &self.migrations).await?;
             let old = std::mem::replace(&mut self.scratch, clone);
             old.drop_now().await?;
             self.version = target.or_else(|| self.migrations.latest());
@@ -210,6 +214,8 @@ impl Lab {
             .await
             .with_context(|| format!("cannot clone the template {name} for {purpose}"))?;
         tune(scratch.url()).await?;
+        // platform: a clone lacks the template's database settings (search_path).
+        crate::platform::provide_if_wanted(scratch.url(), &migrations).await?;
         Ok(Lab {
             scratch,
             migrations,

@@ -22,6 +22,7 @@ use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::Client;
 
 use super::failure::{failure_error, refusal_error, StatementError};
+use super::guard;
 use super::history;
 use super::layout::Layout;
 use super::plan::{plan, Plan};
@@ -53,6 +54,9 @@ pub struct ApplyOptions {
     pub lock_timeout: Duration,
     /// How long to wait for the advisory lock held by another migrate run.
     pub lock_wait: Duration,
+    /// Provide the Supabase platform (`crate::platform`) first when the migrations
+    /// assume it: on dbkit's own servers (local cluster, scratch databases) only.
+    pub provide_platform: bool,
 }
 
 impl Default for ApplyOptions {
@@ -61,6 +65,7 @@ impl Default for ApplyOptions {
             target: None,
             lock_timeout: Duration::from_secs(5),
             lock_wait: Duration::from_secs(600),
+            provide_platform: false,
         }
     }
 }
@@ -119,6 +124,8 @@ pub async fn migrate_url(
     let mut client = crate::db::connect(url).await?;
     let opts = ApplyOptions {
         target,
+        // Scratch databases are dbkit's own.
+        provide_platform: true,
         ..ApplyOptions::default()
     };
     migrate(&mut client, set, &opts).await.map_err(|p| p.error)
@@ -162,6 +169,10 @@ async fn migrate_locked(
         Plan::Apply { current, versions } => (current, versions),
         Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
     };
+    // platform: refuse what cannot run, then provide what the files assume.
+    guard::before_first(client, set, &versions, before, opts.provide_platform)
+        .await
+        .map_err(fail)?;
     let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
     let mut report = Applied {
         before,
@@ -204,8 +215,9 @@ async fn session_settings(
     // on a server (dbkit's local cluster) that defaults to asynchronous commits.
     let sql = format!(
         "RESET ALL; RESET ROLE; SET lock_timeout = '{}ms'; SET statement_timeout = 0; \
-         SET idle_in_transaction_session_timeout = 0; SET synchronous_commit = on;",
-        lock_timeout.as_millis()
+         SET idle_in_transaction_session_timeout = 0; SET synchronous_commit = on; {}",
+        lock_timeout.as_millis(),
+        crate::platform::RESTORE_SEARCH_PATH
     );
     client.batch_execute(&sql).await
 }
@@ -287,7 +299,7 @@ async fn run_transactional(
     history_table: &str,
     lock_timeout: Duration,
 ) -> std::result::Result<(), StatementError> {
-    let statements = file.statements();
+    let statements = guard::statements(&file.sql);
     let mut retries = 0;
     loop {
         let err = |line, error| StatementError {
@@ -295,6 +307,7 @@ async fn run_transactional(
             error,
             partial: false,
             retries,
+            left_invalid: None,
         };
         session_settings(client, lock_timeout)
             .await
@@ -338,8 +351,9 @@ async fn run_no_transaction(
             error: e,
             partial: false,
             retries: 0,
+            left_invalid: None,
         })?;
-    for (index, stmt) in file.statements().iter().enumerate() {
+    for (index, stmt) in guard::statements(&file.sql).iter().enumerate() {
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
@@ -347,6 +361,7 @@ async fn run_no_transaction(
                 error,
                 partial: index > 0,
                 retries,
+                left_invalid: None,
             };
             let attempt = async {
                 if let Some(target) = concurrent_index_target(&stmt.text) {
@@ -360,7 +375,13 @@ async fn run_no_transaction(
                     retries += 1;
                     backoff(file, line_of(stmt, &e), retries, lock_timeout).await;
                 }
-                Err(e) => return Err(err(line_of(stmt, &e), e)),
+                Err(e) => {
+                    let left_invalid = invalid_index_left(client, &stmt.text).await;
+                    return Err(StatementError {
+                        left_invalid,
+                        ..err(line_of(stmt, &e), e)
+                    });
+                }
             }
         }
     }
@@ -377,6 +398,7 @@ async fn run_no_transaction(
         error,
         partial: true,
         retries: 0,
+        left_invalid: None,
     })
 }
 
@@ -421,6 +443,15 @@ fn fold_ident(ident: &str) -> String {
     }
 }
 
+/// The INVALID index named $1 (on table $2, else in the search path), qualified.
+const INVALID_INDEX_NAMED: &str = "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i \
+     JOIN pg_class c ON c.oid = i.indexrelid \
+     JOIN pg_namespace n ON n.oid = c.relnamespace \
+     WHERE NOT i.indisvalid AND c.relname = $1 \
+       AND CASE WHEN $2::text IS NULL THEN n.nspname = ANY (current_schemas(false)) \
+                ELSE i.indrelid = to_regclass($2::text) END \
+     LIMIT 1";
+
 /// An index of that name left INVALID by a failed concurrent build blocks `IF NOT
 /// EXISTS` forever: drop it (concurrently) so the statement builds it again.
 async fn drop_invalid_index(
@@ -430,16 +461,7 @@ async fn drop_invalid_index(
     target: &ConcurrentIndex,
 ) -> std::result::Result<(), tokio_postgres::Error> {
     let row = client
-        .query_opt(
-            "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i \
-             JOIN pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE NOT i.indisvalid AND c.relname = $1 \
-               AND CASE WHEN $2::text IS NULL THEN n.nspname = ANY (current_schemas(false)) \
-                        ELSE i.indrelid = to_regclass($2::text) END \
-             LIMIT 1",
-            &[&target.name, &target.table],
-        )
+        .query_opt(INVALID_INDEX_NAMED, &[&target.name, &target.table])
         .await?;
     if let Some(row) = row {
         let qualified: String = row.get(0);
@@ -452,6 +474,17 @@ async fn drop_invalid_index(
             .await?;
     }
     Ok(())
+}
+
+/// The index a failed `CREATE INDEX CONCURRENTLY` statement left INVALID, if it did.
+async fn invalid_index_left(client: &Client, sql: &str) -> Option<String> {
+    let target = concurrent_index_target(sql)?;
+    client
+        .query_opt(INVALID_INDEX_NAMED, &[&target.name, &target.table])
+        .await
+        .ok()
+        .flatten()
+        .map(|row| row.get(0))
 }
 
 /// After a run, say so if any index of the database is INVALID.

@@ -33,6 +33,8 @@ pub struct StatementError {
     /// Statements before this line were committed (no-transaction files).
     pub partial: bool,
     pub retries: u32,
+    /// An index this statement left INVALID (a failed `CREATE INDEX CONCURRENTLY`).
+    pub left_invalid: Option<String>,
 }
 
 /// A migration PostgreSQL rejected: which file, where, and what the database was left
@@ -186,6 +188,13 @@ pub fn failure_error(
     };
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
+    }
+    // A failed concurrent build leaves its index behind, INVALID: say so, and what
+    // the next run does about it (`apply::drop_invalid_index`).
+    if let Some(index) = &failure.left_invalid {
+        hint = format!(
+            "the failed build left index {index} INVALID; the next `dbkit migrate` drops it (DROP INDEX CONCURRENTLY) and builds it again. {hint}"
+        );
     }
     failed.into_error(hint)
 }

@@ -11,6 +11,7 @@
 
 pub mod apply;
 pub mod failure;
+pub mod guard;
 pub mod history;
 pub mod layout;
 pub mod new;

@@ -4,7 +4,9 @@
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+pub mod db;
 pub mod migrate;
+pub mod seed;
 mod tenancy;
 
 use std::io::{self, IsTerminal, Write};
@@ -62,14 +64,19 @@ pub fn stderr_is_terminal() -> bool {
 }
 
 /// Write `text` to stdout. A write that fails (disk full, a closed descriptor) is an
-/// error naming stdout, never a panic; a closed pipe ends the process quietly (SIGPIPE).
+/// error naming stdout, never a panic. A pipe closed by its reader (`| head`) is not:
+/// the output nobody reads is dropped and the command goes on, so that its errors
+/// still reach stderr.
 pub fn print(text: &str) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();
-    stdout
+    match stdout
         .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
-        .map_err(stdout_error)
+    {
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(stdout_error),
+    }
 }
 
 /// A failed write to stdout, as a hinted error.

@@ -1,12 +1,13 @@
 //! Binary COPY: the column lists and PostgreSQL types of the six tenant tables, a
 //! loader that streams generated chunks into a database with `BinaryCopyInWriter`
-//! (one transaction per org), and a writer of the same rows as PostgreSQL binary COPY
+//! (in the seed's one transaction), and a writer of the same rows as PostgreSQL binary COPY
 //! files (`--to-files`), loadable with `psql \copy ... with (format binary)`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use anyhow::{Context, Result};
 use bytes::{BufMut, BytesMut};
@@ -15,7 +16,8 @@ use tokio_postgres::binary_copy::BinaryCopyInWriter;
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::Client;
 
-use super::generate::{Appointment, Batch, Contact, Member, Org, OrgSettings, Provider, Table};
+use super::rows::{Appointment, Batch, Contact, Member, Org, OrgSettings, Provider, Table};
+use crate::progress::Indicator;
 
 /// One table's columns, in the order rows give their values.
 pub fn columns(table: Table) -> &'static [&'static str] {
@@ -218,54 +220,67 @@ macro_rules! with_rows {
     };
 }
 
-/// Progress of a load, for the progress bar.
-pub trait Progress {
-    fn rows(&self, table: Table, n: u64);
-    fn org_done(&self, slug: &str);
+/// The progress of a seed on stderr: orgs done, appointments so far.
+pub struct Progress {
+    bar: Indicator,
+    appointments: AtomicU64,
 }
 
-/// Rows loaded per table (as COPY reported them) and orgs committed.
+impl Progress {
+    /// A bar over `orgs`, drawn only when `wanted` and stderr is a terminal.
+    pub fn new(orgs: u32, wanted: bool) -> Progress {
+        Progress {
+            bar: Indicator::bar_if(
+                wanted,
+                orgs as u64,
+                "{spinner} seeding [{bar:30}] {pos}/{len} orgs, {msg} ({elapsed})",
+            ),
+            appointments: AtomicU64::new(0),
+        }
+    }
+
+    pub fn rows(&self, table: Table, n: u64) {
+        if table == Table::Appointments {
+            let total = self.appointments.fetch_add(n, Relaxed) + n;
+            self.bar.set_message(format!("{total} appointments"));
+        }
+    }
+
+    pub fn org_done(&self) {
+        self.bar.inc(1);
+    }
+
+    pub fn finish(&self) {
+        self.bar.finish();
+    }
+}
+
+/// Rows loaded per table, as COPY reported them, and orgs loaded whole.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Loaded {
     pub rows: [u64; 6],
-    pub orgs_committed: u32,
+    pub orgs: u32,
 }
 
-/// Stream batches into the database: each org's rows are loaded in one transaction,
-/// committed when its `OrgDone` arrives. If the load stops early (error, Ctrl-C, lost
-/// connection) the open transaction is rolled back, so only whole orgs remain.
+/// Stream batches into the database, in the caller's transaction: one COPY per table
+/// and org. Stops at the first error; the caller's rollback then removes every row.
 pub async fn load(
     client: &Client,
     rx: &mut mpsc::Receiver<Batch>,
-    progress: &dyn Progress,
+    progress: &Progress,
     loaded: &mut Loaded,
 ) -> Result<()> {
     let mut open: Option<(Table, Pin<Box<BinaryCopyInWriter>>)> = None;
-    let mut in_tx = false;
     let mut current_org = String::new();
     while let Some(batch) = rx.recv().await {
-        if let Batch::OrgDone { slug, .. } = &batch {
+        if let Batch::OrgDone { .. } = &batch {
             finish(&mut open, loaded, &current_org).await?;
-            if in_tx {
-                client
-                    .batch_execute("COMMIT")
-                    .await
-                    .with_context(|| format!("committing org {slug}"))?;
-                in_tx = false;
-            }
-            loaded.orgs_committed += 1;
-            progress.org_done(slug);
+            loaded.orgs += 1;
+            progress.org_done();
             continue;
         }
         if let Batch::Orgs(orgs) = &batch {
             current_org = orgs.first().map(|o| o.slug.clone()).unwrap_or_default();
-        }
-        if !in_tx {
-            client
-                .batch_execute("BEGIN")
-                .await
-                .context("starting a transaction")?;
-            in_tx = true;
         }
         let table = batch.table().expect("a data batch");
         if open.as_ref().map(|(t, _)| *t) != Some(table) {
@@ -290,12 +305,7 @@ pub async fn load(
         });
         progress.rows(table, n);
     }
-    finish(&mut open, loaded, &current_org).await?;
-    if in_tx {
-        // The generator stopped without finishing an org: do not keep half of it.
-        client.batch_execute("ROLLBACK").await.ok();
-    }
-    Ok(())
+    finish(&mut open, loaded, &current_org).await
 }
 
 async fn finish(

@@ -1,7 +1,7 @@
 //! Pure, deterministic row generators: (seed, orgs, profile, anchor date) → the same
 //! rows in the same order, byte for byte, and a SHA-256 fingerprint over them computed
 //! while they are made. No I/O: rows go to a callback in chunks, so memory stays
-//! bounded by one org's contacts plus one chunk, however many orgs are asked for.
+//! bounded by one org's contact ids plus one chunk, however many orgs are asked for.
 //!
 //! Randomness: one ChaCha8 stream per org (`set_stream(org + 1)`) and stream 0 for the
 //! plan (tenant sizes), so an org's rows do not depend on how much randomness other
@@ -9,162 +9,23 @@
 //! they are UUIDv7-shaped with a deterministic, strictly increasing timestamp (a
 //! counter from a fixed base, not the clock), so every table's primary key is
 //! appended to in load order.
+//!
+//! One org is made by `OrgGen`, one method per table, in foreign-key order; every row
+//! goes through `Out::push`, which fingerprints it, counts it and hands full chunks on.
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::names::{self, Kind};
+use super::fingerprint::{Fingerprint, Fingerprinted};
+use super::names::{self, phone, slugify, Kind};
 use super::profile::{IdLayout, Profile};
-
-// ---- rows ----------------------------------------------------------------------
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Org {
-    pub id: Uuid,
-    pub name: String,
-    pub slug: String,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrgSettings {
-    pub org_id: Uuid,
-    pub timezone: &'static str,
-    pub opens_at: NaiveTime,
-    pub closes_at: NaiveTime,
-    pub business_days: Vec<i16>,
-    pub slot_minutes: i32,
-    pub booking_horizon_days: i32,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Member {
-    pub org_id: Uuid,
-    pub user_id: Uuid,
-    pub role: &'static str,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Provider {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub name: String,
-    pub email: Option<String>,
-    pub specialty: Option<&'static str>,
-    pub active: bool,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Contact {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub first_name: &'static str,
-    pub last_name: &'static str,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Appointment {
-    pub id: Uuid,
-    pub org_id: Uuid,
-    pub provider_id: Uuid,
-    pub contact_id: Uuid,
-    pub scheduled_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub status: &'static str,
-    pub source: &'static str,
-    pub notes: Option<&'static str>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-/// The six tenant tables in load (foreign-key) order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Table {
-    Orgs,
-    OrgSettings,
-    Members,
-    Providers,
-    Contacts,
-    Appointments,
-}
-
-impl Table {
-    pub const ALL: [Table; 6] = [
-        Table::Orgs,
-        Table::OrgSettings,
-        Table::Members,
-        Table::Providers,
-        Table::Contacts,
-        Table::Appointments,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Orgs => "orgs",
-            Table::OrgSettings => "org_settings",
-            Table::Members => "members",
-            Table::Providers => "providers",
-            Table::Contacts => "contacts",
-            Table::Appointments => "appointments",
-        }
-    }
-}
-
-/// What the generator hands on: chunks of one table's rows, and the end of an org
-/// (all of its rows have been handed on; a loader may commit).
-#[derive(Debug)]
-pub enum Batch {
-    Orgs(Vec<Org>),
-    OrgSettings(Vec<OrgSettings>),
-    Members(Vec<Member>),
-    Providers(Vec<Provider>),
-    Contacts(Vec<Contact>),
-    Appointments(Vec<Appointment>),
-    OrgDone { index: u32, slug: String },
-}
-
-impl Batch {
-    pub fn table(&self) -> Option<Table> {
-        Some(match self {
-            Batch::Orgs(_) => Table::Orgs,
-            Batch::OrgSettings(_) => Table::OrgSettings,
-            Batch::Members(_) => Table::Members,
-            Batch::Providers(_) => Table::Providers,
-            Batch::Contacts(_) => Table::Contacts,
-            Batch::Appointments(_) => Table::Appointments,
-            Batch::OrgDone { .. } => return None,
-        })
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            Batch::Orgs(r) => r.len(),
-            Batch::OrgSettings(r) => r.len(),
-            Batch::Members(r) => r.len(),
-            Batch::Providers(r) => r.len(),
-            Batch::Contacts(r) => r.len(),
-            Batch::Appointments(r) => r.len(),
-            Batch::OrgDone { .. } => 0,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
+pub use super::rows::*;
 
 // ---- parameters and results ------------------------------------------------------
 
@@ -192,29 +53,24 @@ pub struct Generated {
 pub struct Stopped;
 
 /// Generate every row, handing chunks to `emit` (which returns false to stop).
-pub fn generate(
-    params: &Params,
-    mut emit: impl FnMut(Batch) -> bool,
-) -> Result<Generated, Stopped> {
+pub fn generate(params: &Params, emit: impl FnMut(Batch) -> bool) -> Result<Generated, Stopped> {
     let sizes = plan_sizes(params.orgs, params.seed, params.profile);
-    let mut state = State {
+    let mut out = Out {
+        emit,
+        chunk: params.chunk_rows.max(1),
         fp: Fingerprint::default(),
         rows: [0; 6],
-        ids: IdClock::new(params.profile.ids, params.anchor, params.profile.past_days),
     };
+    let mut ids = IdClock::new(params.profile.ids, params.anchor, params.profile.past_days);
     for (index, providers) in sizes.iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(params.seed);
         rng.set_stream(index as u64 + 1);
-        let org = OrgGen {
-            params,
-            index: index as u32,
-            providers: *providers,
-        };
-        org.run(&mut rng, &mut state, &mut emit)?;
+        let org = OrgGen::new(params, index as u32, *providers, &mut rng);
+        org.run(&mut rng, &mut ids, &mut out)?;
     }
     Ok(Generated {
-        rows: state.rows,
-        fingerprint: state.fp.finish(),
+        rows: out.rows,
+        fingerprint: out.fp.finish(),
     })
 }
 
@@ -234,19 +90,54 @@ pub fn plan_sizes(orgs: u32, seed: u64, profile: &Profile) -> Vec<u32> {
         .collect()
 }
 
-// ---- internals -------------------------------------------------------------------
+// ---- the emit helper -------------------------------------------------------------
 
-struct State {
+/// Where rows go: fingerprinted and counted in generation order, handed on in chunks.
+struct Out<E> {
+    emit: E,
+    chunk: usize,
     fp: Fingerprint,
     rows: [u64; 6],
-    ids: IdClock,
 }
 
-impl State {
-    fn count(&mut self, table: Table, n: usize) {
-        self.rows[table as usize] += n as u64;
+impl<E: FnMut(Batch) -> bool> Out<E> {
+    /// Add `row` to `buf`; a full chunk is handed on.
+    fn push<R: Row + Fingerprinted>(&mut self, buf: &mut Vec<R>, row: R) -> Result<(), Stopped> {
+        self.fp.row(&row);
+        buf.push(row);
+        if buf.len() >= self.chunk {
+            self.flush(buf)?;
+        }
+        Ok(())
+    }
+
+    /// Hand on what `buf` holds (nothing when it is empty).
+    fn flush<R: Row>(&mut self, buf: &mut Vec<R>) -> Result<(), Stopped> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(buf);
+        self.rows[R::TABLE as usize] += rows.len() as u64;
+        self.send(R::batch(rows))
+    }
+
+    /// One row as a chunk of its own.
+    fn one<R: Row + Fingerprinted>(&mut self, row: R) -> Result<(), Stopped> {
+        let mut buf = Vec::with_capacity(1);
+        self.push(&mut buf, row)?;
+        self.flush(&mut buf)
+    }
+
+    fn send(&mut self, batch: Batch) -> Result<(), Stopped> {
+        if (self.emit)(batch) {
+            Ok(())
+        } else {
+            Err(Stopped)
+        }
     }
 }
+
+// ---- internals -------------------------------------------------------------------
 
 /// Deterministic ids: the v7 timestamp is a counter from a fixed base (one ms per id),
 /// the remaining bits come from the org's random stream.
@@ -288,58 +179,6 @@ fn user_id(rng: &mut ChaCha8Rng) -> Uuid {
     uuid::Builder::from_random_bytes(rng.random()).into_uuid()
 }
 
-/// SHA-256 over a canonical encoding of every row (table tag, then each field with
-/// its length), in generation order.
-#[derive(Default)]
-struct Fingerprint(Sha256);
-
-impl Fingerprint {
-    fn tag(&mut self, t: Table) {
-        self.0.update([t as u8]);
-    }
-    fn uuid(&mut self, u: &Uuid) {
-        self.0.update(u.as_bytes());
-    }
-    fn text(&mut self, s: &str) {
-        self.0.update((s.len() as u32).to_le_bytes());
-        self.0.update(s.as_bytes());
-    }
-    fn opt(&mut self, s: Option<&str>) {
-        match s {
-            None => self.0.update([0u8]),
-            Some(s) => {
-                self.0.update([1u8]);
-                self.text(s);
-            }
-        }
-    }
-    fn ts(&mut self, t: &DateTime<Utc>) {
-        self.0.update(t.timestamp_micros().to_le_bytes());
-    }
-    fn int(&mut self, i: i64) {
-        self.0.update(i.to_le_bytes());
-    }
-    fn finish(self) -> String {
-        self.0
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
-
-struct OrgGen<'p, 'a> {
-    params: &'p Params<'a>,
-    index: u32,
-    providers: u32,
-}
-
-struct ProviderPlan {
-    id: Uuid,
-    /// Day offset (from the anchor) from which an inactive provider takes no bookings.
-    until_day: i64,
-}
-
 fn secs(rng: &mut ChaCha8Rng, max: i64) -> Duration {
     Duration::seconds(if max > 0 { rng.random_range(0..max) } else { 0 })
 }
@@ -348,106 +187,98 @@ fn pick(rng: &mut ChaCha8Rng, items: &[&'static str]) -> &'static str {
     items[rng.random_range(0..items.len())]
 }
 
-fn slugify(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c.to_ascii_lowercase());
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').to_string()
+/// One org's generator: its size, its kind, its window, and what later tables need
+/// of earlier ones (the org's id, its settings, its providers and contacts).
+struct OrgGen<'p, 'a> {
+    params: &'p Params<'a>,
+    index: u32,
+    providers: u32,
+    kind: &'static Kind,
+    /// Midnight UTC of the anchor date ("now").
+    anchor: DateTime<Utc>,
+    /// Before the first booking of the window: every row but appointments is older.
+    first_booking: DateTime<Utc>,
 }
 
-/// A phone number in the format of the org's country, guessed from its time zone.
-fn phone(rng: &mut ChaCha8Rng, tz: &str) -> String {
-    let d = |rng: &mut ChaCha8Rng, n: u32| -> String {
-        (0..n)
-            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-            .collect()
-    };
-    let area =
-        |rng: &mut ChaCha8Rng, codes: &[&'static str]| codes[rng.random_range(0..codes.len())];
-    match tz {
-        "Europe/London" => format!("+44 7{} {}", d(rng, 3), d(rng, 6)),
-        "Europe/Berlin" => format!("+49 15{} {}", d(rng, 2), d(rng, 7)),
-        "Europe/Paris" => format!(
-            "+33 6 {} {} {} {}",
-            d(rng, 2),
-            d(rng, 2),
-            d(rng, 2),
-            d(rng, 2)
-        ),
-        "Europe/Madrid" => format!("+34 6{} {} {}", d(rng, 2), d(rng, 3), d(rng, 3)),
-        t if t.starts_with("Australia/") => {
-            format!("+61 4{} {} {}", d(rng, 2), d(rng, 3), d(rng, 3))
-        }
-        "Pacific/Auckland" => format!("+64 21 {} {}", d(rng, 3), d(rng, 4)),
-        t if t.starts_with("America/") => {
-            let codes: &[&str] = match t {
-                "America/New_York" => &["212", "718", "646", "917", "347"],
-                "America/Chicago" => &["312", "773", "872", "214", "713"],
-                "America/Denver" => &["303", "720", "801"],
-                "America/Phoenix" => &["602", "480", "623"],
-                "America/Los_Angeles" => &["213", "310", "415", "818", "206"],
-                "America/Toronto" => &["416", "647", "437"],
-                _ => &["202", "305", "404"],
-            };
-            let a = area(rng, codes);
-            format!(
-                "+1 {a}-{}{}-{}",
-                rng.random_range(2..10u8),
-                d(rng, 2),
-                d(rng, 4)
-            )
-        }
-        _ => format!(
-            "+{} {} {}",
-            rng.random_range(30..99u8),
-            d(rng, 3),
-            d(rng, 6)
-        ),
-    }
+/// What the appointment walk needs of the org's settings.
+struct Hours {
+    tz: Tz,
+    opens_at: NaiveTime,
+    open_minutes: u32,
+    slot_minutes: u32,
+    business_days: Vec<i16>,
+    horizon: u32,
 }
 
-impl OrgGen<'_, '_> {
-    fn run(
+struct ProviderPlan {
+    id: Uuid,
+    /// Day offset (from the anchor) from which an inactive provider takes no bookings.
+    until_day: i64,
+}
+
+impl<'p, 'a> OrgGen<'p, 'a> {
+    fn new(params: &'p Params<'a>, index: u32, providers: u32, rng: &mut ChaCha8Rng) -> Self {
+        let p = params.profile;
+        let anchor = params.anchor.and_time(NaiveTime::MIN).and_utc();
+        let window_start = anchor - Duration::days(p.past_days as i64);
+        OrgGen {
+            params,
+            index,
+            providers,
+            kind: &names::KINDS[rng.random_range(0..names::KINDS.len())],
+            anchor,
+            first_booking: window_start - Duration::days(p.lead_days_max as i64 + 1),
+        }
+    }
+
+    /// Every row of the org, table by table, then `OrgDone`.
+    fn run<E: FnMut(Batch) -> bool>(
         &self,
         rng: &mut ChaCha8Rng,
-        st: &mut State,
-        emit: &mut impl FnMut(Batch) -> bool,
+        ids: &mut IdClock,
+        out: &mut Out<E>,
     ) -> Result<(), Stopped> {
-        let p = self.params.profile;
-        let anchor = self.params.anchor.and_time(NaiveTime::MIN).and_utc();
-        let window_start = anchor - Duration::days(p.past_days as i64);
-        let first_booking = window_start - Duration::days(p.lead_days_max as i64 + 1);
+        let (org, base_slug) = self.org(rng, ids);
+        let slug = org.slug.clone();
+        let (org_id, org_created) = (org.id, org.created_at);
+        out.one(org)?;
+        let hours = self.settings(rng, org_id, org_created, out)?;
+        self.members(rng, org_id, org_created, out)?;
+        let plans = self.providers(rng, ids, org_id, org_created, &base_slug, out)?;
+        let contact_ids = self.contacts(rng, ids, org_id, org_created, &hours, out)?;
+        self.appointments(rng, ids, org_id, &hours, &plans, &contact_ids, out)?;
+        out.send(Batch::OrgDone {
+            index: self.index,
+            slug,
+        })
+    }
 
-        // orgs
-        let kind: &Kind = &names::KINDS[rng.random_range(0..names::KINDS.len())];
-        let name = format!("{} {}", pick(rng, names::PLACES), pick(rng, kind.suffixes));
+    fn org(&self, rng: &mut ChaCha8Rng, ids: &mut IdClock) -> (Org, String) {
+        let name = format!(
+            "{} {}",
+            pick(rng, names::PLACES),
+            pick(rng, self.kind.suffixes)
+        );
         let base_slug = slugify(&name);
-        let org_created =
-            first_booking - Duration::days(rng.random_range(30..1500)) - secs(rng, 86_400);
+        let created_at =
+            self.first_booking - Duration::days(rng.random_range(30..1500)) - secs(rng, 86_400);
         let org = Org {
-            id: st.ids.next(rng),
+            id: ids.next(rng),
             slug: format!("{base_slug}-{}", self.index + 1),
             name,
-            created_at: org_created,
+            created_at,
         };
-        let org_id = org.id;
-        st.fp.tag(Table::Orgs);
-        st.fp.uuid(&org.id);
-        st.fp.text(&org.name);
-        st.fp.text(&org.slug);
-        st.fp.ts(&org.created_at);
-        st.count(Table::Orgs, 1);
-        let slug = org.slug.clone();
-        if !emit(Batch::Orgs(vec![org])) {
-            return Err(Stopped);
-        }
+        (org, base_slug)
+    }
 
-        // org_settings
+    fn settings<E: FnMut(Batch) -> bool>(
+        &self,
+        rng: &mut ChaCha8Rng,
+        org_id: Uuid,
+        org_created: DateTime<Utc>,
+        out: &mut Out<E>,
+    ) -> Result<Hours, Stopped> {
+        let p = self.params.profile;
         let tz: Tz = *p.timezones.pick(rng.random());
         let opens_at = *p.opens_at.pick(rng.random());
         let open_minutes = p.open_hours.pick(rng.random()) * 60;
@@ -455,7 +286,7 @@ impl OrgGen<'_, '_> {
         let business_days = p.business_days.pick(rng.random()).clone();
         let slot_minutes = *p.slot_minutes.pick(rng.random());
         let horizon = *p.booking_horizon_days.pick(rng.random());
-        let settings = OrgSettings {
+        out.one(OrgSettings {
             org_id,
             timezone: tz.name(),
             opens_at,
@@ -463,31 +294,31 @@ impl OrgGen<'_, '_> {
             business_days: business_days.clone(),
             slot_minutes: slot_minutes as i32,
             booking_horizon_days: horizon as i32,
-            updated_at: org_created + secs(rng, (anchor - org_created).num_seconds()),
-        };
-        st.fp.tag(Table::OrgSettings);
-        st.fp.uuid(&org_id);
-        st.fp.text(settings.timezone);
-        st.fp
-            .int(settings.opens_at.num_seconds_from_midnight() as i64);
-        st.fp
-            .int(settings.closes_at.num_seconds_from_midnight() as i64);
-        for d in &settings.business_days {
-            st.fp.int(*d as i64);
-        }
-        st.fp.int(settings.slot_minutes as i64);
-        st.fp.int(settings.booking_horizon_days as i64);
-        st.fp.ts(&settings.updated_at);
-        st.count(Table::OrgSettings, 1);
-        if !emit(Batch::OrgSettings(vec![settings])) {
-            return Err(Stopped);
-        }
+            updated_at: org_created + secs(rng, (self.anchor - org_created).num_seconds()),
+        })?;
+        Ok(Hours {
+            tz,
+            opens_at,
+            open_minutes,
+            slot_minutes,
+            business_days,
+            horizon,
+        })
+    }
 
-        // members: the owner first, about one admin in eight, the rest staff
+    /// The owner first, about one admin in eight, the rest staff.
+    fn members<E: FnMut(Batch) -> bool>(
+        &self,
+        rng: &mut ChaCha8Rng,
+        org_id: Uuid,
+        org_created: DateTime<Utc>,
+        out: &mut Out<E>,
+    ) -> Result<(), Stopped> {
+        let p = self.params.profile;
         let n_members = ((self.providers as f64 * p.members_per_provider).round() as u32).max(1);
-        let mut members = Vec::with_capacity(n_members as usize);
+        let mut members = Vec::new();
         for i in 0..n_members {
-            let m = Member {
+            let member = Member {
                 org_id,
                 user_id: user_id(rng),
                 role: match i {
@@ -495,23 +326,27 @@ impl OrgGen<'_, '_> {
                     i if i % 8 == 1 => "admin",
                     _ => "staff",
                 },
-                created_at: org_created + secs(rng, (first_booking - org_created).num_seconds()),
+                created_at: org_created
+                    + secs(rng, (self.first_booking - org_created).num_seconds()),
             };
-            st.fp.tag(Table::Members);
-            st.fp.uuid(&m.org_id);
-            st.fp.uuid(&m.user_id);
-            st.fp.text(m.role);
-            st.fp.ts(&m.created_at);
-            members.push(m);
+            out.push(&mut members, member)?;
         }
-        st.count(Table::Members, members.len());
-        if !emit(Batch::Members(members)) {
-            return Err(Stopped);
-        }
+        out.flush(&mut members)
+    }
 
-        // providers
+    /// Providers, and what the appointment walk needs of each.
+    fn providers<E: FnMut(Batch) -> bool>(
+        &self,
+        rng: &mut ChaCha8Rng,
+        ids: &mut IdClock,
+        org_id: Uuid,
+        org_created: DateTime<Utc>,
+        base_slug: &str,
+        out: &mut Out<E>,
+    ) -> Result<Vec<ProviderPlan>, Stopped> {
+        let p = self.params.profile;
         let domain = format!("{base_slug}.com");
-        let mut providers = Vec::with_capacity(self.providers as usize);
+        let mut providers = Vec::new();
         let mut plans = Vec::with_capacity(self.providers as usize);
         let mut seen_emails: HashMap<String, u32> = HashMap::new();
         let past_days = p.past_days as i64;
@@ -536,44 +371,45 @@ impl OrgGen<'_, '_> {
             } else {
                 format!("{local}{n}@{domain}")
             };
-            let pr = Provider {
-                id: st.ids.next(rng),
+            let provider = Provider {
+                id: ids.next(rng),
                 org_id,
-                name: if kind.doctors {
+                name: if self.kind.doctors {
                     format!("Dr. {first} {last}")
                 } else {
                     format!("{first} {last}")
                 },
                 email: Some(email),
-                specialty: Some(pick(rng, kind.specialties)),
+                specialty: Some(pick(rng, self.kind.specialties)),
                 active,
-                created_at: org_created + secs(rng, (first_booking - org_created).num_seconds()),
+                created_at: org_created
+                    + secs(rng, (self.first_booking - org_created).num_seconds()),
             };
-            st.fp.tag(Table::Providers);
-            st.fp.uuid(&pr.id);
-            st.fp.uuid(&pr.org_id);
-            st.fp.text(&pr.name);
-            st.fp.opt(pr.email.as_deref());
-            st.fp.opt(pr.specialty);
-            st.fp.int(pr.active as i64);
-            st.fp.ts(&pr.created_at);
             plans.push(ProviderPlan {
-                id: pr.id,
+                id: provider.id,
                 until_day,
             });
-            providers.push(pr);
+            out.push(&mut providers, provider)?;
         }
-        st.count(Table::Providers, providers.len());
-        if !emit(Batch::Providers(providers)) {
-            return Err(Stopped);
-        }
+        out.flush(&mut providers)?;
+        Ok(plans)
+    }
 
-        // contacts, in chunks; only their ids stay in memory
-        let n_contacts = self.providers as usize * p.contacts_per_provider as usize;
+    /// Contacts, in chunks; only their ids stay in memory.
+    fn contacts<E: FnMut(Batch) -> bool>(
+        &self,
+        rng: &mut ChaCha8Rng,
+        ids: &mut IdClock,
+        org_id: Uuid,
+        org_created: DateTime<Utc>,
+        hours: &Hours,
+        out: &mut Out<E>,
+    ) -> Result<Vec<Uuid>, Stopped> {
+        let n_contacts =
+            self.providers as usize * self.params.profile.contacts_per_provider as usize;
         let mut contact_ids = Vec::with_capacity(n_contacts);
-        let chunk = self.params.chunk_rows.max(1);
-        let mut contacts = Vec::with_capacity(chunk.min(n_contacts));
-        let created_span = (first_booking - org_created).num_seconds();
+        let mut contacts = Vec::new();
+        let created_span = (self.first_booking - org_created).num_seconds();
         for i in 0..n_contacts {
             let first = pick(rng, names::FIRST_NAMES);
             let last = pick(rng, names::LAST_NAMES);
@@ -588,9 +424,9 @@ impl OrgGen<'_, '_> {
                     i + 1
                 )
             });
-            let phone = (rng.random::<f64>() < 0.95).then(|| phone(rng, tz.name()));
-            let c = Contact {
-                id: st.ids.next(rng),
+            let phone = (rng.random::<f64>() < 0.95).then(|| phone(rng, hours.tz.name()));
+            let contact = Contact {
+                id: ids.next(rng),
                 org_id,
                 first_name: first,
                 last_name: last,
@@ -598,45 +434,40 @@ impl OrgGen<'_, '_> {
                 phone,
                 created_at: org_created + secs(rng, created_span),
             };
-            st.fp.tag(Table::Contacts);
-            st.fp.uuid(&c.id);
-            st.fp.uuid(&c.org_id);
-            st.fp.text(c.first_name);
-            st.fp.text(c.last_name);
-            st.fp.opt(c.email.as_deref());
-            st.fp.opt(c.phone.as_deref());
-            st.fp.ts(&c.created_at);
-            contact_ids.push(c.id);
-            contacts.push(c);
-            if contacts.len() == chunk {
-                st.count(Table::Contacts, contacts.len());
-                if !emit(Batch::Contacts(std::mem::replace(
-                    &mut contacts,
-                    Vec::with_capacity(chunk),
-                ))) {
-                    return Err(Stopped);
-                }
-            }
+            contact_ids.push(contact.id);
+            out.push(&mut contacts, contact)?;
         }
-        if !contacts.is_empty() {
-            st.count(Table::Contacts, contacts.len());
-            if !emit(Batch::Contacts(contacts)) {
-                return Err(Stopped);
-            }
-        }
+        out.flush(&mut contacts)?;
+        Ok(contact_ids)
+    }
 
-        // appointments: day by day, provider by provider, walking the slot grid
-        let slots_per_day = open_minutes / slot_minutes;
+    /// Appointments: day by day, provider by provider, walking the slot grid.
+    #[allow(clippy::too_many_arguments)]
+    fn appointments<E: FnMut(Batch) -> bool>(
+        &self,
+        rng: &mut ChaCha8Rng,
+        ids: &mut IdClock,
+        org_id: Uuid,
+        hours: &Hours,
+        plans: &[ProviderPlan],
+        contact_ids: &[Uuid],
+        out: &mut Out<E>,
+    ) -> Result<(), Stopped> {
+        let p = self.params.profile;
+        let anchor = self.anchor;
+        let (tz, slot_minutes) = (hours.tz, hours.slot_minutes);
+        let slots_per_day = hours.open_minutes / slot_minutes;
         let mean_len = p.duration_slots.mean(|k| *k as f64);
-        let future_days = (p.future_days.min(horizon)) as i64;
+        let past_days = p.past_days as i64;
+        let future_days = (p.future_days.min(hours.horizon)) as i64;
         let lead_max_min = p.lead_days_max as i64 * 1440;
-        let mut appts: Vec<Appointment> = Vec::with_capacity(chunk);
+        let mut appts: Vec<Appointment> = Vec::new();
         // a contact's bookings on the current day, in minutes from opening
         let mut busy: HashMap<u32, Vec<(u32, u32)>> = HashMap::new();
         for day in -past_days..future_days {
             let date = self.params.anchor + Duration::days(day);
             let dow = date.weekday().number_from_monday() as i16;
-            if !business_days.contains(&dow) {
+            if !hours.business_days.contains(&dow) {
                 continue;
             }
             busy.clear();
@@ -648,7 +479,7 @@ impl OrgGen<'_, '_> {
             };
             // chance that a free slot starts a booking, so that `occ` of the time is booked
             let start_p = occ / (mean_len * (1.0 - occ) + occ);
-            for plan in &plans {
+            for plan in plans {
                 if day >= plan.until_day {
                     continue;
                 }
@@ -675,7 +506,7 @@ impl OrgGen<'_, '_> {
                         }
                     }
                     let Some(contact) = contact else { continue };
-                    let local = date.and_time(opens_at) + Duration::minutes(start_min as i64);
+                    let local = date.and_time(hours.opens_at) + Duration::minutes(start_min as i64);
                     // a start that does not exist on a DST change day is not offered
                     let Some(start) = tz.from_local_datetime(&local).earliest() else {
                         continue;
@@ -706,8 +537,8 @@ impl OrgGen<'_, '_> {
                         .max(created_at),
                         _ => later(rng, scheduled_at.min(anchor)),
                     };
-                    let a = Appointment {
-                        id: st.ids.next(rng),
+                    let appointment = Appointment {
+                        id: ids.next(rng),
                         org_id,
                         provider_id: plan.id,
                         contact_id: contact_ids[contact as usize],
@@ -719,45 +550,11 @@ impl OrgGen<'_, '_> {
                         created_at,
                         updated_at,
                     };
-                    let fp = &mut st.fp;
-                    fp.tag(Table::Appointments);
-                    fp.uuid(&a.id);
-                    fp.uuid(&a.org_id);
-                    fp.uuid(&a.provider_id);
-                    fp.uuid(&a.contact_id);
-                    fp.ts(&a.scheduled_at);
-                    fp.ts(&a.ends_at);
-                    fp.text(a.status);
-                    fp.text(a.source);
-                    fp.opt(a.notes);
-                    fp.ts(&a.created_at);
-                    fp.ts(&a.updated_at);
-                    appts.push(a);
-                    if appts.len() == chunk {
-                        st.count(Table::Appointments, appts.len());
-                        if !emit(Batch::Appointments(std::mem::replace(
-                            &mut appts,
-                            Vec::with_capacity(chunk),
-                        ))) {
-                            return Err(Stopped);
-                        }
-                    }
+                    out.push(&mut appts, appointment)?;
                 }
             }
         }
-        if !appts.is_empty() {
-            st.count(Table::Appointments, appts.len());
-            if !emit(Batch::Appointments(appts)) {
-                return Err(Stopped);
-            }
-        }
-        if !emit(Batch::OrgDone {
-            index: self.index,
-            slug,
-        }) {
-            return Err(Stopped);
-        }
-        Ok(())
+        out.flush(&mut appts)
     }
 }
 

@@ -1,5 +1,9 @@
-//! Word lists the generators draw plausible names from. ASCII only, so e-mail
-//! addresses can be derived from names directly.
+//! Word lists the generators draw plausible names from, and the slugs and phone
+//! numbers made from them. ASCII only, so e-mail addresses can be derived from names
+//! directly.
+
+use rand::RngExt;
+use rand_chacha::ChaCha8Rng;
 
 /// A kind of business: how its orgs are named and what its providers do.
 pub struct Kind {
@@ -270,3 +274,67 @@ pub const NOTES: &[&str] = &[
     "Interpreter requested",
     "New patient referral",
 ];
+
+/// An org name as a URL slug: lower-case ASCII words joined by `-`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    slug.trim_matches('-').to_string()
+}
+
+/// A phone number in the format of the org's country, guessed from its time zone.
+pub fn phone(rng: &mut ChaCha8Rng, tz: &str) -> String {
+    let d = |rng: &mut ChaCha8Rng, n: u32| -> String {
+        (0..n)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect()
+    };
+    let area =
+        |rng: &mut ChaCha8Rng, codes: &[&'static str]| codes[rng.random_range(0..codes.len())];
+    match tz {
+        "Europe/London" => format!("+44 7{} {}", d(rng, 3), d(rng, 6)),
+        "Europe/Berlin" => format!("+49 15{} {}", d(rng, 2), d(rng, 7)),
+        "Europe/Paris" => format!(
+            "+33 6 {} {} {} {}",
+            d(rng, 2),
+            d(rng, 2),
+            d(rng, 2),
+            d(rng, 2)
+        ),
+        "Europe/Madrid" => format!("+34 6{} {} {}", d(rng, 2), d(rng, 3), d(rng, 3)),
+        t if t.starts_with("Australia/") => {
+            format!("+61 4{} {} {}", d(rng, 2), d(rng, 3), d(rng, 3))
+        }
+        "Pacific/Auckland" => format!("+64 21 {} {}", d(rng, 3), d(rng, 4)),
+        t if t.starts_with("America/") => {
+            let codes: &[&str] = match t {
+                "America/New_York" => &["212", "718", "646", "917", "347"],
+                "America/Chicago" => &["312", "773", "872", "214", "713"],
+                "America/Denver" => &["303", "720", "801"],
+                "America/Phoenix" => &["602", "480", "623"],
+                "America/Los_Angeles" => &["213", "310", "415", "818", "206"],
+                "America/Toronto" => &["416", "647", "437"],
+                _ => &["202", "305", "404"],
+            };
+            let a = area(rng, codes);
+            format!(
+                "+1 {a}-{}{}-{}",
+                rng.random_range(2..10u8),
+                d(rng, 2),
+                d(rng, 4)
+            )
+        }
+        _ => format!(
+            "+{} {} {}",
+            rng.random_range(30..99u8),
+            d(rng, 3),
+            d(rng, 6)
+        ),
+    }
+}

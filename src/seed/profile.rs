@@ -421,7 +421,58 @@ pub fn parse_days(s: &str) -> Result<Vec<i16>, String> {
     Ok(sorted)
 }
 
+/// Contacts of the largest org: their ids stay in memory while its appointments are
+/// made (16 bytes each, 32 MB at the limit).
+pub const MAX_CONTACTS_PER_ORG: u64 = 2_000_000;
+/// Bookable slots of the largest org on one day: a day's bookings are held to keep
+/// contacts from being double-booked.
+pub const MAX_SLOTS_PER_ORG_DAY: u64 = 1_000_000;
+
+/// The products of in-range values that would exhaust memory: refused with the keys.
+fn check_sizes(p: &Profile) -> Check<()> {
+    let largest = (p.largest_providers as f64 * (1.0 + p.size_jitter)).round() as u64;
+    let contacts = largest * p.contacts_per_provider as u64;
+    if contacts > MAX_CONTACTS_PER_ORG {
+        return Err((
+            "orgs.contacts_per_provider".into(),
+            format!(
+                "orgs.largest_providers ({}) × (1 + orgs.size_jitter {}) × \
+                 orgs.contacts_per_provider ({}) gives {contacts} contacts in the largest \
+                 org; at most {MAX_CONTACTS_PER_ORG}",
+                p.largest_providers, p.size_jitter, p.contacts_per_provider
+            ),
+        ));
+    }
+    let hours = p.open_hours.items().map(|(h, _)| *h).max().unwrap_or(0) as u64;
+    let slot = p
+        .slot_minutes
+        .items()
+        .map(|(m, _)| *m)
+        .min()
+        .unwrap_or(1)
+        .max(1) as u64;
+    let slots = largest * hours * 60 / slot;
+    if slots > MAX_SLOTS_PER_ORG_DAY {
+        return Err((
+            "orgs.largest_providers".into(),
+            format!(
+                "orgs.largest_providers ({}) × (1 + orgs.size_jitter {}) × orgs.open_hours \
+                 ({hours} h) / orgs.slot_minutes ({slot} min) gives {slots} slots a day in the \
+                 largest org; at most {MAX_SLOTS_PER_ORG_DAY}",
+                p.largest_providers, p.size_jitter
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn validate(doc: &Doc) -> Check<Profile> {
+    let profile = read(doc)?;
+    check_sizes(&profile)?;
+    Ok(profile)
+}
+
+fn read(doc: &Doc) -> Check<Profile> {
     doc.check_keys()?;
     let opens_at = weights("orgs.opens_at", doc.table("orgs", "opens_at")?, |s| {
         NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time like 08:30"))
@@ -581,6 +632,24 @@ mod tests {
 
         let e = Profile::parse("colours: {a: 1}\n", "p.yaml").unwrap_err();
         assert_eq!(e.key, "colours", "{e}");
+
+        let e = Profile::parse(
+            "orgs: {largest_providers: 10000, contacts_per_provider: 1000000}\n",
+            "p.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "orgs.contacts_per_provider", "{e}");
+        assert!(
+            e.to_string().contains("orgs.largest_providers (10000)"),
+            "{e}"
+        );
+
+        let e = Profile::parse(
+            "orgs: {largest_providers: 10000, contacts_per_provider: 1, slot_minutes: {5: 1}}\n",
+            "p.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "orgs.largest_providers", "{e}");
 
         let e = Profile::parse("window: {past_days: 1\n", "p.yaml").unwrap_err();
         assert!(e.to_string().starts_with("p.yaml: "), "{e}");

@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
-use dbkit::db::cluster::{self, Cluster};
+use dbkit::db::cluster::Cluster;
 use dbkit::db::scratch::ScratchDb;
 use dbkit::db::{connect, DbUrl};
 use nix::fcntl::{Flock, FlockArg};
@@ -61,9 +61,10 @@ impl TestDb {
         &self.url
     }
 
-    /// The full URL, for `--database-url` or `DATABASE_URL` (there is no password).
+    /// The full URL, for `--database-url` or `DATABASE_URL` (with the test cluster's
+    /// generated password).
     pub fn url_string(&self) -> String {
-        cluster::url_for(self.port, &self.name)
+        self.url.reveal()
     }
 
     /// Rows of one query on this database.

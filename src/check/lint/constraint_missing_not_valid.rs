@@ -2,10 +2,12 @@
 //! every existing row while holding a lock. Add it NOT VALID, then VALIDATE CONSTRAINT
 //! in a later migration (that takes a weaker lock). Exclusion, unique and primary-key
 //! constraints cannot be NOT VALID, so they are not this rule's business.
+//! `ADD COLUMN … REFERENCES` adds a foreign key too, and has no NOT VALID form: it
+//! locks the referenced table (SHARE ROW EXCLUSIVE) while the existing rows are checked.
 
-use sqlparser::ast::{AlterTableOperation, Statement as Ast, TableConstraint};
+use sqlparser::ast::{AlterTableOperation, ColumnOption, Statement as Ast, TableConstraint};
 
-use super::{Ctx, Violation};
+use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
@@ -34,6 +36,21 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
                     ),
                 })
             }
+            AlterTableOperation::AddColumn { column_def, .. } => {
+                let fk = column_def.options.iter().find_map(|o| match &o.option {
+                    ColumnOption::ForeignKey(fk) => Some(fk),
+                    _ => None,
+                })?;
+                let column = ident_key(&column_def.name);
+                let referenced = table_key(&fk.foreign_table);
+                Some(Violation {
+                    rule: Rule::ConstraintMissingNotValid,
+                    object: format!("{table}.{column}"),
+                    message: format!(
+                        "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+                    ),
+                })
+            }
             _ => None,
         })
         .collect()
@@ -53,6 +70,33 @@ mod tests {
                 R
             ),
             1
+        );
+    }
+
+    #[test]
+    fn flags_add_column_references() {
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments ADD COLUMN room_id uuid REFERENCES rooms (id);",
+                R
+            ),
+            1
+        );
+        assert_eq!(
+            hits("ALTER TABLE appointments ADD COLUMN IF NOT EXISTS owner uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT fk_owner REFERENCES auth.users ON DELETE CASCADE;", R),
+            1
+        );
+    }
+
+    #[test]
+    fn passes_add_column_without_references_and_on_new_tables() {
+        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN note text;", R), 0);
+        assert_eq!(
+            hits(
+                "CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN o uuid REFERENCES orgs (id);",
+                R
+            ),
+            0
         );
     }
 

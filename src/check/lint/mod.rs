@@ -15,8 +15,10 @@ mod ban_drop_column;
 mod ban_drop_table;
 mod changing_column_type;
 mod constraint_missing_not_valid;
+mod identifier_too_long;
 mod renaming_column;
 mod require_concurrent_index_creation;
+mod transaction_nesting;
 
 /// What a rule sees besides the statement.
 pub struct Ctx<'a> {
@@ -57,6 +59,14 @@ type TextRuleFn = fn(&Ctx, &str) -> Vec<Violation>;
 
 const TEXT_RULES: &[TextRuleFn] = &[ban_concurrent_index_in_transaction::check_text];
 
+/// Text rules for every statement, parsed or not.
+const ALL_TEXT_RULES: &[TextRuleFn] = &[identifier_too_long::check_text];
+
+/// A rule over the whole file (it needs what came before a statement), with lines.
+type FileRuleFn = fn(&Ctx) -> Vec<(usize, Violation)>;
+
+const FILE_RULES: &[FileRuleFn] = &[transaction_nesting::check_file];
+
 const RULES: &[RuleFn] = &[
     require_concurrent_index_creation::check,
     ban_concurrent_index_in_transaction::check,
@@ -87,7 +97,7 @@ pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
         })
         .collect();
     let ctx = Ctx { file, new_tables };
-    let mut out = Vec::new();
+    let mut found: Vec<(usize, Violation)> = Vec::new();
     for s in &file.statements {
         let violations: Vec<Violation> = match &s.ast {
             Some(ast) => RULES.iter().flat_map(|rule| rule(&ctx, ast)).collect(),
@@ -96,15 +106,26 @@ pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
                 .flat_map(|rule| rule(&ctx, &s.stmt.text))
                 .collect(),
         };
-        for v in violations {
-            out.push(
-                Finding::new(v.rule, v.message)
-                    .at(file.display.clone(), s.stmt.line)
-                    .object(v.object),
-            );
-        }
+        let all_text = ALL_TEXT_RULES
+            .iter()
+            .flat_map(|rule| rule(&ctx, &s.stmt.text));
+        found.extend(
+            violations
+                .into_iter()
+                .chain(all_text)
+                .map(|v| (s.stmt.line, v)),
+        );
     }
-    out
+    found.extend(FILE_RULES.iter().flat_map(|rule| rule(&ctx)));
+    found.sort_by_key(|(line, _)| *line);
+    found
+        .into_iter()
+        .map(|(line, v)| {
+            Finding::new(v.rule, v.message)
+                .at(file.display.clone(), line)
+                .object(v.object)
+        })
+        .collect()
 }
 
 /// The index of a `DROP INDEX CONCURRENTLY [IF EXISTS] name [, ...]` statement (the

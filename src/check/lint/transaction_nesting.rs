@@ -1,0 +1,64 @@
+//! `transaction-nesting`: BEGIN, COMMIT, ROLLBACK (and the rest of transaction
+//! control) inside a transactional migration. dbkit runs the file in one transaction;
+//! a COMMIT halfway keeps the first half when the second fails. `dbkit migrate`
+//! refuses such a file before running anything — this reports it at review time, with
+//! the same verdict (`migrate::guard::transaction_nesting`).
+
+use super::{Ctx, Violation};
+use crate::check::rule::Rule;
+use crate::migrate::guard;
+
+/// The file's violations with their lines (no-transaction files: none).
+pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
+    if ctx.file.no_transaction() {
+        return vec![];
+    }
+    let statements: Vec<_> = ctx.file.statements.iter().map(|s| s.stmt.clone()).collect();
+    guard::transaction_nesting(&statements)
+        .into_iter()
+        .map(|blocked| {
+            (
+                blocked.line,
+                Violation {
+                    rule: Rule::TransactionNesting,
+                    object: blocked.command.clone(),
+                    message: blocked.message(),
+                },
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::lint::test_support::lint_sql;
+    use crate::check::rule::Rule::TransactionNesting as R;
+
+    fn lines(sql: &str) -> Vec<usize> {
+        lint_sql(sql)
+            .into_iter()
+            .filter(|(r, _)| *r == R)
+            .map(|(_, line)| line)
+            .collect()
+    }
+
+    #[test]
+    fn flags_commit_rollback_begin() {
+        assert_eq!(
+            lines("CREATE TABLE a (x int);\nCOMMIT;\nBEGIN;\nCREATE TABLE b (x int);\nROLLBACK;"),
+            vec![2, 3, 5]
+        );
+    }
+
+    #[test]
+    fn passes_own_savepoints_and_no_transaction_files() {
+        assert_eq!(
+            lines("CREATE TABLE a (x int);\nSAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\nRELEASE SAVEPOINT s;"),
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            lines("-- dbkit:no-transaction\nBEGIN;\nCREATE TABLE a (x int);\nCOMMIT;"),
+            Vec::<usize>::new()
+        );
+    }
+}

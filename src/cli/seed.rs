@@ -1,0 +1,37 @@
+//! `dbkit seed`'s flags.
+
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use crate::seed::DEFAULT_SEED;
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    /// How many tenant orgs to create (sizes are skewed: a few large, many small).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub orgs: u32,
+    /// Seed of the generators: equal seed, orgs, profile and anchor date give identical rows.
+    #[arg(long, default_value_t = DEFAULT_SEED)]
+    pub seed: u64,
+    /// Profile YAML laid over the built-in fixtures/default.yaml.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// "Today" for past/future appointments (UTC). Default: the current UTC date.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub anchor_date: Option<NaiveDate>,
+    /// Delete every row of the six tenant tables first (asks for confirmation).
+    #[arg(long)]
+    pub reset: bool,
+    /// Confirm --reset without asking (for scripts).
+    #[arg(long, requires = "reset")]
+    pub yes: bool,
+    /// Allow --reset on a database that is not on this machine.
+    #[arg(long, requires = "reset")]
+    pub allow_remote: bool,
+    /// Write the rows as PostgreSQL binary COPY files (one per table, plus load.sql)
+    /// into DIR instead of loading a database.
+    #[arg(long, value_name = "DIR", conflicts_with = "reset")]
+    pub to_files: Option<PathBuf>,
+}

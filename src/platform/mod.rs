@@ -1,0 +1,180 @@
+//! The Supabase platform layer: the objects a Supabase project's migrations assume
+//! (the API roles, `auth.users` and the `auth.*()` helpers, `storage` with its path
+//! helpers, the `extensions` schema on the search_path, Supabase's default privileges
+//! on `public`, the `supabase_realtime` publication), created on servers that are not
+//! Supabase: dbkit's local cluster and its scratch databases. Every object is created
+//! only where it is missing, so on a real Supabase project `provide` changes nothing.
+//!
+//! The SQL is in the `*.sql` files beside this one, applied in order in one
+//! transaction; `present.sql` lists what exists, read before and after, so `Provided`
+//! says exactly what was created. Which extension a server lacks, and the package to
+//! install, is `extensions`.
+
+pub mod extensions;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use crate::db::DbUrl;
+use crate::migrate::{Layout, MigrationSet};
+
+/// The platform's pieces, in the order they apply (roles first: the others grant to
+/// them).
+const PIECES: &[(&str, &str)] = &[
+    ("roles", include_str!("roles.sql")),
+    ("auth", include_str!("auth.sql")),
+    ("storage", include_str!("storage.sql")),
+    ("extensions", include_str!("extensions.sql")),
+    ("search_path", include_str!("search_path.sql")),
+    ("privileges", include_str!("privileges.sql")),
+    ("realtime", include_str!("realtime.sql")),
+];
+
+/// One line per platform object present (`role anon`, `table auth.users`, …).
+const PRESENT: &str = include_str!("present.sql");
+
+/// After `RESET ALL`, a session that started before `provide` set the database's
+/// search_path would fall back to the built-in default; this sets the database's (as a
+/// new session would get it). Only where nothing else chose the path when the session
+/// started (source `default`): a path from the connection's `options`, the role or the
+/// database then stays as `RESET ALL` restored it.
+pub const RESTORE_SEARCH_PATH: &str =
+    "SELECT set_config('search_path', substr(cfg, length('search_path=') + 1), false) \
+     FROM pg_db_role_setting s, unnest(s.setconfig) AS cfg \
+     WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND s.setrole = 0 AND cfg LIKE 'search\\_path=%' \
+       AND (SELECT source FROM pg_settings WHERE name = 'search_path') = 'default' \
+       AND NOT EXISTS (SELECT 1 FROM pg_db_role_setting r, unnest(r.setconfig) AS rcfg \
+                       WHERE r.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user) \
+                         AND r.setdatabase IN (0, s.setdatabase) AND rcfg LIKE 'search\\_path=%');";
+
+/// What `provide` created; empty where everything was there already.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Provided {
+    /// One line per object created, as `present.sql` names it, sorted.
+    pub created: Vec<String>,
+}
+
+impl Provided {
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty()
+    }
+
+    /// One line for stderr, by kind: `provided the Supabase platform: 2 objects
+    /// created (1 role, 1 schema)`.
+    pub fn summary(&self) -> String {
+        let mut kinds: Vec<(&str, usize)> = Vec::new();
+        for object in &self.created {
+            let kind = object.split(' ').next().unwrap_or("object");
+            match kinds.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, n)) => *n += 1,
+                None => kinds.push((kind, 1)),
+            }
+        }
+        let plural = |n: usize, word: &str| {
+            if n == 1 {
+                format!("1 {word}")
+            } else {
+                format!("{n} {word}s")
+            }
+        };
+        format!(
+            "provided the Supabase platform: {} created ({})",
+            plural(self.created.len(), "object"),
+            kinds
+                .iter()
+                .map(|(kind, n)| plural(*n, kind))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    }
+}
+
+/// Create the platform objects that are missing, in one transaction.
+pub async fn provide(client: &Client) -> Result<Provided> {
+    let before = present(client).await?;
+    client
+        .batch_execute("BEGIN")
+        .await
+        .context("cannot start the transaction that provides the Supabase platform")?;
+    for (piece, sql) in PIECES {
+        if let Err(err) = client.batch_execute(sql).await {
+            let _ = client.batch_execute("ROLLBACK").await;
+            return Err(err).with_context(|| {
+                format!(
+                    "cannot provide the Supabase platform ({piece}.sql); nothing of it was kept"
+                )
+            });
+        }
+    }
+    client
+        .batch_execute("COMMIT")
+        .await
+        .context("cannot commit the Supabase platform")?;
+    let after = present(client).await?;
+    let created = after.into_iter().filter(|o| !before.contains(o)).collect();
+    Ok(Provided { created })
+}
+
+/// `provide` on the database at `url` when `set` assumes the platform: for databases
+/// that did not get it through `migrate` (clones of a lab template, which do not copy
+/// the template's database settings).
+pub async fn provide_if_wanted(url: &DbUrl, set: &MigrationSet) -> Result<Provided> {
+    if !wanted(set) {
+        return Ok(Provided::default());
+    }
+    let client = crate::db::connect(url).await?;
+    provide(&client).await
+}
+
+/// The platform objects present, sorted.
+pub async fn present(client: &Client) -> Result<Vec<String>> {
+    let rows = client
+        .query(PRESENT, &[])
+        .await
+        .context("cannot list the Supabase platform objects")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Does `set` assume the Supabase platform (so dbkit provides it first)? The
+/// Supabase CLI's layout does; dbkit's own and the booking schema (whose V1 brings what
+/// its migrations need) do not.
+pub fn wanted(set: &MigrationSet) -> bool {
+    set.layout() == Layout::Supabase
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_supabase_layout_wants_the_platform() {
+        assert!(!wanted(&MigrationSet::embedded().unwrap()));
+        let dir = tempfile::tempdir().unwrap();
+        let supabase = dir.path().join("supabase/migrations");
+        std::fs::create_dir_all(&supabase).unwrap();
+        std::fs::write(supabase.join("20240101120000_a.sql"), "SELECT 1;").unwrap();
+        assert!(wanted(&MigrationSet::load(&supabase).unwrap()));
+        let dbkit = dir.path().join("migrations");
+        std::fs::create_dir_all(&dbkit).unwrap();
+        std::fs::write(dbkit.join("V1__a.sql"), "SELECT 1;").unwrap();
+        assert!(!wanted(&MigrationSet::load(&dbkit).unwrap()));
+    }
+
+    #[test]
+    fn summary_names_what_was_created() {
+        let provided = Provided {
+            created: vec![
+                "role anon".into(),
+                "role service_role".into(),
+                "schema auth".into(),
+            ],
+        };
+        assert_eq!(
+            provided.summary(),
+            "provided the Supabase platform: 3 objects created (2 roles, 1 schema)"
+        );
+        assert!(Provided::default().is_empty());
+    }
+}

@@ -1,0 +1,98 @@
+//! Rendering `SeedSummary`: rows per table, then what was seeded where and its
+//! fingerprint on lines of their own under the table (each within 80 columns); JSON
+//! as serialized.
+
+use std::io::{self, Write};
+
+use super::{render_rows, Format, Render};
+use crate::seed::{SeedSummary, Table};
+
+impl Render for SeedSummary {
+    fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        if format == Format::Json {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            return writeln!(out);
+        }
+        let mut rows: Vec<Vec<String>> = Table::ALL
+            .iter()
+            .map(|t| vec![t.name().to_string(), self.tables.get(*t).to_string()])
+            .collect();
+        rows.push(vec!["total".into(), self.rows.to_string()]);
+        out.write_all(render_rows(format, &["table", "rows"], &rows).as_bytes())?;
+        if format == Format::Markdown {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "{} rows into {} in {:.1} s ({:.0} rows/s)",
+            self.rows, self.target, self.seconds, self.rows_per_s
+        )?;
+        if format == Format::Markdown {
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "seed {}, {} org{}, anchor {}\nfingerprint {}",
+            self.seed,
+            self.orgs,
+            if self.orgs == 1 { "" } else { "s" },
+            self.anchor_date,
+            self.fingerprint
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::report::to_string;
+    use crate::seed::TableCounts;
+
+    fn summary() -> SeedSummary {
+        SeedSummary {
+            tables: TableCounts::from_array([1, 1, 2, 3, 4, 5]),
+            rows: 16,
+            seconds: 2.0,
+            rows_per_s: 8.0,
+            fingerprint: "ab".into(),
+            seed: 42,
+            orgs: 1,
+            anchor_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            target: "127.0.0.1:5432/app".into(),
+        }
+    }
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let v: serde_json::Value =
+            serde_json::from_str(&to_string(&summary(), Format::Json)).unwrap();
+        assert_eq!(v["tables"]["appointments"], 5);
+        assert_eq!(v["rows"], 16);
+        assert_eq!(v["rows_per_s"], 8.0);
+        assert_eq!(v["fingerprint"], "ab");
+        assert_eq!(v["anchor_date"], "2026-01-01");
+        assert_eq!(v["target"], "127.0.0.1:5432/app");
+    }
+
+    #[test]
+    fn table_lists_every_table_and_the_run_under_it() {
+        let text = to_string(&summary(), Format::Table);
+        for t in Table::ALL {
+            assert!(text.contains(t.name()), "{text}");
+        }
+        assert!(text.contains("│ total"), "{text}");
+        assert!(text.contains("16 rows into 127.0.0.1:5432/app in 2.0 s (8 rows/s)"));
+        assert!(text.ends_with("seed 42, 1 org, anchor 2026-01-01\nfingerprint ab\n"));
+        assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    }
+
+    #[test]
+    fn markdown_is_a_table_then_paragraphs() {
+        let text = to_string(&summary(), Format::Markdown);
+        assert!(text.starts_with("| table | rows |\n|---|---|\n| orgs | 1 |\n"));
+        assert!(text.contains("| total | 16 |\n\n16 rows into"), "{text}");
+        assert!(text.contains("\n\nseed 42, 1 org,"), "{text}");
+    }
+}
