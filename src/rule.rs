@@ -95,7 +95,7 @@ rules! {
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
     TransactionNesting = "transaction-nesting", Error, Lint, "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
     ApplyFailed = "apply-failed", Error, Apply, "PostgreSQL rejected a migration when applying it";
-    RlsDisabled = "rls-disabled", Error, Catalog, "a tenant table (has org_id) without row-level security";
+    RlsDisabled = "rls-disabled", Error, Catalog, "an exposed table an API role can reach, with row-level security off";
     PolicyExistsRlsDisabled = "policy-exists-rls-disabled", Error, Catalog, "policies exist but row-level security is off, so they do nothing";
     RlsEnabledNoPolicy = "rls-enabled-no-policy", Info, Catalog, "row-level security on but no policy: every API role sees nothing";
     AuthRlsInitplan = "auth-rls-initplan", Warning, Catalog, "a policy calls auth.*() or current_setting() per row instead of once (wrap it: (select ...))";
@@ -108,6 +108,13 @@ rules! {
     FunctionSearchPathMutable = "function-search-path-mutable", Warning, Catalog, "a SECURITY DEFINER function without a fixed search_path";
     NoPrimaryKey = "no-primary-key", Warning, Catalog, "a table without a primary key";
     TenantLeak = "tenant-leak", Error, Isolation, "a tenant can read or write another tenant's rows, or anon can read rows";
+    ViewBypassesRls = "view-bypasses-rls", Error, Catalog, "an API-readable view over an RLS table without security_invoker, or a materialized view over a tenant table";
+    SecurityDefinerExposed = "security-definer-exposed", Error, Catalog, "a SECURITY DEFINER function anon can execute, or authenticated can without a caller check (a warning to review with one)";
+    PolicyAlwaysTrue = "policy-always-true", Error, Catalog, "`true` in a write policy, or in a SELECT policy on a tenant table";
+    PolicyIgnoresTenantKey = "policy-ignores-tenant-key", Error, Catalog, "a permissive policy on a tenant table that never constrains the tenant key";
+    RlsReferencesUserMetadata = "rls-references-user-metadata", Error, Catalog, "a policy reads user_metadata / raw_user_meta_data, which the user can write";
+    TenantKeyNotInUnique = "tenant-key-not-in-unique", Info, Catalog, "a primary key, unique constraint or foreign key between tenant tables without the tenant key (sharding by tenant needs it)";
+    IsolationUntested = "isolation-untested", Error, Isolation, "a table an API role can reach whose isolation dbkit cannot test: no tenancy inferred or configured, or no row could be made";
     IsolationInconclusive = "isolation-inconclusive", Warning, Isolation, "the tenant-isolation proof could not test a table";
     SeqScan = "seq-scan", Warning, Plan, "a sequential scan reading many rows of a large table";
     RlsPerRow = "rls-per-row", Warning, Plan, "a policy function evaluated per row in a scan filter instead of once (InitPlan)";

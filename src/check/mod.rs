@@ -96,6 +96,7 @@ impl Findings {
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     let (files, mut findings) = files::load(opts.source.clone())?;
+    let config = isolation::Config::find(&opts.source.dir)?;
     if let Some(base) = opts.base {
         if !files.iter().any(|f| f.version == base) {
             return Err(crate::error::hinted(
@@ -122,7 +123,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
             findings.extend(files::applied_findings(&files, &applied)?);
         }
         drop(target);
-        let labs = on_labs(server, &files, opts).await?;
+        let labs = on_labs(server, &files, opts, &config).await?;
         findings.extend(labs.findings);
         ran.kept = labs.kept;
         ran.applied = labs.applied;
@@ -141,6 +142,33 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut present);
     ran.present_at_base = present;
     Ok(Findings { findings, ran })
+}
+
+/// The tenancy model of the migrations applied from zero on a lab database, as the
+/// isolation proof sees it (`dbkit check --explain-tenancy`).
+pub async fn explain_tenancy(opts: &CheckOptions) -> Result<isolation::Tenancy> {
+    let (files, _) = files::load(opts.source.clone())?;
+    let config = isolation::Config::find(&opts.source.dir)?;
+    let Some(server) = &opts.server else {
+        return Err(crate::error::hinted(
+            "--explain-tenancy needs a database to apply the migrations on",
+            "drop --offline: the model is read from the applied schema",
+        ));
+    };
+    let Some(set) = apply::migration_set(&files) else {
+        anyhow::bail!("two migration files share a version: run dbkit check to see which");
+    };
+    let mut lab = Lab::create(server, "check", set).await?;
+    let result = async {
+        if let Some(failure) = apply::migrate(&mut lab, None).await? {
+            anyhow::bail!("{}:{}: {}", failure.file, failure.line, failure.message);
+        }
+        let client = connect(lab.url()).await?;
+        Ok(isolation::model(&client, &config).await?.tenancy)
+    }
+    .await;
+    lab.finish(opts.keep).await?;
+    result
 }
 
 /// The statements sqlparser could not parse, where they are and why.
@@ -200,7 +228,12 @@ struct LabRuns {
 
 /// Apply on lab databases; catalog rules and the isolation proof on the result. The run
 /// from zero and the upgrade at the base are independent: they run side by side.
-async fn on_labs(server: &DbUrl, files: &[ParsedFile], opts: &CheckOptions) -> Result<LabRuns> {
+async fn on_labs(
+    server: &DbUrl,
+    files: &[ParsedFile],
+    opts: &CheckOptions,
+    config: &isolation::Config,
+) -> Result<LabRuns> {
     let locator = Locator::new(files);
     let Some(set) = apply::migration_set(files) else {
         // Duplicate versions: already reported; there is no order to apply them in.
@@ -217,7 +250,7 @@ async fn on_labs(server: &DbUrl, files: &[ParsedFile], opts: &CheckOptions) -> R
     // 1. Everything from zero; the final schema is what catalog rules judge.
     let fresh = async {
         let mut lab = Lab::create(server, "check", set.clone()).await?;
-        let result = fresh_schema(&mut lab, &locator).await;
+        let result = fresh_schema(&mut lab, &locator, config).await;
         let finished = lab.finish(opts.keep).await?;
         Ok::<_, anyhow::Error>((result?, finished))
     };
@@ -228,7 +261,7 @@ async fn on_labs(server: &DbUrl, files: &[ParsedFile], opts: &CheckOptions) -> R
             return Ok(None);
         };
         let mut lab = Lab::create(server, "check_base", set.clone()).await?;
-        let result = upgrade_on_data(&mut lab, base, &locator).await;
+        let result = upgrade_on_data(&mut lab, base, &locator, config).await;
         let finished = lab.finish(opts.keep).await?;
         Ok::<_, anyhow::Error>(Some((result?, finished)))
     };
@@ -263,14 +296,19 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
 }
 
 /// The findings on the final schema, and whether every migration applied.
-async fn fresh_schema(lab: &mut Lab, locator: &Locator) -> Result<(Vec<Finding>, bool)> {
+async fn fresh_schema(
+    lab: &mut Lab,
+    locator: &Locator,
+    config: &isolation::Config,
+) -> Result<(Vec<Finding>, bool)> {
     if let Some(failure) = apply::migrate(lab, None).await? {
         let finding = failure_finding(failure, "applying from an empty database: ");
         return Ok((vec![finding], false));
     }
     let mut client = connect(lab.url()).await?;
-    let mut findings = catalog::check(&client, locator).await?;
-    findings.extend(isolation::prove(&mut client, locator).await?);
+    let model = isolation::model(&client, config).await?;
+    let mut findings = catalog::check(&client, locator, &model).await?;
+    findings.extend(isolation::prove(&mut client, &model, locator).await?);
     Ok((findings, true))
 }
 
@@ -280,7 +318,12 @@ struct Upgrade {
     baseline: Option<Baseline>,
 }
 
-async fn upgrade_on_data(lab: &mut Lab, base: i64, locator: &Locator) -> Result<Upgrade> {
+async fn upgrade_on_data(
+    lab: &mut Lab,
+    base: i64,
+    locator: &Locator,
+    config: &isolation::Config,
+) -> Result<Upgrade> {
     // A failure up to the base is already reported by the run from zero.
     if apply::migrate(lab, Some(base)).await?.is_some() {
         return Ok(Upgrade {
@@ -289,8 +332,11 @@ async fn upgrade_on_data(lab: &mut Lab, base: i64, locator: &Locator) -> Result<
         });
     }
     let client = connect(lab.url()).await?;
-    let baseline = Some(Baseline::new(&catalog::check(&client, locator).await?));
-    if let Err(e) = isolation::seed_orgs(&client, 3).await {
+    let model = isolation::model(&client, config).await?;
+    let baseline = Some(Baseline::new(
+        &catalog::check(&client, locator, &model).await?,
+    ));
+    if let Err(e) = isolation::seed_orgs(&client, config, 3).await {
         let finding = Finding::new(
             Rule::IsolationInconclusive,
             format!(

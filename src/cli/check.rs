@@ -26,4 +26,7 @@ pub struct CheckArgs {
     /// them; PostgreSQL is the judge when applying).
     #[arg(long, short)]
     pub verbose: bool,
+    /// Print the tenancy model inferred from the migrations (and dbkit.yaml), then stop.
+    #[arg(long)]
+    pub explain_tenancy: bool,
 }

@@ -24,6 +24,11 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
         server,
         keep: args.keep,
     };
+    if args.explain_tenancy {
+        let tenancy = crate::check::explain_tenancy(&opts).await?;
+        crate::report::emit(&tenancy, format.report().unwrap_or_default())?;
+        return Ok(Outcome::Clean);
+    }
     let findings = check(&opts).await?;
     for kept in &findings.ran.kept {
         eprintln!("kept scratch database {}: {}", kept.name, kept.url);

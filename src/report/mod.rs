@@ -10,6 +10,7 @@ pub mod explain;
 pub mod migrate;
 pub mod seed;
 pub mod rehearse;
+mod tenancy;
 
 use std::io::{self, IsTerminal, Write};
 

@@ -6,6 +6,7 @@
 use anyhow::{Context, Result};
 use tokio_postgres::{Client, Row};
 
+use super::isolation::Model;
 use super::locate::Locator;
 use super::rule::{Finding, Rule};
 
@@ -14,14 +15,20 @@ mod duplicate_index;
 mod function_search_path_mutable;
 mod multiple_permissive_policies;
 mod no_primary_key;
+mod policy_always_true;
 mod policy_exists_rls_disabled;
 pub mod policy_expr;
+mod policy_ignores_tenant_key;
 mod policy_missing_role;
 mod redundant_index;
 mod rls_disabled;
 mod rls_enabled_no_policy;
+mod rls_references_user_metadata;
+mod security_definer_exposed;
+mod tenant_key_not_in_unique;
 mod tenant_key_not_indexed;
 mod unindexed_foreign_key;
+mod view_bypasses_rls;
 
 /// The schemas a project's migrations own: not PostgreSQL's, not Supabase-managed.
 /// Used with the namespace aliased `n`.
@@ -217,10 +224,16 @@ pub async fn policies(client: &Client) -> Result<Vec<Policy>> {
 }
 
 /// Run every catalog rule on the database `client` is connected to.
-pub async fn check(client: &Client, locator: &Locator) -> Result<Vec<Finding>> {
+pub async fn check(client: &Client, locator: &Locator, model: &Model) -> Result<Vec<Finding>> {
     let policies = policies(client).await?;
+    let (facts, tenancy) = (&model.facts, &model.tenancy);
     let mut hits = Vec::new();
-    hits.extend(rls_disabled::check(client).await?);
+    hits.extend(rls_disabled::check(facts));
+    hits.extend(view_bypasses_rls::check(facts, tenancy));
+    hits.extend(policy_always_true::check(&policies, tenancy));
+    hits.extend(policy_ignores_tenant_key::check(&policies, tenancy));
+    hits.extend(rls_references_user_metadata::check(&policies));
+    hits.extend(tenant_key_not_in_unique::check(facts, tenancy));
     hits.extend(policy_exists_rls_disabled::check(client).await?);
     hits.extend(rls_enabled_no_policy::check(client).await?);
     hits.extend(auth_rls_initplan::check(&policies));
@@ -242,7 +255,14 @@ pub async fn check(client: &Client, locator: &Locator) -> Result<Vec<Finding>> {
     hits.extend(redundant_index::check(client).await?);
     hits.extend(function_search_path_mutable::check(client).await?);
     hits.extend(no_primary_key::check(client).await?);
-    Ok(hits.into_iter().map(|h| locate(h, locator)).collect())
+    let mut findings: Vec<Finding> = hits.into_iter().map(|h| locate(h, locator)).collect();
+    // Graded per finding: anon or no caller check is an error, a checked caller a warning.
+    for (hit, severity) in security_definer_exposed::check(facts) {
+        let mut finding = locate(hit, locator);
+        finding.severity = severity;
+        findings.push(finding);
+    }
+    Ok(findings)
 }
 
 /// The finding for `hit`, on its subject defined last in the migrations (the first

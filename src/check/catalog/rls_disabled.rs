@@ -1,40 +1,66 @@
-//! `rls-disabled`: a tenant table (it has `org_id`) without row-level security: every
-//! API role reads every tenant's rows.
+//! `rls-disabled`: a table in an exposed schema that an API role can reach (granted, or
+//! never granted nor revoked so Supabase's default privileges grant it) with row-level
+//! security off: that role reads and writes every row, whatever its columns.
 
-use anyhow::Result;
-use tokio_postgres::Client;
-
-use super::{user_schema, Hit};
+use super::Hit;
+use crate::check::isolation::facts::{Facts, RelKind};
 use crate::check::rule::Rule;
 
-const SQL: &str = concat!(
-    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END, c.relname
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.relkind IN ('r', 'p') AND NOT c.relrowsecurity
-       AND EXISTS (SELECT 1 FROM pg_attribute a
-                   WHERE a.attrelid = c.oid AND a.attname = 'org_id' AND NOT a.attisdropped)
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
-       AND ",
-    user_schema!(),
-    " ORDER BY 1"
-);
-
-pub async fn check(client: &Client) -> Result<Vec<Hit>> {
-    Ok(client
-        .query(SQL, &[])
-        .await?
+pub fn check(facts: &Facts) -> Vec<Hit> {
+    facts
+        .relations
         .iter()
+        .filter(|r| r.kind == RelKind::Table && r.exposed && !r.rls && (r.anon || r.authenticated))
         .map(|r| {
-            let table: String = r.get(0);
-            let name: String = r.get(1);
+            let roles: Vec<&str> = [(r.anon, "anon"), (r.authenticated, "authenticated")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, role)| *role)
+                .collect();
+            let how = if r.default_acl {
+                "through Supabase's default privileges"
+            } else {
+                "through its grants"
+            };
             Hit::new(
                 Rule::RlsDisabled,
-                table.clone(),
+                r.name.clone(),
                 format!(
-                    "tenant table {table} has org_id but row-level security is off: every API role reads every org's rows (ALTER TABLE {table} ENABLE ROW LEVEL SECURITY)"
+                    "{} is reachable by {} {how} but row-level security is off: every row is theirs to read and write (ALTER TABLE {} ENABLE ROW LEVEL SECURITY)",
+                    r.name,
+                    roles.join(" and "),
+                    r.name
                 ),
-                vec![format!("table:{name}")],
+                vec![format!("table:{}", r.short)],
             )
         })
-        .collect())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::isolation::facts::testing::table;
+
+    #[test]
+    fn reachable_tables_without_rls_only() {
+        let mut open = table(1, "reminders", &["id", "tenant_id"]);
+        open.rls = false;
+        let mut private = open.clone();
+        private.oid = 2;
+        private.name = "private_notes".into();
+        private.anon = false;
+        private.authenticated = false;
+        let guarded = table(3, "contacts", &["id"]);
+        let facts = Facts {
+            relations: vec![open, private, guarded],
+            ..Facts::default()
+        };
+        let hits = check(&facts);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].subjects[0].object, "reminders");
+        assert!(hits[0].subjects[0]
+            .message
+            .contains("anon and authenticated"));
+    }
 }

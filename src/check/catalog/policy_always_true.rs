@@ -1,0 +1,89 @@
+//! `policy-always-true`: `true` as the USING or WITH CHECK of a policy that lets API
+//! roles write (INSERT, UPDATE, DELETE, ALL), or of a SELECT policy on a tenant table:
+//! every row, of every tenant, for everyone the policy names.
+
+use super::{Hit, Policy};
+use crate::check::isolation::Tenancy;
+use crate::check::rule::Rule;
+
+/// Does the policy apply to a role requests run as?
+pub fn for_api(p: &Policy) -> bool {
+    p.roles
+        .iter()
+        .any(|r| r == "public" || r == "anon" || r == "authenticated")
+}
+
+fn is_true(e: &Option<String>) -> bool {
+    e.as_deref().is_some_and(|e| {
+        e.trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim()
+            == "true"
+    })
+}
+
+pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
+    policies
+        .iter()
+        .filter(|p| p.permissive && for_api(p))
+        .filter(|p| is_true(&p.using) || is_true(&p.with_check))
+        .filter(|p| p.cmd != "r" || tenancy.of(p.table_oid).is_some())
+        .map(|p| {
+            let clause = if is_true(&p.using) {
+                "USING"
+            } else {
+                "WITH CHECK"
+            };
+            Hit::new(
+                Rule::PolicyAlwaysTrue,
+                p.object(),
+                format!(
+                    "policy {} on {} is {clause} (true) for {}: every row of every tenant passes",
+                    p.name,
+                    p.table,
+                    p.roles.join(", ")
+                ),
+                p.locate(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::isolation::facts::testing::{policy, table};
+    use crate::check::isolation::facts::Facts;
+    use crate::check::isolation::Config;
+
+    #[test]
+    fn writes_anywhere_reads_on_tenant_tables() {
+        let plans = table(1, "plans", &["id"]);
+        let mut a = table(2, "appointments", &["id", "org_id"]);
+        a.rls = true;
+        let policies = vec![
+            policy(&plans, "plans_read", "r", Some("true"), None),
+            policy(&plans, "plans_write", "a", None, Some("true")),
+            policy(&a, "a_read", "r", Some("true"), None),
+            policy(
+                &a,
+                "a_tenant",
+                "*",
+                Some("(org_id = x)"),
+                Some("(org_id = x)"),
+            ),
+        ];
+        let facts = Facts {
+            relations: vec![plans, a],
+            policies: policies.clone(),
+            ..Facts::default()
+        };
+        let tenancy = crate::check::isolation::tenancy::infer(&facts, &Config::default());
+        let objects: Vec<String> = check(&policies, &tenancy)
+            .iter()
+            .map(|h| h.subjects[0].object.clone())
+            .collect();
+        assert_eq!(objects, vec!["plans.plans_write", "appointments.a_read"]);
+    }
+}

@@ -1,0 +1,428 @@
+//! What the isolation proof and the exposure rules read from the catalog: relations with
+//! their columns, keys and constraints, API reachability (counting the privileges
+//! Supabase's default privileges would grant), functions, and policies. Loaded once per
+//! run; everything after this is a pure function of these facts.
+
+use anyhow::{Context, Result};
+use tokio_postgres::Client;
+
+use crate::check::catalog::{policies, user_schema, Policy};
+
+/// The roles PostgREST switches to for requests.
+pub const API_ROLES: [&str; 2] = ["anon", "authenticated"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelKind {
+    Table,
+    View,
+    MaterializedView,
+}
+
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub oid: u32,
+    pub schema: String,
+    /// As reported: schema omitted for `public`.
+    pub name: String,
+    /// Unqualified name (locator keys and policy texts use it).
+    pub short: String,
+    /// Quoted, schema-qualified, for SQL.
+    pub sql_name: String,
+    pub kind: RelKind,
+    pub rls: bool,
+    /// In one of the exposed schemas (PostgREST's `db_schemas`).
+    pub exposed: bool,
+    /// One of the project's schemas (not `auth`, `storage`, ...).
+    pub owned: bool,
+    /// Can anon / authenticated reach it (any of SELECT, INSERT, UPDATE, DELETE)? A
+    /// relation that was never granted or revoked (NULL ACL) in an exposed schema
+    /// counts as granted: Supabase's default privileges grant it.
+    pub anon: bool,
+    pub authenticated: bool,
+    /// Never granted or revoked: the default privileges decide.
+    pub default_acl: bool,
+    pub security_invoker: bool,
+    pub columns: Vec<Column>,
+    pub foreign_keys: Vec<ForeignKey>,
+    pub primary_key: Vec<String>,
+    /// Unique constraints and unique indexes other than the primary key.
+    pub uniques: Vec<(String, Vec<String>)>,
+    pub checks: Vec<Check>,
+    /// Relations a view or materialized view reads.
+    pub reads: Vec<u32>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    pub name: String,
+    /// `format_type`: what to cast to.
+    pub sql_type: String,
+    /// The base type's name (a domain's base type for domains).
+    pub base_type: String,
+    /// pg_type.typcategory of the base type.
+    pub category: String,
+    pub enum_labels: Vec<String>,
+    /// A domain's CHECK constraints: (name, definition).
+    pub domain_checks: Vec<Check>,
+    pub not_null: bool,
+    pub has_default: bool,
+    pub identity: bool,
+    pub generated: bool,
+    pub attnum: i16,
+}
+
+impl Column {
+    /// Can an INSERT or UPDATE name the column?
+    pub fn writable(&self) -> bool {
+        !self.generated && !self.identity
+    }
+
+    /// Must an INSERT give it a value?
+    pub fn required(&self) -> bool {
+        self.not_null && !self.has_default && self.writable()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub target: u32,
+    pub target_columns: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Check {
+    pub name: String,
+    pub columns: Vec<String>,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub oid: u32,
+    pub name: String,
+    pub short: String,
+    pub sql_name: String,
+    pub exposed: bool,
+    pub security_definer: bool,
+    pub returns_set: bool,
+    /// Arguments without defaults: 0 means callable as `f()`.
+    pub required_args: i16,
+    pub is_trigger: bool,
+    pub anon: bool,
+    pub authenticated: bool,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub relations: Vec<Relation>,
+    pub functions: Vec<Function>,
+    pub policies: Vec<Policy>,
+}
+
+impl Facts {
+    pub fn relation(&self, oid: u32) -> Option<&Relation> {
+        self.relations.iter().find(|r| r.oid == oid)
+    }
+
+    pub fn policies_on<'a>(&'a self, r: &'a Relation) -> impl Iterator<Item = &'a Policy> {
+        self.policies.iter().filter(move |p| p.table_oid == r.oid)
+    }
+}
+
+// $1: the exposed schemas.
+const RELATIONS: &str = concat!(
+    "SELECT c.oid, n.nspname::text,
+            CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END::text,
+            c.relname::text, format('%I.%I', n.nspname, c.relname), c.relkind::text, c.relrowsecurity,
+            n.nspname = ANY($1), (", user_schema!(), "),
+            c.relacl IS NULL,
+            coalesce(c.reloptions::text[] && ARRAY['security_invoker=true','security_invoker=on','security_invoker=1'], false),
+            ARRAY(SELECT DISTINCT d.refobjid FROM pg_rewrite w JOIN pg_depend d ON d.objid = w.oid
+                  WHERE w.ev_class = c.oid AND d.classid = 'pg_rewrite'::regclass
+                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p', 'v', 'm')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
+       AND ((", user_schema!(), ") OR n.nspname = ANY($1) OR n.nspname = 'auth')
+     ORDER BY 3"
+);
+
+// $1: oid, $2: role. Privileges of a role on a relation.
+const REACH: &str =
+    "SELECT has_table_privilege($2::text, $1::oid, 'SELECT, INSERT, UPDATE, DELETE')";
+
+const COLUMNS: &str = "
+    SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
+           coalesce(bt.typname, t.typname)::text, coalesce(bt.typcategory, t.typcategory)::text,
+           ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid) ORDER BY e.enumsortorder),
+           ARRAY(SELECT con.conname::text FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY 1),
+           ARRAY(SELECT pg_get_constraintdef(con.oid) FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname),
+           a.attnotnull OR coalesce(t.typnotnull, false), a.atthasdef, a.attidentity <> '', a.attgenerated <> '', a.attnum
+    FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+    LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attnum";
+
+const CONSTRAINTS: &str = "
+    SELECT con.conname::text, con.contype::text,
+           ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+                 JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.i),
+           coalesce(con.confrelid, 0::oid),
+           ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
+                 JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
+           pg_get_constraintdef(con.oid)
+    FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY 1";
+
+/// Unique indexes that are not constraints.
+const UNIQUE_INDEXES: &str = "
+    SELECT ic.relname::text,
+           ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
+    FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+    WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)";
+
+// $1: exposed schemas. Functions in exposed schemas, and SECURITY DEFINER ones anywhere
+// in the project's schemas.
+const FUNCTIONS: &str = concat!(
+    "SELECT p.oid, CASE WHEN n.nspname = 'public' THEN p.proname ELSE n.nspname || '.' || p.proname END::text,
+            p.proname::text, format('%I.%I', n.nspname, p.proname), n.nspname = ANY($1), p.prosecdef, p.proretset,
+            (p.pronargs - p.pronargdefaults)::int2, p.prorettype = 'trigger'::regtype,
+            has_function_privilege('anon', p.oid, 'EXECUTE'),
+            has_function_privilege('authenticated', p.oid, 'EXECUTE'), coalesce(p.prosrc, '')
+     FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE p.prokind = 'f'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
+       AND (n.nspname = ANY($1) OR (p.prosecdef AND ", user_schema!(), "))
+     ORDER BY 2"
+);
+
+/// Read the facts. `exposed` are PostgREST's schemas.
+pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
+    let roles_exist: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('anon', 'authenticated')",
+            &[],
+        )
+        .await?
+        .get(0);
+    let mut relations = Vec::new();
+    for r in client
+        .query(RELATIONS, &[&exposed])
+        .await
+        .context("reading relations")?
+    {
+        let kind = match r.get::<_, String>(5).as_str() {
+            "v" => RelKind::View,
+            "m" => RelKind::MaterializedView,
+            _ => RelKind::Table,
+        };
+        let oid: u32 = r.get(0);
+        let exposed_here: bool = r.get(7);
+        let default_acl: bool = r.get(9);
+        let mut reach = [false, false];
+        if roles_exist == 2 {
+            for (i, role) in API_ROLES.iter().enumerate() {
+                let granted: bool = client.query_one(REACH, &[&oid, role]).await?.get(0);
+                reach[i] = exposed_here && (granted || default_acl);
+            }
+        }
+        relations.push(Relation {
+            oid,
+            schema: r.get(1),
+            name: r.get(2),
+            short: r.get(3),
+            sql_name: r.get(4),
+            kind,
+            rls: r.get(6),
+            exposed: exposed_here,
+            owned: r.get(8),
+            anon: reach[0],
+            authenticated: reach[1],
+            default_acl,
+            security_invoker: r.get(10),
+            reads: r.get(11),
+            columns: vec![],
+            foreign_keys: vec![],
+            primary_key: vec![],
+            uniques: vec![],
+            checks: vec![],
+        });
+    }
+    // dbkit's own migration history is not the project's schema.
+    relations
+        .retain(|r| !(r.schema == "public" && r.short == crate::migrate::history::REFINERY_TABLE));
+    for rel in &mut relations {
+        fill_relation(client, rel).await?;
+    }
+    let functions = if roles_exist == 2 {
+        client
+            .query(FUNCTIONS, &[&exposed])
+            .await
+            .context("reading functions")?
+            .iter()
+            .map(|r| Function {
+                oid: r.get(0),
+                name: r.get(1),
+                short: r.get(2),
+                sql_name: r.get(3),
+                exposed: r.get(4),
+                security_definer: r.get(5),
+                returns_set: r.get(6),
+                required_args: r.get(7),
+                is_trigger: r.get(8),
+                anon: r.get(9),
+                authenticated: r.get(10),
+                body: r.get(11),
+            })
+            .collect()
+    } else {
+        vec![]
+    };
+    Ok(Facts {
+        relations,
+        functions,
+        policies: policies(client).await?,
+    })
+}
+
+async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
+    rel.columns = client
+        .query(COLUMNS, &[&rel.oid])
+        .await?
+        .iter()
+        .map(|r| {
+            let names: Vec<String> = r.get(5);
+            let defs: Vec<String> = r.get(6);
+            Column {
+                name: r.get(0),
+                sql_type: r.get(1),
+                base_type: r.get(2),
+                category: r.get(3),
+                enum_labels: r.get(4),
+                domain_checks: names
+                    .into_iter()
+                    .zip(defs)
+                    .map(|(name, definition)| Check {
+                        name,
+                        columns: vec![],
+                        definition,
+                    })
+                    .collect(),
+                not_null: r.get(7),
+                has_default: r.get(8),
+                identity: r.get(9),
+                generated: r.get(10),
+                attnum: r.get(11),
+            }
+        })
+        .collect();
+    for r in client.query(CONSTRAINTS, &[&rel.oid]).await? {
+        let name: String = r.get(0);
+        let columns: Vec<String> = r.get(2);
+        match r.get::<_, String>(1).as_str() {
+            "p" => rel.primary_key = columns,
+            "u" => rel.uniques.push((name, columns)),
+            "f" => rel.foreign_keys.push(ForeignKey {
+                name,
+                columns,
+                target: r.get(3),
+                target_columns: r.get(4),
+            }),
+            "c" => rel.checks.push(Check {
+                name,
+                columns,
+                definition: r.get(5),
+            }),
+            _ => {}
+        }
+    }
+    for r in client.query(UNIQUE_INDEXES, &[&rel.oid]).await? {
+        rel.uniques.push((r.get(0), r.get(1)));
+    }
+    Ok(())
+}
+
+/// Facts built by hand, for unit tests of the pure parts.
+#[cfg(test)]
+pub mod testing {
+    use super::*;
+
+    /// An exposed, RLS-enabled table both API roles can reach; `id` is its uuid
+    /// primary key and every column is a NOT NULL uuid.
+    pub fn table(oid: u32, name: &str, columns: &[&str]) -> Relation {
+        Relation {
+            oid,
+            schema: "public".into(),
+            name: name.into(),
+            short: name.into(),
+            sql_name: format!("public.{name}"),
+            kind: RelKind::Table,
+            rls: true,
+            exposed: true,
+            owned: true,
+            anon: true,
+            authenticated: true,
+            default_acl: false,
+            security_invoker: false,
+            columns: columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Column {
+                    name: c.to_string(),
+                    sql_type: "uuid".into(),
+                    base_type: "uuid".into(),
+                    category: "U".into(),
+                    enum_labels: vec![],
+                    domain_checks: vec![],
+                    not_null: true,
+                    has_default: *c == "id",
+                    identity: false,
+                    generated: false,
+                    attnum: i as i16 + 1,
+                })
+                .collect(),
+            foreign_keys: vec![],
+            primary_key: if columns.contains(&"id") {
+                vec!["id".into()]
+            } else {
+                vec![]
+            },
+            uniques: vec![],
+            checks: vec![],
+            reads: vec![],
+        }
+    }
+
+    /// A foreign key `column` -> `target`.`target_column`.
+    pub fn references(r: &mut Relation, column: &str, target: u32, target_column: &str) {
+        r.foreign_keys.push(ForeignKey {
+            name: format!("{}_{column}_fkey", r.short),
+            columns: vec![column.into()],
+            target,
+            target_columns: vec![target_column.into()],
+        });
+    }
+
+    pub fn policy(
+        on: &Relation,
+        name: &str,
+        cmd: &str,
+        using: Option<&str>,
+        check: Option<&str>,
+    ) -> Policy {
+        Policy {
+            table_oid: on.oid,
+            table: on.name.clone(),
+            name: name.into(),
+            permissive: true,
+            cmd: cmd.into(),
+            roles: vec!["authenticated".into()],
+            using: using.map(str::to_string),
+            with_check: check.map(str::to_string),
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The proof's fixture: a few tenants, each with rows in every table the tenancy model
+//! names (and the tables their foreign keys need, such as `auth.users`). A tenant's
+//! rows vary over enum and CHECK-listed values and past and future times, so a policy
+//! that lets `status = 'cancelled'` or `scheduled_at < now()` through is caught.
+//! A table that cannot be filled is an error naming the constraint that stopped it.
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Result};
+use serde_json::{Map, Value};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Client;
+
+use super::facts::{Check, Facts, Relation};
+use super::tenancy::{Kind, Tenancy};
+use super::values;
+use crate::db::ident::quote;
+
+/// Rows per tenant in a tenant table at most (enough to go through a status list).
+const MAX_ROWS: usize = 5;
+
+/// One seeded tenant: its key (as text), the user who is its member, and its rows.
+#[derive(Debug, Clone)]
+pub struct SeededOrg {
+    pub id: String,
+    pub member: String,
+    /// Table oid -> the rows inserted, as JSON objects.
+    pub rows: HashMap<u32, Vec<Map<String, Value>>>,
+}
+
+/// The tables to fill, referenced ones first: the model's tables and whatever their
+/// foreign keys point at.
+pub fn tables_to_fill<'a>(facts: &'a Facts, tenancy: &Tenancy) -> Vec<&'a Relation> {
+    let mut wanted: Vec<u32> = tenancy
+        .tables
+        .iter()
+        .filter(|t| !matches!(t.kind, Kind::Public))
+        .map(|t| t.oid)
+        .collect();
+    let mut i = 0;
+    while i < wanted.len() {
+        if let Some(r) = facts.relation(wanted[i]) {
+            for fk in &r.foreign_keys {
+                let required = fk
+                    .columns
+                    .iter()
+                    .any(|c| r.columns.iter().any(|col| &col.name == c && col.not_null));
+                if required && !wanted.contains(&fk.target) {
+                    wanted.push(fk.target);
+                }
+            }
+        }
+        i += 1;
+    }
+    let mut pending: Vec<&Relation> = wanted.iter().filter_map(|o| facts.relation(*o)).collect();
+    let mut ordered: Vec<&Relation> = Vec::new();
+    while !pending.is_empty() {
+        let ready = pending.iter().position(|r| {
+            r.foreign_keys.iter().all(|f| {
+                f.target == r.oid
+                    || ordered.iter().any(|o| o.oid == f.target)
+                    || !pending.iter().any(|p| p.oid == f.target)
+            })
+        });
+        // A reference cycle: take the next and let its insert fail loudly.
+        ordered.push(pending.remove(ready.unwrap_or(0)));
+    }
+    ordered
+}
+
+fn checks_for<'a>(r: &'a Relation, column: &'a super::facts::Column) -> Vec<&'a Check> {
+    r.checks
+        .iter()
+        .filter(|c| c.columns == [column.name.clone()])
+        .chain(column.domain_checks.iter())
+        .collect()
+}
+
+fn rows_for(r: &Relation, tenancy: &Tenancy) -> usize {
+    let single = match tenancy.of(r.oid).map(|t| &t.kind) {
+        None | Some(Kind::Tenant { .. }) => true,
+        _ => tenancy.membership.as_ref().is_some_and(|m| m.oid == r.oid),
+    };
+    if single {
+        return 1;
+    }
+    r.columns
+        .iter()
+        .filter(|c| c.writable())
+        .map(|c| values::variants(c, &checks_for(r, c)).len())
+        .max()
+        .unwrap_or(0)
+        .clamp(2, MAX_ROWS)
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Columns naming who wrote a row: a row planted by a user carries that user's id.
+const AUTHOR_COLUMNS: &[&str] = &[
+    "created_by",
+    "creator_id",
+    "author_id",
+    "owner_id",
+    "user_id",
+];
+
+/// The INSERT of row `row` of tenant `org` (index `tenant`) into `r`. `acting`: the
+/// user making it, whose id goes into author columns (`created_by`), as a user
+/// planting a row in another tenant would write it.
+pub fn insert_for(
+    r: &Relation,
+    tenancy: &Tenancy,
+    org: &SeededOrg,
+    tenant: usize,
+    row: usize,
+    acting: Option<&str>,
+) -> Result<(String, Vec<String>)> {
+    let mut given: Vec<(String, String)> = Vec::new();
+    for fk in &r.foreign_keys {
+        if let Some(rows) = org.rows.get(&fk.target).filter(|rs| !rs.is_empty()) {
+            let target = &rows[row % rows.len()];
+            for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
+                if let Some(v) = target.get(tc).filter(|v| !v.is_null()) {
+                    if !given.iter().any(|(g, _)| g == c) {
+                        given.push((c.clone(), text_of(v)));
+                    }
+                }
+            }
+        }
+    }
+    let kind = tenancy.of(r.oid).map(|t| &t.kind);
+    let user_column = match kind {
+        Some(Kind::PerUser { column }) => Some(column.clone()),
+        _ => tenancy
+            .membership
+            .as_ref()
+            .filter(|m| m.oid == r.oid)
+            .map(|m| m.user_column.clone()),
+    };
+    let mut cols = Vec::new();
+    let mut exprs = Vec::new();
+    let mut params = Vec::new();
+    for c in r.columns.iter().filter(|c| c.writable()) {
+        let checks = checks_for(r, c);
+        let author = acting.filter(|_| {
+            AUTHOR_COLUMNS.contains(&c.name.as_str())
+                && c.base_type == "uuid"
+                && user_column.as_deref() != Some(c.name.as_str())
+        });
+        let value = if let Some(uid) = author {
+            Some(uid.to_string())
+        } else if let Some((_, v)) = given.iter().find(|(g, _)| g == &c.name) {
+            Some(v.clone())
+        } else if matches!(kind, Some(Kind::Keyed { key }) if *key == c.name) {
+            Some(org.id.clone())
+        } else if user_column.as_deref() == Some(c.name.as_str())
+            || (!r.owned && r.primary_key == [c.name.clone()] && c.base_type == "uuid")
+        {
+            Some(org.member.clone())
+        } else if c.required() || !values::variants(c, &checks).is_empty() {
+            Some(values::value(c, &checks, row, tenant).ok_or_else(|| {
+                anyhow!(
+                    "no value dbkit can make for {}.{} ({})",
+                    r.name,
+                    c.name,
+                    c.sql_type
+                )
+            })?)
+        } else {
+            None
+        };
+        if let Some(v) = value {
+            params.push(v);
+            cols.push(quote(&c.name));
+            exprs.push(values::cast(c, params.len()));
+        }
+    }
+    let sql = if cols.is_empty() {
+        format!(
+            "INSERT INTO {} AS t DEFAULT VALUES RETURNING to_jsonb(t)",
+            r.sql_name
+        )
+    } else {
+        format!(
+            "INSERT INTO {} AS t ({}) VALUES ({}) RETURNING to_jsonb(t)",
+            r.sql_name,
+            cols.join(", "),
+            exprs.join(", ")
+        )
+    };
+    Ok((sql, params))
+}
+
+pub fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
+}
+
+/// Why PostgreSQL refused a row, naming the constraint.
+pub fn refusal(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => match d.constraint() {
+            Some(c) if !d.message().contains(c) => format!("{} (constraint {c})", d.message()),
+            Some(_) => d.message().to_string(),
+            None => d.message().to_string(),
+        },
+        None => e.to_string(),
+    }
+}
+
+/// The tenant key of a tenant with no tenant table to insert: made up by type.
+fn made_up_key(facts: &Facts, tenancy: &Tenancy, tenant: usize) -> Option<String> {
+    tenancy.tables.iter().find_map(|t| {
+        let Kind::Keyed { key } = &t.kind else {
+            return None;
+        };
+        let r = facts.relation(t.oid)?;
+        let c = r.columns.iter().find(|c| &c.name == key)?;
+        values::value(c, &[], 0, tenant + 1)
+    })
+}
+
+/// The tenants inserted, and the tables that could not be filled (oid, why).
+#[derive(Debug, Default)]
+pub struct Seeded {
+    pub orgs: Vec<SeededOrg>,
+    pub unfilled: Vec<(u32, String)>,
+}
+
+/// Insert `n` tenants as the connecting (owner) role, committed.
+pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -> Result<Seeded> {
+    let tables = tables_to_fill(facts, tenancy);
+    let mut orgs = Vec::new();
+    let mut unfilled: Vec<(u32, String)> = Vec::new();
+    for tenant in 0..n {
+        let mut org = SeededOrg {
+            id: String::new(),
+            member: uuid::Uuid::new_v4().to_string(),
+            rows: HashMap::new(),
+        };
+        if tenancy.tenant_table.is_none() {
+            // Without tenant-row tables (per-user ones only) the key names no row.
+            org.id = made_up_key(facts, tenancy, tenant)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        }
+        for r in &tables {
+            if unfilled.iter().any(|(oid, _)| *oid == r.oid) {
+                continue;
+            }
+            for row in 0..rows_for(r, tenancy) {
+                let (sql, values) = match insert_for(r, tenancy, &org, tenant, row, None) {
+                    Ok(insert) => insert,
+                    Err(e) => {
+                        unfilled.push((r.oid, e.to_string()));
+                        break;
+                    }
+                };
+                match client.query_one(&sql, &params(&values)).await {
+                    Ok(inserted) => {
+                        let v: Value = inserted.get(0);
+                        let obj = v.as_object().cloned().unwrap_or_default();
+                        if let Some(t) = tenancy.tenant_table.as_ref().filter(|t| t.oid == r.oid) {
+                            org.id = obj.get(&t.key).map(text_of).unwrap_or_default();
+                        }
+                        org.rows.entry(r.oid).or_default().push(obj);
+                    }
+                    // Later rows only vary the fixture; a unique key may refuse them.
+                    Err(_) if row > 0 => break,
+                    Err(e) => {
+                        unfilled.push((r.oid, refusal(&e)));
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(m) = &tenancy.membership {
+            if let Some(user) = org
+                .rows
+                .get(&m.oid)
+                .and_then(|rs| rs.first())
+                .and_then(|row| row.get(&m.user_column))
+            {
+                org.member = text_of(user);
+            }
+        }
+        orgs.push(org);
+    }
+    Ok(Seeded { orgs, unfilled })
+}

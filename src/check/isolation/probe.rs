@@ -1,0 +1,486 @@
+//! Probe planning: which requests the proof makes, as PostgREST would make them, for
+//! every relation the model or the API exposes. A pure function of the facts and the
+//! tenancy model; the fixture's values are bound when a probe runs (`execute`).
+//!
+//! As an authenticated member of tenant A: read tenant B's rows; insert a row carrying
+//! B's key; move one of A's rows to B; update and delete B's rows (picked by primary
+//! key, not by tenant key). Through every exposed view and zero-argument
+//! set-returning function: read B's rows. As anon: read anything, and every write.
+
+use serde::Serialize;
+
+use super::facts::{Facts, RelKind, Relation};
+use super::tenancy::{Kind, Tenancy};
+use crate::db::ident::quote;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    Anon,
+    /// An authenticated member of tenant A.
+    Member,
+}
+
+impl Actor {
+    pub fn role(self) -> &'static str {
+        match self {
+            Actor::Anon => "anon",
+            Actor::Member => "authenticated",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    Select,
+    Insert,
+    Update,
+    Delete,
+}
+
+impl Op {
+    pub fn sql(self) -> &'static str {
+        match self {
+            Op::Select => "SELECT",
+            Op::Insert => "INSERT",
+            Op::Update => "UPDATE",
+            Op::Delete => "DELETE",
+        }
+    }
+
+    /// pg_policy.polcmd.
+    pub fn polcmd(self) -> &'static str {
+        match self {
+            Op::Select => "r",
+            Op::Insert => "a",
+            Op::Update => "w",
+            Op::Delete => "d",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Relation(u32),
+    Function(u32),
+}
+
+/// A value bound when the probe runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Param {
+    /// Tenant B's rows of the target, as a JSON array of their primary keys.
+    OtherRows,
+    /// Tenant A's rows of the target, likewise.
+    OwnRows,
+    /// Tenant B's key, as text.
+    OtherKey,
+    /// Tenant A's key, as text.
+    OwnKey,
+    /// The value in column `column` of tenant B's first row of table `table`.
+    OtherValue { table: u32, column: String },
+    /// Likewise of tenant A's.
+    OwnValue { table: u32, column: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Statement {
+    /// A query returning one count: rows read.
+    Count { sql: String, params: Vec<Param> },
+    /// A write; its count is the rows it changed. No RETURNING, as PostgREST's
+    /// `return=minimal` (that would also apply SELECT policies to the new rows).
+    Write { sql: String, params: Vec<Param> },
+    /// The fixture's INSERT of a new row of tenant B.
+    InsertOther,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probe {
+    pub target: Target,
+    /// A leak is more rows than tenant A's own in the target (an unfiltered UPDATE
+    /// legitimately touches A's rows).
+    pub beyond_own: bool,
+    /// As reported.
+    pub object: String,
+    pub actor: Actor,
+    pub op: Op,
+    /// What a leak means, with `{n}` for the count.
+    pub leak: String,
+    pub statement: Statement,
+}
+
+/// `to_jsonb(t)` is one of the rows in `$n` (a JSON array of primary keys).
+fn among(n: usize) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM jsonb_array_elements(${n}::text::jsonb) e WHERE to_jsonb(t) @> e)"
+    )
+}
+
+/// A column an UPDATE may set to itself.
+fn settable(r: &Relation) -> Option<String> {
+    r.columns
+        .iter()
+        .find(|c| c.writable())
+        .map(|c| quote(&c.name))
+}
+
+fn count(sql: String, params: Vec<Param>) -> Statement {
+    Statement::Count { sql, params }
+}
+
+fn write(sql: String, params: Vec<Param>) -> Statement {
+    Statement::Write { sql, params }
+}
+
+/// The probes of one table the model names.
+fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
+    let name = &r.sql_name;
+    let probe = |actor, op, leak: &str, statement| Probe {
+        target: Target::Relation(r.oid),
+        beyond_own: false,
+        object: r.name.clone(),
+        actor,
+        op,
+        leak: leak.to_string(),
+        statement,
+    };
+    let public = matches!(kind, Kind::Public);
+    if !public {
+        out.push(probe(
+            Actor::Member,
+            Op::Select,
+            "SELECT read {n} row(s) of tenant B",
+            count(
+                format!("SELECT count(*) FROM {name} AS t WHERE {}", among(1)),
+                vec![Param::OtherRows],
+            ),
+        ));
+        out.push(probe(
+            Actor::Anon,
+            Op::Select,
+            "anon SELECT read {n} row(s)",
+            count(format!("SELECT count(*) FROM {name} AS t"), vec![]),
+        ));
+    }
+    if let Some(c) = settable(r) {
+        out.push(probe(
+            Actor::Member,
+            Op::Update,
+            "UPDATE changed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
+            write(
+                format!("UPDATE {name} AS t SET {c} = t.{c} WHERE {}", among(1)),
+                vec![Param::OtherRows],
+            ),
+        ));
+        out.push(probe(
+            Actor::Anon,
+            Op::Update,
+            "anon UPDATE changed {n} row(s)",
+            write(format!("UPDATE {name} AS t SET {c} = t.{c}"), vec![]),
+        ));
+    }
+    out.push(probe(
+        Actor::Member,
+        Op::Delete,
+        "DELETE removed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
+        write(
+            format!("DELETE FROM {name} AS t WHERE {}", among(1)),
+            vec![Param::OtherRows],
+        ),
+    ));
+    out.push(probe(
+        Actor::Anon,
+        Op::Delete,
+        "anon DELETE removed {n} row(s)",
+        write(
+            format!("DELETE FROM {name} AS t WHERE {} OR {}", among(1), among(2)),
+            vec![Param::OtherRows, Param::OwnRows],
+        ),
+    ));
+    if matches!(kind, Kind::Tenant { .. }) {
+        return;
+    }
+    out.push(probe(
+        Actor::Anon,
+        Op::Insert,
+        "anon INSERT was accepted",
+        Statement::InsertOther,
+    ));
+    if public {
+        return;
+    }
+    out.push(probe(
+        Actor::Member,
+        Op::Insert,
+        "INSERT of a row belonging to tenant B was accepted",
+        Statement::InsertOther,
+    ));
+    // Without a WHERE clause no column is read, so only the UPDATE policy (not the
+    // SELECT one) decides which rows change: set the tenant key (or the parent, for a
+    // child) to B's, moving A's rows; then to A's, taking over B's.
+    let tenant_column = match kind {
+        Kind::Keyed { key } => r.columns.iter().find(|c| &c.name == key).map(|c| {
+            (
+                key.clone(),
+                c.sql_type.clone(),
+                Param::OtherKey,
+                Param::OwnKey,
+            )
+        }),
+        Kind::Child {
+            via, parent_oid, ..
+        } if via.len() == 1 => {
+            let fk = r.foreign_keys.iter().find(|f| &f.columns == via);
+            fk.and_then(|f| {
+                let c = r.columns.iter().find(|c| c.name == via[0])?;
+                let (table, column) = (*parent_oid, f.target_columns[0].clone());
+                Some((
+                    via[0].clone(),
+                    c.sql_type.clone(),
+                    Param::OtherValue {
+                        table,
+                        column: column.clone(),
+                    },
+                    Param::OwnValue { table, column },
+                ))
+            })
+        }
+        _ => None,
+    };
+    if let Some((column, sql_type, other, own)) = tenant_column {
+        let c = quote(&column);
+        let sql = format!("UPDATE {name} AS t SET {c} = $1::text::{sql_type}");
+        let (sql_anon, other_anon) = (sql.clone(), other.clone());
+        out.push(probe(
+            Actor::Member,
+            Op::Update,
+            &format!("UPDATE without a filter moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's)"),
+            write(sql.clone(), vec![other]),
+        ));
+        let mut takeover = probe(
+            Actor::Member,
+            Op::Update,
+            &format!(
+                "UPDATE without a filter took over {{n}} row(s) of tenant B (SET {column} = A's)"
+            ),
+            write(sql, vec![own]),
+        );
+        takeover.beyond_own = true;
+        out.push(takeover);
+        out.push(probe(
+            Actor::Anon,
+            Op::Update,
+            &format!("anon UPDATE without a filter changed {{n}} row(s) (SET {column})"),
+            write(sql_anon, vec![other_anon]),
+        ));
+    }
+}
+
+/// Reads through a view or function: B's rows are those carrying B's key.
+fn read_probes(
+    target: Target,
+    object: &str,
+    from: &str,
+    keys: &[String],
+    anon: bool,
+    authenticated: bool,
+    out: &mut Vec<Probe>,
+) {
+    if anon {
+        out.push(Probe {
+            target,
+            beyond_own: false,
+            object: object.to_string(),
+            actor: Actor::Anon,
+            op: Op::Select,
+            leak: "anon SELECT read {n} row(s)".into(),
+            statement: count(format!("SELECT count(*) FROM {from} AS t"), vec![]),
+        });
+    }
+    if authenticated && !keys.is_empty() {
+        let carries: Vec<String> = keys
+            .iter()
+            .map(|k| format!("to_jsonb(t) ->> '{}' = $1", k.replace('\'', "''")))
+            .collect();
+        out.push(Probe {
+            target,
+            beyond_own: false,
+            object: object.to_string(),
+            actor: Actor::Member,
+            op: Op::Select,
+            leak: "SELECT read {n} row(s) of tenant B".into(),
+            statement: count(
+                format!(
+                    "SELECT count(*) FROM {from} AS t WHERE {}",
+                    carries.join(" OR ")
+                ),
+                vec![Param::OtherKey],
+            ),
+        });
+    }
+}
+
+/// Every probe, for the tables the model names (except those not filled), the
+/// exposed views and the exposed zero-argument set-returning functions.
+pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
+    let mut out = Vec::new();
+    for t in &tenancy.tables {
+        if unfilled.contains(&t.oid) {
+            continue;
+        }
+        if let Some(r) = facts.relation(t.oid) {
+            table_probes(r, &t.kind, &mut out);
+        }
+    }
+    let mut keys: Vec<String> = tenancy
+        .tables
+        .iter()
+        .filter_map(|t| match &t.kind {
+            Kind::Keyed { key } => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    keys.sort();
+    keys.dedup();
+    for v in facts
+        .relations
+        .iter()
+        .filter(|r| r.exposed && r.kind != RelKind::Table)
+    {
+        read_probes(
+            Target::Relation(v.oid),
+            &v.name,
+            &v.sql_name,
+            &keys,
+            v.anon,
+            v.authenticated,
+            &mut out,
+        );
+    }
+    for f in facts
+        .functions
+        .iter()
+        .filter(|f| f.exposed && f.returns_set && f.required_args == 0 && !f.is_trigger)
+    {
+        read_probes(
+            Target::Function(f.oid),
+            &format!("{}()", f.name),
+            &format!("{}()", f.sql_name),
+            &keys,
+            f.anon,
+            f.authenticated,
+            &mut out,
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::isolation::facts::testing::{policy, references, table};
+    use crate::check::isolation::facts::Function;
+    use crate::check::isolation::tenancy::infer;
+    use crate::check::isolation::Config;
+
+    fn facts() -> Facts {
+        let orgs = table(1, "orgs", &["id"]);
+        let mut appointments = table(2, "appointments", &["id", "org_id"]);
+        references(&mut appointments, "org_id", 1, "id");
+        let mut notes = table(3, "notes", &["id", "appointment_id"]);
+        references(&mut notes, "appointment_id", 2, "id");
+        let mut view = table(4, "appointments_v", &["id", "org_id"]);
+        view.kind = RelKind::View;
+        view.reads = vec![2];
+        let policies = vec![policy(
+            &appointments,
+            "tenant",
+            "*",
+            Some("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+            None,
+        )];
+        Facts {
+            relations: vec![orgs, appointments, notes, view],
+            functions: vec![Function {
+                oid: 9,
+                name: "all_appointments".into(),
+                short: "all_appointments".into(),
+                sql_name: "public.all_appointments".into(),
+                exposed: true,
+                security_definer: true,
+                returns_set: true,
+                required_args: 0,
+                is_trigger: false,
+                anon: true,
+                authenticated: true,
+                body: String::new(),
+            }],
+            policies,
+        }
+    }
+
+    fn find<'a>(probes: &'a [Probe], object: &str, actor: Actor, leak: &str) -> Vec<&'a Probe> {
+        probes
+            .iter()
+            .filter(|p| p.object == object && p.actor == actor && p.leak.contains(leak))
+            .collect()
+    }
+
+    #[test]
+    fn tenant_tables_get_every_probe() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let read = find(&probes, "appointments", Actor::Member, "SELECT read");
+        assert!(
+            matches!(&read[0].statement, Statement::Count { params, .. } if params == &[Param::OtherRows])
+        );
+        let moved = find(&probes, "appointments", Actor::Member, "filter moved");
+        match &moved[0].statement {
+            Statement::Write { sql, params } => {
+                assert!(!sql.contains("WHERE"), "{sql}");
+                assert_eq!(params, &[Param::OtherKey]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let takeover = find(&probes, "appointments", Actor::Member, "took over");
+        assert!(takeover[0].beyond_own);
+        for op in [Op::Insert, Op::Update, Op::Delete] {
+            assert!(
+                probes
+                    .iter()
+                    .any(|p| p.object == "appointments" && p.actor == Actor::Anon && p.op == op),
+                "anon {op:?}"
+            );
+        }
+        // The tenant table: no INSERT (a new tenant is nobody's), no move.
+        assert!(!probes
+            .iter()
+            .any(|p| p.object == "orgs" && p.op == Op::Insert));
+        assert!(find(&probes, "orgs", Actor::Member, "SELECT read").len() == 1);
+    }
+
+    #[test]
+    fn children_move_through_their_parent_and_views_and_functions_are_read() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let moved = find(&probes, "notes", Actor::Member, "filter moved");
+        assert!(
+            matches!(&moved[0].statement, Statement::Write { params, .. }
+            if params == &[Param::OtherValue { table: 2, column: "id".into() }])
+        );
+        let view = find(&probes, "appointments_v", Actor::Member, "SELECT read");
+        assert!(
+            matches!(&view[0].statement, Statement::Count { sql, .. } if sql.contains("'org_id'"))
+        );
+        assert_eq!(
+            find(&probes, "all_appointments()", Actor::Anon, "anon SELECT").len(),
+            1
+        );
+    }
+
+    #[test]
+    fn unfilled_tables_are_not_probed() {
+        let facts = facts();
+        let probes = plan(&facts, &infer(&facts, &Config::default()), &[3]);
+        assert!(!probes.iter().any(|p| p.object == "notes"));
+    }
+}
