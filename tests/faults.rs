@@ -323,11 +323,11 @@ fn a_crash_during_seed_leaves_whole_orgs_and_a_complete_schema() {
     let url = c.fresh_db("faults_seed");
     assert_ok(&run(&["migrate"], &url), "migrate");
     let shape = scalar(&url, SCHEMA_SHAPE);
-    let child = spawn(&["seed", "--orgs", "40", "--profile", SMALL_PROFILE], &url);
+    let child = spawn(&["seed", "--orgs", "300", "--profile", SMALL_PROFILE], &url);
     // A seed is one transaction (all orgs or none): crash it while it loads.
     wait_for(
         &url,
-        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query LIKE 'COPY appointments%'",
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE query ILIKE 'COPY%appointments%'",
         "the seed loading appointments",
     );
     c.crash_and_restart();

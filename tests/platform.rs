@@ -81,6 +81,13 @@ fn write_project(root: &Path) -> std::path::PathBuf {
     for (name, sql) in PROJECT {
         std::fs::write(dir.join(name), sql).unwrap();
     }
+    // Profiles are readable by every signed-in user on purpose (the proof would
+    // otherwise report user B reading user A's profile): said in the project's dbkit.yaml.
+    std::fs::write(
+        root.join("dbkit.yaml"),
+        "tenancy:\n  tables:\n    profiles: { public: true }\n",
+    )
+    .unwrap();
     dir
 }
 

@@ -127,7 +127,9 @@ fn another_user_cannot_connect_without_the_password() {
         let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
         // (after the one line saying the built-in schema is used)
         assert!(
-            stderr.lines().any(|l| l.starts_with("error: cannot connect")),
+            stderr
+                .lines()
+                .any(|l| l.starts_with("error: cannot connect")),
             "{url}: {stderr}"
         );
     }

@@ -57,10 +57,7 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
                     ..SeedOptions::default()
                 },
                 keep: args.keep,
-                cache: crate::lab::CachePolicy::for_target(
-                    local_cluster,
-                    args.cache,
-                ),
+                cache: crate::lab::CachePolicy::for_target(local_cluster, args.cache),
             })
         }
         None => None,

@@ -154,7 +154,10 @@ async fn on_scratch(
         ));
     }
     // Built, or cloned from a template (then neither step took time of its own).
-    timings.push(("migrate_before".to_string(), built.migrate.as_millis() as u64));
+    timings.push((
+        "migrate_before".to_string(),
+        built.migrate.as_millis() as u64,
+    ));
     timings.push(("seed".to_string(), built.seeding.as_millis() as u64));
     timings.push(lap("build_at_v", t));
     let appointments = appointment_count(lab.url()).await?;

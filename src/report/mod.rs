@@ -8,8 +8,8 @@ pub mod bench;
 pub mod db;
 pub mod explain;
 pub mod migrate;
-pub mod seed;
 pub mod rehearse;
+pub mod seed;
 mod tenancy;
 
 use std::io::{self, IsTerminal, Write};

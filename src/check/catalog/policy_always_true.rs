@@ -3,6 +3,7 @@
 //! every row, of every tenant, for everyone the policy names.
 
 use super::{Hit, Policy};
+use crate::check::isolation::tenancy::Kind;
 use crate::check::isolation::Tenancy;
 use crate::check::rule::Rule;
 
@@ -23,12 +24,23 @@ fn is_true(e: &Option<String>) -> bool {
     })
 }
 
+fn is_tenant_rows(tenancy: &Tenancy, oid: u32) -> bool {
+    tenancy.of(oid).is_some_and(|t| {
+        matches!(
+            t.kind,
+            Kind::Tenant { .. } | Kind::Keyed { .. } | Kind::Child { .. }
+        )
+    })
+}
+
 pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
     policies
         .iter()
         .filter(|p| p.permissive && for_api(p))
         .filter(|p| is_true(&p.using) || is_true(&p.with_check))
-        .filter(|p| p.cmd != "r" || tenancy.of(p.table_oid).is_some())
+        // A read-all policy on a per-user table (public profiles) is a common, deliberate
+        // choice; on a tenant's rows it is a leak.
+        .filter(|p| p.cmd != "r" || is_tenant_rows(tenancy, p.table_oid))
         .map(|p| {
             let clause = if is_true(&p.using) {
                 "USING"

@@ -76,10 +76,14 @@ impl Config {
     /// `dbkit.yaml` in the current directory, else next to the migrations directory;
     /// none is the default configuration.
     pub fn find(migrations: &Path) -> Result<Config> {
+        let parent = migrations.parent();
         let candidates = [
             PathBuf::from(FILE_NAME),
-            migrations
-                .parent()
+            parent.map(|p| p.join(FILE_NAME)).unwrap_or_default(),
+            // A Supabase project's root is above `supabase/migrations`.
+            parent
+                .filter(|p| p.file_name().is_some_and(|n| n == "supabase"))
+                .and_then(Path::parent)
                 .map(|p| p.join(FILE_NAME))
                 .unwrap_or_default(),
         ];
