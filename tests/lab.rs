@@ -227,3 +227,110 @@ fn migrating_on_is_cached_too() {
     assert_eq!(second, CacheUse::Hit(name));
     assert_eq!(version.map(|v| v.get()), Some(6));
 }
+
+const SMALL_PROFILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/seed_small.yaml"
+);
+
+/// `explain --before 3` on the test cluster as JSON (a URL target: caching only with
+/// `--cache`).
+fn explain_before(target: &common::TestDb, cache: bool) -> serde_json::Value {
+    let mut cmd = common::dbkit();
+    cmd.args(["--database-url", &target.url_string()])
+        .args(["explain", "--before", "3", "--orgs", "2", "--seed", "7100"])
+        .args([
+            "--profile",
+            SMALL_PROFILE,
+            "--format",
+            "json",
+            "--runs",
+            "1",
+        ]);
+    if cache {
+        cmd.arg("--cache");
+    }
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).expect("explain prints JSON")
+}
+
+/// The findings of every run, as `query/org/phase/role/rule` lines, sorted. Without
+/// `rls-overhead`: it compares the timings of two runs, which differ run to run at
+/// this size; every other rule judges plan shape and buffers.
+fn findings_of(report: &serde_json::Value) -> Vec<String> {
+    let mut out: Vec<String> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|run| {
+            run["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["rule"] != "rls-overhead")
+                .map(move |f| {
+                    format!(
+                        "{}/{}/{}/{}/{}",
+                        run["query"], run["org"], run["phase"], run["role"], f["rule"]
+                    )
+                })
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn without_cache_a_remote_target_keeps_no_template() {
+    let _turn = turn();
+    let before = template_names();
+    let target = common::fresh_db();
+    explain_before(&target, false);
+    assert_eq!(
+        template_names(),
+        before,
+        "no --cache: nothing left on the server"
+    );
+}
+
+#[test]
+fn a_cache_hit_gives_the_same_findings_as_the_miss_and_prune_drops_it() {
+    let _turn = turn();
+    let target = common::fresh_db();
+    let miss = explain_before(&target, true);
+    let hit = explain_before(&target, true);
+    let notes = |r: &serde_json::Value| r["notes"].to_string();
+    assert!(
+        notes(&miss).contains("stored dbkit_cache_"),
+        "{}",
+        notes(&miss)
+    );
+    assert!(
+        notes(&hit).contains("reused dbkit_cache_"),
+        "{}",
+        notes(&hit)
+    );
+    assert_eq!(
+        findings_of(&hit),
+        findings_of(&miss),
+        "a hit and a miss agree"
+    );
+    assert!(!template_names().is_empty());
+    let out = common::dbkit()
+        .args(["--database-url", &target.url_string()])
+        .args(["db", "prune-cache", "--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let pruned: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert!(
+        !pruned["dropped"].as_array().unwrap().is_empty(),
+        "{pruned}"
+    );
+    assert!(
+        template_names().is_empty(),
+        "prune-cache drops every template"
+    );
+}

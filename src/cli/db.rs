@@ -22,6 +22,10 @@ pub enum DbAction {
     /// Print the local cluster's URL (start it first with `dbkit db start`).
     #[command(after_help = "Example:\n  psql \"$(dbkit db url)\"")]
     Url,
+    /// Drop the lab's templates (`dbkit_cache_*`: seeded and migrated databases kept for
+    /// explain and bench --before) from the local cluster, or from --database-url.
+    #[command(name = "prune-cache", after_help = "Example:\n  dbkit db prune-cache")]
+    PruneCache,
     /// Stop the local cluster and delete its data directory.
     #[command(after_help = "Example:\n  dbkit db destroy --yes")]
     Destroy {

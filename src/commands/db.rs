@@ -7,13 +7,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Result;
 
 use crate::cli::db::DbAction;
+use crate::cli::ConnectOpts;
 use crate::db::cluster::{shown, Cluster, Stopped};
 use crate::error::hinted;
 use crate::exit::Outcome;
 use crate::report::db::DbReport;
 use crate::report::{emit, Format};
 
-pub fn run(action: DbAction, format: Format) -> Result<Outcome> {
+pub async fn run(connect: &ConnectOpts, action: DbAction, format: Format) -> Result<Outcome> {
     let cluster = Cluster::new(Cluster::default_dir()?)?;
     let dir = shown(cluster.dir());
     let done = |message: String| -> Result<DbReport> {
@@ -31,7 +32,20 @@ pub fn run(action: DbAction, format: Format) -> Result<Outcome> {
             } => format!("not running ({dir}); removed a stale postmaster.pid"),
             Stopped::NotRunning { .. } => format!("not running ({dir})"),
         })?,
-        DbAction::Status => DbReport::Status(cluster.status()?),
+        DbAction::Status => {
+            let status = cluster.status()?;
+            if status.running {
+                let cache = crate::lab::cache::list(&cluster.server_url()?).await?;
+                DbReport::StatusWithCache { status, cache }
+            } else {
+                DbReport::Status(status)
+            }
+        }
+        DbAction::PruneCache => {
+            let database = crate::config::Database::resolve(connect.database_url.as_deref())?;
+            let server = database.url()?;
+            DbReport::Pruned(crate::lab::cache::prune(&server).await?)
+        }
         DbAction::Url => DbReport::Url(cluster.url()?.reveal()),
         DbAction::Destroy { yes } => {
             if !cluster.dir().exists() {

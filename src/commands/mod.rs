@@ -32,7 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         command => {
             let format = report_format(output.format)?;
             match command {
-                Command::Db(args) => db::run(args.action, format),
+                Command::Db(args) => db::run(&connect, args.action, format).await,
                 Command::Migrate(args) => migrate::run(&connect, &args, format).await,
                 Command::Seed(args) => seed::run(&connect, &args, format).await,
                 Command::New(args) => new::run(&args, format),

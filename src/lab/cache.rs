@@ -154,7 +154,7 @@ pub fn copy_sql(name: &str, source: &str) -> String {
 }
 
 /// One template on the server, for `db status` and `db prune-cache`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Template {
     pub name: String,
     pub bytes: i64,

@@ -14,6 +14,13 @@ pub enum DbReport {
     Status(ClusterStatus),
     /// `db url`: the full URL, password included: the owner asked for their own secret.
     Url(String),
+    /// `db status` of a running cluster: with the lab's templates on it.
+    StatusWithCache {
+        status: ClusterStatus,
+        cache: Vec<crate::lab::cache::Template>,
+    },
+    /// `db prune-cache`: the templates dropped.
+    Pruned(Vec<String>),
     /// `db start|stop|destroy`: what was done, and the status after it.
     Done {
         message: String,
@@ -47,6 +54,32 @@ impl Render for DbReport {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match (self, format) {
             (DbReport::Status(status), _) => status.render(format, out),
+            (DbReport::StatusWithCache { status, cache }, Format::Json) => {
+                let mut value = serde_json::to_value(status)?;
+                value["cache"] = serde_json::json!({
+                    "templates": cache,
+                    "bytes": cache.iter().map(|t| t.bytes).sum::<i64>(),
+                });
+                writeln!(out, "{value}")
+            }
+            (DbReport::StatusWithCache { status, cache }, _) => {
+                status.render(format, out)?;
+                writeln!(out, "{}", cache_line(cache))
+            }
+            (DbReport::Pruned(names), Format::Json) => {
+                writeln!(out, "{}", serde_json::json!({ "dropped": names }))
+            }
+            (DbReport::Pruned(names), _) if names.is_empty() => {
+                writeln!(out, "lab cache: nothing to prune")
+            }
+            (DbReport::Pruned(names), _) => {
+                writeln!(
+                    out,
+                    "lab cache: dropped {} template(s): {}",
+                    names.len(),
+                    names.join(", ")
+                )
+            }
             (DbReport::Url(url), Format::Json) => {
                 writeln!(out, "{}", serde_json::json!({ "url": url }))
             }
@@ -61,8 +94,49 @@ impl Render for DbReport {
     }
 }
 
+/// `lab cache: 2 templates, 1.3 GB, newest built 2026-12-01T10:00:00Z`.
+fn cache_line(cache: &[crate::lab::cache::Template]) -> String {
+    if cache.is_empty() {
+        return "lab cache: empty".into();
+    }
+    let bytes: i64 = cache.iter().map(|t| t.bytes).sum();
+    let newest = cache.iter().filter_map(|t| t.built_at.as_deref()).max();
+    let oldest = cache.iter().filter_map(|t| t.built_at.as_deref()).min();
+    let age = match (oldest, newest) {
+        (Some(o), Some(n)) if o != n => format!(", built {o} to {n}"),
+        (_, Some(n)) => format!(", built {n}"),
+        _ => String::new(),
+    };
+    format!(
+        "lab cache: {} template(s), {:.1} MB{age} (`dbkit db prune-cache` drops them)",
+        cache.len(),
+        bytes as f64 / 1_048_576.0
+    )
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_cache_line_says_count_size_and_age() {
+        use crate::lab::cache::Template;
+        let t = |name: &str, bytes, at: Option<&str>| Template {
+            name: name.into(),
+            bytes,
+            built_at: at.map(str::to_string),
+        };
+        assert_eq!(super::cache_line(&[]), "lab cache: empty");
+        let line = super::cache_line(&[
+            t("dbkit_cache_a", 1_048_576 * 3, Some("2026-12-01T10:00:00Z")),
+            t("dbkit_cache_b", 1_048_576, Some("2026-12-01T11:00:00Z")),
+        ]);
+        assert_eq!(line, "lab cache: 2 template(s), 4.0 MB, built 2026-12-01T10:00:00Z to 2026-12-01T11:00:00Z (`dbkit db prune-cache` drops them)");
+        let json = crate::report::to_string(
+            &super::DbReport::Pruned(vec!["dbkit_cache_a".into()]),
+            crate::report::Format::Json,
+        );
+        assert_eq!(json.trim(), r#"{"dropped":["dbkit_cache_a"]}"#);
+    }
+
     use super::*;
     use crate::report::to_string;
     use std::path::PathBuf;
