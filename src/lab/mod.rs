@@ -82,12 +82,9 @@ impl Lab {
     /// A fresh, empty scratch database on the server `server` points at. `purpose`
     /// names it (`explain`, `bench`, `check_apply`, …).
     pub async fn create(server: &DbUrl, purpose: &str, migrations: MigrationSet) -> Result<Lab> {
-        let scratch = ScratchDb::create(server, purpose, None)
+        let scratch = open_scratch(server, purpose, None, &migrations)
             .await
             .with_context(|| format!("cannot create the scratch database for {purpose}"))?;
-        tune(scratch.url()).await?;
-        // platform: a clone lacks the template's database settings (search_path).
-        crate::platform::provide_if_wanted(scratch.url(), &migrations).await?;
         Ok(Lab {
             scratch,
             migrations,
@@ -145,31 +142,8 @@ impl Lab {
         if policy == CachePolicy::Off {
             return Lab::seeded_at(server, purpose, migrations, version, seed).await;
         }
-        let admin = connect(server).await?;
-        let mut key = CacheKey::new(cache::server_major(&admin).await?);
-        key_migrations(&mut key, &migrations, Some(version));
-        key_seed(&mut key, seed);
-        let name = key.database_name();
-        let started = Instant::now();
-        if cache::has_template(&admin, &name).await? {
-            let mut lab = Lab::clone_of(server, purpose, migrations, &name).await?;
-            lab.version = Some(version);
-            lab.policy = policy;
-            lab.key = Some(key);
-            let built = Built {
-                version: lab.version,
-                seed: None,
-                create: started.elapsed(),
-                cache: CacheUse::Hit(name),
-                ..Built::default()
-            };
-            return Ok((lab, built));
-        }
-        let (mut lab, mut built) =
-            Lab::seeded_at(server, purpose, migrations, version, seed).await?;
-        lab.policy = policy;
-        lab.key = Some(key);
-        built.cache = lab.store(&admin, &name).await;
+        let mut lab = Lab::create(server, purpose, migrations).await?;
+        let built = lab.prepare(version, seed, policy).await?;
         Ok((lab, built))
     }
 
@@ -197,12 +171,7 @@ impl Lab {
         if let (Some(admin), Some(key)) = (&admin, &key) {
             let name = key.database_name();
             if cache::has_template(admin, &name).await? {
-                let clone = ScratchDb::create(&self.server, "lab", Some(&name)).await?;
-                tune(clone.url()).await?;
-                // platform: a clone lacks the template's database settings (search_path).
-                crate::platform::provide_if_wanted(clone.url(), &self.migrations).await?;
-                let old = std::mem::replace(&mut self.scratch, clone);
-                old.drop_now().await?;
+                self.replace_with_clone(&name).await?;
                 self.version = Some(version);
                 self.key = Some(key.clone());
                 return Ok(Built {
@@ -248,12 +217,7 @@ impl Lab {
         let name = key.database_name();
         let admin = connect(&self.server).await?;
         if cache::has_template(&admin, &name).await? {
-            let clone = ScratchDb::create(&self.server, "lab", Some(&name)).await?;
-            tune(clone.url()).await?;
-            // platform: a clone lacks the template's database settings (search_path).
-            crate::platform::provide_if_wanted(clone.url(), &self.migrations).await?;
-            let old = std::mem::replace(&mut self.scratch, clone);
-            old.drop_now().await?;
+            self.replace_with_clone(&name).await?;
             self.version = target.or_else(|| self.migrations.latest());
             self.key = Some(key);
             return Ok(CacheUse::Hit(name));
@@ -264,27 +228,14 @@ impl Lab {
         Ok(self.store(&admin, &name).await)
     }
 
-    /// A lab whose database is a clone of the template `name`.
-    async fn clone_of(
-        server: &DbUrl,
-        purpose: &str,
-        migrations: MigrationSet,
-        name: &str,
-    ) -> Result<Lab> {
-        let scratch = ScratchDb::create(server, purpose, Some(name))
+    /// Swap the lab's database for a clone of the template `name` (the old one is
+    /// dropped).
+    async fn replace_with_clone(&mut self, name: &str) -> Result<()> {
+        let clone = open_scratch(&self.server, "lab", Some(name), &self.migrations)
             .await
-            .with_context(|| format!("cannot clone the template {name} for {purpose}"))?;
-        tune(scratch.url()).await?;
-        // platform: a clone lacks the template's database settings (search_path).
-        crate::platform::provide_if_wanted(scratch.url(), &migrations).await?;
-        Ok(Lab {
-            scratch,
-            migrations,
-            version: None,
-            server: server.clone(),
-            policy: CachePolicy::Off,
-            key: None,
-        })
+            .with_context(|| format!("cannot clone the template {name}"))?;
+        let old = std::mem::replace(&mut self.scratch, clone);
+        old.drop_now().await
     }
 
     /// Keep a copy of the database as the template `name`. Never fails the work: the
@@ -358,6 +309,21 @@ impl Lab {
         self.scratch.drop_now().await?;
         Ok(Finished::Dropped)
     }
+}
+
+/// A scratch database (empty, or a clone of `template`) tuned for building, with the
+/// Supabase platform when the migrations want it — provided again on a clone, which
+/// lacks its template's database settings (search_path).
+async fn open_scratch(
+    server: &DbUrl,
+    purpose: &str,
+    template: Option<&str>,
+    migrations: &MigrationSet,
+) -> Result<ScratchDb> {
+    let scratch = ScratchDb::create(server, purpose, template).await?;
+    tune(scratch.url()).await?;
+    crate::platform::provide_if_wanted(scratch.url(), migrations).await?;
+    Ok(scratch)
 }
 
 /// The migrations up to `upto` (all when None), by file name and exact SQL.
