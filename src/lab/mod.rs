@@ -321,9 +321,18 @@ async fn open_scratch(
     migrations: &MigrationSet,
 ) -> Result<ScratchDb> {
     let scratch = ScratchDb::create(server, purpose, template).await?;
-    tune(scratch.url()).await?;
-    crate::platform::provide_if_wanted(scratch.url(), migrations).await?;
-    Ok(scratch)
+    let ready = async {
+        tune(scratch.url()).await?;
+        crate::platform::provide_if_wanted(scratch.url(), migrations).await
+    };
+    match ready.await {
+        Ok(_) => Ok(scratch),
+        // Not half-made and left behind: dropped before the error is returned.
+        Err(e) => {
+            let _ = scratch.drop_now().await;
+            Err(e)
+        }
+    }
 }
 
 /// The migrations up to `upto` (all when None), by file name and exact SQL.
