@@ -345,13 +345,15 @@ fn schema(db: &TestDb) -> String {
     scalar(db, &SCHEMA.replace("$T", tables))
 }
 
-/// Five orgs of equal size, big enough that loading takes a few seconds.
+/// Five orgs of equal size, big enough that loading takes a few seconds (about 125,000
+/// appointments, ~5 s in a debug build): a smaller load can finish between two polls of
+/// `wait_for_load` on a busy CI machine.
 fn even_profile(dir: &Path) -> std::path::PathBuf {
     let profile = dir.join("even.yaml");
     std::fs::write(
         &profile,
-        "window: {past_days: 150, future_days: 14}\n\
-         orgs: {size_skew: 0, largest_providers: 4, size_jitter: 0, contacts_per_provider: 50}\n",
+        "window: {past_days: 365, future_days: 30}\n\
+         orgs: {size_skew: 0, largest_providers: 8, size_jitter: 0, contacts_per_provider: 50}\n",
     )
     .unwrap();
     profile
