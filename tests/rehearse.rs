@@ -2,7 +2,8 @@
 //! CONCURRENTLY statements take ShareUpdateExclusiveLock on appointments and make no
 //! booking wait; V6's exclusion constraint takes AccessExclusiveLock and the bookings
 //! stall for about as long as it runs; `--max-stall` decides the exit code; the target
-//! is only read; the lab database is gone afterwards, also after SIGTERM.
+//! is only read; the lab database is gone afterwards, also after SIGTERM. A migration
+//! that deadlocks with the bookings is a finding, and the report goes on.
 
 mod common;
 
@@ -13,7 +14,10 @@ use common::{dbkit, fresh_db, repo_migrations, TestDb};
 use serde_json::Value;
 
 fn rehearse(db: &TestDb, args: &[&str], code: i32) -> Value {
-    let migrations = repo_migrations();
+    rehearse_in(db, &repo_migrations(), args, code)
+}
+
+fn rehearse_in(db: &TestDb, migrations: &std::path::Path, args: &[&str], code: i32) -> Value {
     let out = dbkit()
         .args([
             "rehearse",
@@ -235,6 +239,98 @@ fn sigterm_stops_the_traffic_and_drops_the_lab() {
     assert!(
         stderr.contains("hint: the traffic was stopped and the lab database dropped"),
         "{stderr}"
+    );
+    assert_eq!(labs(&db), 0);
+}
+
+/// V1–V3 of the repository and `extra` files, in a directory of their own.
+fn migrations_with(extra: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "V1__supabase_compat.sql",
+        "V2__booking_schema.sql",
+        "V3__tenant_rls.sql",
+    ] {
+        std::fs::copy(repo_migrations().join(name), dir.path().join(name)).unwrap();
+    }
+    for (name, sql) in extra {
+        std::fs::write(dir.path().join(name), sql).unwrap();
+    }
+    dir
+}
+
+/// The booking transaction reads providers, then appointments. This migration locks
+/// appointments, waits until every booking client is stuck behind it (each holding its
+/// providers lock), then asks for providers: a deadlock every time, and the migration
+/// is the one PostgreSQL cancels (the bookings' deadlock checks ran while it slept).
+const LOCK_ORDER: &str = "-- appointments, then providers: the wrong order for the traffic
+-- (it reads providers, then appointments).
+LOCK TABLE appointments IN ACCESS EXCLUSIVE MODE;
+
+SELECT pg_sleep(2);
+
+LOCK TABLE providers IN ACCESS EXCLUSIVE MODE;
+";
+
+#[test]
+fn a_migration_that_deadlocks_with_the_traffic_is_a_finding_and_the_report_goes_on() {
+    let db = fresh_db();
+    let dir = migrations_with(&[
+        ("V4__lock_order.sql", LOCK_ORDER),
+        ("V5__later.sql", "CREATE TABLE later (id int);\n"),
+    ]);
+    let v = rehearse_in(&db, dir.path(), &["--before", "3", "--max-stall", "10m"], 1);
+    assert!(v["baseline"]["requests"].as_u64().unwrap() > 0, "{v:#}");
+    assert_eq!(
+        v["not_rehearsed"],
+        serde_json::json!(["V5__later.sql"]),
+        "{v:#}"
+    );
+
+    // What was measured before the failure is reported.
+    let v4 = statements(&v, 4);
+    let first = v4.iter().find(|s| s["line"] == 3).expect("line 3 measured");
+    assert!(
+        has_lock(first, "public.appointments", "AccessExclusiveLock"),
+        "{first:#}"
+    );
+    let failed = v4.iter().find(|s| s["line"] == 7).expect("line 7 measured");
+    assert_eq!(failed["error"]["sqlstate"], "40P01", "{failed:#}");
+    assert_eq!(
+        failed["waited_for"]["relation"], "public.providers",
+        "{failed:#}"
+    );
+
+    let findings = v["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{v:#}");
+    let f = &findings[0];
+    assert_eq!(f["sqlstate"], "40P01");
+    assert_eq!(f["line"], 7);
+    assert_eq!(
+        f["lock"],
+        "AccessExclusiveLock on public.providers (waited for)"
+    );
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("V4__lock_order.sql:7: failed under the booking traffic: deadlock detected (SQLSTATE 40P01): "),
+        "{message}"
+    );
+    // The cycle in names: the migration waits for providers behind a booking, which
+    // waits for appointments behind the migration.
+    assert!(
+        message.contains("the migration waits for AccessExclusiveLock on public.providers, blocked by a booking (pid "),
+        "{message}"
+    );
+    assert!(
+        message.contains("on public.appointments, blocked by the migration"),
+        "{message}"
+    );
+    assert!(
+        f["recipe"]
+            .as_str()
+            .unwrap()
+            .contains("LOCK TABLE public.providers, public.appointments IN ACCESS EXCLUSIVE MODE"),
+        "{f:#}"
     );
     assert_eq!(labs(&db), 0);
 }

@@ -7,6 +7,8 @@
 //! Rendering is `crate::report::rehearse`'s. The target is only read (its version);
 //! the lab database is dropped unless kept — also on Ctrl-C or SIGTERM.
 
+mod assemble;
+pub mod failure;
 pub mod probe;
 pub mod sampler;
 pub mod verdict;
@@ -27,7 +29,9 @@ use crate::db::{connect, DbUrl};
 use crate::error::hinted;
 use crate::lab::{Finished, Lab};
 use crate::migrate::apply::{migrate_observed, ApplyOptions};
+use crate::migrate::failure::MigrationFailed;
 use crate::migrate::{MigrationSet, Version};
+pub use failure::StepFailure;
 use probe::{Probe, StepRecord};
 
 /// What to rehearse: the engine's plain options.
@@ -96,6 +100,12 @@ pub struct StatementRehearsal {
     pub retries: u32,
     /// Why it fails the gate (empty: it passes).
     pub failures: Vec<String>,
+    /// The migration failed at this statement (under the traffic): why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<failure::StepFailure>,
+    /// The lock it was waiting for when it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited_for: Option<LockTaken>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -119,6 +129,10 @@ pub struct Finding {
     pub stall_ms: f64,
     pub message: String,
     pub recipe: String,
+    /// Set when the migration failed at this statement (`40P01` deadlock, `55P03`
+    /// lock_timeout after the retries, …); None for a stall.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sqlstate: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -130,6 +144,9 @@ pub struct Rehearsal {
     pub stall_budget_ms: u64,
     pub migrations: Vec<MigrationRehearsal>,
     pub findings: Vec<Finding>,
+    /// Pending migrations never applied because an earlier one failed under traffic.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_rehearsed: Vec<String>,
     /// The kept lab database's URL (password redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<String>,
@@ -219,18 +236,30 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         Finished::Dropped => None,
     };
     let budget_ms = opts.max_stall.as_secs_f64() * 1000.0;
-    let mut migrations = assemble(
+    let failed = measured.failed.as_ref();
+    let mut migrations = assemble::assemble(
         &opts.migrations,
         measured.records,
         &measured.windows,
         budget_ms,
+        failed,
     );
     for m in &mut migrations {
         if let Some((_, wall)) = measured.walls.iter().find(|(v, _)| *v == m.version) {
             m.wall_ms = round1(wall.as_secs_f64() * 1000.0);
         }
     }
-    let findings = findings(&opts.migrations, &migrations);
+    let findings = assemble::findings(&opts.migrations, &migrations, failed);
+    let not_rehearsed = match failed {
+        Some(f) => opts
+            .migrations
+            .migrations
+            .iter()
+            .filter(|m| m.version > f.version)
+            .map(|m| m.file_name.clone())
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(Rehearsal {
         before_version: version.get(),
         orgs: opts.orgs,
@@ -239,6 +268,7 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         stall_budget_ms: opts.max_stall.as_millis() as u64,
         migrations,
         findings,
+        not_rehearsed,
         kept,
     })
 }
@@ -270,6 +300,8 @@ struct Measured {
     walls: Vec<(i64, Duration)>,
     windows: Vec<PhaseStats>,
     clients: u32,
+    /// Where the migrations stopped: a failure under traffic is a finding, not an error.
+    failed: Option<MigrationFailed>,
 }
 
 /// On the lab: traffic, baseline, the migrations under the probe, traffic stopped.
@@ -343,9 +375,13 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
     pool.close();
     let (records, walls, sampling_error) = probe.finish();
     let _ = verify::cleanup(&control, &runner.inserted(), &marker).await;
-    if let Err(partial) = applied {
-        return Err(partial.error);
-    }
+    let failed = match applied {
+        Ok(_) => None,
+        Err(partial) => match partial.error.downcast_ref::<MigrationFailed>() {
+            Some(f) => Some(f.clone()),
+            None => return Err(partial.error),
+        },
+    };
     match traffic {
         Ok(Ok(_)) => {}
         Ok(Err(fatal)) => {
@@ -376,139 +412,8 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
         walls,
         windows: stats,
         clients: clients as u32,
+        failed,
     })
-}
-
-/// Records and traffic windows → one entry per migration, statements in file order.
-/// In a transactional file, bookings that waited on a relation locked by an earlier
-/// statement of the same file count for that statement (it took the lock and held it).
-fn assemble(
-    set: &MigrationSet,
-    records: Vec<StepRecord>,
-    windows: &[PhaseStats],
-    budget_ms: f64,
-) -> Vec<MigrationRehearsal> {
-    let mut traffic: Vec<PhaseStats> = records
-        .iter()
-        .map(|r| {
-            let mut s = PhaseStats::default();
-            for &w in &r.windows {
-                if let Some(stats) = windows.get(w) {
-                    s.merge(stats);
-                }
-            }
-            s
-        })
-        .collect();
-    let mut lock_wait: Vec<f64> = records.iter().map(|r| r.lock_wait_ms).collect();
-    for (i, r) in records.iter().enumerate() {
-        if r.mode != crate::migrate::Mode::Transactional {
-            continue;
-        }
-        let owner = records[..i].iter().position(|o| {
-            o.version == r.version
-                && o.line.is_some()
-                && o.locks
-                    .iter()
-                    .any(|(rel, mode)| r.waited_on.contains(rel) && sampler::blocks_writes(mode))
-        });
-        if let Some(j) = owner {
-            let moved = std::mem::take(&mut traffic[i]);
-            traffic[j].merge(&moved);
-            lock_wait[j] = lock_wait[j].max(lock_wait[i]);
-            lock_wait[i] = 0.0;
-        }
-    }
-    let mut out: Vec<MigrationRehearsal> = Vec::new();
-    for (i, r) in records.into_iter().enumerate() {
-        let t = &traffic[i];
-        let summary = Traffic {
-            requests: t.requests(),
-            errors: t.error_count(),
-            errors_by_sqlstate: t.errors.clone(),
-            p50_ms: round1(t.latency.quantile_ms(0.5)),
-            p99_ms: round1(t.latency.quantile_ms(0.99)),
-            max_ms: round1(t.latency.max_ms()),
-            lock_wait_ms: round1(lock_wait[i]),
-        };
-        let failures =
-            verdict::reasons(summary.max_ms, summary.errors, summary.requests, budget_ms);
-        let statement = StatementRehearsal {
-            line: r.line,
-            sql: r.sql.clone(),
-            ms: round1(r.elapsed.as_secs_f64() * 1000.0),
-            locks: r
-                .locks
-                .iter()
-                .map(|(relation, mode)| LockTaken {
-                    relation: relation.clone(),
-                    mode: mode.clone(),
-                })
-                .collect(),
-            rewrites: r.rewrites.clone(),
-            traffic: summary,
-            retries: r.retries,
-            failures,
-        };
-        match out.iter_mut().find(|m| m.version == r.version) {
-            Some(m) => m.statements.push(statement),
-            None => out.push(MigrationRehearsal {
-                version: r.version,
-                name: r.name.clone(),
-                mode: set
-                    .get(Version::from(r.version))
-                    .map(|f| f.mode.to_string())
-                    .unwrap_or_default(),
-                wall_ms: 0.0,
-                statements: vec![statement],
-            }),
-        }
-    }
-    for m in &mut out {
-        // COMMIT last; statements by line.
-        m.statements.sort_by_key(|s| s.line.unwrap_or(usize::MAX));
-    }
-    out
-}
-
-/// One finding per statement that fails the gate.
-fn findings(set: &MigrationSet, migrations: &[MigrationRehearsal]) -> Vec<Finding> {
-    let mut out = Vec::new();
-    for m in migrations {
-        let file = set
-            .get(Version::from(m.version))
-            .map(|f| f.file_name.clone())
-            .unwrap_or_else(|| format!("V{}__{}.sql", m.version, m.name));
-        for s in m.statements.iter().filter(|s| !s.failures.is_empty()) {
-            // The lock to name: the strongest one that blocks writes, else the strongest.
-            let lock = s
-                .locks
-                .iter()
-                .max_by_key(|l| sampler::strength(&l.mode))
-                .map(|l| format!("{} on {}", l.mode, l.relation))
-                .unwrap_or_else(|| "no relation lock seen".to_string());
-            let place = match s.line {
-                Some(line) => format!("{file}:{line}"),
-                None => format!("{file} (COMMIT)"),
-            };
-            out.push(Finding {
-                version: m.version,
-                file: file.clone(),
-                line: s.line,
-                lock: lock.clone(),
-                stall_ms: s.traffic.max_ms,
-                message: format!("{place}: {lock}: {}", s.failures.join("; ")),
-                recipe: if s.locks.iter().any(|l| sampler::blocks_writes(&l.mode))
-                    || s.traffic.lock_wait_ms > 0.0
-                {
-                    verdict::recipe(&s.sql)
-                } else {
-                    verdict::LOAD_ONLY.to_string()
-                },
-            });
-        }
-    }
-    out
 }
 
 fn round1(x: f64) -> f64 {

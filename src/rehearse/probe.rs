@@ -13,7 +13,8 @@ use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
-use super::sampler::{self, Filenodes, Lock, Samples};
+use super::failure::{self, StepFailure};
+use super::sampler::{self, Filenodes, Lock, Samples, Waiting};
 use crate::bench::runner::{Windows, APPLICATION_NAME};
 use crate::migrate::apply::{Observer, Step};
 use crate::migrate::{MigrationFile, Mode};
@@ -39,6 +40,10 @@ pub struct StepRecord {
     /// when this statement timed out).
     pub retries: u32,
     pub samples: u64,
+    /// The last lock the migration was seen waiting for during the step.
+    pub waiting_for: Option<Waiting>,
+    /// Why the step's last attempt failed (None: it succeeded).
+    pub failure: Option<StepFailure>,
 }
 
 struct Running {
@@ -158,6 +163,8 @@ impl Probe {
                 waited_on: BTreeSet::new(),
                 retries: 0,
                 samples: 0,
+                waiting_for: None,
+                failure: None,
             });
         }
         if let Some(r) = state
@@ -224,6 +231,12 @@ impl Probe {
             Vec::new()
         };
         let timed_out = error.is_some_and(|e| e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE));
+        let failure = match error {
+            Some(e) => Some(
+                failure::describe(&self.client, self.pid, e, samples.waiting_for.as_ref()).await,
+            ),
+            None => None,
+        };
         let mut state = self.lock();
         let version = file.version.get();
         let owner_of = |records: &[StepRecord], relation: &str| -> Option<usize> {
@@ -260,6 +273,10 @@ impl Probe {
             r.lock_wait_ms = r.lock_wait_ms.max(samples.lock_wait_ms);
             r.waited_on.extend(samples.waited_on);
             r.samples += samples.count;
+            if samples.waiting_for.is_some() {
+                r.waiting_for = samples.waiting_for;
+            }
+            r.failure = failure;
             if timed_out {
                 r.retries += 1;
             }

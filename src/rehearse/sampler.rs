@@ -14,16 +14,21 @@ use tokio_postgres::Client;
 /// How often a running statement is sampled.
 pub const INTERVAL: Duration = Duration::from_millis(10);
 
-/// Relation locks granted to backend `$1` in this database, by relation name and
-/// PostgreSQL's mode name. System catalogs are left out (every DDL touches them), and
-/// so are relations the migration created in its open transaction (not visible here,
-/// and nobody else can wait for them).
+/// Relation locks of backend `$1` in this database, by relation name and PostgreSQL's
+/// mode name, granted or not; for a lock it waits for, who holds it (or is queued
+/// ahead): application names, `pid N` when a backend has none. System catalogs are
+/// left out (every DDL touches them), and so are relations the migration created in
+/// its open transaction (not visible here, and nobody else can wait for them).
 const LOCKS_SQL: &str = "
-SELECT format('%I.%I', n.nspname, c.relname), l.mode
+SELECT format('%I.%I', n.nspname, c.relname), l.mode, l.granted,
+       CASE WHEN NOT l.granted THEN
+         (SELECT string_agg(DISTINCT coalesce(nullif(a.application_name, ''), 'pid ' || a.pid), ', ')
+            FROM pg_stat_activity a WHERE a.pid = ANY (pg_blocking_pids($1)))
+       END
 FROM pg_locks l
 JOIN pg_class c ON c.oid = l.relation
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE l.pid = $1 AND l.locktype = 'relation' AND l.granted
+WHERE l.pid = $1 AND l.locktype = 'relation'
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
 
@@ -58,7 +63,11 @@ pub async fn locks(client: &Client, pid: i32) -> Result<BTreeSet<Lock>> {
         .query(LOCKS_SQL, &[&pid])
         .await
         .context("reading pg_locks of the migration backend")?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .filter(|r| r.get::<_, bool>(2))
+        .map(|r| (r.get(0), r.get(1)))
+        .collect())
 }
 
 /// oid → (relation, relfilenode).
@@ -92,7 +101,17 @@ pub struct Samples {
     pub lock_wait_ms: f64,
     /// Relations traffic waited on.
     pub waited_on: BTreeSet<String>,
+    /// The last lock the migration was seen waiting for, and who held it.
+    pub waiting_for: Option<Waiting>,
     pub count: u64,
+}
+
+/// A lock the migration backend waited for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub lock: Lock,
+    /// Application names of the backends ahead of it (`dbkit-bench`: the traffic).
+    pub blockers: String,
 }
 
 /// Sample until `stop` is set: the migration backend's locks and the traffic's waits.
@@ -118,9 +137,18 @@ pub async fn sample(
         match (locks, waits) {
             (Ok(locks), Ok(waits)) => {
                 samples.count += 1;
-                samples
-                    .locks
-                    .extend(locks.iter().map(|r| (r.get(0), r.get(1))));
+                for l in &locks {
+                    let lock: Lock = (l.get(0), l.get(1));
+                    if l.get::<_, bool>(2) {
+                        samples.locks.insert(lock);
+                    } else {
+                        let blockers: Option<String> = l.get(3);
+                        samples.waiting_for = Some(Waiting {
+                            lock,
+                            blockers: blockers.unwrap_or_default(),
+                        });
+                    }
+                }
                 for w in &waits {
                     let ms: Option<f64> = w.get(0);
                     samples.lock_wait_ms = samples.lock_wait_ms.max(ms.unwrap_or(0.0));

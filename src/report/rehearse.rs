@@ -141,7 +141,27 @@ fn findings(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<()> 
 }
 
 fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<()> {
-    if r.passed() {
+    if !r.not_rehearsed.is_empty() {
+        writeln!(
+            out,
+            "{bullet}not rehearsed (an earlier migration failed): {}",
+            r.not_rehearsed.join(", ")
+        )?;
+    }
+    let failed: Vec<String> = r
+        .findings
+        .iter()
+        .filter(|f| f.sqlstate.is_some())
+        .map(|f| format!("V{}", f.version))
+        .collect();
+    if !failed.is_empty() {
+        writeln!(
+            out,
+            "{bullet}verdict: {} failed under traffic; {} finding(s)",
+            failed.join(", "),
+            r.findings.len()
+        )?;
+    } else if r.passed() {
         writeln!(
             out,
             "{bullet}verdict: passed (no statement stalled bookings beyond {} ms or failed more than 1% of them)",
@@ -271,6 +291,8 @@ mod tests {
             } else {
                 vec![]
             },
+            error: None,
+            waited_for: None,
         }
     }
 
@@ -323,7 +345,9 @@ mod tests {
                 stall_ms: 2600.0,
                 message: "V6__no_double_booking.sql:9: AccessExclusiveLock on public.appointments: bookings stalled 2600 ms (budget 2000 ms)".into(),
                 recipe: crate::rehearse::verdict::recipe("EXCLUDE"),
+                sqlstate: None,
             }],
+            not_rehearsed: vec![],
             kept: None,
         }
     }
@@ -407,6 +431,72 @@ mod tests {
         }
         assert!(m["statements"][1]["line"].is_null(), "COMMIT has no line");
         assert!(v.get("kept").is_none());
+    }
+
+    /// V6 deadlocked with the traffic at its line 9; V7 never ran.
+    fn failed_under_traffic() -> Rehearsal {
+        let mut r = rehearsal();
+        r.migrations.truncate(1);
+        let mut lock = statement(
+            Some(4),
+            "LOCK TABLE providers IN ACCESS EXCLUSIVE MODE",
+            "AccessExclusiveLock",
+            12.0,
+        );
+        lock.failures =
+            vec!["the migration failed here: deadlock detected (SQLSTATE 40P01)".into()];
+        lock.error = Some(crate::rehearse::StepFailure {
+            sqlstate: Some("40P01".into()),
+            message: "deadlock detected".into(),
+            conflict: Some("the migration waits for AccessExclusiveLock on public.providers, blocked by a booking (pid 7)".into()),
+        });
+        r.migrations.push(MigrationRehearsal {
+            version: 6,
+            name: "lock_order".into(),
+            mode: "transactional".into(),
+            wall_ms: 1100.0,
+            statements: vec![lock],
+        });
+        r.findings = vec![Finding {
+            version: 6,
+            file: "V6__lock_order.sql".into(),
+            line: Some(4),
+            lock: "AccessExclusiveLock on public.providers (waited for)".into(),
+            stall_ms: 12.0,
+            message: "V6__lock_order.sql:4: failed under the booking traffic: deadlock detected (SQLSTATE 40P01): the migration waits for AccessExclusiveLock on public.providers, blocked by a booking (pid 7)".into(),
+            recipe: "take the locks in a fixed order".into(),
+            sqlstate: Some("40P01".into()),
+        }];
+        r.not_rehearsed = vec!["V7__later.sql".into()];
+        r
+    }
+
+    #[test]
+    fn a_migration_failed_under_traffic_is_reported_with_what_was_measured() {
+        let r = failed_under_traffic();
+        for format in [Format::Table, Format::Markdown] {
+            let text = crate::report::to_string(&r, format);
+            // What was measured before it, the failure, its recipe, what never ran.
+            for expected in [
+                "V4:14",
+                "V6:4",
+                "FAILED V6__lock_order.sql:4: failed under the booking traffic: deadlock detected (SQLSTATE 40P01)",
+                "safer: take the locks in a fixed order",
+                "not rehearsed (an earlier migration failed): V7__later.sql",
+                "verdict: V6 failed under traffic; 1 finding(s)",
+            ] {
+                assert!(text.contains(expected), "{expected}: {text}");
+            }
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&crate::report::to_string(&r, Format::Json)).unwrap();
+        assert_eq!(v["findings"][0]["sqlstate"], "40P01");
+        assert_eq!(
+            v["migrations"][1]["statements"][0]["error"]["sqlstate"],
+            "40P01"
+        );
+        assert_eq!(v["not_rehearsed"][0], "V7__later.sql");
+        assert!(v["migrations"][0]["statements"][0].get("error").is_none());
     }
 
     #[test]
