@@ -334,3 +334,37 @@ fn a_migration_that_deadlocks_with_the_traffic_is_a_finding_and_the_report_goes_
     );
     assert_eq!(labs(&db), 0);
 }
+
+/// Each statement as (line, sql, locks): what a rehearsal measured that does not depend
+/// on timing.
+fn shape(v: &Value) -> Vec<(Value, Value, Value)> {
+    v["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["statements"].as_array().unwrap())
+        .map(|s| (s["line"].clone(), s["sql"].clone(), s["locks"].clone()))
+        .collect()
+}
+
+#[test]
+fn a_second_rehearsal_reuses_the_seeded_template_and_measures_the_same() {
+    let db = fresh_db();
+    let args = ["--before", "5", "--max-stall", "10m", "--cache"];
+    let miss = rehearse(&db, &args, 0);
+    let hit = rehearse(&db, &args, 0);
+    let cache = |v: &Value| v["lab_cache"].as_str().unwrap_or_default().to_string();
+    let stored = cache(&miss);
+    let name = stored
+        .strip_prefix("stored ")
+        .unwrap_or_else(|| panic!("the first run stores the template: {miss:#}"));
+    assert!(name.starts_with("dbkit_cache_"), "{stored}");
+    assert_eq!(cache(&hit), format!("reused {name}"), "{hit:#}");
+    assert_eq!(shape(&hit), shape(&miss), "a hit and a miss agree");
+    assert!(has_lock(
+        &statements(&hit, 6)[1],
+        "public.appointments",
+        "AccessExclusiveLock"
+    ));
+    assert_eq!(labs(&db), 0);
+}

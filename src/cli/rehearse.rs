@@ -30,6 +30,11 @@ pub struct RehearseArgs {
     /// Keep the lab database afterwards (its URL is printed).
     #[arg(long)]
     pub keep: bool,
+    /// Reuse (and keep) a template of the seeded lab database on a server other than
+    /// dbkit's local cluster, where templates are used by default (`dbkit db
+    /// prune-cache` removes them).
+    #[arg(long)]
+    pub cache: bool,
     /// Directory of canonical query files for the booking traffic (as `dbkit bench --queries`).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,

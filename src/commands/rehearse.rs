@@ -35,6 +35,10 @@ pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> 
         keep: args.keep,
         statements: crate::bench::load_statements(args.queries.as_deref())?,
         seed: 42,
+        cache: crate::lab::CachePolicy::for_target(
+            matches!(database, Database::Local(_)),
+            args.cache,
+        ),
     };
     let rehearsal = crate::rehearse::run(&opts).await?;
     emit(&rehearsal, format)?;

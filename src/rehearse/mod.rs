@@ -27,7 +27,7 @@ use crate::bench::transaction::{self, BookingStatements};
 use crate::bench::{progress::Counter, verify, workload};
 use crate::db::{connect, DbUrl};
 use crate::error::hinted;
-use crate::lab::{Finished, Lab};
+use crate::lab::{CachePolicy, CacheUse, Finished, Lab};
 use crate::migrate::apply::{migrate_observed, ApplyOptions};
 use crate::migrate::failure::MigrationFailed;
 use crate::migrate::{MigrationSet, Version};
@@ -55,6 +55,9 @@ pub struct RehearseOptions {
     pub keep: bool,
     pub statements: BookingStatements,
     pub seed: u64,
+    /// Whether the seeded database at `before` may come from (and is kept as) a lab
+    /// template.
+    pub cache: CachePolicy,
 }
 
 /// The shortest baseline measured.
@@ -147,6 +150,10 @@ pub struct Rehearsal {
     /// Pending migrations never applied because an earlier one failed under traffic.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_rehearsed: Vec<String>,
+    /// How the seeded lab database was made: `reused dbkit_cache_…` (a template's
+    /// clone), `stored dbkit_cache_…`, `not stored (why)`; absent without the cache.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab_cache: Option<String>,
     /// The kept lab database's URL (password redacted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<String>,
@@ -216,21 +223,18 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
             "the traffic was stopped and the lab database dropped; the target was not touched",
         )
     };
-    let (lab, _built) = tokio::select! {
-        built = Lab::seeded_at(&opts.target, "rehearse", opts.migrations.clone(), version, Some(&seed)) => built?,
-        _ = crate::bench::stop_signal() => return Err(interrupted()),
+    // Created first, so that a stop while it is built still drops it.
+    let mut lab = Lab::create(&opts.target, "rehearse", opts.migrations.clone()).await?;
+    let built = tokio::select! {
+        built = lab.prepare(version, Some(&seed), opts.cache) => built,
+        _ = crate::bench::stop_signal() => Err(interrupted()),
     };
+    let (lab, built) = dropped_on_error(lab, built).await?;
     let measured = tokio::select! {
         m = rehearse_on(&lab, opts) => m,
         _ = crate::bench::stop_signal() => Err(interrupted()),
     };
-    let measured = match measured {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = lab.finish(false).await;
-            return Err(e);
-        }
-    };
+    let (lab, measured) = dropped_on_error(lab, measured).await?;
     let kept = match lab.finish(opts.keep).await? {
         Finished::Kept { url, .. } => Some(url.to_string()),
         Finished::Dropped => None,
@@ -269,8 +273,25 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         migrations,
         findings,
         not_rehearsed,
+        lab_cache: match built.cache {
+            CacheUse::Off => None,
+            CacheUse::Hit(name) => Some(format!("reused {name}")),
+            CacheUse::Stored(name) => Some(format!("stored {name}")),
+            CacheUse::NotStored(why) => Some(format!("not stored ({why})")),
+        },
         kept,
     })
+}
+
+/// The lab and the value; on an error the lab is dropped before the error is returned.
+async fn dropped_on_error<T>(lab: Lab, result: Result<T>) -> Result<(Lab, T)> {
+    match result {
+        Ok(value) => Ok((lab, value)),
+        Err(e) => {
+            let _ = lab.finish(false).await;
+            Err(e)
+        }
+    }
 }
 
 /// The target's version: the highest applied migration (read only).

@@ -174,6 +174,12 @@ fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<
             r.findings.len()
         )?;
     }
+    if let Some(cache) = &r.lab_cache {
+        writeln!(
+            out,
+            "{bullet}lab cache: seeded database {cache} (`dbkit db prune-cache` removes templates)"
+        )?;
+    }
     if let Some(url) = &r.kept {
         writeln!(out, "{bullet}kept the lab database: {url}")?;
     }
@@ -348,6 +354,7 @@ mod tests {
                 sqlstate: None,
             }],
             not_rehearsed: vec![],
+            lab_cache: Some("reused dbkit_cache_0123".into()),
             kept: None,
         }
     }
@@ -368,6 +375,10 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("safer: no lock-free way exists"), "{text}");
+        assert!(
+            text.contains("lab cache: seeded database reused dbkit_cache_0123"),
+            "{text}"
+        );
         assert!(
             text.contains("verdict: 1 statement(s) over budget"),
             "{text}"
