@@ -4,11 +4,11 @@
 //! all from its own connection. Retries of a statement add to the same record.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
@@ -50,7 +50,7 @@ struct Running {
     key: (i64, Option<usize>),
     started: Instant,
     before: BTreeSet<Lock>,
-    stop: Arc<AtomicBool>,
+    stop: watch::Sender<bool>,
     sampler: JoinHandle<(Samples, Option<String>)>,
 }
 
@@ -136,12 +136,12 @@ impl Probe {
             }
         };
         let window = self.windows.open();
-        let stop = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = watch::channel(false);
         let sampler = tokio::spawn(sampler::sample(
             self.client.clone(),
             self.pid,
             APPLICATION_NAME,
-            stop.clone(),
+            stopped,
         ));
         let mut state = self.lock();
         let (sql, line) = match step {
@@ -195,7 +195,7 @@ impl Probe {
         let elapsed = running.started.elapsed();
         // Requests starting from now belong to no statement.
         self.windows.open();
-        running.stop.store(true, Ordering::Relaxed);
+        let _ = running.stop.send(true);
         let (samples, sample_error) = running.sampler.await.unwrap_or_default();
         if let Some(e) = sample_error {
             self.fail(e);
