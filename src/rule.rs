@@ -95,6 +95,8 @@ rules! {
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
     TransactionNesting = "transaction-nesting", Error, Lint, "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
     ApplyFailed = "apply-failed", Error, Apply, "PostgreSQL rejected a migration when applying it";
+    RehearsalStall = "rehearsal-stall", Error, Apply, "rehearsed under booking traffic (`check --rehearse`), a statement made bookings wait longer than --max-stall or failed more than 1 % of them";
+    RehearsalFailed = "rehearsal-failed", Error, Apply, "rehearsed under booking traffic (`check --rehearse`), a migration failed: a deadlock with the bookings, lock_timeout exhausted after the retries, …";
     RlsDisabled = "rls-disabled", Error, Catalog, "an exposed table an API role can reach, with row-level security off";
     PolicyExistsRlsDisabled = "policy-exists-rls-disabled", Error, Catalog, "policies exist but row-level security is off, so they do nothing";
     RlsEnabledNoPolicy = "rls-enabled-no-policy", Info, Catalog, "row-level security on but no policy: every API role sees nothing";

@@ -368,3 +368,60 @@ fn a_second_rehearsal_reuses_the_seeded_template_and_measures_the_same() {
     ));
     assert_eq!(labs(&db), 0);
 }
+
+#[test]
+fn check_rehearse_adds_the_rehearsals_findings_to_the_gate() {
+    let db = fresh_db();
+    let migrations = repo_migrations();
+    let out = dbkit()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(["--migrations", migrations.to_str().unwrap()])
+        .args(["--base", "5", "--rehearse", "--orgs", "1", "--clients", "3"])
+        .args(["--max-stall", "1ms"])
+        .timeout(Duration::from_secs(600))
+        .assert()
+        .code(1)
+        .get_output()
+        .clone();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    let stall = findings
+        .iter()
+        .find(|f| f["rule"] == "rehearsal-stall" && f["line"] == 11)
+        .unwrap_or_else(|| panic!("no rehearsal-stall at V6:11: {v:#}"));
+    assert_eq!(stall["severity"], "error");
+    assert!(stall["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("V6__no_double_booking.sql"));
+    assert_eq!(
+        stall["object"],
+        "AccessExclusiveLock on public.appointments"
+    );
+    assert!(
+        stall["message"]
+            .as_str()
+            .unwrap()
+            .contains("safer: no lock-free way exists"),
+        "{stall:#}"
+    );
+    // The rehearsal is what fails the gate: the repository's migrations pass the rest.
+    let errors: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .all(|f| f["rule"].as_str().unwrap().starts_with("rehearsal-")),
+        "{errors:#?}"
+    );
+    assert_eq!(labs(&db), 0);
+}

@@ -1,5 +1,7 @@
 //! `dbkit check`'s flags.
 
+use std::time::Duration;
+
 use clap::Args;
 
 use super::MigrationSourceOpts;
@@ -29,4 +31,44 @@ pub struct CheckArgs {
     /// Print the tenancy model inferred from the migrations (and dbkit.yaml), then stop.
     #[arg(long)]
     pub explain_tenancy: bool,
+    /// Also rehearse the pending migrations under booking traffic (`dbkit rehearse`,
+    /// from --base, else from the version the target is at): a statement that stalls
+    /// the bookings beyond --max-stall, or a migration that fails under them, fails
+    /// the gate.
+    #[arg(long, conflicts_with = "offline")]
+    pub rehearse: bool,
+    /// With --rehearse: orgs to seed the rehearsal's lab database with.
+    #[arg(long, value_name = "N", default_value_t = 50, requires = "rehearse", value_parser = clap::value_parser!(u32).range(1..))]
+    pub orgs: u32,
+    /// With --rehearse: concurrent booking clients.
+    #[arg(long, value_name = "N", default_value_t = 5, requires = "rehearse", value_parser = clap::value_parser!(u32).range(0..=200))]
+    pub clients: u32,
+    /// With --rehearse: the longest wait a statement may make a booking wait.
+    #[arg(long, value_name = "DURATION", default_value = "2s", requires = "rehearse", value_parser = super::parse_duration)]
+    pub max_stall: Duration,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: CheckArgs,
+    }
+
+    #[test]
+    fn rehearsal_flags_need_rehearse_and_a_database() {
+        let a =
+            Wrap::try_parse_from(["check", "--rehearse", "--orgs", "2", "--max-stall", "500ms"])
+                .unwrap()
+                .args;
+        assert!(a.rehearse);
+        assert_eq!((a.orgs, a.clients), (2, 5));
+        assert_eq!(a.max_stall, Duration::from_millis(500));
+        assert!(Wrap::try_parse_from(["check", "--orgs", "2"]).is_err());
+        assert!(Wrap::try_parse_from(["check", "--rehearse", "--offline"]).is_err());
+    }
 }

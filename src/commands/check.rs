@@ -29,7 +29,10 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
         crate::report::emit(&tenancy, format.report().unwrap_or_default())?;
         return Ok(Outcome::Clean);
     }
-    let findings = check(&opts).await?;
+    let mut findings = check(&opts).await?;
+    if args.rehearse {
+        rehearse_into(&database, args, &mut findings).await?;
+    }
     for kept in &findings.ran.kept {
         eprintln!("kept scratch database {}: {}", kept.name, kept.url);
     }
@@ -50,4 +53,31 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
     } else {
         Outcome::Clean
     })
+}
+
+/// `--rehearse`: rehearse the pending migrations and add its findings to the gate's.
+async fn rehearse_into(
+    database: &Database,
+    args: &CheckArgs,
+    findings: &mut crate::check::Findings,
+) -> Result<()> {
+    let migrations = crate::migrate::MigrationSet::resolve(&args.source.options())?;
+    let load = super::rehearse::Load {
+        queries: None,
+        before: args.base.map(|b| u32::try_from(b).unwrap_or(u32::MAX)),
+        orgs: args.orgs,
+        clients: args.clients,
+        max_stall: args.max_stall,
+        cache: false,
+    };
+    let opts = super::rehearse::options(database, migrations.clone(), load)?;
+    let rehearsal = crate::rehearse::run(&opts).await?;
+    findings
+        .findings
+        .extend(crate::rehearse::gate::check_findings(
+            &rehearsal,
+            &migrations,
+        ));
+    crate::check::sort(&mut findings.findings);
+    Ok(())
 }

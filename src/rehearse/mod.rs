@@ -9,6 +9,7 @@
 
 mod assemble;
 pub mod failure;
+pub mod gate;
 pub mod probe;
 pub mod sampler;
 pub mod verdict;
