@@ -66,33 +66,37 @@ fn verdict(s: &StatementRehearsal) -> &'static str {
     }
 }
 
-/// `AccessExclusive appointments` (table): mode without `Lock`, relation without
-/// `public.` (markdown and JSON keep both, and every lock).
-fn short_lock(l: &LockTaken) -> String {
-    format!(
-        "{}\n{}",
-        l.mode.trim_end_matches("Lock"),
-        l.relation.trim_start_matches("public.")
+/// The table's lock cells: mode without `Lock`, relation without `public.` (markdown
+/// and JSON keep both names whole, and every lock).
+fn short_lock(l: &LockTaken) -> (String, String) {
+    (
+        l.mode.trim_end_matches("Lock").to_string(),
+        l.relation.trim_start_matches("public.").to_string(),
     )
 }
 
 fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
     writeln!(out, "{}", heading(r))?;
     writeln!(out, "{}", baseline(r))?;
-    let rows: Vec<Vec<String>> = r
+    let steps: Vec<(&MigrationRehearsal, &StatementRehearsal)> = r
         .migrations
         .iter()
         .flat_map(|m| m.statements.iter().map(move |s| (m, s)))
+        .collect();
+    let rows: Vec<Vec<String>> = steps
+        .iter()
         .map(|(m, s)| {
-            let worst = s
+            let (mode, relation) = s
                 .locks
                 .iter()
-                .max_by_key(|l| crate::rehearse::sampler::strength(&l.mode));
+                .max_by_key(|l| crate::rehearse::sampler::strength(&l.mode))
+                .map(short_lock)
+                .unwrap_or_else(|| ("-".into(), "".into()));
             vec![
                 step(m, s),
-                short_sql(&s.sql, 18),
                 format!("{:.0}", s.ms),
-                worst.map(short_lock).unwrap_or_else(|| "-".into()),
+                mode,
+                relation,
                 s.traffic.requests.to_string(),
                 s.traffic.errors.to_string(),
                 format!("{:.0}", s.traffic.max_ms),
@@ -106,9 +110,9 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
             Format::Table,
             &[
                 "step",
-                "statement",
                 "ms",
                 "worst lock",
+                "on",
                 "reqs",
                 "err",
                 "max",
@@ -121,9 +125,15 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "reqs, err, max (ms): bookings started during the statement; wait: the longest lock wait (ms)"
+        "reqs, err, max (ms): bookings started during the step; wait: the longest lock wait (ms)"
     )?;
-    for s in r.migrations.iter().flat_map(|m| &m.statements) {
+    // The statements themselves under the table, so its rows fit the width.
+    for (m, s) in &steps {
+        if s.line.is_some() {
+            writeln!(out, "{:<7} {}", step(m, s), short_sql(&s.sql, 88))?;
+        }
+    }
+    for s in steps.iter().map(|(_, s)| s) {
         if !s.rewrites.is_empty() {
             writeln!(out, "rewritten: {}", s.rewrites.join(", "))?;
         }
@@ -369,6 +379,10 @@ mod tests {
         assert!(text.contains("V4:14"), "{text}");
         assert!(text.contains("ShareUpdateExclusive"), "{text}");
         assert!(text.contains("V6 commit"), "{text}");
+        assert!(
+            text.contains("\nV4:14   CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx ON"),
+            "the statements under the table: {text}"
+        );
         assert!(text.contains("FAIL"), "{text}");
         assert!(
             text.contains("FAILED V6__no_double_booking.sql:9: AccessExclusiveLock"),
