@@ -302,7 +302,7 @@ async fn target_version(target: &DbUrl, set: &MigrationSet) -> Result<Version> {
     history.iter().map(|h| h.version).max().ok_or_else(|| {
         hinted(
             "the target has no migration applied, so there is no version to rehearse from",
-            "give the version to start from: dbkit rehearse --before 3",
+            "give the version to start from: `dbkit rehearse --before 3` (in the gate: `dbkit check --rehearse --base 3`)",
         )
     })
 }

@@ -66,12 +66,14 @@ fn verdict(s: &StatementRehearsal) -> &'static str {
     }
 }
 
-/// The table's lock cells: mode without `Lock`, relation without `public.` (markdown
-/// and JSON keep both names whole, and every lock).
-fn short_lock(l: &LockTaken) -> (String, String) {
-    (
-        l.mode.trim_end_matches("Lock").to_string(),
-        l.relation.trim_start_matches("public.").to_string(),
+/// The table's lock cell, `ShareUpdateExclusive appointments`: mode without `Lock`,
+/// relation without `public.` (markdown and JSON keep both names whole, and every
+/// lock). One cell, so a long name wraps at the space rather than mid-word.
+fn short_lock(l: &LockTaken) -> String {
+    format!(
+        "{} {}",
+        l.mode.trim_end_matches("Lock"),
+        l.relation.trim_start_matches("public.")
     )
 }
 
@@ -86,17 +88,16 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
     let rows: Vec<Vec<String>> = steps
         .iter()
         .map(|(m, s)| {
-            let (mode, relation) = s
+            let lock = s
                 .locks
                 .iter()
                 .max_by_key(|l| crate::rehearse::sampler::strength(&l.mode))
                 .map(short_lock)
-                .unwrap_or_else(|| ("-".into(), "".into()));
+                .unwrap_or_else(|| "-".into());
             vec![
                 step(m, s),
                 format!("{:.0}", s.ms),
-                mode,
-                relation,
+                lock,
                 s.traffic.requests.to_string(),
                 s.traffic.errors.to_string(),
                 format!("{:.0}", s.traffic.max_ms),
@@ -325,8 +326,8 @@ mod tests {
                 12.0,
             )],
         };
-        let mut commit = statement(None, "COMMIT", "AccessShareLock", 9.0);
-        commit.locks.clear();
+        let mut commit = statement(None, "COMMIT", "RowExclusiveLock", 9.0);
+        commit.locks[0].relation = "public.refinery_schema_history".into();
         let v6 = MigrationRehearsal {
             version: 6,
             name: "no_double_booking".into(),
@@ -377,7 +378,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("V4:14"), "{text}");
-        assert!(text.contains("ShareUpdateExclusive"), "{text}");
+        assert!(text.contains("ShareUpdateExclusive appointments"), "{text}");
+        assert!(
+            text.contains("RowExclusive refinery_schema_history"),
+            "a long name is not cut: {text}"
+        );
         assert!(text.contains("V6 commit"), "{text}");
         assert!(
             text.contains("\nV4:14   CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx ON"),
