@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use regex::Regex;
 use serde::Serialize;
 use tokio_postgres::error::{ErrorPosition, SqlState};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::failure::{failure_error, refusal_error, StatementError};
 use super::guard;
@@ -186,16 +186,18 @@ pub async fn migrate_observed(
     opts: &ApplyOptions,
     observer: &dyn Observer,
 ) -> std::result::Result<Applied, Partial> {
-    let fail = |error: anyhow::Error| Partial {
-        report: Applied::nothing(set.layout(), opts.target),
-        error,
+    let run = Run {
+        set,
+        opts,
+        observer,
     };
+    let fail = |error| run.fail(error);
     session_settings(client, opts.lock_timeout)
         .await
         .context("cannot set lock_timeout for the migration session")
         .map_err(fail)?;
     acquire_lock(client, opts.lock_wait).await.map_err(fail)?;
-    let result = migrate_locked(client, set, opts, observer).await;
+    let result = run.locked(client).await;
     // Released on disconnect anyway; an error here changes nothing for the caller.
     let _ = client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
@@ -203,56 +205,74 @@ pub async fn migrate_observed(
     result
 }
 
-async fn migrate_locked(
-    client: &mut Client,
-    set: &MigrationSet,
-    opts: &ApplyOptions,
-    observer: &dyn Observer,
-) -> std::result::Result<Applied, Partial> {
-    let fail = |error: anyhow::Error| Partial {
-        report: Applied::nothing(set.layout(), opts.target),
-        error,
-    };
-    // Read (refusing two histories that disagree) before creating any table.
-    let history = history::read(&*client, set.layout()).await.map_err(fail)?;
-    let (before, versions) = match plan(set, &history, opts.target) {
-        Plan::Apply { current, versions } => (current, versions),
-        Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
-    };
-    // platform: refuse what cannot run, then provide what the files assume.
-    guard::before_first(client, set, &versions, before, opts.provide_platform)
-        .await
-        .map_err(fail)?;
-    let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
-    let mut report = Applied {
-        before,
-        ..Applied::nothing(set.layout(), opts.target)
-    };
-    for version in versions {
-        let file = set.get(version).expect("planned versions exist");
-        let started = Instant::now();
-        let result = match file.mode {
-            Mode::Transactional => {
-                run_transactional(client, file, &history_table, opts.lock_timeout, observer).await
-            }
-            Mode::NoTransaction => {
-                run_no_transaction(client, file, &history_table, opts.lock_timeout, observer).await
-            }
-        };
-        if let Err(error) = result {
-            let at = report.version();
-            let error = failure_error(file, error, at, opts.lock_timeout);
-            return Err(Partial { report, error });
+/// One run: what it applies, how, and who watches.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    set: &'a MigrationSet,
+    opts: &'a ApplyOptions,
+    observer: &'a dyn Observer,
+}
+
+impl Run<'_> {
+    /// How the run fails before it applied anything.
+    fn fail(&self, error: anyhow::Error) -> Partial {
+        Partial {
+            report: Applied::nothing(self.set.layout(), self.opts.target),
+            error,
         }
-        report.applied.push(AppliedMigration {
-            version: file.version,
-            name: file.name.clone(),
-            mode: file.mode.to_string(),
-            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
     }
-    warn_invalid_indexes(client).await;
-    Ok(report)
+
+    /// The run, once the advisory lock is held.
+    async fn locked(&self, client: &mut Client) -> std::result::Result<Applied, Partial> {
+        let Run {
+            set,
+            opts,
+            observer,
+        } = *self;
+        let fail = |error| self.fail(error);
+        // Read (refusing two histories that disagree) before creating any table.
+        let history = history::read(&*client, set.layout()).await.map_err(fail)?;
+        let (before, versions) = match plan(set, &history, opts.target) {
+            Plan::Apply { current, versions } => (current, versions),
+            Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
+        };
+        // platform: refuse what cannot run, then provide what the files assume.
+        guard::before_first(client, set, &versions, before, opts.provide_platform)
+            .await
+            .map_err(fail)?;
+        let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
+        let mut report = Applied {
+            before,
+            ..Applied::nothing(set.layout(), opts.target)
+        };
+        for version in versions {
+            let file = set.get(version).expect("planned versions exist");
+            let started = Instant::now();
+            let run = FileRun {
+                file,
+                history_table: &history_table,
+                lock_timeout: opts.lock_timeout,
+                observer,
+            };
+            let result = match file.mode {
+                Mode::Transactional => run.transactional(client).await,
+                Mode::NoTransaction => run.no_transaction(client).await,
+            };
+            if let Err(error) = result {
+                let at = report.version();
+                let error = failure_error(file, error, at, opts.lock_timeout);
+                return Err(Partial { report, error });
+            }
+            report.applied.push(AppliedMigration {
+                version: file.version,
+                name: file.name.clone(),
+                mode: file.mode.to_string(),
+                ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        warn_invalid_indexes(client).await;
+        Ok(report)
+    }
 }
 
 /// Session settings for migration work. `RESET ALL` / `RESET ROLE` also undo a
@@ -341,136 +361,128 @@ async fn backoff(file: &MigrationFile, line: usize, retry: u32, lock_timeout: Du
     tokio::time::sleep(pause).await;
 }
 
-/// The whole file in one transaction, statement by statement, then the history row.
-/// A lock timeout rolls everything back and retries the file.
-async fn run_transactional(
-    client: &mut Client,
-    file: &MigrationFile,
-    history_table: &str,
+/// One migration file being applied: where its history row goes, its
+/// `lock_timeout`, and who watches its steps.
+struct FileRun<'a> {
+    file: &'a MigrationFile,
+    history_table: &'a str,
     lock_timeout: Duration,
-    observer: &dyn Observer,
-) -> std::result::Result<(), StatementError> {
-    let statements = guard::statements(&file.sql);
-    let mut retries = 0;
-    loop {
-        let err = |line, error| StatementError {
-            line,
-            error,
-            partial: false,
-            retries,
-            left_invalid: None,
-        };
-        session_settings(client, lock_timeout)
-            .await
-            .map_err(|e| err(None, e))?;
-        let tx = client.transaction().await.map_err(|e| err(None, e))?;
-        let mut failed = None;
-        for stmt in &statements {
-            let step = Step::Statement {
-                stmt,
-                retry: retries,
-            };
-            observer.before(file, step).await;
-            let result = tx.batch_execute(&stmt.text).await;
-            observer.after(file, step, result.as_ref().err()).await;
-            if let Err(e) = result {
-                failed = Some((line_of(stmt, &e), e));
-                break;
-            }
-        }
-        if let Some((line, e)) = failed {
-            let _ = tx.rollback().await;
-            if is_lock_timeout(&e) && retries < LOCK_RETRIES {
-                retries += 1;
-                backoff(file, line, retries, lock_timeout).await;
-                continue;
-            }
-            return Err(err(Some(line), e));
-        }
-        observer.before(file, Step::Commit).await;
-        let committed = match history::record(&tx, history_table, file).await {
-            Ok(()) => tx.commit().await,
-            Err(e) => Err(e),
-        };
-        observer
-            .after(file, Step::Commit, committed.as_ref().err())
-            .await;
-        return committed.map_err(|e| err(None, e));
-    }
+    observer: &'a dyn Observer,
 }
 
-/// One statement at a time, each committed on its own (what `CREATE INDEX
-/// CONCURRENTLY` needs), repairing INVALID indexes first; then the history row.
-async fn run_no_transaction(
-    client: &mut Client,
-    file: &MigrationFile,
-    history_table: &str,
-    lock_timeout: Duration,
-    observer: &dyn Observer,
-) -> std::result::Result<(), StatementError> {
-    session_settings(client, lock_timeout)
-        .await
-        .map_err(|e| StatementError {
-            line: None,
-            error: e,
-            partial: false,
-            retries: 0,
-            left_invalid: None,
-        })?;
-    for (index, stmt) in guard::statements(&file.sql).iter().enumerate() {
+impl FileRun<'_> {
+    /// The whole file in one transaction, statement by statement, then the history row.
+    /// A lock timeout rolls everything back and retries the file.
+    async fn transactional(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
+        let statements = guard::statements(&self.file.sql);
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
-                line: Some(line),
+                line,
                 error,
-                partial: index > 0,
+                partial: false,
                 retries,
                 left_invalid: None,
             };
-            let attempt = async {
-                if let Some(target) = concurrent_index_target(&stmt.text) {
-                    drop_invalid_index(client, file, stmt, &target).await?;
+            session_settings(client, self.lock_timeout)
+                .await
+                .map_err(|e| err(None, e))?;
+            let tx = client.transaction().await.map_err(|e| err(None, e))?;
+            let mut failed = None;
+            for stmt in &statements {
+                if let Err(e) = execute_observed(&tx, self.observer, self.file, stmt, retries).await
+                {
+                    failed = Some((line_of(stmt, &e), e));
+                    break;
                 }
-                let step = Step::Statement {
-                    stmt,
-                    retry: retries,
-                };
-                observer.before(file, step).await;
-                let result = client.batch_execute(&stmt.text).await;
-                observer.after(file, step, result.as_ref().err()).await;
-                result
-            };
-            match attempt.await {
-                Ok(()) => break,
-                Err(e) if is_lock_timeout(&e) && retries < LOCK_RETRIES => {
+            }
+            if let Some((line, e)) = failed {
+                let _ = tx.rollback().await;
+                if is_lock_timeout(&e) && retries < LOCK_RETRIES {
                     retries += 1;
-                    backoff(file, line_of(stmt, &e), retries, lock_timeout).await;
+                    backoff(self.file, line, retries, self.lock_timeout).await;
+                    continue;
                 }
-                Err(e) => {
-                    let left_invalid = invalid_index_left(client, &stmt.text).await;
-                    return Err(StatementError {
-                        left_invalid,
-                        ..err(line_of(stmt, &e), e)
-                    });
+                return Err(err(Some(line), e));
+            }
+            self.observer.before(self.file, Step::Commit).await;
+            let committed = match history::record(&tx, self.history_table, self.file).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => Err(e),
+            };
+            self.observer
+                .after(self.file, Step::Commit, committed.as_ref().err())
+                .await;
+            return committed.map_err(|e| err(None, e));
+        }
+    }
+
+    /// One statement at a time, each committed on its own (what `CREATE INDEX
+    /// CONCURRENTLY` needs), repairing INVALID indexes first; then the history row.
+    async fn no_transaction(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
+        session_settings(client, self.lock_timeout)
+            .await
+            .map_err(|e| StatementError::new(None, e))?;
+        for (index, stmt) in guard::statements(&self.file.sql).iter().enumerate() {
+            let mut retries = 0;
+            loop {
+                let err = |line, error| StatementError {
+                    line: Some(line),
+                    error,
+                    partial: index > 0,
+                    retries,
+                    left_invalid: None,
+                };
+                let attempt = async {
+                    if let Some(target) = concurrent_index_target(&stmt.text) {
+                        drop_invalid_index(client, self.file, stmt, &target).await?;
+                    }
+                    execute_observed(&*client, self.observer, self.file, stmt, retries).await
+                };
+                match attempt.await {
+                    Ok(()) => break,
+                    Err(e) if is_lock_timeout(&e) && retries < LOCK_RETRIES => {
+                        retries += 1;
+                        backoff(self.file, line_of(stmt, &e), retries, self.lock_timeout).await;
+                    }
+                    Err(e) => {
+                        let left_invalid = invalid_index_left(client, &stmt.text).await;
+                        return Err(StatementError {
+                            left_invalid,
+                            ..err(line_of(stmt, &e), e)
+                        });
+                    }
                 }
             }
         }
-    }
-    let tx = client.transaction().await;
-    let result = match tx {
-        Ok(tx) => match history::record(&tx, history_table, file).await {
-            Ok(()) => tx.commit().await,
+        let tx = client.transaction().await;
+        let result = match tx {
+            Ok(tx) => match history::record(&tx, self.history_table, self.file).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    result.map_err(|error| StatementError {
-        line: None,
-        error,
-        partial: true,
-        retries: 0,
-        left_invalid: None,
-    })
+        };
+        result.map_err(|error| StatementError {
+            partial: true,
+            ..StatementError::new(None, error)
+        })
+    }
+}
+
+/// Run one statement of `file` (attempt `retry + 1`), shown to `observer` before and after.
+async fn execute_observed(
+    client: &impl GenericClient,
+    observer: &dyn Observer,
+    file: &MigrationFile,
+    stmt: &Statement,
+    retry: u32,
+) -> std::result::Result<(), tokio_postgres::Error> {
+    let step = Step::Statement { stmt, retry };
+    observer.before(file, step).await;
+    let result = client.batch_execute(&stmt.text).await;
+    observer.after(file, step, result.as_ref().err()).await;
+    result
 }
 
 /// Index name and table of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name
