@@ -108,6 +108,7 @@ impl Render for Created {
 mod tests {
     use super::*;
     use crate::migrate::{AppliedMigration, Layout, Mode, Planned, State, StatusRow, Version};
+    use crate::report::testing::assert_contains;
     use crate::report::to_string;
 
     fn status() -> MigrationStatus {
@@ -145,7 +146,7 @@ mod tests {
             md.starts_with("| version | name | state | applied_on |"),
             "{md}"
         );
-        assert!(md.contains("| 2 | two | pending | - |"), "{md}");
+        assert_contains(&md, &["| 2 | two | pending | - |"]);
         let json: serde_json::Value = serde_json::from_str(&to_string(&s, Format::Json)).unwrap();
         assert_eq!(
             json,
@@ -189,7 +190,7 @@ mod tests {
             "{table}"
         );
         let md = to_string(&run, Format::Markdown);
-        assert!(md.contains("| 4 | idx | no-transaction | 12 |"), "{md}");
+        assert_contains(&md, &["| 4 | idx | no-transaction | 12 |"]);
         let json: serde_json::Value = serde_json::from_str(&to_string(&run, Format::Json)).unwrap();
         assert_eq!(
             json,

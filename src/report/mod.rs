@@ -135,6 +135,17 @@ pub fn render_rows_within(
     }
 }
 
+/// What report tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Asserts that `out` contains each of `parts`, showing `out` when one is missing.
+    pub fn assert_contains(out: &str, parts: &[&str]) {
+        for part in parts {
+            assert!(out.contains(part), "{part:?} missing from:\n{out}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
