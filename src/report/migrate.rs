@@ -7,11 +7,21 @@ use std::io::{self, Write};
 use serde_json::json;
 
 use super::{render_rows, Format, Render};
-use crate::migrate::{past_target, version_label, Applied, Created, DryRun, MigrationStatus};
+use crate::migrate::{
+    past_target, version_label, Applied, Created, DryRun, MigrationStatus, Version,
+};
 
 fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
     let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     writeln!(out, "{text}")
+}
+
+/// A table row about one migration: its version and name, then `more`.
+fn migration_row<const N: usize>(version: Version, name: &str, more: [String; N]) -> Vec<String> {
+    [version.to_string(), name.to_string()]
+        .into_iter()
+        .chain(more)
+        .collect()
 }
 
 impl Render for MigrationStatus {
@@ -23,12 +33,8 @@ impl Render for MigrationStatus {
             .rows
             .iter()
             .map(|r| {
-                vec![
-                    r.version.to_string(),
-                    r.name.clone(),
-                    r.state.to_string(),
-                    r.applied_on.clone().unwrap_or_else(|| "-".into()),
-                ]
+                let applied_on = r.applied_on.clone().unwrap_or_else(|| "-".into());
+                migration_row(r.version, &r.name, [r.state.to_string(), applied_on])
             })
             .collect();
         out.write_all(
@@ -56,14 +62,7 @@ impl Render for Applied {
         let cells: Vec<Vec<String>> = self
             .applied
             .iter()
-            .map(|m| {
-                vec![
-                    m.version.to_string(),
-                    m.name.clone(),
-                    m.mode.clone(),
-                    m.ms.to_string(),
-                ]
-            })
+            .map(|m| migration_row(m.version, &m.name, [m.mode.clone(), m.ms.to_string()]))
             .collect();
         out.write_all(render_rows(format, &["version", "name", "mode", "ms"], &cells).as_bytes())
     }
@@ -89,7 +88,7 @@ impl Render for DryRun {
         let cells: Vec<Vec<String>> = self
             .would_apply
             .iter()
-            .map(|m| vec![m.version.to_string(), m.name.clone(), m.mode.clone()])
+            .map(|m| migration_row(m.version, &m.name, [m.mode.clone()]))
             .collect();
         out.write_all(render_rows(format, &["version", "name", "mode"], &cells).as_bytes())
     }
