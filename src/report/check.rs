@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use crate::check::rule::{Finding, Severity};
 use crate::check::Findings;
-use crate::report::{render_rows, Format, Render};
+use crate::report::{render_rows, write_json, Format, Render};
 
 /// `Findings` with what the reader asked to see besides them.
 #[derive(Debug, Clone, Copy)]
@@ -22,10 +22,7 @@ impl Render for CheckReport<'_> {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         let result = self.findings;
         match format {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, result)?;
-                writeln!(out)
-            }
+            Format::Json => write_json(out, result),
             Format::Markdown => {
                 writeln!(out, "### dbkit check\n")?;
                 if result.findings.is_empty() {

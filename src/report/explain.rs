@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{render_rows_within, table_width, Format, Render};
+use super::{render_rows_within, table_width, write_json, Format, Render};
 use crate::explain::compare::DiffRow;
 use crate::explain::plan::render_tree;
 use crate::explain::rules::{count, Rule, Severity};
@@ -26,10 +26,7 @@ pub fn render_within(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
-            writeln!(out)
-        }
+        Format::Json => write_json(out, report),
         Format::Markdown => markdown(report, out),
         Format::Table => table(report, width, out),
     }

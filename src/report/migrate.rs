@@ -6,15 +6,10 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::{render_rows, Format, Render};
+use super::{render_rows, write_json, Format, Render};
 use crate::migrate::{
     past_target, version_label, Applied, Created, DryRun, MigrationStatus, Version,
 };
-
-fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-    writeln!(out, "{text}")
-}
 
 /// A table row about one migration: its version and name, then `more`.
 fn migration_row<const N: usize>(version: Version, name: &str, more: [String; N]) -> Vec<String> {
@@ -27,7 +22,7 @@ fn migration_row<const N: usize>(version: Version, name: &str, more: [String; N]
 impl Render for MigrationStatus {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(out, &self.rows);
+            return write_json(out, &self.rows);
         }
         let cells: Vec<Vec<String>> = self
             .rows
@@ -46,7 +41,7 @@ impl Render for MigrationStatus {
 impl Render for Applied {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(
+            return write_json(
                 out,
                 &json!({"applied": self.applied, "version": self.version()}),
             );
@@ -71,7 +66,7 @@ impl Render for Applied {
 impl Render for DryRun {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(
+            return write_json(
                 out,
                 &json!({"dry_run": true, "version": self.current, "would_apply": self.would_apply}),
             );
@@ -97,7 +92,7 @@ impl Render for DryRun {
 impl Render for Created {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match format {
-            Format::Json => json_line(out, self),
+            Format::Json => write_json(out, self),
             Format::Table | Format::Markdown => writeln!(out, "{}", self.path.display()),
         }
     }

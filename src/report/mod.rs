@@ -33,6 +33,12 @@ pub trait Render {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// Write `value` as pretty JSON and a newline: the JSON format of every result.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
 /// Render `result` into a string (tests, and results embedded in others).
 pub fn to_string(result: &dyn Render, format: Format) -> String {
     let mut out = Vec::new();

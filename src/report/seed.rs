@@ -4,14 +4,13 @@
 
 use std::io::{self, Write};
 
-use super::{render_rows, Format, Render};
+use super::{render_rows, write_json, Format, Render};
 use crate::seed::{SeedSummary, Table};
 
 impl Render for SeedSummary {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            serde_json::to_writer_pretty(&mut *out, self)?;
-            return writeln!(out);
+            return write_json(out, self);
         }
         let mut rows: Vec<Vec<String>> = Table::ALL
             .iter()

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{render_rows, Format, Render};
+use super::{render_rows, write_json, Format, Render};
 use crate::check::isolation::tenancy::{Derivation, Kind, Tenancy};
 
 fn derivation(d: &Derivation) -> String {
@@ -83,10 +83,7 @@ const HEADERS: &[&str] = &["table", "kind", "tenant", "source"];
 impl Render for Tenancy {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match format {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, self)?;
-                writeln!(out)
-            }
+            Format::Json => write_json(out, self),
             Format::Markdown => {
                 writeln!(out, "### dbkit tenancy\n")?;
                 for line in summary(self) {
