@@ -403,7 +403,7 @@ mod tests {
     use crate::explain::compare;
     use crate::explain::model::Setting;
     use crate::explain::rules::{check_plan, fixtures, PlanContext, Role, Thresholds};
-    use crate::report::testing::assert_contains;
+    use crate::report::testing::{assert_contains, assert_has_keys};
 
     fn run(phase: Phase, role: Role, fixture: &str) -> Run {
         let plan = fixtures::plan(fixture);
@@ -514,17 +514,18 @@ mod tests {
     fn json_has_the_design_fields() {
         let value: serde_json::Value = serde_json::from_str(&rendered(Format::Json)).unwrap();
         let first = &value["runs"][0];
-        for key in [
-            "query",
-            "phase",
-            "role",
-            "execution_ms",
-            "buffers",
-            "seq_scans",
-            "findings",
-        ] {
-            assert!(first.get(key).is_some(), "{key} missing: {first}");
-        }
+        assert_has_keys(
+            first,
+            &[
+                "query",
+                "phase",
+                "role",
+                "execution_ms",
+                "buffers",
+                "seq_scans",
+                "findings",
+            ],
+        );
         assert_eq!(first["phase"], "before");
         assert_eq!(first["role"], "service");
         assert_eq!(first["seq_scans"][0], "appointments");

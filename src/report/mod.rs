@@ -150,19 +150,28 @@ pub(crate) mod testing {
             assert!(out.contains(part), "{part:?} missing from:\n{out}");
         }
     }
+
+    /// Asserts that the JSON object `value` has each of `keys`.
+    pub fn assert_has_keys(value: &serde_json::Value, keys: &[&str]) {
+        for key in keys {
+            assert!(value.get(key).is_some(), "{key} missing: {value}");
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `render_rows` of a single row.
+    fn one_row(format: Format, headers: &[&str], row: &[&str]) -> String {
+        let row = row.iter().map(|c| c.to_string()).collect();
+        render_rows(format, headers, &[row])
+    }
+
     #[test]
     fn markdown_escapes_pipes() {
-        let out = render_rows(
-            Format::Markdown,
-            &["a", "b"],
-            &[vec!["x|y".into(), "z".into()]],
-        );
+        let out = one_row(Format::Markdown, &["a", "b"], &["x|y", "z"]);
         assert_eq!(out, "| a | b |\n|---|---|\n| x\\|y | z |\n");
     }
 
@@ -178,21 +187,13 @@ mod tests {
         for line in out.lines() {
             assert!(line.chars().count() <= 100, "{line}");
         }
-        let md = render_rows(
-            Format::Markdown,
-            &["query", "message"],
-            &[vec!["q".into(), long.clone()]],
-        );
+        let md = one_row(Format::Markdown, &["query", "message"], &["q", &long]);
         assert!(md.contains(long.trim_end()), "markdown keeps the full text");
     }
 
     #[test]
     fn table_has_headers_and_cells() {
-        let out = render_rows(
-            Format::Table,
-            &["version", "state"],
-            &[vec!["1".into(), "applied".into()]],
-        );
+        let out = one_row(Format::Table, &["version", "state"], &["1", "applied"]);
         assert!(out.contains("version") && out.contains("applied"), "{out}");
     }
 }
