@@ -6,27 +6,28 @@ use super::{table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    match ast {
-        Ast::Drop {
-            object_type: ObjectType::Table,
-            names,
-            ..
-        } => names
-            .iter()
-            .filter(|n| ctx.existed_before(n))
-            .map(|n| {
-                let table = table_key(n);
-                Violation {
-                    rule: Rule::BanDropTable,
-                    object: table.clone(),
-                    message: format!(
-                        "dropping table {table} loses its data and breaks clients that use it"
-                    ),
-                }
-            })
-            .collect(),
-        _ => vec![],
-    }
+    let Ast::Drop {
+        object_type: ObjectType::Table,
+        names,
+        ..
+    } = ast
+    else {
+        return vec![];
+    };
+    names
+        .iter()
+        .filter(|n| ctx.existed_before(n))
+        .map(|n| {
+            let table = table_key(n);
+            Violation {
+                rule: Rule::BanDropTable,
+                object: table.clone(),
+                message: format!(
+                    "dropping table {table} loses its data and breaks clients that use it"
+                ),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
