@@ -143,7 +143,7 @@ pub enum Step<'a> {
 
 /// Watches each step of a run, before it starts and after it ends (with its error):
 /// `dbkit rehearse` measures locks and traffic per statement through it. `migrate`
-/// runs with an observer that does nothing.
+/// runs without one.
 pub trait Observer: Send + Sync {
     fn before<'a>(&'a self, file: &'a MigrationFile, step: Step<'a>) -> BoxFuture<'a, ()>;
     fn after<'a>(
@@ -154,29 +154,18 @@ pub trait Observer: Send + Sync {
     ) -> BoxFuture<'a, ()>;
 }
 
-struct Unobserved;
-
-impl Observer for Unobserved {
-    fn before<'a>(&'a self, _: &'a MigrationFile, _: Step<'a>) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    fn after<'a>(
-        &'a self,
-        _: &'a MigrationFile,
-        _: Step<'a>,
-        _: Option<&'a tokio_postgres::Error>,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-}
-
 /// Apply the pending migrations of `set` under the advisory lock.
 pub async fn migrate(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
 ) -> std::result::Result<Applied, Partial> {
-    migrate_observed(client, set, opts, &Unobserved).await
+    let run = Run {
+        set,
+        opts,
+        observer: None,
+    };
+    run.apply(client).await
 }
 
 /// `migrate`, showing each step to `observer`.
@@ -189,20 +178,9 @@ pub async fn migrate_observed(
     let run = Run {
         set,
         opts,
-        observer,
+        observer: Some(observer),
     };
-    let fail = |error| run.fail(error);
-    session_settings(client, opts.lock_timeout)
-        .await
-        .context("cannot set lock_timeout for the migration session")
-        .map_err(fail)?;
-    acquire_lock(client, opts.lock_wait).await.map_err(fail)?;
-    let result = run.locked(client).await;
-    // Released on disconnect anyway; an error here changes nothing for the caller.
-    let _ = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
-        .await;
-    result
+    run.apply(client).await
 }
 
 /// One run: what it applies, how, and who watches.
@@ -210,10 +188,28 @@ pub async fn migrate_observed(
 struct Run<'a> {
     set: &'a MigrationSet,
     opts: &'a ApplyOptions,
-    observer: &'a dyn Observer,
+    observer: Option<&'a dyn Observer>,
 }
 
 impl Run<'_> {
+    /// The run: session settings, the advisory lock, the pending files, the unlock.
+    async fn apply(&self, client: &mut Client) -> std::result::Result<Applied, Partial> {
+        let fail = |error| self.fail(error);
+        session_settings(client, self.opts.lock_timeout)
+            .await
+            .context("cannot set lock_timeout for the migration session")
+            .map_err(fail)?;
+        acquire_lock(client, self.opts.lock_wait)
+            .await
+            .map_err(fail)?;
+        let result = self.locked(client).await;
+        // Released on disconnect anyway; an error here changes nothing for the caller.
+        let _ = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+            .await;
+        result
+    }
+
     /// How the run fails before it applied anything.
     fn fail(&self, error: anyhow::Error) -> Partial {
         Partial {
@@ -367,10 +363,38 @@ struct FileRun<'a> {
     file: &'a MigrationFile,
     history_table: &'a str,
     lock_timeout: Duration,
-    observer: &'a dyn Observer,
+    observer: Option<&'a dyn Observer>,
 }
 
 impl FileRun<'_> {
+    /// Show the observer, if any, `step` about to run.
+    async fn before(&self, step: Step<'_>) {
+        if let Some(observer) = self.observer {
+            observer.before(self.file, step).await;
+        }
+    }
+
+    /// Show the observer, if any, `step` ended (with its error).
+    async fn after(&self, step: Step<'_>, error: Option<&tokio_postgres::Error>) {
+        if let Some(observer) = self.observer {
+            observer.after(self.file, step, error).await;
+        }
+    }
+
+    /// Run one statement (attempt `retry + 1`), shown to the observer before and after.
+    async fn execute(
+        &self,
+        client: &impl GenericClient,
+        stmt: &Statement,
+        retry: u32,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let step = Step::Statement { stmt, retry };
+        self.before(step).await;
+        let result = client.batch_execute(&stmt.text).await;
+        self.after(step, result.as_ref().err()).await;
+        result
+    }
+
     /// The whole file in one transaction, statement by statement, then the history row.
     /// A lock timeout rolls everything back and retries the file.
     async fn transactional(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
@@ -390,8 +414,7 @@ impl FileRun<'_> {
             let tx = client.transaction().await.map_err(|e| err(None, e))?;
             let mut failed = None;
             for stmt in &statements {
-                if let Err(e) = execute_observed(&tx, self.observer, self.file, stmt, retries).await
-                {
+                if let Err(e) = self.execute(&tx, stmt, retries).await {
                     failed = Some((line_of(stmt, &e), e));
                     break;
                 }
@@ -405,14 +428,12 @@ impl FileRun<'_> {
                 }
                 return Err(err(Some(line), e));
             }
-            self.observer.before(self.file, Step::Commit).await;
+            self.before(Step::Commit).await;
             let committed = match history::record(&tx, self.history_table, self.file).await {
                 Ok(()) => tx.commit().await,
                 Err(e) => Err(e),
             };
-            self.observer
-                .after(self.file, Step::Commit, committed.as_ref().err())
-                .await;
+            self.after(Step::Commit, committed.as_ref().err()).await;
             return committed.map_err(|e| err(None, e));
         }
     }
@@ -437,7 +458,7 @@ impl FileRun<'_> {
                     if let Some(target) = concurrent_index_target(&stmt.text) {
                         drop_invalid_index(client, self.file, stmt, &target).await?;
                     }
-                    execute_observed(&*client, self.observer, self.file, stmt, retries).await
+                    self.execute(&*client, stmt, retries).await
                 };
                 match attempt.await {
                     Ok(()) => break,
@@ -468,21 +489,6 @@ impl FileRun<'_> {
             ..StatementError::new(None, error)
         })
     }
-}
-
-/// Run one statement of `file` (attempt `retry + 1`), shown to `observer` before and after.
-async fn execute_observed(
-    client: &impl GenericClient,
-    observer: &dyn Observer,
-    file: &MigrationFile,
-    stmt: &Statement,
-    retry: u32,
-) -> std::result::Result<(), tokio_postgres::Error> {
-    let step = Step::Statement { stmt, retry };
-    observer.before(file, step).await;
-    let result = client.batch_execute(&stmt.text).await;
-    observer.after(file, step, result.as_ref().err()).await;
-    result
 }
 
 /// Index name and table of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name
