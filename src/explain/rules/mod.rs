@@ -172,6 +172,13 @@ pub(crate) mod fixtures {
         findings_with(rule, name, Role::Service, &Thresholds::default())
     }
 
+    /// The one finding `rule` makes in the captured plan `name` (service role, defaults).
+    pub fn only_finding(rule: fn(&PlanContext) -> Vec<Finding>, name: &str) -> Finding {
+        let mut found = findings(rule, name);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        found.remove(0)
+    }
+
     /// What `rule` finds in the captured plan `name` run as `role` under `thresholds`.
     pub fn findings_with(
         rule: fn(&PlanContext) -> Vec<Finding>,

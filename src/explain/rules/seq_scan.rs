@@ -65,15 +65,12 @@ mod tests {
 
     #[test]
     fn flags_the_conflict_check_scan_before_indexes() {
-        let found = fixtures::findings(check, "provider_conflict_check_v3_service");
-        assert_eq!(found.len(), 1, "{found:#?}");
-        assert_eq!(found[0].evidence.relation.as_deref(), Some("appointments"));
+        let found = fixtures::only_finding(check, "provider_conflict_check_v3_service");
+        assert_eq!(found.evidence.relation.as_deref(), Some("appointments"));
         assert!(
-            found[0]
-                .message
-                .starts_with("Seq Scan on appointments read"),
+            found.message.starts_with("Seq Scan on appointments read"),
             "{}",
-            found[0].message
+            found.message
         );
     }
 
