@@ -11,10 +11,7 @@ use crate::rehearse::{LockTaken, MigrationRehearsal, Rehearsal, StatementRehears
 impl Render for Rehearsal {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match format {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, self)?;
-                writeln!(out)
-            }
+            Format::Json => super::write_json(out, self),
             Format::Table => table(self, out),
             Format::Markdown => markdown(self, out),
         }
@@ -282,6 +279,7 @@ fn markdown(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
 mod tests {
     use super::*;
     use crate::rehearse::{Baseline, Finding, Traffic};
+    use crate::report::testing::assert_contains;
 
     fn statement(line: Option<usize>, sql: &str, mode: &str, max_ms: f64) -> StatementRehearsal {
         StatementRehearsal {
@@ -377,30 +375,22 @@ mod tests {
             text.starts_with("rehearsal V3 → V6, 5 orgs, 5 booking clients"),
             "{text}"
         );
-        assert!(text.contains("V4:14"), "{text}");
-        assert!(text.contains("ShareUpdateExclusive appointments"), "{text}");
-        assert!(
-            text.contains("RowExclusive refinery_schema_history"),
-            "a long name is not cut: {text}"
-        );
-        assert!(text.contains("V6 commit"), "{text}");
-        assert!(
-            text.contains("\nV4:14   CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx ON"),
-            "the statements under the table: {text}"
-        );
-        assert!(text.contains("FAIL"), "{text}");
-        assert!(
-            text.contains("FAILED V6__no_double_booking.sql:9: AccessExclusiveLock"),
-            "{text}"
-        );
-        assert!(text.contains("safer: no lock-free way exists"), "{text}");
-        assert!(
-            text.contains("lab cache: seeded database reused dbkit_cache_0123"),
-            "{text}"
-        );
-        assert!(
-            text.contains("verdict: 1 statement(s) over budget"),
-            "{text}"
+        assert_contains(
+            &text,
+            &[
+                "V4:14",
+                "ShareUpdateExclusive appointments",
+                // A long name is not cut.
+                "RowExclusive refinery_schema_history",
+                "V6 commit",
+                // The statements under the table.
+                "\nV4:14   CREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_provider_time_idx ON",
+                "FAIL",
+                "FAILED V6__no_double_booking.sql:9: AccessExclusiveLock",
+                "safer: no lock-free way exists",
+                "lab cache: seeded database reused dbkit_cache_0123",
+                "verdict: 1 statement(s) over budget",
+            ],
         );
         let table: Vec<&str> = text
             .lines()
@@ -416,20 +406,16 @@ mod tests {
     fn markdown_has_one_row_per_migration_then_the_statements() {
         let md = crate::report::to_string(&rehearsal(), Format::Markdown);
         assert!(md.starts_with("### dbkit rehearsal V3 → V6"), "{md}");
-        assert!(
-            md.contains("| V4__appointment_indexes | ShareUpdateExclusiveLock on public.appointments | 1234 | 12 | ok |"),
-            "{md}"
+        assert_contains(
+            &md,
+            &[
+                "| V4__appointment_indexes | ShareUpdateExclusiveLock on public.appointments | 1234 | 12 | ok |",
+                "| V6__no_double_booking | AccessExclusiveLock on public.appointments | 2469 | 2600 | FAIL |",
+                "#### Statements",
+                "| V6:9 | `ALTER TABLE appointments ADD CONSTRAINT",
+                "- FAILED V6__no_double_booking.sql:9",
+            ],
         );
-        assert!(
-            md.contains("| V6__no_double_booking | AccessExclusiveLock on public.appointments | 2469 | 2600 | FAIL |"),
-            "{md}"
-        );
-        assert!(md.contains("#### Statements"), "{md}");
-        assert!(
-            md.contains("| V6:9 | `ALTER TABLE appointments ADD CONSTRAINT"),
-            "{md}"
-        );
-        assert!(md.contains("- FAILED V6__no_double_booking.sql:9"), "{md}");
     }
 
     #[test]
@@ -507,16 +493,17 @@ mod tests {
         for format in [Format::Table, Format::Markdown] {
             let text = crate::report::to_string(&r, format);
             // What was measured before it, the failure, its recipe, what never ran.
-            for expected in [
-                "V4:14",
-                "V6:4",
-                "FAILED V6__lock_order.sql:4: failed under the booking traffic: deadlock detected (SQLSTATE 40P01)",
-                "safer: take the locks in a fixed order",
-                "not rehearsed (an earlier migration failed): V7__later.sql",
-                "verdict: V6 failed under traffic; 1 finding(s)",
-            ] {
-                assert!(text.contains(expected), "{expected}: {text}");
-            }
+            assert_contains(
+                &text,
+                &[
+                    "V4:14",
+                    "V6:4",
+                    "FAILED V6__lock_order.sql:4: failed under the booking traffic: deadlock detected (SQLSTATE 40P01)",
+                    "safer: take the locks in a fixed order",
+                    "not rehearsed (an earlier migration failed): V7__later.sql",
+                    "verdict: V6 failed under traffic; 1 finding(s)",
+                ],
+            );
         }
         let v: serde_json::Value =
             serde_json::from_str(&crate::report::to_string(&r, Format::Json)).unwrap();
