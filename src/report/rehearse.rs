@@ -110,7 +110,6 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
                 "step",
                 "ms",
                 "worst lock",
-                "on",
                 "reqs",
                 "err",
                 "max",
@@ -397,9 +396,17 @@ mod tests {
             .filter(|l| l.starts_with(['┌', '│', '├', '└']))
             .collect();
         assert!(!table.is_empty());
-        for line in table {
+        let columns = |l: &str| l.matches('│').count();
+        for line in &table {
             assert!(line.chars().count() <= 100, "too wide: {line}");
         }
+        assert!(
+            table
+                .iter()
+                .filter(|l| l.starts_with('│'))
+                .all(|l| columns(l) == 9),
+            "8 columns, header and rows alike: {text}"
+        );
     }
 
     #[test]
