@@ -3,7 +3,8 @@
 //! forced collisions are counted as "slot taken" with zero overlaps; killing the
 //! bench's connections mid-run is exit 2 with the completed rows cleaned up; another
 //! writer during the run does not fail it (a live database); SIGTERM stops and cleans
-//! up like Ctrl-C; absurd durations and a NaN budget are usage errors.
+//! up like Ctrl-C; absurd durations and a NaN budget are usage errors; `--before`
+//! reuses the lab's templates on a second run.
 
 mod common;
 
@@ -290,6 +291,55 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
     assert_eq!(v["after"]["own_rows_left"], 0);
     // The target database was not touched.
     assert_eq!(row_counts(&db), before);
+}
+
+/// `bench --before` builds through the lab and its cache, as `explain --before` does:
+/// with `--cache` (the test cluster is a URL target) the first run stores the seeded
+/// database at V3 and the migrated head as templates, a second run clones both.
+#[test]
+fn a_second_before_run_reuses_the_lab_templates() {
+    let db = seeded_db();
+    let run = || -> Value {
+        let out = dbkit()
+            .args([
+                "bench",
+                "--format",
+                "json",
+                "--database-url",
+                &db.url_string(),
+            ])
+            .args(["--before", "3", "--orgs", "1", "--cache"])
+            .args(["--concurrency", "1", "--requests", "10"])
+            .timeout(Duration::from_secs(300))
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).expect("bench JSON")
+    };
+    let (first, second) = (run(), run());
+    let cache = |v: &Value, side: &str| v["lab_cache"][side].as_str().unwrap_or("").to_string();
+    for side in ["seeded", "head"] {
+        let stored = cache(&first, side);
+        let template = stored.strip_prefix("stored ").unwrap_or_else(|| {
+            panic!(
+                "the first run stores the {side} template: {}",
+                first["lab_cache"]
+            )
+        });
+        assert!(template.starts_with("dbkit_cache_"), "{stored}");
+        assert_eq!(
+            cache(&second, side),
+            format!("reused {template}"),
+            "the second run clones the {side} template"
+        );
+    }
+    assert_eq!(second["after"]["own_rows_left"], 0);
+    dbkit()
+        .args(["db", "prune-cache", "--database-url", &db.url_string()])
+        .assert()
+        .success();
 }
 
 #[test]
