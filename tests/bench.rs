@@ -249,10 +249,9 @@ fn cleanup_removes_rows_of_crashed_runs_only() {
     assert_eq!(row_counts(&db), before);
 }
 
-#[test]
-fn before_compares_v3_with_head_on_a_scratch_database() {
-    let db = seeded_db();
-    let before = row_counts(&db);
+/// `bench --before 3 --orgs 1` and `args` on `db`, as JSON (stderr carries the lab's
+/// notes, so it is not checked here).
+fn before_json(db: &TestDb, args: &[&str]) -> Value {
     let out = dbkit()
         .args([
             "bench",
@@ -261,23 +260,22 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
             "--database-url",
             &db.url_string(),
         ])
-        .args([
-            "--before",
-            "3",
-            "--orgs",
-            "1",
-            "--concurrency",
-            "2",
-            "--requests",
-            "40",
-        ])
+        .args(["--before", "3", "--orgs", "1"])
+        .args(args)
         .timeout(Duration::from_secs(300))
         .assert()
         .success()
         .get_output()
         .stdout
         .clone();
-    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    serde_json::from_slice(&out).expect("bench --before JSON")
+}
+
+#[test]
+fn before_compares_v3_with_head_on_a_scratch_database() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let v = before_json(&db, &["--concurrency", "2", "--requests", "40"]);
     assert_eq!(v["before_version"], 3);
     assert_eq!(v["after_version"], 6);
     let c = &v["comparison"][0];
@@ -299,25 +297,7 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
 #[test]
 fn a_second_before_run_reuses_the_lab_templates() {
     let db = seeded_db();
-    let run = || -> Value {
-        let out = dbkit()
-            .args([
-                "bench",
-                "--format",
-                "json",
-                "--database-url",
-                &db.url_string(),
-            ])
-            .args(["--before", "3", "--orgs", "1", "--cache"])
-            .args(["--concurrency", "1", "--requests", "10"])
-            .timeout(Duration::from_secs(300))
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        serde_json::from_slice(&out).expect("bench JSON")
-    };
+    let run = || before_json(&db, &["--cache", "--concurrency", "1", "--requests", "10"]);
     let (first, second) = (run(), run());
     let cache = |v: &Value, side: &str| v["lab_cache"][side].as_str().unwrap_or("").to_string();
     for side in ["seeded", "head"] {
