@@ -425,7 +425,14 @@ fn a_lost_connection_is_one_error_line_and_a_hint() {
 
 /// `explain --before` stopped by `signal` once `statement` runs on its scratch
 /// database: exit 2, no advice meant for a target database, the scratch database gone.
-fn stop_before_run(signal: nix::sys::signal::Signal, statement: &str, extra: &[&str]) {
+/// Stop `explain --before 3` with `signal` once a scratch database runs `statement`;
+/// `databases`: how many scratch databases the run must hold at that moment.
+fn stop_before_run(
+    signal: nix::sys::signal::Signal,
+    statement: &str,
+    extra: &[&str],
+    databases: i64,
+) {
     let target = common::fresh_db();
     let small = small_profile();
     let url = target.url_string();
@@ -442,6 +449,11 @@ fn stop_before_run(signal: nix::sys::signal::Signal, statement: &str, extra: &[&
     let mut child = spawn(&args);
     let scratch = format!("dbkit_scratch_explain_{}_%", child.id());
     wait_until(&mut child, statement, || busy(&scratch, statement));
+    assert_eq!(
+        databases_like(&scratch),
+        databases,
+        "scratch databases held"
+    );
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal).unwrap();
     let (code, stderr) = finish(child);
     assert_eq!(code, Some(2), "{stderr}");
@@ -463,7 +475,26 @@ fn stop_before_run(signal: nix::sys::signal::Signal, statement: &str, extra: &[&
 
 #[test]
 fn ctrl_c_while_seeding_the_scratch_database_drops_it_without_seed_advice() {
-    stop_before_run(nix::sys::signal::Signal::SIGINT, "COPY", &["--orgs", "500"]);
+    stop_before_run(
+        nix::sys::signal::Signal::SIGINT,
+        "COPY",
+        &["--orgs", "500"],
+        1,
+    );
+}
+
+/// With the cache, a cold run explains at V on a clone while the lab migrates on:
+/// a stop then has two scratch databases to drop.
+#[test]
+fn sigterm_while_explaining_beside_the_head_build_drops_both_databases() {
+    stop_before_run(
+        nix::sys::signal::Signal::SIGTERM,
+        "EXPLAIN",
+        &[
+            "--cache", "--seed", "7341", "--orgs", "3", "--runs", "100000", "--budget", "10m",
+        ],
+        2,
+    );
 }
 
 #[test]
@@ -472,5 +503,6 @@ fn sigterm_while_explaining_drops_the_scratch_database() {
         nix::sys::signal::Signal::SIGTERM,
         "EXPLAIN",
         &["--orgs", "3", "--runs", "100000", "--budget", "10m"],
+        1,
     );
 }

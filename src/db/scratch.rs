@@ -144,6 +144,11 @@ pub async fn drop_held() {
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
+        // Work abandoned because a stop signal arrived: left registered, so the
+        // command's cleanup (`drop_held`) drops it rather than leaving it behind.
+        if !self.settled && crate::signal::stopped().is_some() {
+            return;
+        }
         if !self.settled {
             release(&self.name);
             eprintln!(

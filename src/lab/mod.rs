@@ -203,11 +203,43 @@ impl Lab {
         Ok(built)
     }
 
+    /// A second lab holding what this one holds, cloned from the template `prepare`
+    /// stored (no session uses a template, so this lab stays usable meanwhile): two
+    /// steps that need the same starting point can then run side by side — explain's
+    /// "before" queries on this lab while the fork migrates on. None when the lab does
+    /// not cache or its template was not stored: then there is nothing to clone from
+    /// without stopping this lab's sessions, and the caller works sequentially.
+    pub async fn fork(&self, purpose: &str) -> Result<Option<Lab>> {
+        let Some(key) = self.cached_key() else {
+            return Ok(None);
+        };
+        let name = key.database_name();
+        let admin = connect(&self.server).await?;
+        if !cache::has_template(&admin, &name).await? {
+            return Ok(None);
+        }
+        let scratch = open_scratch(&self.server, purpose, Some(&name), &self.migrations)
+            .await
+            .with_context(|| format!("cannot clone the template {name}"))?;
+        Ok(Some(Lab {
+            scratch,
+            migrations: self.migrations.clone(),
+            version: self.version,
+            server: self.server.clone(),
+            policy: self.policy,
+            key: Some(key),
+        }))
+    }
+
+    fn cached_key(&self) -> Option<CacheKey> {
+        self.key.clone().filter(|_| self.policy == CachePolicy::On)
+    }
+
     /// Migrate on to `target` (None: the head) and ANALYZE, reusing a template of the
     /// result when the lab caches: on a hit the lab's database is replaced by a clone.
     /// The lab's URL may change: read it again afterwards.
     pub async fn migrate_on(&mut self, target: Option<Version>) -> Result<CacheUse> {
-        let Some(mut key) = self.key.clone().filter(|_| self.policy == CachePolicy::On) else {
+        let Some(mut key) = self.cached_key() else {
             self.migrate_to(target).await?;
             self.analyze().await?;
             return Ok(CacheUse::Off);
