@@ -386,6 +386,46 @@ fn queries_dir_replaces_the_embedded_catalog_and_a_broken_one_is_exit_2() {
         .stderr(predicates::str::contains("hint: bench needs catalog.yaml"));
 }
 
+/// The INSERT travels with its COMMIT: when the INSERT fails, that COMMIT rolls the
+/// aborted transaction back, and the one pooled connection is clean for the next
+/// booking. An INSERT that breaks a CHECK (`source = 'fax'`) fails every time: each
+/// failure must be its own 23514, never 25P02 ("current transaction is aborted"),
+/// which a connection left inside the failed transaction would give.
+#[test]
+fn a_failed_insert_is_rolled_back_by_its_pipelined_commit() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let dir = queries_copy();
+    let insert = dir.path().join("booking_insert.sql");
+    let text = std::fs::read_to_string(&insert).unwrap();
+    assert!(text.contains("'voice'"), "{text}");
+    std::fs::write(&insert, text.replace("'voice'", "'fax'")).unwrap();
+    let out = dbkit()
+        .args([
+            "bench",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(["--concurrency", "1", "--pool-size", "1", "--requests", "40"])
+        .args(["--queries", dir.path().to_str().unwrap()])
+        .timeout(Duration::from_secs(120))
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let report: Value = serde_json::from_slice(&out).expect("bench JSON");
+    let s = &report["scenarios"][0];
+    let failed = s["errors"].as_u64().unwrap();
+    assert!(failed > 0, "{report:#}");
+    assert_eq!(s["errors_by_sqlstate"]["23514"], failed, "{report:#}");
+    assert_eq!(s["booked"], 0);
+    assert_eq!(failed + s["slot_taken"].as_u64().unwrap(), 40);
+    assert_eq!(row_counts(&db), before);
+}
+
 fn bench_rows(db: &TestDb) -> i64 {
     db.query("SELECT count(*) FROM appointments WHERE notes LIKE 'dbkit-bench%'")[0].get(0)
 }
