@@ -34,6 +34,9 @@ impl From<ScenarioArg> for Scenario {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
+)]
 pub struct BenchArgs {
     /// Load shape from the phase-6 report (default: all).
     #[arg(long, value_enum, conflicts_with_all = ["concurrency", "duration", "requests"])]

@@ -5,6 +5,9 @@ use clap::Args;
 use super::MigrationSourceOpts;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6"
+)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub source: MigrationSourceOpts,

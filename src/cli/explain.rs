@@ -11,6 +11,9 @@ use super::{at_least_one, parse_duration, MigrationSourceOpts};
 use crate::explain::FailOn;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
+)]
 pub struct ExplainArgs {
     /// Directory with catalog.yaml and one .sql file per query (default: ./queries, or
     /// the shipped booking queries when it does not exist).

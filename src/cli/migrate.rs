@@ -27,6 +27,9 @@ impl MigrationSourceOpts {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
+)]
 pub struct MigrateArgs {
     #[command(subcommand)]
     pub action: Option<MigrateAction>,
@@ -56,6 +59,9 @@ pub enum MigrateAction {
 }
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
+)]
 pub struct NewArgs {
     /// snake_case name of the change, e.g. add_reminders_table.
     pub name: String,

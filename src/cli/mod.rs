@@ -83,32 +83,17 @@ pub enum Command {
     #[command(after_help = "Example:\n  dbkit db start && dbkit db url")]
     Db(db::DbArgs),
     /// Apply pending migrations (advisory-locked, lock_timeout guarded), or show their status.
-    #[command(
-        after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json"
-    )]
     Migrate(MigrateArgs),
     /// Fill a migrated database with realistic, deterministic multi-tenant rows (binary COPY).
-    #[command(
-        after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
-    )]
     Seed(seed::SeedArgs),
     /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
     /// one in supabase/migrations.
-    #[command(
-        after_help = "Examples:\n  dbkit new add_reminders_table\n  dbkit new index_reminders --no-transaction"
-    )]
     New(NewArgs),
     /// EXPLAIN ANALYZE the canonical booking queries as service and tenant, flag plan
     /// problems; with --before V, on a scratch database before and after the migrations.
-    #[command(
-        after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
-    )]
     Explain(ExplainArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
     /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
-    #[command(
-        after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
-    )]
     Bench(bench::BenchArgs),
     /// Apply the pending migrations to a seeded lab database under live booking traffic
     /// and measure, per statement, the locks taken and the stall the traffic saw.
@@ -118,9 +103,6 @@ pub enum Command {
     Rehearse(rehearse::RehearseArgs),
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
-    #[command(
-        after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6"
-    )]
     Check(CheckArgs),
     /// Print a shell completion script.
     #[command(

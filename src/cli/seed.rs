@@ -8,6 +8,9 @@ use clap::Args;
 use crate::seed::DEFAULT_SEED;
 
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
+)]
 pub struct SeedArgs {
     /// How many tenant orgs to create (sizes are skewed: a few large, many small).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]

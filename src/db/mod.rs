@@ -16,6 +16,19 @@ pub mod settings;
 
 pub use connect::{connect, DbUrl};
 
+/// Run `sql` (it takes no parameters) and read each row it returns with `read`; an
+/// error says `context` (what could not be read).
+pub async fn read_rows<T>(
+    client: &impl tokio_postgres::GenericClient,
+    sql: &str,
+    context: &str,
+    read: impl FnMut(&tokio_postgres::Row) -> T,
+) -> anyhow::Result<Vec<T>> {
+    use anyhow::Context;
+    let rows = client.query(sql, &[]).await.context(context.to_string())?;
+    Ok(rows.iter().map(read).collect())
+}
+
 /// Run a future to completion from sync code, inside or outside a Tokio runtime (of
 /// either flavour): on a thread of its own with a small runtime.
 pub(crate) fn block_on<T, F>(fut: F) -> anyhow::Result<T>

@@ -157,24 +157,29 @@ mod tests {
 
     #[test]
     fn urls_hide_the_userinfo_password_and_secret_parameters() {
-        assert_eq!(
-            url("postgres://u:hunter2@db:5432/app"),
-            "postgres://u:***@db:5432/app"
-        );
-        assert_eq!(
-            url("postgresql://u@db/app?password=hunter2&sslmode=require"),
-            "postgresql://u@db/app?password=***&sslmode=require"
-        );
-        assert_eq!(
-            url("postgres://u:a@b@h/d?sslpassword=x&PassWord=y&options=-c%20a%3Db#f"),
-            "postgres://u:***@h/d?sslpassword=***&PassWord=***&options=-c%20a%3Db#f"
-        );
-        assert_eq!(
-            url("postgres://h/d?%70assword=x"),
-            "postgres://h/d?%70assword=***"
-        );
-        assert_eq!(url("postgres://u@h/d"), "postgres://u@h/d");
-        assert_eq!(url("not a url"), "not a url");
+        let cases = [
+            (
+                "postgres://u:hunter2@db:5432/app",
+                "postgres://u:***@db:5432/app",
+            ),
+            (
+                "postgresql://u@db/app?password=hunter2&sslmode=require",
+                "postgresql://u@db/app?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:a@b@h/d?sslpassword=x&PassWord=y&options=-c%20a%3Db#f",
+                "postgres://u:***@h/d?sslpassword=***&PassWord=***&options=-c%20a%3Db#f",
+            ),
+            (
+                "postgres://h/d?%70assword=x",
+                "postgres://h/d?%70assword=***",
+            ),
+            ("postgres://u@h/d", "postgres://u@h/d"),
+            ("not a url", "not a url"),
+        ];
+        for (given, shown) in cases {
+            assert_eq!(url(given), shown, "{given}");
+        }
     }
 
     #[test]

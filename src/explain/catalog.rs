@@ -471,43 +471,37 @@ mod tests {
         dir
     }
 
-    #[test]
-    fn a_broken_query_file_is_reported_by_name_and_line() {
+    /// The error loading the shipped catalog with org_settings.sql replaced by `sql`.
+    fn load_error_with_org_settings(sql: &str) -> String {
         let dir = copy_catalog();
-        std::fs::write(
-            dir.path().join("org_settings.sql"),
-            "-- settings\nSELECT timezone\nFROM org_settings\nWHERE org_id = = $1\n",
-        )
-        .unwrap();
-        let err = Catalog::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("org_settings.sql:4:"), "{err}");
+        std::fs::write(dir.path().join("org_settings.sql"), sql).unwrap();
+        Catalog::load(dir.path()).unwrap_err().to_string()
     }
 
+    /// A broken query file (line 4 does not parse), an unflagged write and a placeholder
+    /// beyond the params are each refused with an error saying where and what.
     #[test]
-    fn an_unflagged_write_is_refused() {
-        let dir = copy_catalog();
-        std::fs::write(
-            dir.path().join("org_settings.sql"),
-            "DELETE FROM org_settings WHERE org_id = $1",
-        )
-        .unwrap();
-        let err = Catalog::load(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("org_settings.sql") && err.contains("dml: true"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn placeholders_beyond_the_params_are_refused() {
-        let dir = copy_catalog();
-        std::fs::write(
-            dir.path().join("org_settings.sql"),
-            "SELECT 1 FROM org_settings WHERE org_id = $1 AND slot_minutes = $2",
-        )
-        .unwrap();
-        let err = Catalog::load(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("uses $2"), "{err}");
+    fn bad_query_files_are_refused_by_name() {
+        let cases: [(&str, &[&str]); 3] = [
+            (
+                "-- settings\nSELECT timezone\nFROM org_settings\nWHERE org_id = = $1\n",
+                &["org_settings.sql:4:"],
+            ),
+            (
+                "DELETE FROM org_settings WHERE org_id = $1",
+                &["org_settings.sql", "dml: true"],
+            ),
+            (
+                "SELECT 1 FROM org_settings WHERE org_id = $1 AND slot_minutes = $2",
+                &["uses $2"],
+            ),
+        ];
+        for (sql, parts) in cases {
+            let err = load_error_with_org_settings(sql);
+            for part in parts {
+                assert!(err.contains(part), "{part:?} missing from: {err}");
+            }
+        }
     }
 
     #[test]

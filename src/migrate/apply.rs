@@ -20,7 +20,7 @@ use futures_util::future::BoxFuture;
 use regex::Regex;
 use serde::Serialize;
 use tokio_postgres::error::{ErrorPosition, SqlState};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, GenericClient};
 
 use super::failure::{failure_error, refusal_error, StatementError};
 use super::guard;
@@ -143,7 +143,7 @@ pub enum Step<'a> {
 
 /// Watches each step of a run, before it starts and after it ends (with its error):
 /// `dbkit rehearse` measures locks and traffic per statement through it. `migrate`
-/// runs with an observer that does nothing.
+/// runs without one.
 pub trait Observer: Send + Sync {
     fn before<'a>(&'a self, file: &'a MigrationFile, step: Step<'a>) -> BoxFuture<'a, ()>;
     fn after<'a>(
@@ -154,29 +154,18 @@ pub trait Observer: Send + Sync {
     ) -> BoxFuture<'a, ()>;
 }
 
-struct Unobserved;
-
-impl Observer for Unobserved {
-    fn before<'a>(&'a self, _: &'a MigrationFile, _: Step<'a>) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-    fn after<'a>(
-        &'a self,
-        _: &'a MigrationFile,
-        _: Step<'a>,
-        _: Option<&'a tokio_postgres::Error>,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(async {})
-    }
-}
-
 /// Apply the pending migrations of `set` under the advisory lock.
 pub async fn migrate(
     client: &mut Client,
     set: &MigrationSet,
     opts: &ApplyOptions,
 ) -> std::result::Result<Applied, Partial> {
-    migrate_observed(client, set, opts, &Unobserved).await
+    let run = Run {
+        set,
+        opts,
+        observer: None,
+    };
+    run.apply(client).await
 }
 
 /// `migrate`, showing each step to `observer`.
@@ -186,73 +175,100 @@ pub async fn migrate_observed(
     opts: &ApplyOptions,
     observer: &dyn Observer,
 ) -> std::result::Result<Applied, Partial> {
-    let fail = |error: anyhow::Error| Partial {
-        report: Applied::nothing(set.layout(), opts.target),
-        error,
+    let run = Run {
+        set,
+        opts,
+        observer: Some(observer),
     };
-    session_settings(client, opts.lock_timeout)
-        .await
-        .context("cannot set lock_timeout for the migration session")
-        .map_err(fail)?;
-    acquire_lock(client, opts.lock_wait).await.map_err(fail)?;
-    let result = migrate_locked(client, set, opts, observer).await;
-    // Released on disconnect anyway; an error here changes nothing for the caller.
-    let _ = client
-        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
-        .await;
-    result
+    run.apply(client).await
 }
 
-async fn migrate_locked(
-    client: &mut Client,
-    set: &MigrationSet,
-    opts: &ApplyOptions,
-    observer: &dyn Observer,
-) -> std::result::Result<Applied, Partial> {
-    let fail = |error: anyhow::Error| Partial {
-        report: Applied::nothing(set.layout(), opts.target),
-        error,
-    };
-    // Read (refusing two histories that disagree) before creating any table.
-    let history = history::read(&*client, set.layout()).await.map_err(fail)?;
-    let (before, versions) = match plan(set, &history, opts.target) {
-        Plan::Apply { current, versions } => (current, versions),
-        Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
-    };
-    // platform: refuse what cannot run, then provide what the files assume.
-    guard::before_first(client, set, &versions, before, opts.provide_platform)
-        .await
-        .map_err(fail)?;
-    let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
-    let mut report = Applied {
-        before,
-        ..Applied::nothing(set.layout(), opts.target)
-    };
-    for version in versions {
-        let file = set.get(version).expect("planned versions exist");
-        let started = Instant::now();
-        let result = match file.mode {
-            Mode::Transactional => {
-                run_transactional(client, file, &history_table, opts.lock_timeout, observer).await
-            }
-            Mode::NoTransaction => {
-                run_no_transaction(client, file, &history_table, opts.lock_timeout, observer).await
-            }
-        };
-        if let Err(error) = result {
-            let at = report.version();
-            let error = failure_error(file, error, at, opts.lock_timeout);
-            return Err(Partial { report, error });
-        }
-        report.applied.push(AppliedMigration {
-            version: file.version,
-            name: file.name.clone(),
-            mode: file.mode.to_string(),
-            ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-        });
+/// One run: what it applies, how, and who watches.
+#[derive(Clone, Copy)]
+struct Run<'a> {
+    set: &'a MigrationSet,
+    opts: &'a ApplyOptions,
+    observer: Option<&'a dyn Observer>,
+}
+
+impl Run<'_> {
+    /// The run: session settings, the advisory lock, the pending files, the unlock.
+    async fn apply(&self, client: &mut Client) -> std::result::Result<Applied, Partial> {
+        let fail = |error| self.fail(error);
+        session_settings(client, self.opts.lock_timeout)
+            .await
+            .context("cannot set lock_timeout for the migration session")
+            .map_err(fail)?;
+        acquire_lock(client, self.opts.lock_wait)
+            .await
+            .map_err(fail)?;
+        let result = self.locked(client).await;
+        // Released on disconnect anyway; an error here changes nothing for the caller.
+        let _ = client
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+            .await;
+        result
     }
-    warn_invalid_indexes(client).await;
-    Ok(report)
+
+    /// How the run fails before it applied anything.
+    fn fail(&self, error: anyhow::Error) -> Partial {
+        Partial {
+            report: Applied::nothing(self.set.layout(), self.opts.target),
+            error,
+        }
+    }
+
+    /// The run, once the advisory lock is held.
+    async fn locked(&self, client: &mut Client) -> std::result::Result<Applied, Partial> {
+        let Run {
+            set,
+            opts,
+            observer,
+        } = *self;
+        let fail = |error| self.fail(error);
+        // Read (refusing two histories that disagree) before creating any table.
+        let history = history::read(&*client, set.layout()).await.map_err(fail)?;
+        let (before, versions) = match plan(set, &history, opts.target) {
+            Plan::Apply { current, versions } => (current, versions),
+            Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
+        };
+        // platform: refuse what cannot run, then provide what the files assume.
+        guard::before_first(client, set, &versions, before, opts.provide_platform)
+            .await
+            .map_err(fail)?;
+        let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
+        let mut report = Applied {
+            before,
+            ..Applied::nothing(set.layout(), opts.target)
+        };
+        for version in versions {
+            let file = set.get(version).expect("planned versions exist");
+            let started = Instant::now();
+            let run = FileRun {
+                file,
+                history_table: &history_table,
+                lock_timeout: opts.lock_timeout,
+                observer,
+            };
+            let result = match file.mode {
+                Mode::Transactional => run.transactional(client).await,
+                Mode::NoTransaction => run.no_transaction(client).await,
+            };
+            if let Err(error) = result {
+                let at = report.version();
+                let error = failure_error(file, error, at, opts.lock_timeout);
+                return Err(Partial { report, error });
+            }
+            report.applied.push(AppliedMigration {
+                version: file.version,
+                name: file.name.clone(),
+                mode: file.mode.to_string(),
+                ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            });
+        }
+        warn_invalid_indexes(client).await;
+        Ok(report)
+    }
 }
 
 /// Session settings for migration work. `RESET ALL` / `RESET ROLE` also undo a
@@ -341,136 +357,138 @@ async fn backoff(file: &MigrationFile, line: usize, retry: u32, lock_timeout: Du
     tokio::time::sleep(pause).await;
 }
 
-/// The whole file in one transaction, statement by statement, then the history row.
-/// A lock timeout rolls everything back and retries the file.
-async fn run_transactional(
-    client: &mut Client,
-    file: &MigrationFile,
-    history_table: &str,
+/// One migration file being applied: where its history row goes, its
+/// `lock_timeout`, and who watches its steps.
+struct FileRun<'a> {
+    file: &'a MigrationFile,
+    history_table: &'a str,
     lock_timeout: Duration,
-    observer: &dyn Observer,
-) -> std::result::Result<(), StatementError> {
-    let statements = guard::statements(&file.sql);
-    let mut retries = 0;
-    loop {
-        let err = |line, error| StatementError {
-            line,
-            error,
-            partial: false,
-            retries,
-            left_invalid: None,
-        };
-        session_settings(client, lock_timeout)
-            .await
-            .map_err(|e| err(None, e))?;
-        let tx = client.transaction().await.map_err(|e| err(None, e))?;
-        let mut failed = None;
-        for stmt in &statements {
-            let step = Step::Statement {
-                stmt,
-                retry: retries,
-            };
-            observer.before(file, step).await;
-            let result = tx.batch_execute(&stmt.text).await;
-            observer.after(file, step, result.as_ref().err()).await;
-            if let Err(e) = result {
-                failed = Some((line_of(stmt, &e), e));
-                break;
-            }
-        }
-        if let Some((line, e)) = failed {
-            let _ = tx.rollback().await;
-            if is_lock_timeout(&e) && retries < LOCK_RETRIES {
-                retries += 1;
-                backoff(file, line, retries, lock_timeout).await;
-                continue;
-            }
-            return Err(err(Some(line), e));
-        }
-        observer.before(file, Step::Commit).await;
-        let committed = match history::record(&tx, history_table, file).await {
-            Ok(()) => tx.commit().await,
-            Err(e) => Err(e),
-        };
-        observer
-            .after(file, Step::Commit, committed.as_ref().err())
-            .await;
-        return committed.map_err(|e| err(None, e));
-    }
+    observer: Option<&'a dyn Observer>,
 }
 
-/// One statement at a time, each committed on its own (what `CREATE INDEX
-/// CONCURRENTLY` needs), repairing INVALID indexes first; then the history row.
-async fn run_no_transaction(
-    client: &mut Client,
-    file: &MigrationFile,
-    history_table: &str,
-    lock_timeout: Duration,
-    observer: &dyn Observer,
-) -> std::result::Result<(), StatementError> {
-    session_settings(client, lock_timeout)
-        .await
-        .map_err(|e| StatementError {
-            line: None,
-            error: e,
-            partial: false,
-            retries: 0,
-            left_invalid: None,
-        })?;
-    for (index, stmt) in guard::statements(&file.sql).iter().enumerate() {
+impl FileRun<'_> {
+    /// Show the observer, if any, `step` about to run.
+    async fn before(&self, step: Step<'_>) {
+        if let Some(observer) = self.observer {
+            observer.before(self.file, step).await;
+        }
+    }
+
+    /// Show the observer, if any, `step` ended (with its error).
+    async fn after(&self, step: Step<'_>, error: Option<&tokio_postgres::Error>) {
+        if let Some(observer) = self.observer {
+            observer.after(self.file, step, error).await;
+        }
+    }
+
+    /// Run one statement (attempt `retry + 1`), shown to the observer before and after.
+    async fn execute(
+        &self,
+        client: &impl GenericClient,
+        stmt: &Statement,
+        retry: u32,
+    ) -> std::result::Result<(), tokio_postgres::Error> {
+        let step = Step::Statement { stmt, retry };
+        self.before(step).await;
+        let result = client.batch_execute(&stmt.text).await;
+        self.after(step, result.as_ref().err()).await;
+        result
+    }
+
+    /// The whole file in one transaction, statement by statement, then the history row.
+    /// A lock timeout rolls everything back and retries the file.
+    async fn transactional(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
+        let statements = guard::statements(&self.file.sql);
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
-                line: Some(line),
+                line,
                 error,
-                partial: index > 0,
+                partial: false,
                 retries,
                 left_invalid: None,
             };
-            let attempt = async {
-                if let Some(target) = concurrent_index_target(&stmt.text) {
-                    drop_invalid_index(client, file, stmt, &target).await?;
+            session_settings(client, self.lock_timeout)
+                .await
+                .map_err(|e| err(None, e))?;
+            let tx = client.transaction().await.map_err(|e| err(None, e))?;
+            let mut failed = None;
+            for stmt in &statements {
+                if let Err(e) = self.execute(&tx, stmt, retries).await {
+                    failed = Some((line_of(stmt, &e), e));
+                    break;
                 }
-                let step = Step::Statement {
-                    stmt,
-                    retry: retries,
-                };
-                observer.before(file, step).await;
-                let result = client.batch_execute(&stmt.text).await;
-                observer.after(file, step, result.as_ref().err()).await;
-                result
-            };
-            match attempt.await {
-                Ok(()) => break,
-                Err(e) if is_lock_timeout(&e) && retries < LOCK_RETRIES => {
+            }
+            if let Some((line, e)) = failed {
+                let _ = tx.rollback().await;
+                if is_lock_timeout(&e) && retries < LOCK_RETRIES {
                     retries += 1;
-                    backoff(file, line_of(stmt, &e), retries, lock_timeout).await;
+                    backoff(self.file, line, retries, self.lock_timeout).await;
+                    continue;
                 }
-                Err(e) => {
-                    let left_invalid = invalid_index_left(client, &stmt.text).await;
-                    return Err(StatementError {
-                        left_invalid,
-                        ..err(line_of(stmt, &e), e)
-                    });
+                return Err(err(Some(line), e));
+            }
+            self.before(Step::Commit).await;
+            let committed = match history::record(&tx, self.history_table, self.file).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => Err(e),
+            };
+            self.after(Step::Commit, committed.as_ref().err()).await;
+            return committed.map_err(|e| err(None, e));
+        }
+    }
+
+    /// One statement at a time, each committed on its own (what `CREATE INDEX
+    /// CONCURRENTLY` needs), repairing INVALID indexes first; then the history row.
+    async fn no_transaction(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
+        session_settings(client, self.lock_timeout)
+            .await
+            .map_err(|e| StatementError::new(None, e))?;
+        for (index, stmt) in guard::statements(&self.file.sql).iter().enumerate() {
+            let mut retries = 0;
+            loop {
+                let err = |line, error| StatementError {
+                    line: Some(line),
+                    error,
+                    partial: index > 0,
+                    retries,
+                    left_invalid: None,
+                };
+                let attempt = async {
+                    if let Some(target) = concurrent_index_target(&stmt.text) {
+                        drop_invalid_index(client, self.file, stmt, &target).await?;
+                    }
+                    self.execute(&*client, stmt, retries).await
+                };
+                match attempt.await {
+                    Ok(()) => break,
+                    Err(e) if is_lock_timeout(&e) && retries < LOCK_RETRIES => {
+                        retries += 1;
+                        backoff(self.file, line_of(stmt, &e), retries, self.lock_timeout).await;
+                    }
+                    Err(e) => {
+                        let left_invalid = invalid_index_left(client, &stmt.text).await;
+                        return Err(StatementError {
+                            left_invalid,
+                            ..err(line_of(stmt, &e), e)
+                        });
+                    }
                 }
             }
         }
-    }
-    let tx = client.transaction().await;
-    let result = match tx {
-        Ok(tx) => match history::record(&tx, history_table, file).await {
-            Ok(()) => tx.commit().await,
+        let tx = client.transaction().await;
+        let result = match tx {
+            Ok(tx) => match history::record(&tx, self.history_table, self.file).await {
+                Ok(()) => tx.commit().await,
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
-        },
-        Err(e) => Err(e),
-    };
-    result.map_err(|error| StatementError {
-        line: None,
-        error,
-        partial: true,
-        retries: 0,
-        left_invalid: None,
-    })
+        };
+        result.map_err(|error| StatementError {
+            partial: true,
+            ..StatementError::new(None, error)
+        })
+    }
 }
 
 /// Index name and table of a `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name

@@ -37,6 +37,19 @@ pub struct StatementError {
     pub left_invalid: Option<String>,
 }
 
+impl StatementError {
+    /// `error` at `line`, on the first attempt, leaving nothing committed or INVALID.
+    pub fn new(line: Option<usize>, error: tokio_postgres::Error) -> Self {
+        StatementError {
+            line,
+            error,
+            partial: false,
+            retries: 0,
+            left_invalid: None,
+        }
+    }
+}
+
 /// A migration PostgreSQL rejected: which file, where, and what the database was left
 /// at. Carried inside the `anyhow::Error` that `migrate`/`migrate_url` return, so callers
 /// get it with `err.downcast_ref::<MigrationFailed>()`. Its Display is the one-line

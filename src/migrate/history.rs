@@ -93,19 +93,14 @@ pub async fn read_refinery(client: &impl GenericClient) -> Result<Vec<HistoryRow
     if !exists(client, REFINERY_EXISTS).await? {
         return Ok(Vec::new());
     }
-    let rows = client
-        .query(READ_REFINERY, &[])
-        .await
-        .context("cannot read refinery_schema_history")?;
-    Ok(rows
-        .iter()
-        .map(|r| HistoryRow {
-            version: Version::new(r.get(0)),
-            name: r.get(1),
-            applied_on: Some(r.get(2)),
-            checksum: Some(r.get(3)),
-        })
-        .collect())
+    let context = "cannot read refinery_schema_history";
+    crate::db::read_rows(client, READ_REFINERY, context, |r| HistoryRow {
+        version: Version::new(r.get(0)),
+        name: r.get(1),
+        applied_on: Some(r.get(2)),
+        checksum: Some(r.get(3)),
+    })
+    .await
 }
 
 /// The Supabase CLI's rows with dbkit's checksums (empty without its table).

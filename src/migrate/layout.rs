@@ -227,23 +227,31 @@ pub fn looks_like_migration(name: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// Asserts that `layout` refuses each of `names`, naming it in the error.
+    fn assert_refused(layout: Layout, names: &[&str]) {
+        for name in names {
+            let err = layout.parse_file_name(name).unwrap_err();
+            assert!(err.contains(name), "{name}: {err}");
+        }
+    }
+
     #[test]
     fn dbkit_names() {
         assert_eq!(
             Layout::Dbkit.parse_file_name("V012__add_x.sql").unwrap(),
             (Version::new(12), "add_x".into())
         );
-        for bad in [
-            "V7__x.SQL",
-            "V7_x.sql",
-            "V__x.sql",
-            "U7__x.sql",
-            "V99999999999__huge.sql",
-            "20240101120000_x.sql",
-        ] {
-            let err = Layout::Dbkit.parse_file_name(bad).unwrap_err();
-            assert!(err.contains(bad), "{bad}: {err}");
-        }
+        assert_refused(
+            Layout::Dbkit,
+            &[
+                "V7__x.SQL",
+                "V7_x.sql",
+                "V__x.sql",
+                "U7__x.sql",
+                "V99999999999__huge.sql",
+                "20240101120000_x.sql",
+            ],
+        );
     }
 
     #[test]
@@ -254,16 +262,16 @@ mod tests {
                 .unwrap(),
             (Version::new(20_240_101_120_000), "create_profiles".into())
         );
-        for bad in [
-            "2024010112000_short.sql",
-            "20240101120000-dash.sql",
-            "20240101120000_.sql",
-            "V1__dbkit.sql",
-            "20240101120000_x.SQL",
-        ] {
-            let err = Layout::Supabase.parse_file_name(bad).unwrap_err();
-            assert!(err.contains(bad), "{bad}: {err}");
-        }
+        assert_refused(
+            Layout::Supabase,
+            &[
+                "2024010112000_short.sql",
+                "20240101120000-dash.sql",
+                "20240101120000_.sql",
+                "V1__dbkit.sql",
+                "20240101120000_x.SQL",
+            ],
+        );
     }
 
     #[test]

@@ -53,43 +53,32 @@ BEGIN
         GRANT EXECUTE ON FUNCTION auth.jwt() TO anon, authenticated, service_role;
     END IF;
 
-    -- The signed-in user: the `sub` claim.
-    IF to_regprocedure('auth.uid()') IS NULL THEN
-        CREATE FUNCTION auth.uid() RETURNS uuid
+    -- One claim of the request, from its own setting or from `request.jwt.claims`:
+    -- auth.uid(), the signed-in user (the `sub` claim); auth.role(), the API role the
+    -- request runs as (anon, authenticated, service_role); auth.email(), the signed-in
+    -- user's e-mail address.
+    DECLARE
+        helper record;
+    BEGIN
+        FOR helper IN SELECT * FROM (VALUES
+            ('uid', 'sub', 'uuid'), ('role', 'role', 'text'), ('email', 'email', 'text')
+        ) AS h (name, claim, result_type)
+        LOOP
+            CONTINUE WHEN to_regprocedure(format('auth.%I()', helper.name)) IS NOT NULL;
+            -- (The body keeps the indentation of the former one-per-helper definitions.)
+            EXECUTE format($create$
+            CREATE FUNCTION auth.%1$I() RETURNS %3$s
             LANGUAGE sql STABLE
             AS $fn$
                 SELECT coalesce(
-                    nullif(current_setting('request.jwt.claim.sub', true), ''),
-                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub'
-                )::uuid
-            $fn$;
-        GRANT EXECUTE ON FUNCTION auth.uid() TO anon, authenticated, service_role;
-    END IF;
-
-    -- The API role the request runs as (anon, authenticated, service_role).
-    IF to_regprocedure('auth.role()') IS NULL THEN
-        CREATE FUNCTION auth.role() RETURNS text
-            LANGUAGE sql STABLE
-            AS $fn$
-                SELECT coalesce(
-                    nullif(current_setting('request.jwt.claim.role', true), ''),
-                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'
-                )::text
-            $fn$;
-        GRANT EXECUTE ON FUNCTION auth.role() TO anon, authenticated, service_role;
-    END IF;
-
-    -- The signed-in user's e-mail address.
-    IF to_regprocedure('auth.email()') IS NULL THEN
-        CREATE FUNCTION auth.email() RETURNS text
-            LANGUAGE sql STABLE
-            AS $fn$
-                SELECT coalesce(
-                    nullif(current_setting('request.jwt.claim.email', true), ''),
-                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'email'
-                )::text
-            $fn$;
-        GRANT EXECUTE ON FUNCTION auth.email() TO anon, authenticated, service_role;
-    END IF;
+                    nullif(current_setting('request.jwt.claim.%2$s', true), ''),
+                    nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> %2$L
+                )::%3$s
+            $fn$
+            $create$, helper.name, helper.claim, helper.result_type);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION auth.%I() TO anon, authenticated, service_role',
+                           helper.name);
+        END LOOP;
+    END;
 END
 $platform$;

@@ -130,11 +130,8 @@ pub async fn provide_if_wanted(url: &DbUrl, set: &MigrationSet) -> Result<Provid
 
 /// The platform objects present, sorted.
 pub async fn present(client: &Client) -> Result<Vec<String>> {
-    let rows = client
-        .query(PRESENT, &[])
-        .await
-        .context("cannot list the Supabase platform objects")?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    let context = "cannot list the Supabase platform objects";
+    crate::db::read_rows(client, PRESENT, context, |r| r.get(0)).await
 }
 
 /// Does `set` assume the Supabase platform (so dbkit provides it first)? The

@@ -44,38 +44,32 @@ BEGIN
         GRANT ALL ON storage.objects TO anon, authenticated, service_role;
     END IF;
 
-    -- The folders of an object's path: 'a/b/c.png' -> {a,b}.
-    IF to_regprocedure('storage.foldername(text)') IS NULL THEN
-        CREATE FUNCTION storage.foldername(name text) RETURNS text[]
+    -- The parts of an object's path, e.g. 'a/b/c.tar.gz': storage.foldername, its
+    -- folders ({a,b}); storage.filename, its last part ('c.tar.gz'); storage.extension,
+    -- what follows the file name's last dot ('gz'; like Supabase's, a name without a
+    -- dot is its own extension).
+    DECLARE
+        helper record;
+    BEGIN
+        FOR helper IN SELECT * FROM (VALUES
+            ('foldername', 'text[]', 'parts[1 : cardinality(parts) - 1]'),
+            ('filename', 'text', 'parts[cardinality(parts)]'),
+            ('extension', 'text', $$reverse(split_part(reverse(parts[cardinality(parts)]), '.', 1))$$)
+        ) AS h (name, result_type, part)
+        LOOP
+            CONTINUE WHEN to_regprocedure(format('storage.%I(text)', helper.name)) IS NOT NULL;
+            -- (The body keeps the indentation of the former one-per-helper definitions.)
+            EXECUTE format($create$
+            CREATE FUNCTION storage.%I(name text) RETURNS %s
             LANGUAGE sql IMMUTABLE
             AS $fn$
-                SELECT parts[1 : cardinality(parts) - 1]
+                SELECT %s
                 FROM string_to_array(name, '/') AS parts
-            $fn$;
-        GRANT EXECUTE ON FUNCTION storage.foldername(text) TO anon, authenticated, service_role;
-    END IF;
-
-    -- The last part of an object's path: 'a/b/c.png' -> 'c.png'.
-    IF to_regprocedure('storage.filename(text)') IS NULL THEN
-        CREATE FUNCTION storage.filename(name text) RETURNS text
-            LANGUAGE sql IMMUTABLE
-            AS $fn$
-                SELECT parts[cardinality(parts)]
-                FROM string_to_array(name, '/') AS parts
-            $fn$;
-        GRANT EXECUTE ON FUNCTION storage.filename(text) TO anon, authenticated, service_role;
-    END IF;
-
-    -- What follows the file name's last dot: 'a/b/c.tar.gz' -> 'gz'. Like Supabase's,
-    -- a name without a dot is its own extension.
-    IF to_regprocedure('storage.extension(text)') IS NULL THEN
-        CREATE FUNCTION storage.extension(name text) RETURNS text
-            LANGUAGE sql IMMUTABLE
-            AS $fn$
-                SELECT reverse(split_part(reverse(parts[cardinality(parts)]), '.', 1))
-                FROM string_to_array(name, '/') AS parts
-            $fn$;
-        GRANT EXECUTE ON FUNCTION storage.extension(text) TO anon, authenticated, service_role;
-    END IF;
+            $fn$
+            $create$, helper.name, helper.result_type, helper.part);
+            EXECUTE format('GRANT EXECUTE ON FUNCTION storage.%I(text) TO anon, authenticated, service_role',
+                           helper.name);
+        END LOOP;
+    END;
 END
 $platform$;

@@ -8,7 +8,7 @@ use std::io::{self, Write};
 
 use crate::check::rule::{Finding, Severity};
 use crate::check::Findings;
-use crate::report::{render_rows, Format, Render};
+use crate::report::{render_rows, write_json, Format, Render};
 
 /// `Findings` with what the reader asked to see besides them.
 #[derive(Debug, Clone, Copy)]
@@ -22,10 +22,7 @@ impl Render for CheckReport<'_> {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         let result = self.findings;
         match format {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, result)?;
-                writeln!(out)
-            }
+            Format::Json => write_json(out, result),
             Format::Markdown => {
                 writeln!(out, "### dbkit check\n")?;
                 if result.findings.is_empty() {
@@ -221,6 +218,7 @@ mod tests {
     use super::*;
     use crate::check::rule::Rule;
     use crate::check::{NotLinted, Ran};
+    use crate::report::testing::assert_contains;
     use crate::report::to_string;
 
     fn sample() -> Vec<Finding> {
@@ -322,11 +320,7 @@ mod tests {
     #[test]
     fn markdown_keeps_messages_in_the_table() {
         let md = text(&narrowed(), Format::Markdown, false);
-        assert!(
-            md.contains("| error | `ban-drop-table` | migrations/V7__x.sql:3 | `a` | dropping table a, b: 100% |"),
-            "{md}"
-        );
-        assert!(md.contains("1 finding already present at V6"), "{md}");
+        assert_contains(&md, &["| error | `ban-drop-table` | migrations/V7__x.sql:3 | `a` | dropping table a, b: 100% |", "1 finding already present at V6"]);
         assert_eq!(
             text(&result(vec![]), Format::Markdown, false),
             "### dbkit check\n\nNo findings.\n"
@@ -341,10 +335,12 @@ mod tests {
         for line in table.lines().filter(|l| !l.starts_with("1. ")) {
             assert!(line.chars().count() <= 100, "{line}");
         }
-        assert!(table.contains("\n1. a: word word"), "{table}");
-        assert!(
-            table.contains("\n2. appointments.appointments_tenant: per row"),
-            "{table}"
+        assert_contains(
+            &table,
+            &[
+                "\n1. a: word word",
+                "\n2. appointments.appointments_tenant: per row",
+            ],
         );
         assert!(
             table.contains("database") && table.contains("1 error(s)"),
@@ -359,17 +355,13 @@ mod tests {
     #[test]
     fn not_linted_statements_are_a_count_listed_with_verbose() {
         let quiet = text(&narrowed(), Format::Table, false);
-        assert!(
-            quiet.contains("1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"),
-            "{quiet}"
-        );
+        assert_contains(&quiet, &["1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"]);
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
         let verbose = text(&narrowed(), Format::Table, true);
-        assert!(
-            verbose
-                .contains("  migrations/V7__x.sql:5: Expected: comment object_type, found: POLICY"),
-            "{verbose}"
+        assert_contains(
+            &verbose,
+            &["  migrations/V7__x.sql:5: Expected: comment object_type, found: POLICY"],
         );
         let mut offline = narrowed();
         offline.ran.applied = false;

@@ -116,6 +116,7 @@ fn cache_line(cache: &[crate::lab::cache::Template]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use crate::report::testing::assert_contains;
     #[test]
     fn the_cache_line_says_count_size_and_age() {
         use crate::lab::cache::Template;
@@ -164,10 +165,7 @@ mod tests {
             md.starts_with("| state | port | data dir | version |\n"),
             "{md}"
         );
-        assert!(
-            md.contains("| running | 54123 | /srv/app/.dbkit/pg/data | 15 |"),
-            "{md}"
-        );
+        assert_contains(&md, &["| running | 54123 | /srv/app/.dbkit/pg/data | 15 |"]);
         let json: serde_json::Value =
             serde_json::from_str(&to_string(&running(), Format::Json)).unwrap();
         assert_eq!(

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{render_rows_within, table_width, Format, Render};
+use super::{render_rows_within, table_width, write_json, Format, Render};
 use crate::explain::compare::DiffRow;
 use crate::explain::plan::render_tree;
 use crate::explain::rules::{count, Rule, Severity};
@@ -26,10 +26,7 @@ pub fn render_within(
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, report)?;
-            writeln!(out)
-        }
+        Format::Json => write_json(out, report),
         Format::Markdown => markdown(report, out),
         Format::Table => table(report, width, out),
     }
@@ -406,6 +403,7 @@ mod tests {
     use crate::explain::compare;
     use crate::explain::model::Setting;
     use crate::explain::rules::{check_plan, fixtures, PlanContext, Role, Thresholds};
+    use crate::report::testing::{assert_contains, assert_has_keys};
 
     fn run(phase: Phase, role: Role, fixture: &str) -> Run {
         let plan = fixtures::plan(fixture);
@@ -516,17 +514,18 @@ mod tests {
     fn json_has_the_design_fields() {
         let value: serde_json::Value = serde_json::from_str(&rendered(Format::Json)).unwrap();
         let first = &value["runs"][0];
-        for key in [
-            "query",
-            "phase",
-            "role",
-            "execution_ms",
-            "buffers",
-            "seq_scans",
-            "findings",
-        ] {
-            assert!(first.get(key).is_some(), "{key} missing: {first}");
-        }
+        assert_has_keys(
+            first,
+            &[
+                "query",
+                "phase",
+                "role",
+                "execution_ms",
+                "buffers",
+                "seq_scans",
+                "findings",
+            ],
+        );
         assert_eq!(first["phase"], "before");
         assert_eq!(first["role"], "service");
         assert_eq!(first["seq_scans"][0], "appointments");
@@ -542,23 +541,20 @@ mod tests {
             md.starts_with("## dbkit explain: V3 → V6, 50 orgs, 300,002 appointments"),
             "{md}"
         );
-        assert!(
-            md.contains("**provider_conflict_check** (largest org, tenant)"),
-            "{md}"
-        );
+        assert_contains(&md, &["**provider_conflict_check** (largest org, tenant)"]);
         assert!(
             md.contains("| query | org | role | before | after | speedup | buffers | findings |")
         );
-        assert!(md.contains("−seq-scan"), "{md}");
+        assert_contains(&md, &["−seq-scan"]);
         assert!(md.contains("<details><summary>Plan: provider_conflict_check · before · service"));
     }
 
     #[test]
     fn table_lists_the_diff_and_findings() {
         let table = rendered(Format::Table);
-        assert!(
-            table.contains("Findings before: seq-scan 2; after: rows-removed 2."),
-            "{table}"
+        assert_contains(
+            &table,
+            &["Findings before: seq-scan 2; after: rows-removed 2."],
         );
         assert!(
             table.contains("Index Scan using") && table.contains("appointments_org"),
@@ -579,7 +575,7 @@ mod tests {
             .collect();
         assert_eq!(items.len(), 2, "{table}");
         assert!(items[0].contains("rows-removed (warning)"), "{table}");
-        assert!(table.contains("Findings (after): 2"), "{table}");
+        assert_contains(&table, &["Findings (after): 2"]);
         // The message is complete, only wrapped: its words come back in order.
         let report = report();
         let message = &report.runs[2].findings[0].message;
@@ -611,15 +607,7 @@ mod tests {
             table.contains("seq scans") && table.contains("│ findings │"),
             "{table}"
         );
-        assert!(
-            table.contains("error: org_upcoming (largest, service) (current): canceling statement due to statement timeout"),
-            "{table}"
-        );
-        assert!(
-            table.contains("note: service runs use the connecting role"),
-            "{table}"
-        );
-        assert!(table.contains("Findings (current): 2"), "{table}");
+        assert_contains(&table, &["error: org_upcoming (largest, service) (current): canceling statement due to statement timeout", "note: service runs use the connecting role", "Findings (current): 2"]);
     }
 
     #[test]
@@ -628,9 +616,9 @@ mod tests {
         let long = &report.notes[0];
         let md = rendered_within(&report, Format::Markdown, 100);
         assert!(md.contains(long.as_str()), "{md}");
-        assert!(
-            md.contains("error: canceling statement due to statement timeout"),
-            "{md}"
+        assert_contains(
+            &md,
+            &["error: canceling statement due to statement timeout"],
         );
         let json: serde_json::Value =
             serde_json::from_str(&rendered_within(&report, Format::Json, 100)).unwrap();

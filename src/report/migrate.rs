@@ -6,29 +6,30 @@ use std::io::{self, Write};
 
 use serde_json::json;
 
-use super::{render_rows, Format, Render};
-use crate::migrate::{past_target, version_label, Applied, Created, DryRun, MigrationStatus};
+use super::{render_rows, write_json, Format, Render};
+use crate::migrate::{
+    past_target, version_label, Applied, Created, DryRun, MigrationStatus, Version,
+};
 
-fn json_line(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
-    writeln!(out, "{text}")
+/// A table row about one migration: its version and name, then `more`.
+fn migration_row<const N: usize>(version: Version, name: &str, more: [String; N]) -> Vec<String> {
+    [version.to_string(), name.to_string()]
+        .into_iter()
+        .chain(more)
+        .collect()
 }
 
 impl Render for MigrationStatus {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(out, &self.rows);
+            return write_json(out, &self.rows);
         }
         let cells: Vec<Vec<String>> = self
             .rows
             .iter()
             .map(|r| {
-                vec![
-                    r.version.to_string(),
-                    r.name.clone(),
-                    r.state.to_string(),
-                    r.applied_on.clone().unwrap_or_else(|| "-".into()),
-                ]
+                let applied_on = r.applied_on.clone().unwrap_or_else(|| "-".into());
+                migration_row(r.version, &r.name, [r.state.to_string(), applied_on])
             })
             .collect();
         out.write_all(
@@ -40,7 +41,7 @@ impl Render for MigrationStatus {
 impl Render for Applied {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(
+            return write_json(
                 out,
                 &json!({"applied": self.applied, "version": self.version()}),
             );
@@ -56,14 +57,7 @@ impl Render for Applied {
         let cells: Vec<Vec<String>> = self
             .applied
             .iter()
-            .map(|m| {
-                vec![
-                    m.version.to_string(),
-                    m.name.clone(),
-                    m.mode.clone(),
-                    m.ms.to_string(),
-                ]
-            })
+            .map(|m| migration_row(m.version, &m.name, [m.mode.clone(), m.ms.to_string()]))
             .collect();
         out.write_all(render_rows(format, &["version", "name", "mode", "ms"], &cells).as_bytes())
     }
@@ -72,7 +66,7 @@ impl Render for Applied {
 impl Render for DryRun {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            return json_line(
+            return write_json(
                 out,
                 &json!({"dry_run": true, "version": self.current, "would_apply": self.would_apply}),
             );
@@ -89,7 +83,7 @@ impl Render for DryRun {
         let cells: Vec<Vec<String>> = self
             .would_apply
             .iter()
-            .map(|m| vec![m.version.to_string(), m.name.clone(), m.mode.clone()])
+            .map(|m| migration_row(m.version, &m.name, [m.mode.clone()]))
             .collect();
         out.write_all(render_rows(format, &["version", "name", "mode"], &cells).as_bytes())
     }
@@ -98,7 +92,7 @@ impl Render for DryRun {
 impl Render for Created {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match format {
-            Format::Json => json_line(out, self),
+            Format::Json => write_json(out, self),
             Format::Table | Format::Markdown => writeln!(out, "{}", self.path.display()),
         }
     }
@@ -108,6 +102,7 @@ impl Render for Created {
 mod tests {
     use super::*;
     use crate::migrate::{AppliedMigration, Layout, Mode, Planned, State, StatusRow, Version};
+    use crate::report::testing::assert_contains;
     use crate::report::to_string;
 
     fn status() -> MigrationStatus {
@@ -145,7 +140,7 @@ mod tests {
             md.starts_with("| version | name | state | applied_on |"),
             "{md}"
         );
-        assert!(md.contains("| 2 | two | pending | - |"), "{md}");
+        assert_contains(&md, &["| 2 | two | pending | - |"]);
         let json: serde_json::Value = serde_json::from_str(&to_string(&s, Format::Json)).unwrap();
         assert_eq!(
             json,
@@ -189,7 +184,7 @@ mod tests {
             "{table}"
         );
         let md = to_string(&run, Format::Markdown);
-        assert!(md.contains("| 4 | idx | no-transaction | 12 |"), "{md}");
+        assert_contains(&md, &["| 4 | idx | no-transaction | 12 |"]);
         let json: serde_json::Value = serde_json::from_str(&to_string(&run, Format::Json)).unwrap();
         assert_eq!(
             json,

@@ -33,6 +33,12 @@ pub trait Render {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()>;
 }
 
+/// Write `value` as pretty JSON and a newline: the JSON format of every result.
+pub fn write_json(out: &mut dyn Write, value: &impl serde::Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)
+}
+
 /// Render `result` into a string (tests, and results embedded in others).
 pub fn to_string(result: &dyn Render, format: Format) -> String {
     let mut out = Vec::new();
@@ -135,17 +141,37 @@ pub fn render_rows_within(
     }
 }
 
+/// What report tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    /// Asserts that `out` contains each of `parts`, showing `out` when one is missing.
+    pub fn assert_contains(out: &str, parts: &[&str]) {
+        for part in parts {
+            assert!(out.contains(part), "{part:?} missing from:\n{out}");
+        }
+    }
+
+    /// Asserts that the JSON object `value` has each of `keys`.
+    pub fn assert_has_keys(value: &serde_json::Value, keys: &[&str]) {
+        for key in keys {
+            assert!(value.get(key).is_some(), "{key} missing: {value}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// `render_rows` of a single row.
+    fn one_row(format: Format, headers: &[&str], row: &[&str]) -> String {
+        let row = row.iter().map(|c| c.to_string()).collect();
+        render_rows(format, headers, &[row])
+    }
+
     #[test]
     fn markdown_escapes_pipes() {
-        let out = render_rows(
-            Format::Markdown,
-            &["a", "b"],
-            &[vec!["x|y".into(), "z".into()]],
-        );
+        let out = one_row(Format::Markdown, &["a", "b"], &["x|y", "z"]);
         assert_eq!(out, "| a | b |\n|---|---|\n| x\\|y | z |\n");
     }
 
@@ -161,21 +187,13 @@ mod tests {
         for line in out.lines() {
             assert!(line.chars().count() <= 100, "{line}");
         }
-        let md = render_rows(
-            Format::Markdown,
-            &["query", "message"],
-            &[vec!["q".into(), long.clone()]],
-        );
+        let md = one_row(Format::Markdown, &["query", "message"], &["q", &long]);
         assert!(md.contains(long.trim_end()), "markdown keeps the full text");
     }
 
     #[test]
     fn table_has_headers_and_cells() {
-        let out = render_rows(
-            Format::Table,
-            &["version", "state"],
-            &[vec!["1".into(), "applied".into()]],
-        );
+        let out = one_row(Format::Table, &["version", "state"], &["1", "applied"]);
         assert!(out.contains("version") && out.contains("applied"), "{out}");
     }
 }

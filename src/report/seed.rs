@@ -4,14 +4,13 @@
 
 use std::io::{self, Write};
 
-use super::{render_rows, Format, Render};
+use super::{render_rows, write_json, Format, Render};
 use crate::seed::{SeedSummary, Table};
 
 impl Render for SeedSummary {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
-            serde_json::to_writer_pretty(&mut *out, self)?;
-            return writeln!(out);
+            return write_json(out, self);
         }
         let mut rows: Vec<Vec<String>> = Table::ALL
             .iter()
@@ -44,6 +43,7 @@ impl Render for SeedSummary {
 
 #[cfg(test)]
 mod tests {
+    use crate::report::testing::assert_contains;
     use chrono::NaiveDate;
 
     use super::*;
@@ -82,7 +82,7 @@ mod tests {
         for t in Table::ALL {
             assert!(text.contains(t.name()), "{text}");
         }
-        assert!(text.contains("│ total"), "{text}");
+        assert_contains(&text, &["│ total"]);
         assert!(text.contains("16 rows into 127.0.0.1:5432/app in 2.0 s (8 rows/s)"));
         assert!(text.ends_with("seed 42, 1 org, anchor 2026-01-01\nfingerprint ab\n"));
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
@@ -92,7 +92,9 @@ mod tests {
     fn markdown_is_a_table_then_paragraphs() {
         let text = to_string(&summary(), Format::Markdown);
         assert!(text.starts_with("| table | rows |\n|---|---|\n| orgs | 1 |\n"));
-        assert!(text.contains("| total | 16 |\n\n16 rows into"), "{text}");
-        assert!(text.contains("\n\nseed 42, 1 org,"), "{text}");
+        assert_contains(
+            &text,
+            &["| total | 16 |\n\n16 rows into", "\n\nseed 42, 1 org,"],
+        );
     }
 }

@@ -3,7 +3,7 @@
 
 use std::io::{self, Write};
 
-use super::{render_rows, Format, Render};
+use super::{render_rows, write_json, Format, Render};
 use crate::check::isolation::tenancy::{Derivation, Kind, Tenancy};
 
 fn derivation(d: &Derivation) -> String {
@@ -83,10 +83,7 @@ const HEADERS: &[&str] = &["table", "kind", "tenant", "source"];
 impl Render for Tenancy {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         match format {
-            Format::Json => {
-                serde_json::to_writer_pretty(&mut *out, self)?;
-                writeln!(out)
-            }
+            Format::Json => write_json(out, self),
             Format::Markdown => {
                 writeln!(out, "### dbkit tenancy\n")?;
                 for line in summary(self) {
@@ -109,6 +106,7 @@ impl Render for Tenancy {
 mod tests {
     use super::*;
     use crate::check::isolation::tenancy::{Membership, TableTenancy, TenantTable};
+    use crate::report::testing::assert_contains;
     use crate::report::to_string;
 
     fn model() -> Tenancy {
@@ -158,15 +156,14 @@ mod tests {
     #[test]
     fn table_lists_every_table_and_the_untenanted() {
         let out = to_string(&model(), Format::Table);
-        assert!(
-            out.contains("tenant table: accounts (key id, uuid)"),
-            "{out}"
+        assert_contains(
+            &out,
+            &[
+                "tenant table: accounts (key id, uuid)",
+                "SECURITY DEFINER helper has_role_on_account()",
+                "via task_id -> tasks",
+            ],
         );
-        assert!(
-            out.contains("SECURITY DEFINER helper has_role_on_account()"),
-            "{out}"
-        );
-        assert!(out.contains("via task_id -> tasks"), "{out}");
         assert!(out.contains("audit_log") && out.contains("NONE"), "{out}");
         assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
     }

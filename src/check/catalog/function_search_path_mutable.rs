@@ -5,32 +5,27 @@
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::{per_row, user_schema, Hit, Relation, Subject};
+use super::{per_row, project_made, Hit, Relation};
 use crate::check::rule::Rule;
 
 const SQL: &str = concat!(
     "SELECT n.nspname::text, p.proname::text, pg_get_function_identity_arguments(p.oid)
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-     WHERE p.prosecdef
+     WHERE ",
+    project_made!("p"),
+    " AND p.prosecdef
        AND NOT EXISTS (SELECT 1 FROM unnest(coalesce(p.proconfig, '{}')) cfg WHERE cfg LIKE 'search\\_path=%')
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-       AND ",
-    user_schema!(),
-    " ORDER BY 1, 2"
+     ORDER BY 1, 2"
 );
 
 pub async fn check(client: &Client) -> Result<Vec<Hit>> {
     per_row(client, Rule::FunctionSearchPathMutable, SQL, |r| {
         let function = Relation::at(r, 0);
-        let args: String = r.get(2);
-        let shown = function.display();
-        Subject::new(
-            format!("{shown}({args})"),
-            format!(
-                "SECURITY DEFINER function {shown}({args}) has no fixed search_path: add SET search_path = ''"
-            ),
-            vec![function.key("function")],
-        )
+        let signature = format!("{}({})", function.display(), r.get::<_, String>(2));
+        let message = format!(
+            "SECURITY DEFINER function {signature} has no fixed search_path: add SET search_path = ''"
+        );
+        function.subject("function", signature, message)
     })
     .await
 }

@@ -3,12 +3,13 @@
 //! statement that last defined the object (so it can be annotated and ignored), by its
 //! schema-qualified name (`policy:storage.objects.own_files`), in every schema.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio_postgres::{Client, Row};
 
 use super::isolation::Model;
 use super::locate::Locator;
 use super::rule::{Finding, Rule};
+use crate::db::read_rows;
 
 mod auth_rls_initplan;
 mod duplicate_index;
@@ -40,6 +41,20 @@ macro_rules! user_schema {
     };
 }
 pub(crate) use user_schema;
+
+/// The objects (aliased `$alias`, with the namespace aliased `n`) a project's migrations
+/// made: in one of its schemas, and not part of an extension.
+macro_rules! project_made {
+    ($alias:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = ",
+            $alias,
+            ".oid AND d.deptype = 'e') AND ",
+            $crate::check::catalog::user_schema!()
+        )
+    };
+}
+pub(crate) use project_made;
 
 /// One catalog rule's verdict: a finding about one object, or about several at once
 /// (overlapping policies, identical indexes).
@@ -89,17 +104,12 @@ pub async fn per_row(
     sql: &str,
     subject: impl Fn(&Row) -> Subject,
 ) -> Result<Vec<Hit>> {
-    let rows = client
-        .query(sql, &[])
-        .await
-        .with_context(|| format!("catalog rule {rule}: cannot read the catalog"))?;
-    Ok(rows
-        .iter()
-        .map(|row| Hit {
-            rule,
-            subjects: vec![subject(row)],
-        })
-        .collect())
+    let context = format!("catalog rule {rule}: cannot read the catalog");
+    read_rows(client, sql, &context, |row| Hit {
+        rule,
+        subjects: vec![subject(row)],
+    })
+    .await
 }
 
 /// A table, index or function as the catalog names it: its schema and its own name.
@@ -131,6 +141,12 @@ impl Relation {
     /// The locator key of this object as `kind` (`table`, `rls`, `index`, `function`).
     pub fn key(&self, kind: &str) -> String {
         format!("{kind}:{}.{}", self.schema, self.name)
+    }
+
+    /// A finding about this object as `kind` (`table`, `function`, ...), reported as
+    /// `object`, placed on the statement that defined it.
+    pub fn subject(&self, kind: &str, object: String, message: String) -> Subject {
+        Subject::new(object, message, vec![self.key(kind)])
     }
 
     /// A finding about this table's row-level security: placed on the statement that
@@ -203,24 +219,19 @@ const POLICIES: &str = concat!(
 pub async fn policies(client: &Client) -> Result<Vec<Policy>> {
     // Print expressions schema-qualified, whatever the session's search_path.
     client.batch_execute("SET search_path = pg_catalog").await?;
-    let rows = client
-        .query(POLICIES, &[])
-        .await
-        .context("cannot read pg_policy")?;
+    let policies = read_rows(client, POLICIES, "cannot read pg_policy", |r| Policy {
+        table_oid: r.get(0),
+        table: r.get(1),
+        name: r.get(2),
+        permissive: r.get(3),
+        cmd: r.get(4),
+        roles: r.get(5),
+        using: r.get(6),
+        with_check: r.get(7),
+    })
+    .await?;
     client.batch_execute("RESET search_path").await?;
-    Ok(rows
-        .iter()
-        .map(|r| Policy {
-            table_oid: r.get(0),
-            table: r.get(1),
-            name: r.get(2),
-            permissive: r.get(3),
-            cmd: r.get(4),
-            roles: r.get(5),
-            using: r.get(6),
-            with_check: r.get(7),
-        })
-        .collect())
+    Ok(policies)
 }
 
 /// Run every catalog rule on the database `client` is connected to.

@@ -65,9 +65,7 @@ pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, table};
-    use crate::check::isolation::facts::Facts;
-    use crate::check::isolation::Config;
+    use crate::check::isolation::facts::testing::{policy, table, tenancy_of};
 
     #[test]
     fn writes_anywhere_reads_on_tenant_tables() {
@@ -86,12 +84,7 @@ mod tests {
                 Some("(org_id = x)"),
             ),
         ];
-        let facts = Facts {
-            relations: vec![plans, a],
-            policies: policies.clone(),
-            ..Facts::default()
-        };
-        let tenancy = crate::check::isolation::tenancy::infer(&facts, &Config::default());
+        let tenancy = tenancy_of(vec![plans, a], policies.clone());
         let objects: Vec<String> = check(&policies, &tenancy)
             .iter()
             .map(|h| h.subjects[0].object.clone())

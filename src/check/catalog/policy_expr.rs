@@ -90,13 +90,18 @@ impl Visitor for CallFinder {
 
 /// The claim calls that run once per row (empty: the policy is fine).
 pub fn per_row_calls(expr: &Expr) -> Vec<String> {
-    let mut finder = CallFinder::default();
-    let _ = expr.visit(&mut finder);
-    finder.per_row
+    visited::<CallFinder>(expr).per_row
 }
 
-fn mentions_claim(expr: &Expr) -> bool {
-    visit_expressions(expr, |e| {
+/// `expr` walked by a fresh `V`.
+fn visited<V: Visitor + Default>(expr: &Expr) -> V {
+    let mut visitor = V::default();
+    let _ = expr.visit(&mut visitor);
+    visitor
+}
+
+fn mentions_claim(node: &impl Visit) -> bool {
+    visit_expressions(node, |e| {
         if claim_call(e).is_some() {
             ControlFlow::Break(())
         } else {
@@ -153,16 +158,7 @@ impl Visitor for KeyFinder {
                 target: InTarget::Subquery(q),
                 negated: false,
                 ..
-            } => column_name(expr).filter(|_| {
-                visit_expressions(q.as_ref(), |e| {
-                    if claim_call(e).is_some() {
-                        ControlFlow::Break(())
-                    } else {
-                        ControlFlow::Continue(())
-                    }
-                })
-                .is_break()
-            }),
+            } => column_name(expr).filter(|_| mentions_claim(q.as_ref())),
             _ => None,
         };
         if let Some(c) = found {
@@ -177,9 +173,7 @@ impl Visitor for KeyFinder {
 /// The table's own columns the policy compares with the claim (`org_id = <claim>`):
 /// the tenant key, which an index should lead with.
 pub fn tenant_columns(expr: &Expr) -> Vec<String> {
-    let mut finder = KeyFinder::default();
-    let _ = expr.visit(&mut finder);
-    finder.columns
+    visited::<KeyFinder>(expr).columns
 }
 
 #[cfg(test)]

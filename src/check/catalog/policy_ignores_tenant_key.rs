@@ -49,9 +49,7 @@ pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, references, table};
-    use crate::check::isolation::facts::Facts;
-    use crate::check::isolation::Config;
+    use crate::check::isolation::facts::testing::{policy, references, table, tenancy_of};
 
     #[test]
     fn creator_only_insert_is_caught() {
@@ -74,12 +72,7 @@ mod tests {
                 Some("(creator_id = auth.uid())"),
             ),
         ];
-        let facts = Facts {
-            relations: vec![orgs, projects],
-            policies: policies.clone(),
-            ..Facts::default()
-        };
-        let tenancy = crate::check::isolation::tenancy::infer(&facts, &Config::default());
+        let tenancy = tenancy_of(vec![orgs, projects], policies.clone());
         let hits = check(&policies, &tenancy);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].subjects[0].object, "projects.plant");

@@ -3,11 +3,12 @@
 //! A key led by an unindexed tenant column is reported as `tenant-key-not-indexed`
 //! instead (see `catalog::check`): one index fixes both.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use tokio_postgres::Client;
 
 use super::{user_schema, Hit, Relation};
 use crate::check::rule::Rule;
+use crate::db::read_rows;
 
 const SQL: &str = concat!(
     "SELECT n.nspname::text, c.relname::text, con.conname::text, con.oid, c.oid,
@@ -38,20 +39,15 @@ pub struct UnindexedKey {
 }
 
 pub async fn unindexed(client: &Client) -> Result<Vec<UnindexedKey>> {
-    let rows = client
-        .query(SQL, &[])
-        .await
-        .context("catalog rule unindexed-foreign-key: cannot read pg_constraint")?;
-    Ok(rows
-        .iter()
-        .map(|r| UnindexedKey {
-            table: Relation::at(r, 0),
-            constraint: r.get(2),
-            constraint_oid: r.get(3),
-            table_oid: r.get(4),
-            columns: r.get(5),
-        })
-        .collect())
+    let context = "catalog rule unindexed-foreign-key: cannot read pg_constraint";
+    read_rows(client, SQL, context, |r| UnindexedKey {
+        table: Relation::at(r, 0),
+        constraint: r.get(2),
+        constraint_oid: r.get(3),
+        table_oid: r.get(4),
+        columns: r.get(5),
+    })
+    .await
 }
 
 pub fn hit(fk: &UnindexedKey) -> Hit {

@@ -397,6 +397,20 @@ pub mod testing {
         }
     }
 
+    /// The tenancy inferred, with the default configuration, from facts of just these
+    /// relations and policies.
+    pub fn tenancy_of(
+        relations: Vec<Relation>,
+        policies: Vec<Policy>,
+    ) -> crate::check::isolation::tenancy::Tenancy {
+        let facts = Facts {
+            relations,
+            policies,
+            ..Facts::default()
+        };
+        crate::check::isolation::tenancy::infer(&facts, &Default::default())
+    }
+
     /// A foreign key `column` -> `target`.`target_column`.
     pub fn references(r: &mut Relation, column: &str, target: u32, target_column: &str) {
         r.foreign_keys.push(ForeignKey {

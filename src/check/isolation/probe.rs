@@ -143,39 +143,42 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
         leak: leak.to_string(),
         statement,
     };
+    // `sql` run by a member on tenant B's rows (picked by primary key) and by anon on
+    // every row.
+    let member_and_anon =
+        |op, statement: fn(String, Vec<Param>) -> Statement, sql: String, leaks: [&str; 2]| {
+            let member_sql = format!("{sql} WHERE {}", among(1));
+            [
+                probe(
+                    Actor::Member,
+                    op,
+                    leaks[0],
+                    statement(member_sql, vec![Param::OtherRows]),
+                ),
+                probe(Actor::Anon, op, leaks[1], statement(sql, vec![])),
+            ]
+        };
     let public = matches!(kind, Kind::Public);
     if !public {
-        out.push(probe(
-            Actor::Member,
+        out.extend(member_and_anon(
             Op::Select,
-            "SELECT read {n} row(s) of tenant B",
-            count(
-                format!("SELECT count(*) FROM {name} AS t WHERE {}", among(1)),
-                vec![Param::OtherRows],
-            ),
-        ));
-        out.push(probe(
-            Actor::Anon,
-            Op::Select,
-            "anon SELECT read {n} row(s)",
-            count(format!("SELECT count(*) FROM {name} AS t"), vec![]),
+            count,
+            format!("SELECT count(*) FROM {name} AS t"),
+            [
+                "SELECT read {n} row(s) of tenant B",
+                "anon SELECT read {n} row(s)",
+            ],
         ));
     }
     if let Some(c) = settable(r) {
-        out.push(probe(
-            Actor::Member,
+        out.extend(member_and_anon(
             Op::Update,
-            "UPDATE changed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
-            write(
-                format!("UPDATE {name} AS t SET {c} = t.{c} WHERE {}", among(1)),
-                vec![Param::OtherRows],
-            ),
-        ));
-        out.push(probe(
-            Actor::Anon,
-            Op::Update,
-            "anon UPDATE changed {n} row(s)",
-            write(format!("UPDATE {name} AS t SET {c} = t.{c}"), vec![]),
+            write,
+            format!("UPDATE {name} AS t SET {c} = t.{c}"),
+            [
+                "UPDATE changed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
+                "anon UPDATE changed {n} row(s)",
+            ],
         ));
     }
     out.push(probe(
@@ -418,6 +421,12 @@ mod tests {
         }
     }
 
+    /// The probes planned for `facts()` with the default configuration.
+    fn planned(unfilled: &[u32]) -> Vec<Probe> {
+        let facts = facts();
+        plan(&facts, &infer(&facts, &Config::default()), unfilled)
+    }
+
     fn find<'a>(probes: &'a [Probe], object: &str, actor: Actor, leak: &str) -> Vec<&'a Probe> {
         probes
             .iter()
@@ -427,8 +436,7 @@ mod tests {
 
     #[test]
     fn tenant_tables_get_every_probe() {
-        let facts = facts();
-        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let probes = planned(&[]);
         let read = find(&probes, "appointments", Actor::Member, "SELECT read");
         assert!(
             matches!(&read[0].statement, Statement::Count { params, .. } if params == &[Param::OtherRows])
@@ -460,8 +468,7 @@ mod tests {
 
     #[test]
     fn children_move_through_their_parent_and_views_and_functions_are_read() {
-        let facts = facts();
-        let probes = plan(&facts, &infer(&facts, &Config::default()), &[]);
+        let probes = planned(&[]);
         let moved = find(&probes, "notes", Actor::Member, "filter moved");
         assert!(
             matches!(&moved[0].statement, Statement::Write { params, .. }
@@ -479,8 +486,7 @@ mod tests {
 
     #[test]
     fn unfilled_tables_are_not_probed() {
-        let facts = facts();
-        let probes = plan(&facts, &infer(&facts, &Config::default()), &[3]);
+        let probes = planned(&[3]);
         assert!(!probes.iter().any(|p| p.object == "notes"));
     }
 }

@@ -54,25 +54,25 @@ fn kind<'a>(t: &'a Tenancy, table: &str) -> Option<&'a Kind> {
     t.tables.iter().find(|x| x.table == table).map(|x| &x.kind)
 }
 
+fn keyed(key: &str) -> Kind {
+    Kind::Keyed { key: key.into() }
+}
+
+fn per_user(column: &str) -> Kind {
+    Kind::PerUser {
+        column: column.into(),
+    }
+}
+
 #[test]
 fn starter_shape_is_inferred() {
     let t = infer(&starter(), &Config::default());
     assert_eq!(t.tenant_table.as_ref().unwrap().table, "accounts");
-    assert_eq!(
-        kind(&t, "tasks"),
-        Some(&Kind::Keyed {
-            key: "account_id".into()
-        })
-    );
+    assert_eq!(kind(&t, "tasks"), Some(&keyed("account_id")));
     assert!(
         matches!(kind(&t, "task_comments"), Some(Kind::Child { via, .. }) if via == &["task_id"])
     );
-    assert_eq!(
-        kind(&t, "profiles"),
-        Some(&Kind::PerUser {
-            column: "id".into()
-        })
-    );
+    assert_eq!(kind(&t, "profiles"), Some(&per_user("id")));
     let m = t.membership.as_ref().unwrap();
     assert_eq!(
         (m.table.as_str(), m.user_column.as_str()),
@@ -107,12 +107,7 @@ fn configuration_wins() {
     let t = infer(&starter(), &config);
     assert!(t.untenanted.is_empty());
     assert_eq!(kind(&t, "audit"), Some(&Kind::Public));
-    assert_eq!(
-        kind(&t, "tasks"),
-        Some(&Kind::PerUser {
-            column: "created_by".into()
-        })
-    );
+    assert_eq!(kind(&t, "tasks"), Some(&per_user("created_by")));
 }
 
 #[test]
@@ -135,18 +130,8 @@ fn claim_keys_of_any_name_and_a_key_without_foreign_key() {
     };
     let t = infer(&facts, &Config::default());
     assert_eq!(t.tenant_table.as_ref().unwrap().table, "organizations");
-    assert_eq!(
-        kind(&t, "projects"),
-        Some(&Kind::Keyed {
-            key: "organization_id".into()
-        })
-    );
-    assert_eq!(
-        kind(&t, "tickets"),
-        Some(&Kind::Keyed {
-            key: "tenant_id".into()
-        })
-    );
+    assert_eq!(kind(&t, "projects"), Some(&keyed("organization_id")));
+    assert_eq!(kind(&t, "tickets"), Some(&keyed("tenant_id")));
     assert_eq!(t.claims(), vec!["org"]);
 }
 

@@ -8,85 +8,60 @@ use super::{ident_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Some((alter, table)) = ctx.altered_existing(ast) else {
-        return vec![];
-    };
-    let mut out = Vec::new();
-    for op in &alter.operations {
-        match op {
-            AlterTableOperation::AddColumn { column_def, .. } => {
-                let has =
-                    |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
-                let not_null =
-                    has(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
-                let filled =
-                    has(|o| matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. }));
-                if not_null && !filled {
-                    let column = ident_key(&column_def.name);
-                    out.push(Violation {
-                        rule: Rule::AddingNotNullableField,
-                        object: format!("{table}.{column}"),
-                        message: format!(
-                            "NOT NULL column {column} without a DEFAULT fails on existing rows of {table}: add a default, or add it nullable and backfill"
-                        ),
-                    });
-                }
+    ctx.judge_alter(ast, |table, op| match op {
+        AlterTableOperation::AddColumn { column_def, .. } => {
+            let has = |f: fn(&ColumnOption) -> bool| column_def.options.iter().any(|o| f(&o.option));
+            let not_null = has(|o| matches!(o, ColumnOption::NotNull | ColumnOption::PrimaryKey(_)));
+            let filled =
+                has(|o| matches!(o, ColumnOption::Default(_) | ColumnOption::Generated { .. }));
+            if !not_null || filled {
+                return None;
             }
-            AlterTableOperation::AlterColumn {
-                column_name,
-                op: AlterColumnOperation::SetNotNull,
-            } => {
-                let column = ident_key(column_name);
-                out.push(Violation {
-                    rule: Rule::AddingNotNullableField,
-                    object: format!("{table}.{column}"),
-                    message: format!(
-                        "SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock: add CHECK ({column} IS NOT NULL) NOT VALID and validate it first"
-                    ),
-                });
-            }
-            _ => {}
+            let column = ident_key(&column_def.name);
+            let message = format!(
+                "NOT NULL column {column} without a DEFAULT fails on existing rows of {table}: add a default, or add it nullable and backfill"
+            );
+            Some(Violation::on_column(Rule::AddingNotNullableField, table, &column, message))
         }
-    }
-    out
+        AlterTableOperation::AlterColumn {
+            column_name,
+            op: AlterColumnOperation::SetNotNull,
+        } => {
+            let column = ident_key(column_name);
+            let message = format!(
+                "SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock: add CHECK ({column} IS NOT NULL) NOT VALID and validate it first"
+            );
+            Some(Violation::on_column(Rule::AddingNotNullableField, table, &column, message))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::AddingNotNullableField as R;
 
     #[test]
     fn flags_not_null_without_default_and_set_not_null() {
-        assert_eq!(
-            hits("ALTER TABLE appointments ADD COLUMN room text NOT NULL;", R),
-            1
-        );
-        assert_eq!(
-            hits(
+        assert_flags(
+            R,
+            &[
+                "ALTER TABLE appointments ADD COLUMN room text NOT NULL;",
                 "ALTER TABLE appointments ALTER COLUMN notes SET NOT NULL;",
-                R
-            ),
-            1
+            ],
         );
     }
 
     #[test]
     fn passes_default_nullable_and_new_tables() {
-        assert_eq!(
-            hits(
+        assert_passes(
+            R,
+            &[
                 "ALTER TABLE appointments ADD COLUMN room text NOT NULL DEFAULT 'main';",
-                R
-            ),
-            0
-        );
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text;", R), 0);
-        assert_eq!(
-            hits(
+                "ALTER TABLE appointments ADD COLUMN room text;",
                 "CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN y int NOT NULL;",
-                R
-            ),
-            0
+            ],
         );
     }
 }

@@ -35,46 +35,49 @@ pub fn check_text(ctx: &Ctx, sql: &str) -> Vec<Violation> {
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::BanConcurrentIndexInTransaction as R;
 
     #[test]
     fn flags_concurrently_without_directive() {
-        assert_eq!(
-            hits(
-                "CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
-                R
-            ),
-            1
+        assert_flags(
+            R,
+            &["CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);"],
         );
         // The directive only counts on the first line.
-        assert_eq!(hits("-- indexes\n-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 1);
+        assert_flags(
+            R,
+            &[
+                "-- indexes\n-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+            ],
+        );
     }
 
     #[test]
     fn flags_drop_index_concurrently_without_directive() {
-        assert_eq!(hits("DROP INDEX CONCURRENTLY a_idx;", R), 1);
-        assert_eq!(
-            hits(
+        assert_flags(
+            R,
+            &[
+                "DROP INDEX CONCURRENTLY a_idx;",
                 "drop index /* c */ concurrently if exists public.\"A_idx\";",
-                R
-            ),
-            1
+            ],
         );
-        assert_eq!(
-            hits("-- dbkit:no-transaction\nDROP INDEX CONCURRENTLY a_idx;", R),
-            0
+        assert_passes(
+            R,
+            &["-- dbkit:no-transaction\nDROP INDEX CONCURRENTLY a_idx;"],
         );
         // Without CONCURRENTLY it is fine in a transaction.
-        assert_eq!(hits("DROP INDEX a_idx;", R), 0);
+        assert_passes(R, &["DROP INDEX a_idx;"]);
     }
 
     #[test]
     fn passes_with_directive() {
-        assert_eq!(hits("-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 0);
-        assert_eq!(
-            hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R),
-            0
+        assert_passes(
+            R,
+            &[
+                "-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                "CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);",
+            ],
         );
     }
 }

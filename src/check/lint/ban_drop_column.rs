@@ -7,48 +7,40 @@ use super::{ident_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Some((alter, table)) = ctx.altered_existing(ast) else {
-        return vec![];
-    };
-    alter
-        .operations
-        .iter()
-        .flat_map(|op| match op {
-            AlterTableOperation::DropColumn { column_names, .. } => column_names.clone(),
-            _ => vec![],
-        })
-        .map(|column| {
-            let column = ident_key(&column);
-            Violation {
-                rule: Rule::BanDropColumn,
-                object: format!("{table}.{column}"),
-                message: format!(
-                    "dropping {table}.{column} breaks clients that still read or write it"
-                ),
-            }
-        })
-        .collect()
+    ctx.judge_alter(ast, |table, op| {
+        let AlterTableOperation::DropColumn { column_names, .. } = op else {
+            return vec![];
+        };
+        column_names
+            .iter()
+            .map(|column| {
+                let column = ident_key(column);
+                let message =
+                    format!("dropping {table}.{column} breaks clients that still read or write it");
+                Violation::on_column(Rule::BanDropColumn, table, &column, message)
+            })
+            .collect()
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::BanDropColumn as R;
 
     #[test]
     fn flags_drop_column() {
-        assert_eq!(hits("ALTER TABLE appointments DROP COLUMN notes;", R), 1);
+        assert_flags(R, &["ALTER TABLE appointments DROP COLUMN notes;"]);
     }
 
     #[test]
     fn passes_other_alters_and_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN room text;", R), 0);
-        assert_eq!(
-            hits(
+        assert_passes(
+            R,
+            &[
+                "ALTER TABLE appointments ADD COLUMN room text;",
                 "CREATE TABLE t (x int, y int);\nALTER TABLE t DROP COLUMN y;",
-                R
-            ),
-            0
+            ],
         );
     }
 }

@@ -11,106 +11,89 @@ use super::{ident_key, table_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Some((alter, table)) = ctx.altered_existing(ast) else {
-        return vec![];
-    };
-    alter
-        .operations
-        .iter()
-        .filter_map(|op| match op {
-            AlterTableOperation::AddConstraint {
-                constraint,
-                not_valid: false,
-            } => {
-                let (kind, name) = match constraint {
-                    TableConstraint::ForeignKey(fk) => ("FOREIGN KEY", fk.name.as_ref()),
-                    TableConstraint::Check(c) => ("CHECK", c.name.as_ref()),
-                    _ => return None,
-                };
-                let object = name.map_or(table.clone(), |n| format!("{table}.{}", n.value));
-                Some(Violation {
-                    rule: Rule::ConstraintMissingNotValid,
-                    object,
-                    message: format!(
-                        "{kind} added to existing table {table} validates every row under a lock: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
-                    ),
-                })
-            }
-            AlterTableOperation::AddColumn { column_def, .. } => {
-                let fk = column_def.options.iter().find_map(|o| match &o.option {
-                    ColumnOption::ForeignKey(fk) => Some(fk),
-                    _ => None,
-                })?;
-                let column = ident_key(&column_def.name);
-                let referenced = table_key(&fk.foreign_table);
-                Some(Violation {
-                    rule: Rule::ConstraintMissingNotValid,
-                    object: format!("{table}.{column}"),
-                    message: format!(
-                        "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
-                    ),
-                })
-            }
-            _ => None,
-        })
-        .collect()
+    ctx.judge_alter(ast, |table, op| match op {
+        AlterTableOperation::AddConstraint {
+            constraint,
+            not_valid: false,
+        } => {
+            let (kind, name) = match constraint {
+                TableConstraint::ForeignKey(fk) => ("FOREIGN KEY", fk.name.as_ref()),
+                TableConstraint::Check(c) => ("CHECK", c.name.as_ref()),
+                _ => return None,
+            };
+            let object = name.map_or(table.to_string(), |n| format!("{table}.{}", n.value));
+            Some(Violation {
+                rule: Rule::ConstraintMissingNotValid,
+                object,
+                message: format!(
+                    "{kind} added to existing table {table} validates every row under a lock: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+                ),
+            })
+        }
+        AlterTableOperation::AddColumn { column_def, .. } => {
+            let fk = column_def.options.iter().find_map(|o| match &o.option {
+                ColumnOption::ForeignKey(fk) => Some(fk),
+                _ => None,
+            })?;
+            let column = ident_key(&column_def.name);
+            let referenced = table_key(&fk.foreign_table);
+            let message = format!(
+                "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+            );
+            Some(Violation::on_column(Rule::ConstraintMissingNotValid, table, &column, message))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::ConstraintMissingNotValid as R;
 
     #[test]
     fn flags_fk_and_check_without_not_valid() {
-        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id);", R), 1);
-        assert_eq!(
-            hits(
+        assert_flags(
+            R,
+            &[
+                "ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id);",
                 "ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);",
-                R
-            ),
-            1
+            ],
         );
     }
 
     #[test]
     fn flags_add_column_references() {
-        assert_eq!(
-            hits(
+        assert_flags(
+            R,
+            &[
                 "ALTER TABLE appointments ADD COLUMN room_id uuid REFERENCES rooms (id);",
-                R
-            ),
-            1
-        );
-        assert_eq!(
-            hits("ALTER TABLE appointments ADD COLUMN IF NOT EXISTS owner uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT fk_owner REFERENCES auth.users ON DELETE CASCADE;", R),
-            1
+                "ALTER TABLE appointments ADD COLUMN IF NOT EXISTS owner uuid NOT NULL DEFAULT gen_random_uuid() CONSTRAINT fk_owner REFERENCES auth.users ON DELETE CASCADE;",
+            ],
         );
     }
 
     #[test]
     fn passes_add_column_without_references_and_on_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ADD COLUMN note text;", R), 0);
-        assert_eq!(
-            hits(
+        assert_passes(
+            R,
+            &[
+                "ALTER TABLE appointments ADD COLUMN note text;",
                 "CREATE TABLE t (x int);\nALTER TABLE t ADD COLUMN o uuid REFERENCES orgs (id);",
-                R
-            ),
-            0
+            ],
         );
     }
 
     #[test]
     fn passes_not_valid_exclusion_and_new_tables() {
-        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id) NOT VALID;", R), 0);
-        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at) NOT VALID;", R), 0);
-        assert_eq!(hits("ALTER TABLE appointments ADD CONSTRAINT x EXCLUDE USING gist (org_id WITH =, tstzrange(scheduled_at, ends_at) WITH &&);", R), 0);
-        assert_eq!(
-            hits(
+        assert_passes(
+            R,
+            &[
+                "ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id) NOT VALID;",
+                "ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at) NOT VALID;",
+                "ALTER TABLE appointments ADD CONSTRAINT x EXCLUDE USING gist (org_id WITH =, tstzrange(scheduled_at, ends_at) WITH &&);",
                 "CREATE TABLE t (x int);\nALTER TABLE t ADD CONSTRAINT c CHECK (x > 0);",
-                R
-            ),
-            0
+            ],
         );
     }
 }

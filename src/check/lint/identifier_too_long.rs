@@ -57,7 +57,7 @@ fn truncated(name: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::truncated;
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, hits};
     use crate::check::rule::Rule::IdentifierTooLong as R;
 
     #[test]
@@ -73,12 +73,11 @@ mod tests {
             ),
             2
         );
-        assert_eq!(
-            hits(
+        assert_flags(
+            R,
+            &[
                 "CREATE POLICY \"Enable read access for every signed-in member of the same organisation only\" ON t FOR SELECT USING (true);",
-                R
-            ),
-            1
+            ],
         );
     }
 

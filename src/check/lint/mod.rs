@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use sqlparser::ast::{AlterTable, Ident, ObjectName, ObjectNamePart, Statement as Ast};
+use sqlparser::ast::{AlterTableOperation, Ident, ObjectName, ObjectNamePart, Statement as Ast};
 
 use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
@@ -33,14 +33,26 @@ impl Ctx<'_> {
         !self.new_tables.contains(&table_key(table))
     }
 
-    /// An ALTER TABLE of a table that existed before this migration, with the table's
-    /// key: what every column-changing lint looks at. None for anything else.
-    pub fn altered_existing<'s>(&self, ast: &'s Ast) -> Option<(&'s AlterTable, String)> {
+    /// Judge each operation of an ALTER TABLE of a table that existed before this
+    /// migration (`judge` gets the table's key too): how every column-changing lint
+    /// walks a statement. Nothing for any other statement.
+    pub fn judge_alter<V: IntoIterator<Item = Violation>>(
+        &self,
+        ast: &Ast,
+        judge: impl Fn(&str, &AlterTableOperation) -> V,
+    ) -> Vec<Violation> {
         let Ast::AlterTable(alter) = ast else {
-            return None;
+            return vec![];
         };
-        self.existed_before(&alter.name)
-            .then(|| (alter, table_key(&alter.name)))
+        if !self.existed_before(&alter.name) {
+            return vec![];
+        }
+        let table = table_key(&alter.name);
+        alter
+            .operations
+            .iter()
+            .flat_map(|op| judge(&table, op))
+            .collect()
     }
 }
 
@@ -50,6 +62,17 @@ pub struct Violation {
     pub rule: Rule,
     pub object: String,
     pub message: String,
+}
+
+impl Violation {
+    /// A violation about `column` of `table` (the object `table.column`).
+    pub fn on_column(rule: Rule, table: &str, column: &str, message: String) -> Self {
+        Violation {
+            rule,
+            object: format!("{table}.{column}"),
+            message,
+        }
+    }
 }
 
 type RuleFn = fn(&Ctx, &Ast) -> Vec<Violation>;
@@ -210,6 +233,20 @@ pub(crate) mod test_support {
             .into_iter()
             .filter(|(r, _)| *r == rule)
             .count()
+    }
+
+    /// Asserts that `rule` fires exactly once on each of `sqls`.
+    pub fn assert_flags(rule: Rule, sqls: &[&str]) {
+        for sql in sqls {
+            assert_eq!(hits(sql, rule), 1, "{rule:?} once on: {sql}");
+        }
+    }
+
+    /// Asserts that `rule` does not fire on any of `sqls`.
+    pub fn assert_passes(rule: Rule, sqls: &[&str]) {
+        for sql in sqls {
+            assert_eq!(hits(sql, rule), 0, "{rule:?} never on: {sql}");
+        }
     }
 }
 

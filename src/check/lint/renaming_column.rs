@@ -6,60 +6,44 @@ use super::{ident_key, Ctx, Violation};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Some((alter, table)) = ctx.altered_existing(ast) else {
-        return vec![];
-    };
-    alter
-        .operations
-        .iter()
-        .filter_map(|op| match op {
-            AlterTableOperation::RenameColumn {
-                old_column_name,
-                new_column_name,
-            } => {
-                let old = ident_key(old_column_name);
-                Some(Violation {
-                    rule: Rule::RenamingColumn,
-                    object: format!("{table}.{old}"),
-                    message: format!(
-                        "renaming {table}.{old} to {} breaks clients that use the old name: add the new column, dual-write, then drop",
-                        ident_key(new_column_name)
-                    ),
-                })
-            }
-            _ => None,
-        })
-        .collect()
+    ctx.judge_alter(ast, |table, op| {
+        let AlterTableOperation::RenameColumn {
+            old_column_name,
+            new_column_name,
+        } = op
+        else {
+            return None;
+        };
+        let old = ident_key(old_column_name);
+        let message = format!(
+            "renaming {table}.{old} to {} breaks clients that use the old name: add the new column, dual-write, then drop",
+            ident_key(new_column_name)
+        );
+        Some(Violation::on_column(Rule::RenamingColumn, table, &old, message))
+    })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::RenamingColumn as R;
 
     #[test]
     fn flags_rename() {
-        assert_eq!(
-            hits(
-                "ALTER TABLE appointments RENAME COLUMN notes TO remarks;",
-                R
-            ),
-            1
+        assert_flags(
+            R,
+            &["ALTER TABLE appointments RENAME COLUMN notes TO remarks;"],
         );
     }
 
     #[test]
     fn passes_table_rename_and_new_tables() {
-        assert_eq!(
-            hits("ALTER TABLE appointments ADD COLUMN remarks text;", R),
-            0
-        );
-        assert_eq!(
-            hits(
+        assert_passes(
+            R,
+            &[
+                "ALTER TABLE appointments ADD COLUMN remarks text;",
                 "CREATE TABLE t (x int);\nALTER TABLE t RENAME COLUMN x TO y;",
-                R
-            ),
-            0
+            ],
         );
     }
 }

@@ -25,20 +25,22 @@ pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::hits;
+    use crate::check::lint::test_support::{assert_flags, assert_passes};
     use crate::check::rule::Rule::RequireConcurrentIndexCreation as R;
 
     #[test]
     fn flags_plain_index_on_existing_table() {
-        assert_eq!(hits("CREATE INDEX a_idx ON appointments (org_id);", R), 1);
+        assert_flags(R, &["CREATE INDEX a_idx ON appointments (org_id);"]);
     }
 
     #[test]
     fn passes_concurrent_or_new_table() {
-        assert_eq!(hits("-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);", R), 0);
-        assert_eq!(
-            hits("CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);", R),
-            0
+        assert_passes(
+            R,
+            &[
+                "-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                "CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);",
+            ],
         );
     }
 }

@@ -47,31 +47,18 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::fixtures;
     use super::*;
 
     #[test]
     fn an_external_merge_sort_is_flagged() {
-        let plan = fixtures::plan("disk_sort_small_work_mem");
-        let t = Thresholds::default();
-        let found = check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        });
-        assert!(!found.is_empty(), "{plan:#?}");
+        let found = fixtures::findings(check, "disk_sort_small_work_mem");
+        assert!(!found.is_empty(), "{found:#?}");
         assert!(found[0].message.contains("spilled"), "{}", found[0].message);
     }
 
     #[test]
     fn in_memory_sorts_are_clean() {
-        let plan = fixtures::plan("provider_conflict_check_v6_service");
-        let t = Thresholds::default();
-        assert!(check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t
-        })
-        .is_empty());
+        assert!(fixtures::findings(check, "provider_conflict_check_v6_service").is_empty());
     }
 }

@@ -33,11 +33,7 @@ impl Candidate {
         format!(
             "CREATE INDEX ON {} ({})",
             quote_ident(&self.relation),
-            self.columns
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.key()
         )
     }
 
@@ -49,12 +45,17 @@ impl Candidate {
             "CREATE INDEX CONCURRENTLY {} ON {} ({});",
             quote_ident(&name),
             quote_ident(&self.relation),
-            self.columns
-                .iter()
-                .map(|c| quote_ident(c))
-                .collect::<Vec<_>>()
-                .join(", ")
+            self.key()
         )
+    }
+
+    /// The index key: the columns, quoted where needed, comma-separated.
+    fn key(&self) -> String {
+        self.columns
+            .iter()
+            .map(|c| quote_ident(c))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -172,21 +173,14 @@ pub fn verdict(ctx: &PlanContext, tried: &[(Candidate, f64)]) -> Option<Finding>
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::{fixtures, Role, Thresholds};
     use super::*;
 
     fn appointments(indexes: Vec<Vec<&str>>) -> HashMap<String, TableInfo> {
-        let columns = [
-            "id",
-            "org_id",
-            "provider_id",
-            "contact_id",
-            "scheduled_at",
-            "ends_at",
-            "status",
-        ]
-        .map(String::from)
-        .to_vec();
+        let columns = crate::seed::copy::columns(crate::seed::rows::Table::Appointments)
+            .iter()
+            .map(|c| c.to_string())
+            .collect();
         let btree_indexes = indexes
             .into_iter()
             .map(|cols| cols.into_iter().map(String::from).collect())
@@ -217,11 +211,7 @@ mod tests {
     fn candidates_from_the_conflict_check_skip_covered_prefixes() {
         let plan = fixtures::plan("provider_conflict_check_v3_service");
         let t = Thresholds::default();
-        let ctx = PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        };
+        let ctx = fixtures::context(&plan, Role::Service, &t);
         let all = candidates(&ctx, &appointments(vec![vec!["id"]]));
         assert!(all.contains(&Candidate {
             relation: "appointments".into(),
@@ -247,11 +237,7 @@ mod tests {
     fn suggests_only_a_halving_and_prints_ready_ddl() {
         let plan = fixtures::plan("provider_conflict_check_v3_service");
         let t = Thresholds::default();
-        let ctx = PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        };
+        let ctx = fixtures::context(&plan, Role::Service, &t);
         let base = plan.plan.total_cost;
         let c1 = Candidate {
             relation: "appointments".into(),
@@ -272,11 +258,7 @@ mod tests {
     fn cheap_plans_get_no_candidates() {
         let plan = fixtures::plan("provider_conflict_check_v6_service");
         let t = Thresholds::default();
-        let ctx = PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        };
+        let ctx = fixtures::context(&plan, Role::Service, &t);
         assert!(candidates(&ctx, &appointments(vec![])).is_empty());
     }
 }

@@ -71,7 +71,7 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::fixtures;
     use super::*;
 
     #[test]
@@ -84,27 +84,13 @@ mod tests {
 
     #[test]
     fn correlated_columns_misestimate_is_flagged_at_its_tier() {
-        let plan = fixtures::plan("misestimate_correlated_columns");
-        let t = Thresholds::default();
-        let found = check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        });
-        assert_eq!(found.len(), 1, "{found:#?}");
-        assert!(found[0].evidence.numbers["ratio"] >= 100.0, "{found:#?}");
-        assert!(found[0].severity >= Severity::Warning);
+        let found = fixtures::only_finding(check, "misestimate_correlated_columns");
+        assert!(found.evidence.numbers["ratio"] >= 100.0, "{found:#?}");
+        assert!(found.severity >= Severity::Warning);
     }
 
     #[test]
     fn good_estimates_are_clean() {
-        let plan = fixtures::plan("provider_conflict_check_v6_service");
-        let t = Thresholds::default();
-        assert!(check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t
-        })
-        .is_empty());
+        assert!(fixtures::findings(check, "provider_conflict_check_v6_service").is_empty());
     }
 }

@@ -143,6 +143,7 @@ pub fn count(n: f64) -> String {
 pub(crate) mod fixtures {
     //! Plans captured from the dev server (PostgreSQL 15) into tests/fixtures/plans/.
     use super::super::plan::Explained;
+    use super::{Finding, PlanContext, Role, Thresholds};
 
     pub fn plan(name: &str) -> Explained {
         let path = format!(
@@ -151,6 +152,41 @@ pub(crate) mod fixtures {
         );
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         Explained::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The context a rule sees for `plan` run as `role` under `thresholds`.
+    pub fn context<'a>(
+        plan: &'a Explained,
+        role: Role,
+        thresholds: &'a Thresholds,
+    ) -> PlanContext<'a> {
+        PlanContext {
+            plan,
+            role,
+            thresholds,
+        }
+    }
+
+    /// What `rule` finds in the captured plan `name` run as the service role, default thresholds.
+    pub fn findings(rule: fn(&PlanContext) -> Vec<Finding>, name: &str) -> Vec<Finding> {
+        findings_with(rule, name, Role::Service, &Thresholds::default())
+    }
+
+    /// The one finding `rule` makes in the captured plan `name` (service role, defaults).
+    pub fn only_finding(rule: fn(&PlanContext) -> Vec<Finding>, name: &str) -> Finding {
+        let mut found = findings(rule, name);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        found.remove(0)
+    }
+
+    /// What `rule` finds in the captured plan `name` run as `role` under `thresholds`.
+    pub fn findings_with(
+        rule: fn(&PlanContext) -> Vec<Finding>,
+        name: &str,
+        role: Role,
+        thresholds: &Thresholds,
+    ) -> Vec<Finding> {
+        rule(&context(&plan(name), role, thresholds))
     }
 }
 

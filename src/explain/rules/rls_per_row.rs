@@ -63,17 +63,11 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::{fixtures, Role, Thresholds};
     use super::*;
 
     fn run(name: &str) -> Vec<Finding> {
-        let plan = fixtures::plan(name);
-        let t = Thresholds::default();
-        check(&PlanContext {
-            plan: &plan,
-            role: Role::Tenant,
-            thresholds: &t,
-        })
+        fixtures::findings_with(check, name, Role::Tenant, &Thresholds::default())
     }
 
     #[test]

@@ -59,32 +59,18 @@ pub fn check(ctx: &PlanContext) -> Vec<Finding> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::fixtures;
     use super::*;
 
     #[test]
     fn an_index_scan_that_filters_most_rows_is_flagged() {
-        let plan = fixtures::plan("rows_removed_index_scan");
-        let t = Thresholds::default();
-        let found = check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        });
-        assert_eq!(found.len(), 1, "{found:#?}");
-        assert!(found[0].message.contains("removed"), "{}", found[0].message);
-        assert!(found[0].evidence.numbers["rows_removed"] > 1000.0);
+        let found = fixtures::only_finding(check, "rows_removed_index_scan");
+        assert!(found.message.contains("removed"), "{}", found.message);
+        assert!(found.evidence.numbers["rows_removed"] > 1000.0);
     }
 
     #[test]
     fn seq_scans_are_left_to_seq_scan() {
-        let plan = fixtures::plan("provider_conflict_check_v3_service");
-        let t = Thresholds::default();
-        assert!(check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t
-        })
-        .is_empty());
+        assert!(fixtures::findings(check, "provider_conflict_check_v3_service").is_empty());
     }
 }

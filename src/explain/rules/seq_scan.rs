@@ -60,53 +60,36 @@ pub(crate) fn shorten(text: &str, max: usize) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{fixtures, PlanContext, Role, Thresholds};
+    use super::super::{fixtures, Role, Thresholds};
     use super::*;
 
     #[test]
     fn flags_the_conflict_check_scan_before_indexes() {
-        let plan = fixtures::plan("provider_conflict_check_v3_service");
-        let t = Thresholds::default();
-        let found = check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t,
-        });
-        assert_eq!(found.len(), 1, "{found:#?}");
-        assert_eq!(found[0].evidence.relation.as_deref(), Some("appointments"));
+        let found = fixtures::only_finding(check, "provider_conflict_check_v3_service");
+        assert_eq!(found.evidence.relation.as_deref(), Some("appointments"));
         assert!(
-            found[0]
-                .message
-                .starts_with("Seq Scan on appointments read"),
+            found.message.starts_with("Seq Scan on appointments read"),
             "{}",
-            found[0].message
+            found.message
         );
     }
 
     #[test]
     fn index_scans_after_migrations_are_clean() {
-        let plan = fixtures::plan("provider_conflict_check_v6_service");
-        let t = Thresholds::default();
-        assert!(check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t
-        })
-        .is_empty());
+        assert!(fixtures::findings(check, "provider_conflict_check_v6_service").is_empty());
     }
 
     #[test]
     fn small_scans_are_ignored() {
-        let plan = fixtures::plan("provider_conflict_check_v3_service");
-        let t = Thresholds {
-            seq_scan_min_rows: 1e9,
-            ..Thresholds::default()
-        };
-        assert!(check(&PlanContext {
-            plan: &plan,
-            role: Role::Service,
-            thresholds: &t
-        })
+        assert!(fixtures::findings_with(
+            check,
+            "provider_conflict_check_v3_service",
+            Role::Service,
+            &Thresholds {
+                seq_scan_min_rows: 1e9,
+                ..Thresholds::default()
+            }
+        )
         .is_empty());
     }
 }
