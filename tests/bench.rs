@@ -249,9 +249,9 @@ fn cleanup_removes_rows_of_crashed_runs_only() {
     assert_eq!(row_counts(&db), before);
 }
 
-/// `bench --before 3 --orgs 1` and `args` on `db`, as JSON (stderr carries the lab's
-/// notes, so it is not checked here).
-fn before_json(db: &TestDb, args: &[&str]) -> Value {
+/// `dbkit bench --format json` on `db` with `args`, expecting exit `code`: its report
+/// (stderr, which carries the lab's notes with `--before`, is not checked here).
+fn bench_report(db: &TestDb, args: &[&str], code: i32) -> Value {
     let out = dbkit()
         .args([
             "bench",
@@ -260,15 +260,20 @@ fn before_json(db: &TestDb, args: &[&str]) -> Value {
             "--database-url",
             &db.url_string(),
         ])
-        .args(["--before", "3", "--orgs", "1"])
         .args(args)
         .timeout(Duration::from_secs(300))
         .assert()
-        .success()
+        .code(code)
         .get_output()
         .stdout
         .clone();
-    serde_json::from_slice(&out).expect("bench --before JSON")
+    serde_json::from_slice(&out).expect("bench JSON")
+}
+
+/// `bench --before 3 --orgs 1` and `args` on `db`, as JSON.
+fn before_json(db: &TestDb, args: &[&str]) -> Value {
+    let before = ["--before", "3", "--orgs", "1"];
+    bench_report(db, &[&before[..], args].concat(), 0)
 }
 
 #[test]
@@ -400,23 +405,21 @@ fn a_failed_insert_is_rolled_back_by_its_pipelined_commit() {
     let text = std::fs::read_to_string(&insert).unwrap();
     assert!(text.contains("'voice'"), "{text}");
     std::fs::write(&insert, text.replace("'voice'", "'fax'")).unwrap();
-    let out = dbkit()
-        .args([
-            "bench",
-            "--format",
-            "json",
-            "--database-url",
-            &db.url_string(),
-        ])
-        .args(["--concurrency", "1", "--pool-size", "1", "--requests", "40"])
-        .args(["--queries", dir.path().to_str().unwrap()])
-        .timeout(Duration::from_secs(120))
-        .assert()
-        .code(1)
-        .get_output()
-        .stdout
-        .clone();
-    let report: Value = serde_json::from_slice(&out).expect("bench JSON");
+    let queries = dir.path().to_str().unwrap();
+    let report = bench_report(
+        &db,
+        &[
+            "--concurrency",
+            "1",
+            "--pool-size",
+            "1",
+            "--requests",
+            "40",
+            "--queries",
+            queries,
+        ],
+        1,
+    );
     let s = &report["scenarios"][0];
     let failed = s["errors"].as_u64().unwrap();
     assert!(failed > 0, "{report:#}");
