@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # dbkit bench vs pgbench, and before (V3) vs after (head). See benches/README.md.
 #
-#   benches/bench_vs_pgbench.sh [--orgs 50] [--duration 15] [--fresh] [--build-only]
+#   benches/bench_vs_pgbench.sh [--orgs 50] [--duration 15] [--rounds 2] [--clients "1 10 30"]
+#                               [--fresh] [--build-only] [--no-before]
 #
 # SERVER (default postgres://postgres@127.0.0.1:5499) must be a PostgreSQL 15+ server
 # with btree_gist, where this user may create databases. The script builds, once:
@@ -10,20 +11,26 @@
 # so both hold identical rows. Then, on the head database:
 #   for 1, 10 and 30 clients: `dbkit bench --concurrency C --duration D --pool-size C`
 #   and `pgbench -M prepared -c C -T D -f benches/booking.pgbench -l` (per-transaction
-#   log → p95), each followed by removing its rows and VACUUM ANALYZE appointments;
-#   prints throughput of both, the ratio (target ≥ 0.9) and both p95s.
+#   log → p95), each preceded by removing both tools' rows and VACUUM ANALYZE
+#   appointments; prints throughput of both, the ratio (target ≥ 1.0) and both p95s.
+#   All of it ROUNDS times (--rounds, default 2; even rounds run pgbench first, so
+#   neither tool always goes first), then per client count every round's ratio and the
+#   ratio of the summed throughputs.
 # And at 5 concurrent clients, `dbkit bench` on the V3 and the head database: p95
 # before and after (target: cut ≥ 10×).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ORGS=50 DURATION=15 FRESH=0 BUILD_ONLY=0
+ORGS=50 DURATION=15 ROUNDS=2 CLIENTS="1 10 30" FRESH=0 BUILD_ONLY=0 BEFORE=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --orgs) ORGS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --clients) CLIENTS=$2; shift 2 ;;
+    --no-before) BEFORE=0; shift ;;
     --fresh) FRESH=1; shift ;;
     --build-only) BUILD_ONLY=1; shift ;;
-    *) echo "usage: $0 [--orgs N] [--duration SECONDS] [--fresh] [--build-only]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--orgs N] [--duration SECONDS] [--rounds N] [--clients \"1 10 30\"] [--fresh] [--build-only] [--no-before]" >&2; exit 2 ;;
   esac
 done
 SERVER=${SERVER:-postgres://postgres@127.0.0.1:5499}
@@ -65,26 +72,45 @@ p95_of_log() { # pgbench per-transaction logs: 3rd field is the latency in µs
   cat "$@" | awk '{print $3}' | sort -n | awk '{a[NR]=$1} END {i=int(NR*0.95); if (i<1) i=1; printf "%.2f", a[i]/1000}'
 }
 
-settle() { psql "$SERVER/$1" -q -c "DELETE FROM appointments WHERE notes = 'pgbench run'" -c "VACUUM ANALYZE appointments"; }
+settle() { psql "$SERVER/$1" -q -c "DELETE FROM appointments WHERE notes = 'pgbench run' OR notes LIKE 'dbkit-bench run %'" -c "VACUUM ANALYZE appointments"; }
 
-printf '\n%-8s %14s %14s %8s %12s %12s\n' clients dbkit_tps pgbench_tps ratio dbkit_p95 pgbench_p95
-for C in 1 10 30; do
+run_dbkit() { # $1 clients, $2 round
   settle "$HEAD"
-  "$DBKIT" --database-url "$SERVER/$HEAD" bench --concurrency "$C" --duration "${DURATION}s" \
-    --pool-size "$C" --budget-p95-ms 100000 --format json > "$WORK/dbkit_$C.json"
+  "$DBKIT" --database-url "$SERVER/$HEAD" bench --concurrency "$1" --duration "${DURATION}s" \
+    --pool-size "$1" --budget-p95-ms 100000 --format json > "$WORK/dbkit_$1_$2.json"
+}
+
+run_pgbench() { # $1 clients, $2 round
   settle "$HEAD"
-  J=$(( C < 2 ? C : 2 ))
-  (cd "$WORK" && rm -f pgbench_log.* && pgbench -n -M prepared -D orgs="$ORGS" -c "$C" -j "$J" -T "$DURATION" \
-     -f "$OLDPWD/benches/booking.pgbench" -l "$SERVER/$HEAD" > "pgbench_$C.out" 2>&1) || { cat "$WORK/pgbench_$C.out"; exit 1; }
-  d_tps=$(jq '.scenarios[0].throughput_rps' "$WORK/dbkit_$C.json")
-  d_p95=$(jq '.scenarios[0].p95_ms' "$WORK/dbkit_$C.json")
-  d_err=$(jq '.scenarios[0].errors' "$WORK/dbkit_$C.json")
-  p_tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$WORK/pgbench_$C.out")
-  p_p95=$(p95_of_log "$WORK"/pgbench_log.*)
-  ratio=$(awk -v a="$d_tps" -v b="$p_tps" 'BEGIN {printf "%.2f", a/b}')
-  printf '%-8s %14.1f %14.1f %7sx %10.2fms %10.2fms   (dbkit errors: %s)\n' "$C" "$d_tps" "$p_tps" "$ratio" "$d_p95" "$p_p95" "$d_err"
+  local j=$(( $1 < 2 ? $1 : 2 ))
+  mkdir -p "$WORK/pg_$1_$2"
+  (cd "$WORK/pg_$1_$2" && pgbench -n -M prepared -D orgs="$ORGS" -c "$1" -j "$j" -T "$DURATION" \
+     -f "$OLDPWD/benches/booking.pgbench" -l "$SERVER/$HEAD" > out 2>&1) || { cat "$WORK/pg_$1_$2/out"; exit 1; }
+}
+
+printf '\n%-6s %-8s %14s %14s %8s %12s %12s\n' round clients dbkit_tps pgbench_tps ratio dbkit_p95 pgbench_p95
+for R in $(seq "$ROUNDS"); do
+  for C in $CLIENTS; do
+    if [ $((R % 2)) = 1 ]; then run_dbkit "$C" "$R"; run_pgbench "$C" "$R"; else run_pgbench "$C" "$R"; run_dbkit "$C" "$R"; fi
+    d_tps=$(jq '.scenarios[0].throughput_rps' "$WORK/dbkit_${C}_$R.json")
+    d_p95=$(jq '.scenarios[0].p95_ms' "$WORK/dbkit_${C}_$R.json")
+    d_err=$(jq '.scenarios[0].errors' "$WORK/dbkit_${C}_$R.json")
+    p_tps=$(sed -nE 's/^tps = ([0-9.]+) .*/\1/p' "$WORK/pg_${C}_$R/out")
+    p_p95=$(p95_of_log "$WORK/pg_${C}_$R"/pgbench_log.*)
+    ratio=$(awk -v a="$d_tps" -v b="$p_tps" 'BEGIN {printf "%.2f", a/b}')
+    echo "$C $R $d_tps $p_tps $ratio" >> "$WORK/ratios"
+    printf '%-6s %-8s %14.1f %14.1f %7sx %10.2fms %10.2fms   (dbkit errors: %s)\n' "$R" "$C" "$d_tps" "$p_tps" "$ratio" "$d_p95" "$p_p95" "$d_err"
+  done
 done
 settle "$HEAD"
+
+echo
+echo "ratio dbkit / pgbench by client count (target ≥ 1.0), $ROUNDS round(s) of ${DURATION}s:"
+for C in $CLIENTS; do
+  awk -v c="$C" '$1 == c {r = r sprintf(" %.2fx", $5); d += $3; p += $4}
+    END {printf "%3s clients: rounds%s; summed throughput %.2fx\n", c, r, d / p}' "$WORK/ratios"
+done
+[ "$BEFORE" = 1 ] || exit 0
 
 echo
 echo "before (V3) vs after (head), dbkit bench at 5 concurrent clients, $ORGS orgs:"

@@ -3,7 +3,8 @@
 //! forced collisions are counted as "slot taken" with zero overlaps; killing the
 //! bench's connections mid-run is exit 2 with the completed rows cleaned up; another
 //! writer during the run does not fail it (a live database); SIGTERM stops and cleans
-//! up like Ctrl-C; absurd durations and a NaN budget are usage errors.
+//! up like Ctrl-C; absurd durations and a NaN budget are usage errors; `--before`
+//! reuses the lab's templates on a second run.
 
 mod common;
 
@@ -248,10 +249,9 @@ fn cleanup_removes_rows_of_crashed_runs_only() {
     assert_eq!(row_counts(&db), before);
 }
 
-#[test]
-fn before_compares_v3_with_head_on_a_scratch_database() {
-    let db = seeded_db();
-    let before = row_counts(&db);
+/// `dbkit bench --format json` on `db` with `args`, expecting exit `code`: its report
+/// (stderr, which carries the lab's notes with `--before`, is not checked here).
+fn bench_report(db: &TestDb, args: &[&str], code: i32) -> Value {
     let out = dbkit()
         .args([
             "bench",
@@ -260,23 +260,27 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
             "--database-url",
             &db.url_string(),
         ])
-        .args([
-            "--before",
-            "3",
-            "--orgs",
-            "1",
-            "--concurrency",
-            "2",
-            "--requests",
-            "40",
-        ])
+        .args(args)
         .timeout(Duration::from_secs(300))
         .assert()
-        .success()
+        .code(code)
         .get_output()
         .stdout
         .clone();
-    let v: Value = serde_json::from_slice(&out).expect("JSON");
+    serde_json::from_slice(&out).expect("bench JSON")
+}
+
+/// `bench --before 3 --orgs 1` and `args` on `db`, as JSON.
+fn before_json(db: &TestDb, args: &[&str]) -> Value {
+    let before = ["--before", "3", "--orgs", "1"];
+    bench_report(db, &[&before[..], args].concat(), 0)
+}
+
+#[test]
+fn before_compares_v3_with_head_on_a_scratch_database() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let v = before_json(&db, &["--concurrency", "2", "--requests", "40"]);
     assert_eq!(v["before_version"], 3);
     assert_eq!(v["after_version"], 6);
     let c = &v["comparison"][0];
@@ -290,6 +294,37 @@ fn before_compares_v3_with_head_on_a_scratch_database() {
     assert_eq!(v["after"]["own_rows_left"], 0);
     // The target database was not touched.
     assert_eq!(row_counts(&db), before);
+}
+
+/// `bench --before` builds through the lab and its cache, as `explain --before` does:
+/// with `--cache` (the test cluster is a URL target) the first run stores the seeded
+/// database at V3 and the migrated head as templates, a second run clones both.
+#[test]
+fn a_second_before_run_reuses_the_lab_templates() {
+    let db = seeded_db();
+    let run = || before_json(&db, &["--cache", "--concurrency", "1", "--requests", "10"]);
+    let (first, second) = (run(), run());
+    let cache = |v: &Value, side: &str| v["lab_cache"][side].as_str().unwrap_or("").to_string();
+    for side in ["seeded", "head"] {
+        let stored = cache(&first, side);
+        let template = stored.strip_prefix("stored ").unwrap_or_else(|| {
+            panic!(
+                "the first run stores the {side} template: {}",
+                first["lab_cache"]
+            )
+        });
+        assert!(template.starts_with("dbkit_cache_"), "{stored}");
+        assert_eq!(
+            cache(&second, side),
+            format!("reused {template}"),
+            "the second run clones the {side} template"
+        );
+    }
+    assert_eq!(second["after"]["own_rows_left"], 0);
+    dbkit()
+        .args(["db", "prune-cache", "--database-url", &db.url_string()])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -354,6 +389,44 @@ fn queries_dir_replaces_the_embedded_catalog_and_a_broken_one_is_exit_2() {
         .code(2)
         .stderr(predicates::str::contains("no query `booking_insert`"))
         .stderr(predicates::str::contains("hint: bench needs catalog.yaml"));
+}
+
+/// The INSERT travels with its COMMIT: when the INSERT fails, that COMMIT rolls the
+/// aborted transaction back, and the one pooled connection is clean for the next
+/// booking. An INSERT that breaks a CHECK (`source = 'fax'`) fails every time: each
+/// failure must be its own 23514, never 25P02 ("current transaction is aborted"),
+/// which a connection left inside the failed transaction would give.
+#[test]
+fn a_failed_insert_is_rolled_back_by_its_pipelined_commit() {
+    let db = seeded_db();
+    let before = row_counts(&db);
+    let dir = queries_copy();
+    let insert = dir.path().join("booking_insert.sql");
+    let text = std::fs::read_to_string(&insert).unwrap();
+    assert!(text.contains("'voice'"), "{text}");
+    std::fs::write(&insert, text.replace("'voice'", "'fax'")).unwrap();
+    let queries = dir.path().to_str().unwrap();
+    let report = bench_report(
+        &db,
+        &[
+            "--concurrency",
+            "1",
+            "--pool-size",
+            "1",
+            "--requests",
+            "40",
+            "--queries",
+            queries,
+        ],
+        1,
+    );
+    let s = &report["scenarios"][0];
+    let failed = s["errors"].as_u64().unwrap();
+    assert!(failed > 0, "{report:#}");
+    assert_eq!(s["errors_by_sqlstate"]["23514"], failed, "{report:#}");
+    assert_eq!(s["booked"], 0);
+    assert_eq!(failed + s["slot_taken"].as_u64().unwrap(), 40);
+    assert_eq!(row_counts(&db), before);
 }
 
 fn bench_rows(db: &TestDb) -> i64 {

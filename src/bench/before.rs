@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::{BenchOptions, BenchReport};
 use crate::db::DbUrl;
 use crate::error::hinted;
-use crate::lab::{Finished, Lab};
+use crate::lab::{CacheUse, Finished, Lab};
 use crate::migrate::{MigrationSet, Version};
 
 /// The lab side of `--before`.
@@ -52,6 +52,36 @@ pub struct BeforeAfter {
     /// The kept lab database's URL (password redacted), with `keep`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kept: Option<String>,
+    /// What the lab cache did, when caching (a fast run is then not a cold one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab_cache: Option<LabCache>,
+}
+
+/// The lab cache's part in a `--before` run: for the seeded database at V and for the
+/// migrated head, `reused <template>`, `stored <template>` or `not stored (<why>)`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LabCache {
+    pub seeded: String,
+    pub head: String,
+}
+
+impl LabCache {
+    /// `None` when caching was off for both builds.
+    pub fn of(seeded: &CacheUse, head: &CacheUse) -> Option<LabCache> {
+        if (seeded, head) == (&CacheUse::Off, &CacheUse::Off) {
+            return None;
+        }
+        let say = |u: &CacheUse| match u {
+            CacheUse::Off => "not cached".to_string(),
+            CacheUse::Hit(template) => format!("reused {template}"),
+            CacheUse::Stored(template) => format!("stored {template}"),
+            CacheUse::NotStored(why) => format!("not stored ({why})"),
+        };
+        Some(LabCache {
+            seeded: say(seeded),
+            head: say(head),
+        })
+    }
 }
 
 pub async fn run(
@@ -85,7 +115,7 @@ pub async fn run(
             "the lab database was dropped; the target was not touched",
         )
     };
-    let (mut lab, _built) = tokio::select! {
+    let (mut lab, built) = tokio::select! {
         built = Lab::seeded_at_with(server, "bench", set.clone(), Version::from(version), Some(&seed), before.cache) => built?,
         _ = super::stop_signal() => return Err(interrupted()),
     };
@@ -93,7 +123,7 @@ pub async fn run(
         m = measure(&mut lab, opts, version, head.to_i32()?) => m,
         _ = super::stop_signal() => Err(interrupted()),
     };
-    let (before_report, after_report) = match measured {
+    let (before_report, after_report, head_cache) = match measured {
         Ok(both) => both,
         Err(e) => {
             let _ = lab.finish(false).await;
@@ -113,16 +143,18 @@ pub async fn run(
         after: after_report,
         comparison,
         kept,
+        lab_cache: LabCache::of(&built.cache, &head_cache),
     })
 }
 
-/// The scenarios at V, then at the head, on the same lab database.
+/// The scenarios at V, then at the head, on the same lab database; and whether the head
+/// came from the cache.
 async fn measure(
     lab: &mut Lab,
     opts: &BenchOptions,
     version: i32,
     head: i32,
-) -> Result<(BenchReport, BenchReport)> {
+) -> Result<(BenchReport, BenchReport, CacheUse)> {
     crate::progress::say(&format!(
         "bench --before {version}: running the scenarios at V{version}"
     ));
@@ -131,12 +163,12 @@ async fn measure(
         "bench --before {version}: migrating to the head (V{head})"
     ));
     // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
-    lab.migrate_on(None).await?;
+    let head_cache = lab.migrate_on(None).await?;
     crate::progress::say(&format!(
         "bench --before {version}: running the scenarios at V{head}"
     ));
     let after = super::run(lab.url(), opts).await?;
-    Ok((before, after))
+    Ok((before, after, head_cache))
 }
 
 pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {

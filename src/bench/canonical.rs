@@ -212,37 +212,35 @@ mod tests {
         assert!(with_marker_column("SELECT 1", 2).is_err());
     }
 
+    /// The error of loading a copy of queries/ whose catalog.yaml has `from` replaced.
+    fn catalog_error(from: &str, to: &str) -> String {
+        let dir = copy_queries();
+        edit(dir.path(), "catalog.yaml", from, to);
+        format!("{:#}", load_dir(dir.path()).unwrap_err())
+    }
+
     #[test]
     fn missing_queries_unknown_params_and_wrong_types_are_named() {
-        let dir = copy_queries();
-        edit(
-            dir.path(),
-            "catalog.yaml",
-            "name: booking_insert",
-            "name: booking_upsert",
-        );
-        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
-        assert!(err.contains("no query `booking_insert`"), "{err}");
-
-        let dir = copy_queries();
-        edit(
-            dir.path(),
-            "catalog.yaml",
-            "{ name: slot_end, type: timestamptz",
-            "{ name: wormhole, type: timestamptz",
-        );
-        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
-        assert!(err.contains("provider_conflict_check.wormhole"), "{err}");
-
-        let dir = copy_queries();
-        edit(
-            dir.path(),
-            "catalog.yaml",
-            "{ name: slot_end, type: timestamptz",
-            "{ name: slot_end, type: date",
-        );
-        let err = format!("{:#}", load_dir(dir.path()).unwrap_err());
-        assert!(err.contains("declared Date"), "{err}");
+        for (from, to, named) in [
+            (
+                "name: booking_insert",
+                "name: booking_upsert",
+                "no query `booking_insert`",
+            ),
+            (
+                "{ name: slot_end, type: timestamptz",
+                "{ name: wormhole, type: timestamptz",
+                "provider_conflict_check.wormhole",
+            ),
+            (
+                "{ name: slot_end, type: timestamptz",
+                "{ name: slot_end, type: date",
+                "declared Date",
+            ),
+        ] {
+            let err = catalog_error(from, to);
+            assert!(err.contains(named), "{err}");
+        }
     }
 
     /// benches/booking.pgbench runs the canonical statements: each one, with `$n`

@@ -6,13 +6,15 @@
 //!
 //! `scenario` (load shapes), `stats` (HDR histograms, summary rows), `workload`
 //! (requests drawn from the seeded data), `transaction` (the booking statements),
-//! `runner` (pool and clients), `verify` (overlap proof, cleanup), `before` (the
-//! before/after comparison on a lab database), `progress` (the bench's indicators).
+//! `runner` (pool and clients), `client_thread` (the runtime the clients run on),
+//! `verify` (overlap proof, cleanup), `before` (the before/after comparison on a lab
+//! database), `progress` (the bench's indicators).
 //! The engine takes plain `BenchOptions` and returns `BenchReport`; rendering is
 //! `crate::report::bench`'s.
 
 pub mod before;
 pub mod canonical;
+pub mod client_thread;
 pub mod progress;
 pub mod runner;
 pub mod scenario;

@@ -1,7 +1,8 @@
 //! Replaying the booking transaction: a deadpool-postgres pool of `--pool-size`
 //! connections (what the report suspected), client tasks that each draw a request, wait
 //! for a pooled connection (pool wait, measured on its own) and run the transaction
-//! (query time). A connection-level failure on any client stops the whole run.
+//! (query time). A connection-level failure on any client stops the whole run. The
+//! clients, and the connections they open, run on the runner's `ClientThread`.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use rand::SeedableRng;
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
+use super::client_thread::ClientThread;
 use super::progress::Counter;
 use super::scenario::{Phase, Stop};
 use super::stats::{Outcome, PhaseStats};
@@ -90,6 +92,8 @@ pub struct Runner {
     /// Set by the first client that hits a fatal error; every client stops.
     abort: Arc<AtomicBool>,
     windows: Option<Arc<Windows>>,
+    /// Where warm-up and the client tasks run (stopped when the runner is dropped).
+    thread: Arc<ClientThread>,
 }
 
 impl Runner {
@@ -109,6 +113,7 @@ impl Runner {
             inserted: Arc::new(Mutex::new(Vec::new())),
             abort: Arc::new(AtomicBool::new(false)),
             windows: None,
+            thread: Arc::new(ClientThread::start_or_current()),
         }
     }
 
@@ -122,32 +127,24 @@ impl Runner {
     /// starts (pgbench also connects first). A statement the server rejects is a
     /// plain error (nothing was inserted yet); a lost connection is `Fatal`.
     pub async fn warm_up(&self, size: usize) -> Result<Result<(), Fatal>> {
-        let mut held = Vec::with_capacity(size);
-        for _ in 0..size {
-            match self.pool.get().await {
-                Ok(client) => held.push(client),
-                Err(e) => return Ok(Err(pool_fatal(e))),
-            }
-        }
-        for client in &held {
-            if let Err(e) = transaction::prepare(client, &self.statements).await {
-                if let Some(db) = e.as_db_error() {
-                    return Err(crate::error::hinted(
-                        format!(
-                            "the server rejects a booking statement: {} (SQLSTATE {})",
-                            db.message(),
-                            db.code().code()
-                        ),
-                        "is the database migrated (dbkit migrate)? With --queries, check the query files",
-                    ));
-                }
-                return Ok(Err(Fatal {
-                    code: None,
-                    message: format!("preparing the booking statements: {}", db_message(&e)),
-                }));
-            }
-        }
-        Ok(Ok(()))
+        let (pool, statements) = (self.pool.clone(), self.statements.clone());
+        let opened = self
+            .thread
+            .run(async move { open_and_prepare(&pool, &statements, size).await })
+            .await
+            .context("the bench's client thread stopped")?;
+        Ok(match opened {
+            Opened::Ready => Ok(()),
+            Opened::Lost(fatal) => Err(fatal),
+            Opened::Rejected(e) => return Err(crate::error::hinted(
+                format!(
+                    "the server rejects a booking statement: {} (SQLSTATE {})",
+                    e.message(),
+                    e.code().code()
+                ),
+                "is the database migrated (dbkit migrate)? With --queries, check the query files",
+            )),
+        })
     }
 
     /// The flag that stops every client after its current transaction.
@@ -182,7 +179,7 @@ impl Runner {
             Stop::Duration(d) => Some(started + d),
             Stop::Requests(_) => None,
         };
-        let mut tasks = Vec::with_capacity(phase.concurrency);
+        let mut clients = Vec::with_capacity(phase.concurrency);
         for client in 0..phase.concurrency {
             let ctx = ClientTask {
                 pool: self.pool.clone(),
@@ -203,12 +200,24 @@ impl Runner {
                     .wrapping_add(index << 32)
                     .wrapping_add(client as u64),
             };
-            tasks.push(tokio::spawn(ctx.run()));
+            clients.push(ctx);
         }
+        let spawned = self.thread.run(async move {
+            let tasks: Vec<_> = clients.into_iter().map(|c| tokio::spawn(c.run())).collect();
+            let mut done = Vec::with_capacity(tasks.len());
+            for task in tasks {
+                done.push(task.await);
+            }
+            done
+        });
+        let done = match spawned.await {
+            Ok(done) => done,
+            Err(join) => vec![Err(join)],
+        };
         let mut stats = PhaseStats::default();
         let mut first_fatal = None;
-        for task in tasks {
-            match task.await {
+        for task in done {
+            match task {
                 Ok((client_stats, fatal)) => {
                     stats.merge(&client_stats);
                     if first_fatal.is_none() {
@@ -229,6 +238,38 @@ impl Runner {
             None => Ok(stats),
         }
     }
+}
+
+/// How opening the pool went: every connection open with the statements prepared, the
+/// server refusing a statement, or a connection lost.
+enum Opened {
+    Ready,
+    Rejected(Box<tokio_postgres::error::DbError>),
+    Lost(Fatal),
+}
+
+/// Open `size` pooled connections at once (held together, so each is a new one) and
+/// prepare the statements on each.
+async fn open_and_prepare(pool: &Pool, statements: &BookingStatements, size: usize) -> Opened {
+    let mut held = Vec::with_capacity(size);
+    for _ in 0..size {
+        match pool.get().await {
+            Ok(client) => held.push(client),
+            Err(e) => return Opened::Lost(pool_fatal(e)),
+        }
+    }
+    for client in &held {
+        if let Err(e) = transaction::prepare(client, statements).await {
+            if let Some(db) = e.as_db_error() {
+                return Opened::Rejected(Box::new(db.clone()));
+            }
+            return Opened::Lost(Fatal {
+                code: None,
+                message: format!("preparing the booking statements: {}", db_message(&e)),
+            });
+        }
+    }
+    Opened::Ready
 }
 
 struct ClientTask {

@@ -101,9 +101,12 @@ pub async fn book(
             if is_fatal(&err, client) {
                 return Err(fatal(err));
             }
-            // The transaction is aborted; end it so the pooled connection is clean.
-            if let Err(rollback) = client.batch_execute("ROLLBACK").await {
-                return Err(fatal(rollback));
+            // The transaction is aborted; end it so the pooled connection is clean —
+            // unless the COMMIT sent along with the INSERT has ended it already.
+            if !step.ends_the_transaction() {
+                if let Err(rollback) = client.batch_execute("ROLLBACK").await {
+                    return Err(fatal(rollback));
+                }
             }
             if err.code() == Some(&SqlState::EXCLUSION_VIOLATION) {
                 Outcome::SlotTaken(Taken::Constraint)
@@ -132,13 +135,28 @@ enum Step {
     Commit,
 }
 
+impl Step {
+    /// The INSERT travels with its COMMIT: after either fails, the COMMIT has run (on
+    /// an aborted transaction it rolls back), so no ROLLBACK is owed.
+    fn ends_the_transaction(self) -> bool {
+        matches!(self, Step::Insert | Step::Commit)
+    }
+}
+
+type StepResult<T> = Result<T, (Step, tokio_postgres::Error)>;
+
+/// Five round trips: `BEGIN; SET LOCAL ROLE authenticated` (one simple-protocol
+/// message), the claims, the validation, the conflict check, and the INSERT pipelined
+/// with its COMMIT (sent together, answered together: the statements and their order
+/// are unchanged, benches/booking.pgbench pipelines the same two). A ROLLBACK ends the
+/// transaction when the request is invalid or the slot is taken.
 async fn run(
     client: &deadpool_postgres::Client,
     st: &BookingStatements,
     req: &BookingRequest,
     marker: &str,
-) -> Result<Outcome, (Step, tokio_postgres::Error)> {
-    let marker = marker.to_string();
+) -> StepResult<Outcome> {
+    let claims = req.claims();
     let bind = |p: &Param| -> &(dyn ToSql + Sync) {
         match p {
             Param::OrgId => &req.org_id,
@@ -149,67 +167,72 @@ async fn run(
             Param::Marker => &marker,
         }
     };
-    let args = |s: &Statement| s.params.iter().map(bind).collect::<Vec<_>>();
-
-    let at = |step: Step| move |e: tokio_postgres::Error| (step, e);
+    let bound = |s: &Statement| s.params.iter().map(bind).collect::<Vec<_>>();
 
     client
         .batch_execute("BEGIN; SET LOCAL ROLE authenticated")
         .await
         .map_err(at(Step::Session))?;
-    let set_claims = client
-        .prepare_cached(SET_CLAIMS_SQL)
-        .await
-        .map_err(at(Step::Session))?;
+    let set_claims = prepared(client, SET_CLAIMS_SQL, Step::Session).await?;
     client
-        .query_one(&set_claims, &[&req.claims()])
+        .query_one(&set_claims, &[&claims])
         .await
         .map_err(at(Step::Session))?;
 
-    let validate = client
-        .prepare_cached(&st.validate.sql)
-        .await
-        .map_err(at(Step::Validate))?;
-    let valid = client
-        .query_opt(&validate, &args(&st.validate))
-        .await
-        .map_err(at(Step::Validate))?;
+    let valid = query_opt(client, &st.validate, &bound(&st.validate), Step::Validate).await?;
     if !valid.as_ref().is_some_and(validates) {
-        client
-            .batch_execute("ROLLBACK")
-            .await
-            .map_err(at(Step::Validate))?;
-        return Ok(Outcome::Invalid);
+        return rollback(client, Step::Validate, Outcome::Invalid).await;
     }
-    let conflict = client
-        .prepare_cached(&st.conflict_check.sql)
-        .await
-        .map_err(at(Step::ConflictCheck))?;
-    let taken = client
-        .query_opt(&conflict, &args(&st.conflict_check))
-        .await
-        .map_err(at(Step::ConflictCheck))?;
+    let conflict = &st.conflict_check;
+    let taken = query_opt(client, conflict, &bound(conflict), Step::ConflictCheck).await?;
     if taken.is_some() {
-        client
-            .batch_execute("ROLLBACK")
-            .await
-            .map_err(at(Step::ConflictCheck))?;
-        return Ok(Outcome::SlotTaken(Taken::ConflictCheck));
+        let outcome = Outcome::SlotTaken(Taken::ConflictCheck);
+        return rollback(client, Step::ConflictCheck, outcome).await;
     }
-    let insert = client
-        .prepare_cached(&st.insert.sql)
-        .await
+    let insert = prepared(client, &st.insert.sql, Step::Insert).await?;
+    let args = bound(&st.insert);
+    // Both requests are queued before either answer is awaited: one round trip.
+    let (row, committed) = tokio::join!(
+        client.query_one(&insert, &args),
+        client.batch_execute("COMMIT")
+    );
+    let id: Uuid = row
+        .and_then(|row| row.try_get(0))
         .map_err(at(Step::Insert))?;
-    let row = client
-        .query_one(&insert, &args(&st.insert))
-        .await
-        .map_err(at(Step::Insert))?;
-    let id: Uuid = row.try_get(0).map_err(at(Step::Insert))?;
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(at(Step::Commit))?;
+    committed.map_err(at(Step::Commit))?;
     Ok(Outcome::Booked(id))
+}
+
+fn at(step: Step) -> impl Fn(tokio_postgres::Error) -> (Step, tokio_postgres::Error) {
+    move |e| (step, e)
+}
+
+/// The statement prepared on this connection (by `prepare`, at warm-up).
+async fn prepared(
+    client: &deadpool_postgres::Client,
+    sql: &str,
+    step: Step,
+) -> StepResult<tokio_postgres::Statement> {
+    client.prepare_cached(sql).await.map_err(at(step))
+}
+
+async fn query_opt(
+    client: &deadpool_postgres::Client,
+    s: &Statement,
+    args: &[&(dyn ToSql + Sync)],
+    step: Step,
+) -> StepResult<Option<tokio_postgres::Row>> {
+    let statement = prepared(client, &s.sql, step).await?;
+    client.query_opt(&statement, args).await.map_err(at(step))
+}
+
+async fn rollback(
+    client: &deadpool_postgres::Client,
+    step: Step,
+    outcome: Outcome,
+) -> StepResult<Outcome> {
+    client.batch_execute("ROLLBACK").await.map_err(at(step))?;
+    Ok(outcome)
 }
 
 /// The validation answer: a row whose columns are all non-null and whose booleans are

@@ -208,32 +208,24 @@ mod tests {
 
     #[test]
     fn every_input_changes_the_key() {
-        let base = || {
-            let mut k = CacheKey::new(15);
-            k.migration("V1__a.sql", "select 1;").part("seed", "42");
-            k
+        let key = |server, sql, seed| {
+            let mut k = CacheKey::new(server);
+            k.migration("V1__a.sql", sql).part("seed", seed);
+            k.database_name()
         };
-        let name = base().database_name();
+        let name = key(15, "select 1;", "42");
         assert!(
             name.starts_with(PREFIX) && name.len() == PREFIX.len() + 24,
             "{name}"
         );
-        assert_eq!(name, base().database_name(), "deterministic");
-        let mut edited = CacheKey::new(15);
-        edited
-            .migration("V1__a.sql", "select 2;")
-            .part("seed", "42");
-        assert_ne!(edited.database_name(), name, "an edited migration misses");
-        let mut reseeded = CacheKey::new(15);
-        reseeded
-            .migration("V1__a.sql", "select 1;")
-            .part("seed", "43");
-        assert_ne!(reseeded.database_name(), name, "another seed misses");
-        let mut other_server = CacheKey::new(16);
-        other_server
-            .migration("V1__a.sql", "select 1;")
-            .part("seed", "42");
-        assert_ne!(other_server.database_name(), name, "another server misses");
+        assert_eq!(name, key(15, "select 1;", "42"), "deterministic");
+        assert_ne!(
+            key(15, "select 2;", "42"),
+            name,
+            "an edited migration misses"
+        );
+        assert_ne!(key(15, "select 1;", "43"), name, "another seed misses");
+        assert_ne!(key(16, "select 1;", "42"), name, "another server misses");
         let mut a = CacheKey::new(15);
         a.part("ab", "c");
         let mut b = CacheKey::new(15);

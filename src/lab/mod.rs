@@ -107,24 +107,8 @@ impl Lab {
         let started = Instant::now();
         let mut lab = Lab::create(server, purpose, migrations).await?;
         let create = started.elapsed();
-        let started = Instant::now();
-        lab.migrate_to(Some(version)).await?;
-        let migrate = started.elapsed();
-        let started = Instant::now();
-        let summary = match seed {
-            Some(opts) => Some(lab.seed(opts).await?),
-            None => None,
-        };
-        let seeding = started.elapsed();
-        let built = Built {
-            version: lab.version,
-            seed: summary,
-            create,
-            migrate,
-            seeding,
-            cache: CacheUse::Off,
-        };
-        Ok((lab, built))
+        let built = lab.prepare(version, seed, CachePolicy::Off).await?;
+        Ok((lab, Built { create, ..built }))
     }
 
     /// `seeded_at`, reusing a template when `policy` allows: on a hit the database is a
@@ -401,24 +385,25 @@ const TUNE: &[(&str, &str)] = &[
 ];
 
 async fn tune(url: &DbUrl) -> Result<()> {
-    let client = connect(url).await?;
-    let db = crate::db::ident::quote(&url.dbname());
-    let sql: String = TUNE
-        .iter()
-        .map(|(name, value)| format!("ALTER DATABASE {db} SET {name} = '{value}';"))
-        .collect();
-    client
-        .batch_execute(&sql)
+    build_settings(url, true)
         .await
         .context("cannot tune the scratch database for the build")
 }
 
 async fn untune(url: &DbUrl) -> Result<()> {
+    build_settings(url, false).await
+}
+
+/// Set the `TUNE` settings on the database (`on`), or reset them.
+async fn build_settings(url: &DbUrl, on: bool) -> Result<()> {
     let client = connect(url).await?;
     let db = crate::db::ident::quote(&url.dbname());
     let sql: String = TUNE
         .iter()
-        .map(|(name, _)| format!("ALTER DATABASE {db} RESET {name};"))
+        .map(|(name, value)| match on {
+            true => format!("ALTER DATABASE {db} SET {name} = '{value}';"),
+            false => format!("ALTER DATABASE {db} RESET {name};"),
+        })
         .collect();
     client.batch_execute(&sql).await?;
     Ok(())

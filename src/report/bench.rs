@@ -227,6 +227,12 @@ fn render_before_after(both: &BeforeAfter, format: Format) -> Result<String> {
     if let Some(url) = &both.kept {
         writeln!(out, "{bullet}kept the lab database: {url}").map_err(fmt_err)?;
     }
+    if let Some(cache) = &both.lab_cache {
+        // One line each: template names are long, the table's width is 100.
+        writeln!(out, "{bullet}lab cache, seeded database: {}", cache.seeded).map_err(fmt_err)?;
+        writeln!(out, "{bullet}lab cache, migrated head: {}", cache.head).map_err(fmt_err)?;
+        writeln!(out, "{bullet}`dbkit db prune-cache` removes the templates").map_err(fmt_err)?;
+    }
     Ok(out)
 }
 
@@ -351,6 +357,10 @@ mod tests {
             after,
             comparison,
             kept: Some("postgres://u:***@localhost/dbkit_scratch_bench_1_0".into()),
+            lab_cache: crate::bench::before::LabCache::of(
+                &crate::lab::CacheUse::Hit("dbkit_cache_0a1b2c3d4e5f0a1b2c3d4e5f".into()),
+                &crate::lab::CacheUse::Stored("dbkit_cache_2c3d4e5f0a1b2c3d4e5f0a1b".into()),
+            ),
         }
     }
 
@@ -358,19 +368,15 @@ mod tests {
     fn before_after_in_every_format() {
         let both = before_after();
         let table = crate::report::to_string(&both, Format::Table);
-        assert!(
-            table.contains("Before (V3) / After (V6), 5 orgs"),
-            "{table}"
-        );
-        assert!(table.contains("p95 V3 ms"), "{table}");
-        assert!(
-            table.contains("V3 (expected to fail, not judged)"),
-            "{table}"
-        );
-        assert!(
-            table.contains("kept the lab database: postgres://u:***@"),
-            "{table}"
-        );
+        for shown in [
+            "Before (V3) / After (V6), 5 orgs",
+            "p95 V3 ms",
+            "V3 (expected to fail, not judged)",
+            "kept the lab database: postgres://u:***@",
+            "lab cache, migrated head: stored dbkit_cache_2c3d4e5f0a1b2c3d4e5f0a1b",
+        ] {
+            assert!(table.contains(shown), "{shown}\n{table}");
+        }
         for line in table.lines() {
             assert!(line.chars().count() <= 100, "too wide: {line}");
         }
@@ -385,6 +391,11 @@ mod tests {
         assert_eq!(v["before_version"], 3);
         assert_eq!(v["scenarios"][0]["name"], "burst");
         assert_eq!(v["comparison"][0]["p95_before_ms"], 8.0);
+        assert_eq!(
+            v["lab_cache"]["seeded"],
+            "reused dbkit_cache_0a1b2c3d4e5f0a1b2c3d4e5f"
+        );
+        assert!(md.contains("- lab cache, seeded database: reused"), "{md}");
         assert_eq!(v["double_bookings"], 0);
     }
 

@@ -132,77 +132,30 @@ pub trait CopyRow {
     fn values(&self) -> Vec<&(dyn ToSql + Sync)>;
 }
 
-impl CopyRow for Org {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![&self.id, &self.name, &self.slug, &self.created_at]
-    }
+/// `impl CopyRow` listing the row's fields in its table's column order.
+macro_rules! copy_row {
+    ($($row:ty => [$($field:ident),+ $(,)?];)+) => {
+        $(impl CopyRow for $row {
+            fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
+                vec![$(&self.$field),+]
+            }
+        })+
+    };
 }
 
-impl CopyRow for OrgSettings {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.org_id,
-            &self.timezone,
-            &self.opens_at,
-            &self.closes_at,
-            &self.business_days,
-            &self.slot_minutes,
-            &self.booking_horizon_days,
-            &self.updated_at,
-        ]
-    }
-}
-
-impl CopyRow for Member {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![&self.org_id, &self.user_id, &self.role, &self.created_at]
-    }
-}
-
-impl CopyRow for Provider {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.id,
-            &self.org_id,
-            &self.name,
-            &self.email,
-            &self.specialty,
-            &self.active,
-            &self.created_at,
-        ]
-    }
-}
-
-impl CopyRow for Contact {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.id,
-            &self.org_id,
-            &self.first_name,
-            &self.last_name,
-            &self.email,
-            &self.phone,
-            &self.created_at,
-        ]
-    }
-}
-
-impl CopyRow for Appointment {
-    fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
-        vec![
-            &self.id,
-            &self.org_id,
-            &self.provider_id,
-            &self.contact_id,
-            &self.scheduled_at,
-            &self.ends_at,
-            &self.status,
-            &self.source,
-            &self.notes,
-            &self.created_at,
-            &self.updated_at,
-        ]
-    }
+copy_row! {
+    Org => [id, name, slug, created_at];
+    OrgSettings => [
+        org_id, timezone, opens_at, closes_at, business_days, slot_minutes,
+        booking_horizon_days, updated_at,
+    ];
+    Member => [org_id, user_id, role, created_at];
+    Provider => [id, org_id, name, email, specialty, active, created_at];
+    Contact => [id, org_id, first_name, last_name, email, phone, created_at];
+    Appointment => [
+        id, org_id, provider_id, contact_id, scheduled_at, ends_at, status, source, notes,
+        created_at, updated_at,
+    ];
 }
 
 /// Calls `$body` with `$rows` bound to the typed rows of a data batch.
