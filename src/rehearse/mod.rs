@@ -230,6 +230,15 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         built = lab.prepare(version, Some(&seed), opts.cache) => built,
         _ = crate::bench::stop_signal() => Err(interrupted()),
     };
+    // The seed listens for the stop itself and says so in its own words: a stop is the
+    // rehearsal's interruption, whoever noticed it first.
+    let built = built.map_err(|e| {
+        if crate::signal::stopped().is_some() {
+            interrupted()
+        } else {
+            e
+        }
+    });
     let (lab, built) = dropped_on_error(lab, built).await?;
     let measured = tokio::select! {
         m = rehearse_on(&lab, opts) => m,
