@@ -100,25 +100,23 @@ pub async fn run(
             format!("pick a version between 1 and {}", head.get() - 1),
         ));
     }
-    crate::progress::say(&format!(
-        "bench --before {version}: building a lab database at V{version} with {} orgs",
-        before.orgs
-    ));
-    let seed = crate::seed::SeedOptions {
-        orgs: before.orgs,
-        progress: crate::progress::enabled(),
-        ..crate::seed::SeedOptions::default()
-    };
     let interrupted = || {
         hinted(
             "bench --before interrupted",
             "the lab database was dropped; the target was not touched",
         )
     };
-    let (mut lab, built) = tokio::select! {
-        built = Lab::seeded_at_with(server, "bench", set.clone(), Version::from(version), Some(&seed), before.cache) => built?,
-        _ = super::stop_signal() => return Err(interrupted()),
-    };
+    let (mut lab, built) = Lab::seeded_for(
+        server,
+        &format!("bench --before {version}"),
+        "bench",
+        set.clone(),
+        Version::from(version),
+        before.orgs,
+        before.cache,
+        interrupted,
+    )
+    .await?;
     let measured = tokio::select! {
         m = measure(&mut lab, opts, version, head.to_i32()?) => m,
         _ = super::stop_signal() => Err(interrupted()),

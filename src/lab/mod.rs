@@ -111,6 +111,47 @@ impl Lab {
         Ok((lab, Built { create, ..built }))
     }
 
+    /// The seeded lab a command measures on (`bench --before`, `rehearse`): said on
+    /// stderr (`who`: the command), created, migrated to `version` and seeded with
+    /// `orgs` orgs through the cache `policy`. A stop signal during the build ends it
+    /// with `interrupted()` — also when the seed noticed the stop first and said so in
+    /// its own words — and on any error the lab is dropped before the error returns.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn seeded_for(
+        server: &DbUrl,
+        who: &str,
+        purpose: &str,
+        migrations: MigrationSet,
+        version: Version,
+        orgs: u32,
+        policy: CachePolicy,
+        interrupted: impl Fn() -> anyhow::Error,
+    ) -> Result<(Lab, Built)> {
+        crate::progress::say(&format!(
+            "{who}: building a lab database at V{version} with {orgs} orgs"
+        ));
+        let seed = SeedOptions {
+            orgs,
+            progress: crate::progress::enabled(),
+            ..SeedOptions::default()
+        };
+        let mut lab = Lab::create(server, purpose, migrations).await?;
+        let built = tokio::select! {
+            built = lab.prepare(version, Some(&seed), policy) => built,
+            _ = crate::signal::wait() => Err(interrupted()),
+        };
+        match built {
+            Ok(built) => Ok((lab, built)),
+            Err(e) => {
+                let _ = lab.finish(false).await;
+                Err(match crate::signal::stopped() {
+                    Some(_) => interrupted(),
+                    None => e,
+                })
+            }
+        }
+    }
+
     /// `seeded_at`, reusing a template when `policy` allows: on a hit the database is a
     /// clone of the template (no migrating, no seeding); on a miss it is built and then
     /// stored as the template. A hit and a miss hold the same rows and statistics.

@@ -209,37 +209,23 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
             format!("pick a version between 1 and {head}"),
         ));
     }
-    crate::progress::say(&format!(
-        "rehearse: building a lab database at V{version} with {} orgs",
-        opts.orgs
-    ));
-    let seed = crate::seed::SeedOptions {
-        orgs: opts.orgs,
-        progress: crate::progress::enabled(),
-        ..crate::seed::SeedOptions::default()
-    };
     let interrupted = || {
         hinted(
             "rehearse interrupted",
             "the traffic was stopped and the lab database dropped; the target was not touched",
         )
     };
-    // Created first, so that a stop while it is built still drops it.
-    let mut lab = Lab::create(&opts.target, "rehearse", opts.migrations.clone()).await?;
-    let built = tokio::select! {
-        built = lab.prepare(version, Some(&seed), opts.cache) => built,
-        _ = crate::bench::stop_signal() => Err(interrupted()),
-    };
-    // The seed listens for the stop itself and says so in its own words: a stop is the
-    // rehearsal's interruption, whoever noticed it first.
-    let built = built.map_err(|e| {
-        if crate::signal::stopped().is_some() {
-            interrupted()
-        } else {
-            e
-        }
-    });
-    let (lab, built) = dropped_on_error(lab, built).await?;
+    let (lab, built) = Lab::seeded_for(
+        &opts.target,
+        "rehearse",
+        "rehearse",
+        opts.migrations.clone(),
+        version,
+        opts.orgs,
+        opts.cache,
+        interrupted,
+    )
+    .await?;
     let measured = tokio::select! {
         m = rehearse_on(&lab, opts) => m,
         _ = crate::bench::stop_signal() => Err(interrupted()),

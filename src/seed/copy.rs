@@ -19,103 +19,30 @@ use tokio_postgres::Client;
 use super::rows::{Appointment, Batch, Contact, Member, Org, OrgSettings, Provider, Table};
 use crate::progress::Indicator;
 
-/// One table's columns, in the order rows give their values.
+/// One table's columns, in the order rows give their values: its row type's fields
+/// (`copy_row!` names the columns after them).
 pub fn columns(table: Table) -> &'static [&'static str] {
     match table {
-        Table::Orgs => &["id", "name", "slug", "created_at"],
-        Table::OrgSettings => &[
-            "org_id",
-            "timezone",
-            "opens_at",
-            "closes_at",
-            "business_days",
-            "slot_minutes",
-            "booking_horizon_days",
-            "updated_at",
-        ],
-        Table::Members => &["org_id", "user_id", "role", "created_at"],
-        Table::Providers => &[
-            "id",
-            "org_id",
-            "name",
-            "email",
-            "specialty",
-            "active",
-            "created_at",
-        ],
-        Table::Contacts => &[
-            "id",
-            "org_id",
-            "first_name",
-            "last_name",
-            "email",
-            "phone",
-            "created_at",
-        ],
-        Table::Appointments => &[
-            "id",
-            "org_id",
-            "provider_id",
-            "contact_id",
-            "scheduled_at",
-            "ends_at",
-            "status",
-            "source",
-            "notes",
-            "created_at",
-            "updated_at",
-        ],
+        Table::Orgs => Org::COLUMNS,
+        Table::OrgSettings => OrgSettings::COLUMNS,
+        Table::Members => Member::COLUMNS,
+        Table::Providers => Provider::COLUMNS,
+        Table::Contacts => Contact::COLUMNS,
+        Table::Appointments => Appointment::COLUMNS,
     }
 }
 
 /// The PostgreSQL types of `columns(table)` (as in migrations/V2).
 pub fn types(table: Table) -> Vec<Type> {
-    use Type as T;
     match table {
-        Table::Orgs => vec![T::UUID, T::TEXT, T::TEXT, T::TIMESTAMPTZ],
-        Table::OrgSettings => vec![
-            T::UUID,
-            T::TEXT,
-            T::TIME,
-            T::TIME,
-            T::INT2_ARRAY,
-            T::INT4,
-            T::INT4,
-            T::TIMESTAMPTZ,
-        ],
-        Table::Members => vec![T::UUID, T::UUID, T::TEXT, T::TIMESTAMPTZ],
-        Table::Providers => vec![
-            T::UUID,
-            T::UUID,
-            T::TEXT,
-            T::TEXT,
-            T::TEXT,
-            T::BOOL,
-            T::TIMESTAMPTZ,
-        ],
-        Table::Contacts => vec![
-            T::UUID,
-            T::UUID,
-            T::TEXT,
-            T::TEXT,
-            T::TEXT,
-            T::TEXT,
-            T::TIMESTAMPTZ,
-        ],
-        Table::Appointments => vec![
-            T::UUID,
-            T::UUID,
-            T::UUID,
-            T::UUID,
-            T::TIMESTAMPTZ,
-            T::TIMESTAMPTZ,
-            T::TEXT,
-            T::TEXT,
-            T::TEXT,
-            T::TIMESTAMPTZ,
-            T::TIMESTAMPTZ,
-        ],
+        Table::Orgs => Org::TYPES,
+        Table::OrgSettings => OrgSettings::TYPES,
+        Table::Members => Member::TYPES,
+        Table::Providers => Provider::TYPES,
+        Table::Contacts => Contact::TYPES,
+        Table::Appointments => Appointment::TYPES,
     }
+    .to_vec()
 }
 
 /// `COPY table (cols) FROM STDIN (FORMAT binary)`: fixed text, no user input.
@@ -129,13 +56,20 @@ pub fn copy_statement(table: Table) -> String {
 
 /// A row as the values of its table's columns.
 pub trait CopyRow {
+    /// The table's columns, named as the row's fields.
+    const COLUMNS: &'static [&'static str];
+    /// Their PostgreSQL types.
+    const TYPES: &'static [Type];
     fn values(&self) -> Vec<&(dyn ToSql + Sync)>;
 }
 
-/// `impl CopyRow` listing the row's fields in its table's column order.
+/// `impl CopyRow` from the row's fields in its table's column order: the column names
+/// and the values come from the one list.
 macro_rules! copy_row {
-    ($($row:ty => [$($field:ident),+ $(,)?];)+) => {
+    ($($row:ty => [$($field:ident: $ty:ident),+ $(,)?];)+) => {
         $(impl CopyRow for $row {
+            const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
+            const TYPES: &'static [Type] = &[$(Type::$ty),+];
             fn values(&self) -> Vec<&(dyn ToSql + Sync)> {
                 vec![$(&self.$field),+]
             }
@@ -144,17 +78,25 @@ macro_rules! copy_row {
 }
 
 copy_row! {
-    Org => [id, name, slug, created_at];
+    Org => [id: UUID, name: TEXT, slug: TEXT, created_at: TIMESTAMPTZ];
     OrgSettings => [
-        org_id, timezone, opens_at, closes_at, business_days, slot_minutes,
-        booking_horizon_days, updated_at,
+        org_id: UUID, timezone: TEXT, opens_at: TIME, closes_at: TIME,
+        business_days: INT2_ARRAY, slot_minutes: INT4, booking_horizon_days: INT4,
+        updated_at: TIMESTAMPTZ,
     ];
-    Member => [org_id, user_id, role, created_at];
-    Provider => [id, org_id, name, email, specialty, active, created_at];
-    Contact => [id, org_id, first_name, last_name, email, phone, created_at];
+    Member => [org_id: UUID, user_id: UUID, role: TEXT, created_at: TIMESTAMPTZ];
+    Provider => [
+        id: UUID, org_id: UUID, name: TEXT, email: TEXT, specialty: TEXT, active: BOOL,
+        created_at: TIMESTAMPTZ,
+    ];
+    Contact => [
+        id: UUID, org_id: UUID, first_name: TEXT, last_name: TEXT, email: TEXT, phone: TEXT,
+        created_at: TIMESTAMPTZ,
+    ];
     Appointment => [
-        id, org_id, provider_id, contact_id, scheduled_at, ends_at, status, source, notes,
-        created_at, updated_at,
+        id: UUID, org_id: UUID, provider_id: UUID, contact_id: UUID,
+        scheduled_at: TIMESTAMPTZ, ends_at: TIMESTAMPTZ, status: TEXT, source: TEXT,
+        notes: TEXT, created_at: TIMESTAMPTZ, updated_at: TIMESTAMPTZ,
     ];
 }
 

@@ -3,7 +3,7 @@
 //! how it is encoded (`Fingerprinted`); equal inputs give equal fingerprints, however
 //! the rows are chunked or loaded.
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -55,75 +55,97 @@ pub trait Fingerprinted {
     fn feed(&self, fp: &mut Fingerprint);
 }
 
-impl Fingerprinted for Org {
+/// How one field's value is encoded.
+trait Field {
+    fn feed(&self, fp: &mut Fingerprint);
+}
+
+impl Field for Uuid {
     fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.id);
-        fp.text(&self.name);
-        fp.text(&self.slug);
-        fp.ts(&self.created_at);
+        fp.uuid(self);
     }
 }
 
-impl Fingerprinted for OrgSettings {
+impl Field for &str {
     fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.org_id);
-        fp.text(self.timezone);
-        fp.int(self.opens_at.num_seconds_from_midnight() as i64);
-        fp.int(self.closes_at.num_seconds_from_midnight() as i64);
-        for d in &self.business_days {
+        fp.text(self);
+    }
+}
+
+impl Field for String {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.text(self);
+    }
+}
+
+impl Field for Option<&str> {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.opt(*self);
+    }
+}
+
+impl Field for Option<String> {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.opt(self.as_deref());
+    }
+}
+
+impl Field for DateTime<Utc> {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.ts(self);
+    }
+}
+
+/// Seconds since midnight.
+impl Field for NaiveTime {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.int(self.num_seconds_from_midnight() as i64);
+    }
+}
+
+impl Field for i32 {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.int(*self as i64);
+    }
+}
+
+impl Field for bool {
+    fn feed(&self, fp: &mut Fingerprint) {
+        fp.int(*self as i64);
+    }
+}
+
+/// Each day, without a length (the row's next field is a fixed-size value).
+impl Field for Vec<i16> {
+    fn feed(&self, fp: &mut Fingerprint) {
+        for d in self {
             fp.int(*d as i64);
         }
-        fp.int(self.slot_minutes as i64);
-        fp.int(self.booking_horizon_days as i64);
-        fp.ts(&self.updated_at);
     }
 }
 
-impl Fingerprinted for Member {
-    fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.org_id);
-        fp.uuid(&self.user_id);
-        fp.text(self.role);
-        fp.ts(&self.created_at);
-    }
+/// `impl Fingerprinted` feeding the listed fields in order.
+macro_rules! fingerprinted {
+    ($($row:ty => [$($field:ident),+ $(,)?];)+) => {
+        $(impl Fingerprinted for $row {
+            fn feed(&self, fp: &mut Fingerprint) {
+                $(Field::feed(&self.$field, fp);)+
+            }
+        })+
+    };
 }
 
-impl Fingerprinted for Provider {
-    fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.id);
-        fp.uuid(&self.org_id);
-        fp.text(&self.name);
-        fp.opt(self.email.as_deref());
-        fp.opt(self.specialty);
-        fp.int(self.active as i64);
-        fp.ts(&self.created_at);
-    }
-}
-
-impl Fingerprinted for Contact {
-    fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.id);
-        fp.uuid(&self.org_id);
-        fp.text(self.first_name);
-        fp.text(self.last_name);
-        fp.opt(self.email.as_deref());
-        fp.opt(self.phone.as_deref());
-        fp.ts(&self.created_at);
-    }
-}
-
-impl Fingerprinted for Appointment {
-    fn feed(&self, fp: &mut Fingerprint) {
-        fp.uuid(&self.id);
-        fp.uuid(&self.org_id);
-        fp.uuid(&self.provider_id);
-        fp.uuid(&self.contact_id);
-        fp.ts(&self.scheduled_at);
-        fp.ts(&self.ends_at);
-        fp.text(self.status);
-        fp.text(self.source);
-        fp.opt(self.notes);
-        fp.ts(&self.created_at);
-        fp.ts(&self.updated_at);
-    }
+fingerprinted! {
+    Org => [id, name, slug, created_at];
+    OrgSettings => [
+        org_id, timezone, opens_at, closes_at, business_days, slot_minutes,
+        booking_horizon_days, updated_at,
+    ];
+    Member => [org_id, user_id, role, created_at];
+    Provider => [id, org_id, name, email, specialty, active, created_at];
+    Contact => [id, org_id, first_name, last_name, email, phone, created_at];
+    Appointment => [
+        id, org_id, provider_id, contact_id, scheduled_at, ends_at, status, source, notes,
+        created_at, updated_at,
+    ];
 }

@@ -339,12 +339,15 @@ fn range_u32(key: &str, v: u32, lo: u32, hi: u32) -> Check<u32> {
     }
 }
 
-/// Turn a YAML weight table into typed, validated choices.
+/// Turn the YAML weight table `section.name` into typed, validated choices.
 fn weights<T>(
-    key: &str,
-    table: &Mapping,
+    doc: &Doc,
+    section: &str,
+    name: &str,
     mut parse: impl FnMut(&str) -> Result<T, String>,
 ) -> Check<Weighted<T>> {
+    let key = &format!("{section}.{name}");
+    let table = doc.table(section, name)?;
     let mut items = Vec::new();
     for (k, w) in table {
         let name = match k {
@@ -474,14 +477,10 @@ fn validate(doc: &Doc) -> Check<Profile> {
 
 fn read(doc: &Doc) -> Check<Profile> {
     doc.check_keys()?;
-    let opens_at = weights("orgs.opens_at", doc.table("orgs", "opens_at")?, |s| {
+    let opens_at = weights(doc, "orgs", "opens_at", |s| {
         NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time like 08:30"))
     })?;
-    let open_hours = weights(
-        "orgs.open_hours",
-        doc.table("orgs", "open_hours")?,
-        number_in(1, 16),
-    )?;
+    let open_hours = weights(doc, "orgs", "open_hours", number_in(1, 16))?;
     for (t, _) in opens_at.items() {
         for (h, _) in open_hours.items() {
             let minutes = chrono::Timelike::num_seconds_from_midnight(t) / 60 + h * 60;
@@ -502,7 +501,6 @@ fn read(doc: &Doc) -> Check<Profile> {
     let n = |section: &str, key: &str, lo: u32, hi: u32| -> Check<u32> {
         range_u32(&format!("{section}.{key}"), doc.get(section, key)?, lo, hi)
     };
-    let w = |section: &str, key: &str| doc.table(section, key);
     let ids = match doc.0.get("ids") {
         None => IdLayout::default(),
         Some(v) => serde_yaml::from_value(v.clone()).map_err(|_| {
@@ -521,47 +519,34 @@ fn read(doc: &Doc) -> Check<Profile> {
         members_per_provider: f("orgs", "members_per_provider", 0.0, 100.0)?,
         contacts_per_provider: n("orgs", "contacts_per_provider", 1, 1_000_000)?,
         inactive_providers: f("orgs", "inactive_providers", 0.0, 1.0)?,
-        timezones: weights("orgs.timezones", w("orgs", "timezones")?, |s| {
+        timezones: weights(doc, "orgs", "timezones", |s| {
             Tz::from_str(s)
                 .map_err(|_| format!("`{s}` is not an IANA time zone (e.g. Europe/Berlin)"))
         })?,
         opens_at,
         open_hours,
-        business_days: weights(
-            "orgs.business_days",
-            w("orgs", "business_days")?,
-            parse_days,
-        )?,
-        slot_minutes: weights(
-            "orgs.slot_minutes",
-            w("orgs", "slot_minutes")?,
-            number_in(5, 240),
-        )?,
-        booking_horizon_days: weights(
-            "orgs.booking_horizon_days",
-            w("orgs", "booking_horizon_days")?,
-            number_in(1, 3650),
-        )?,
+        business_days: weights(doc, "orgs", "business_days", parse_days)?,
+        slot_minutes: weights(doc, "orgs", "slot_minutes", number_in(5, 240))?,
+        booking_horizon_days: weights(doc, "orgs", "booking_horizon_days", number_in(1, 3650))?,
         occupancy: f("appointments", "occupancy", 0.0, 0.99)?,
         future_occupancy_end: f("appointments", "future_occupancy_end", 0.0, 0.99)?,
-        duration_slots: weights(
-            "appointments.duration_slots",
-            w("appointments", "duration_slots")?,
-            number_in(1, 16),
-        )?,
+        duration_slots: weights(doc, "appointments", "duration_slots", number_in(1, 16))?,
         past_status: weights(
-            "appointments.past_status",
-            w("appointments", "past_status")?,
+            doc,
+            "appointments",
+            "past_status",
             one_of(&["completed", "no_show", "cancelled"]),
         )?,
         future_status: weights(
-            "appointments.future_status",
-            w("appointments", "future_status")?,
+            doc,
+            "appointments",
+            "future_status",
             one_of(&["booked", "confirmed", "cancelled"]),
         )?,
         source: weights(
-            "appointments.source",
-            w("appointments", "source")?,
+            doc,
+            "appointments",
+            "source",
             one_of(&["voice", "web", "phone"]),
         )?,
         notes: f("appointments", "notes", 0.0, 1.0)?,
