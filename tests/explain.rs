@@ -483,20 +483,6 @@ fn ctrl_c_while_seeding_the_scratch_database_drops_it_without_seed_advice() {
     );
 }
 
-/// With the cache, a cold run explains at V on a clone while the lab migrates on:
-/// a stop then has two scratch databases to drop.
-#[test]
-fn sigterm_while_explaining_beside_the_head_build_drops_both_databases() {
-    stop_before_run(
-        nix::sys::signal::Signal::SIGTERM,
-        "EXPLAIN",
-        &[
-            "--cache", "--seed", "7341", "--orgs", "3", "--runs", "100000", "--budget", "10m",
-        ],
-        2,
-    );
-}
-
 #[test]
 fn sigterm_while_explaining_drops_the_scratch_database() {
     stop_before_run(

@@ -49,11 +49,8 @@ pub async fn before_after(
     let mut lab = Lab::create(server, "explain", before.migrations.clone()).await?;
     timings.push(lap("scratch", t));
     let name = lab.name().to_string();
-    // The database at V while the head is built beside it (see `on_scratch`).
-    let mut at_v: Option<Lab> = None;
     let steps = on_scratch(
         &mut lab,
-        &mut at_v,
         catalog,
         run,
         before,
@@ -79,10 +76,6 @@ pub async fn before_after(
     // A stopped run is incomplete: dropped even with --keep. A failed one is kept on
     // request, for inspection.
     let keep = before.keep && result.is_ok();
-    if let Some(at_v) = at_v {
-        // Only the head is kept: the database at V is the template's copy.
-        let _ = at_v.finish(false).await;
-    }
     let finished = lab.finish(keep).await;
     if result.is_err() {
         // Whatever the stopped steps were still building.
@@ -139,13 +132,8 @@ pub async fn before_after(
 }
 
 /// Everything that happens on the scratch database between creating and dropping it.
-/// When the lab caches and has just built the database at V, the "before" queries run
-/// on a clone of its template (`at_v`) while `lab` itself is migrated on to the head:
-/// the two steps overlap instead of queuing.
-#[allow(clippy::too_many_arguments)]
 async fn on_scratch(
     lab: &mut Lab,
-    at_v: &mut Option<Lab>,
     catalog: &Catalog,
     run: &RunOptions,
     before: &BeforeOptions,
@@ -177,68 +165,29 @@ async fn on_scratch(
     timings.push(("seed".to_string(), built.seeding.as_millis() as u64));
     timings.push(lap("build_at_v", t));
     let appointments = appointment_count(lab.url()).await?;
-    // A cold build was just stored: a clone of it takes the "before" queries while the
-    // lab goes on to the head. A warm one clones the head's template at once instead.
-    if matches!(built.cache, CacheUse::Stored(_)) {
-        *at_v = lab.fork("explain").await?;
-    }
-    let started = Instant::now();
-    let before_url = at_v.as_ref().unwrap_or(lab).url().clone();
-    let before_phase = async {
-        let connect = connector(&before_url);
-        let t = Instant::now();
-        progress.set_message("sample parameters");
-        let orgs = sample::sample(&connect, catalog).await?;
-        let sampled = lap("sample", t);
-        let t = Instant::now();
-        let explained = runner::run_phase(
-            &connect,
-            phases(Phase::Before, catalog, &orgs, run),
-            progress,
-        )
-        .await?;
-        Ok::<_, anyhow::Error>((orgs, explained, [sampled, lap("explain_before", t)]))
+    let connect = connector(lab.url());
+    let t = Instant::now();
+    progress.set_message("sample parameters");
+    let orgs = sample::sample(&connect, catalog).await?;
+    timings.push(lap("sample", t));
+    let phase = |phase| Phases {
+        phase,
+        catalog,
+        orgs: &orgs,
+        options: run,
     };
-    let ((orgs, mut explained, laps), head_cache) = if at_v.is_some() {
-        progress.set_message("migrate to the head beside the runs at V");
-        let head = async {
-            let t = Instant::now();
-            let head = lab.migrate_on(None).await;
-            (head, lap("migrate_after", t))
-        };
-        let (before, (head, migrated)) = tokio::join!(before_phase, head);
-        timings.push(migrated);
-        (before?, head?)
-    } else {
-        let before = before_phase.await?;
-        progress.set_message("migrate to the head");
-        let t = Instant::now();
-        let head = lab.migrate_on(None).await?;
-        timings.push(lap("migrate_after", t));
-        (before, head)
-    };
-    timings.extend(laps);
-    if at_v.is_some() {
-        timings.push(lap("explain_before_and_migrate_after", started));
-    }
+    let t = Instant::now();
+    let mut explained = runner::run_phase(&connect, phase(Phase::Before), progress).await?;
+    timings.push(lap("explain_before", t));
+    let t = Instant::now();
+    progress.set_message("migrate to the head");
+    let head_cache = lab.migrate_on(None).await?;
     let head = lab.version().map(Version::to_i32).transpose()?;
+    timings.push(lap("migrate_after", t));
     // A cached head is a clone: another database, so connect anew.
     let connect = connector(lab.url());
     let t = Instant::now();
-    let after = runner::run_phase(
-        &connect,
-        phases(Phase::After, catalog, &orgs, run),
-        progress,
-    );
-    // The database at V is done with: dropped while the head is explained.
-    let done_with = async {
-        match at_v.take() {
-            Some(lab) => lab.finish(false).await.map(drop),
-            None => Ok(()),
-        }
-    };
-    let (after, dropped) = tokio::join!(after, done_with);
-    let (after, ()) = (after?, dropped?);
+    let after = runner::run_phase(&connect, phase(Phase::After), progress).await?;
     timings.push(lap("explain_after", t));
     explained.runs.extend(after.runs);
     explained.notes.extend(after.notes);
@@ -253,20 +202,6 @@ async fn on_scratch(
         appointments,
         notes,
     })
-}
-
-fn phases<'a>(
-    phase: Phase,
-    catalog: &'a Catalog,
-    orgs: &'a [super::sample::SampledOrg],
-    options: &'a RunOptions,
-) -> Phases<'a> {
-    Phases {
-        phase,
-        catalog,
-        orgs,
-        options,
-    }
 }
 
 fn lap(step: &str, started: Instant) -> (String, u64) {

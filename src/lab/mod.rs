@@ -228,34 +228,6 @@ impl Lab {
         Ok(built)
     }
 
-    /// A second lab holding what this one holds, cloned from the template `prepare`
-    /// stored (no session uses a template, so this lab stays usable meanwhile): two
-    /// steps that need the same starting point can then run side by side — explain's
-    /// "before" queries on this lab while the fork migrates on. None when the lab does
-    /// not cache or its template was not stored: then there is nothing to clone from
-    /// without stopping this lab's sessions, and the caller works sequentially.
-    pub async fn fork(&self, purpose: &str) -> Result<Option<Lab>> {
-        let Some(key) = self.cached_key() else {
-            return Ok(None);
-        };
-        let name = key.database_name();
-        let admin = connect(&self.server).await?;
-        if !cache::has_template(&admin, &name).await? {
-            return Ok(None);
-        }
-        let scratch = open_scratch(&self.server, purpose, Some(&name), &self.migrations)
-            .await
-            .with_context(|| format!("cannot clone the template {name}"))?;
-        Ok(Some(Lab {
-            scratch,
-            migrations: self.migrations.clone(),
-            version: self.version,
-            server: self.server.clone(),
-            policy: self.policy,
-            key: Some(key),
-        }))
-    }
-
     fn cached_key(&self) -> Option<CacheKey> {
         self.key.clone().filter(|_| self.policy == CachePolicy::On)
     }
