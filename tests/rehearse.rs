@@ -440,3 +440,52 @@ fn check_rehearse_adds_the_rehearsals_findings_to_the_gate() {
     );
     assert_eq!(labs(&db), 0);
 }
+
+/// Rehearsal findings pass through check's inline ignores like every other finding: an
+/// ignore on the exclusion constraint silences its stall and is not reported unused.
+#[test]
+fn check_rehearse_findings_can_be_silenced_by_an_inline_ignore() {
+    let db = fresh_db();
+    let v6 = std::fs::read_to_string(repo_migrations().join("V6__no_double_booking.sql"))
+        .unwrap()
+        .replace(
+            "ALTER TABLE appointments",
+            "-- dbkit:ignore rehearsal-stall\nALTER TABLE appointments",
+        );
+    let alter_line = v6
+        .lines()
+        .position(|l| l.starts_with("ALTER TABLE appointments"))
+        .unwrap()
+        + 1;
+    let dir = migrations_with(&[("V4__no_double_booking.sql", &v6)]);
+    let out = dbkit()
+        .args([
+            "check",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .args(["--migrations", dir.path().to_str().unwrap()])
+        .args(["--base", "3", "--rehearse", "--orgs", "1", "--clients", "3"])
+        .args(["--max-stall", "1ms"])
+        .timeout(Duration::from_secs(600))
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("check JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = v["findings"].as_array().unwrap();
+    assert!(
+        !findings
+            .iter()
+            .any(|f| f["rule"] == "rehearsal-stall" && f["line"] == alter_line),
+        "the stall at line {alter_line} was not silenced: {v:#}"
+    );
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "unused-ignore"),
+        "{v:#}"
+    );
+    assert!(v["ran"]["ignored"].as_u64().unwrap() >= 1, "{v:#}");
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{v:#}");
+    assert_eq!(labs(&db), 0);
+}

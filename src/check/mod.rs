@@ -41,6 +41,9 @@ pub struct CheckOptions {
     pub server: Option<DbUrl>,
     /// Keep the lab databases.
     pub keep: bool,
+    /// `--rehearse`: rehearse the pending migrations under booking traffic; its
+    /// findings join the gate's before the inline ignores apply.
+    pub rehearse: Option<crate::rehearse::RehearseOptions>,
 }
 
 /// The result of `dbkit check`: the findings to report, and what ran.
@@ -128,6 +131,13 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ran.kept = labs.kept;
         ran.applied = labs.applied;
         baseline = labs.baseline;
+    }
+    if let Some(rehearse) = &opts.rehearse {
+        let rehearsal = crate::rehearse::run(rehearse).await?;
+        findings.extend(crate::rehearse::gate::check_findings(
+            &rehearsal,
+            &rehearse.migrations,
+        ));
     }
     let (findings, ignored) = ignore::apply(&files, findings);
     ran.ignored = ignored;

@@ -17,22 +17,24 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
     } else {
         Some(database.url()?)
     };
+    let rehearse = match args.rehearse {
+        true => Some(rehearse_options(&database, args)?),
+        false => None,
+    };
     let opts = CheckOptions {
         source: args.source.options(),
         base: args.base,
         all: args.all,
         server,
         keep: args.keep,
+        rehearse,
     };
     if args.explain_tenancy {
         let tenancy = crate::check::explain_tenancy(&opts).await?;
         crate::report::emit(&tenancy, format.report().unwrap_or_default())?;
         return Ok(Outcome::Clean);
     }
-    let mut findings = check(&opts).await?;
-    if args.rehearse {
-        rehearse_into(&database, args, &mut findings).await?;
-    }
+    let findings = check(&opts).await?;
     for kept in &findings.ran.kept {
         eprintln!("kept scratch database {}: {}", kept.name, kept.url);
     }
@@ -55,12 +57,12 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
     })
 }
 
-/// `--rehearse`: rehearse the pending migrations and add its findings to the gate's.
-async fn rehearse_into(
+/// `--rehearse`: what to rehearse, from check's flags (from `--base`, else the target's
+/// version).
+fn rehearse_options(
     database: &Database,
     args: &CheckArgs,
-    findings: &mut crate::check::Findings,
-) -> Result<()> {
+) -> Result<crate::rehearse::RehearseOptions> {
     let migrations = crate::migrate::MigrationSet::resolve(&args.source.options())?;
     let load = super::rehearse::Load {
         queries: None,
@@ -70,14 +72,5 @@ async fn rehearse_into(
         max_stall: args.max_stall,
         cache: false,
     };
-    let opts = super::rehearse::options(database, migrations.clone(), load)?;
-    let rehearsal = crate::rehearse::run(&opts).await?;
-    findings
-        .findings
-        .extend(crate::rehearse::gate::check_findings(
-            &rehearsal,
-            &migrations,
-        ));
-    crate::check::sort(&mut findings.findings);
-    Ok(())
+    super::rehearse::options(database, migrations, load)
 }
