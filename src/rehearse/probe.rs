@@ -50,6 +50,9 @@ struct Running {
     key: (i64, Option<usize>),
     started: Instant,
     before: BTreeSet<Lock>,
+    /// At a COMMIT: the relations visible when it began. A COMMIT takes no lock on a
+    /// relation its own transaction created; such a lock only becomes nameable then.
+    visible: Option<BTreeSet<String>>,
     stop: watch::Sender<bool>,
     sampler: JoinHandle<(Samples, Option<String>)>,
 }
@@ -135,6 +138,16 @@ impl Probe {
                 BTreeSet::new()
             }
         };
+        let visible = match step {
+            Step::Commit => match sampler::relations(&self.client).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.fail(crate::error::one_line(&e));
+                    None
+                }
+            },
+            Step::Statement { .. } => None,
+        };
         let window = self.windows.open();
         let (stop, stopped) = watch::channel(false);
         let sampler = tokio::spawn(sampler::sample(
@@ -178,6 +191,7 @@ impl Probe {
             key,
             started: Instant::now(),
             before,
+            visible,
             stop,
             sampler,
         });
@@ -267,6 +281,7 @@ impl Probe {
                     .locks
                     .union(&after)
                     .filter(|l| !running.before.contains(*l) && !is_history(&l.0))
+                    .filter(|l| running.visible.as_ref().is_none_or(|v| v.contains(&l.0)))
                     .cloned(),
             );
             r.rewrites.extend(mine);

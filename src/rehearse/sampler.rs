@@ -76,6 +76,22 @@ pub async fn locks(client: &Client, pid: i32) -> Result<BTreeSet<Lock>> {
         .collect())
 }
 
+/// Every relation this session can see, by name. The migration's uncommitted relations
+/// (an index its transaction built) are not among them: `LOCKS_SQL` cannot name them
+/// until COMMIT makes them visible, so their locks would seem taken by the COMMIT.
+const RELATIONS_SQL: &str = "
+SELECT format('%I.%I', n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')";
+
+pub async fn relations(client: &Client) -> Result<BTreeSet<String>> {
+    let rows = client
+        .query(RELATIONS_SQL, &[])
+        .await
+        .context("reading the relations")?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
 /// oid → (relation, relfilenode).
 pub type Filenodes = BTreeMap<u32, (String, u32)>;
 
