@@ -302,13 +302,21 @@ impl Probe {
     }
 }
 
-/// dbkit's own bookkeeping (the history row written at COMMIT): not the migration's
+/// dbkit's own bookkeeping (the history row written at COMMIT, into the table and its
+/// indexes): not the migration's
 /// lock, no booking touches it, and whether a sample catches the INSERT's lock is
 /// timing — left out so a rehearsal's locks are the same run after run.
 fn is_history(relation: &str) -> bool {
     use crate::migrate::history::{CHECKSUM_TABLE, REFINERY_TABLE, SUPABASE_TABLE};
     let relation = relation.strip_prefix("public.").unwrap_or(relation);
-    [REFINERY_TABLE, SUPABASE_TABLE, CHECKSUM_TABLE].contains(&relation)
+    // The tables and their indexes (`refinery_schema_history_pkey`): the INSERT locks both.
+    [REFINERY_TABLE, SUPABASE_TABLE, CHECKSUM_TABLE]
+        .iter()
+        .any(|table| {
+            relation
+                .strip_prefix(table)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+        })
 }
 
 fn key_of(file: &MigrationFile, step: Step<'_>) -> (i64, Option<usize>) {
@@ -337,6 +345,26 @@ impl Drop for Probe {
     fn drop(&mut self) {
         if let Some(running) = self.lock().running.take() {
             running.sampler.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_history;
+
+    #[test]
+    fn the_history_tables_and_their_indexes_are_bookkeeping() {
+        for relation in [
+            "public.refinery_schema_history",
+            "public.refinery_schema_history_pkey",
+            "supabase_migrations.schema_migrations_pkey",
+            "supabase_migrations.dbkit_checksums",
+        ] {
+            assert!(is_history(relation), "{relation}");
+        }
+        for relation in ["public.appointments", "public.refinery_schema_historyx"] {
+            assert!(!is_history(relation), "{relation}");
         }
     }
 }
