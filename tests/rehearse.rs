@@ -384,10 +384,8 @@ fn a_second_rehearsal_reuses_the_seeded_template_and_measures_the_same() {
     assert_eq!(labs(&db), 0);
 }
 
-#[test]
-fn check_rehearse_adds_the_rehearsals_findings_to_the_gate() {
-    let db = fresh_db();
-    let migrations = repo_migrations();
+/// `dbkit check --rehearse` from `base` with a 1 ms stall budget: its JSON and exit code.
+fn check_rehearse(db: &TestDb, migrations: &std::path::Path, base: &str) -> (Value, Option<i32>) {
     let out = dbkit()
         .args([
             "check",
@@ -397,15 +395,29 @@ fn check_rehearse_adds_the_rehearsals_findings_to_the_gate() {
             &db.url_string(),
         ])
         .args(["--migrations", migrations.to_str().unwrap()])
-        .args(["--base", "5", "--rehearse", "--orgs", "1", "--clients", "3"])
+        .args([
+            "--base",
+            base,
+            "--rehearse",
+            "--orgs",
+            "1",
+            "--clients",
+            "3",
+        ])
         .args(["--max-stall", "1ms"])
         .timeout(Duration::from_secs(600))
-        .assert()
-        .code(1)
-        .get_output()
-        .clone();
+        .output()
+        .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("check JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    (v, out.status.code())
+}
+
+#[test]
+fn check_rehearse_adds_the_rehearsals_findings_to_the_gate() {
+    let db = fresh_db();
+    let (v, code) = check_rehearse(&db, &repo_migrations(), "5");
+    assert_eq!(code, Some(1), "{v:#}");
     let findings = v["findings"].as_array().unwrap();
     let stall = findings
         .iter()
@@ -458,22 +470,7 @@ fn check_rehearse_findings_can_be_silenced_by_an_inline_ignore() {
         .unwrap()
         + 1;
     let dir = migrations_with(&[("V4__no_double_booking.sql", &v6)]);
-    let out = dbkit()
-        .args([
-            "check",
-            "--format",
-            "json",
-            "--database-url",
-            &db.url_string(),
-        ])
-        .args(["--migrations", dir.path().to_str().unwrap()])
-        .args(["--base", "3", "--rehearse", "--orgs", "1", "--clients", "3"])
-        .args(["--max-stall", "1ms"])
-        .timeout(Duration::from_secs(600))
-        .output()
-        .unwrap();
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("check JSON ({e}): {}", String::from_utf8_lossy(&out.stderr)));
+    let (v, code) = check_rehearse(&db, dir.path(), "3");
     let findings = v["findings"].as_array().unwrap();
     assert!(
         !findings
@@ -486,6 +483,6 @@ fn check_rehearse_findings_can_be_silenced_by_an_inline_ignore() {
         "{v:#}"
     );
     assert!(v["ran"]["ignored"].as_u64().unwrap() >= 1, "{v:#}");
-    assert!(matches!(out.status.code(), Some(0 | 1)), "{v:#}");
+    assert!(matches!(code, Some(0 | 1)), "{v:#}");
     assert_eq!(labs(&db), 0);
 }
