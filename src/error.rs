@@ -67,7 +67,7 @@ pub fn hint(err: &anyhow::Error) -> String {
             return "PostgreSQL reported this: check that the database above is reachable and migrated (`dbkit migrate status`)".into();
         }
     }
-    "`dbkit <command> --help` describes every option; README.md the setup".into()
+    "`dbkit <command> --help` describes every option; docs/install.md the setup".into()
 }
 
 #[cfg(test)]

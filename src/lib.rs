@@ -22,6 +22,7 @@ pub mod progress;
 pub mod rehearse;
 pub mod report;
 pub mod rule;
+pub mod schema;
 pub mod seed;
 pub mod signal;
 

@@ -99,7 +99,7 @@ impl Findings {
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     let (files, mut findings) = files::load(opts.source.clone())?;
-    let config = isolation::Config::find(&opts.source.dir)?;
+    let config = crate::schema::Config::find(&opts.source.dir)?;
     if let Some(base) = opts.base {
         if !files.iter().any(|f| f.version == base) {
             return Err(crate::error::hinted(
@@ -156,9 +156,9 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
 
 /// The tenancy model of the migrations applied from zero on a lab database, as the
 /// isolation proof sees it (`dbkit check --explain-tenancy`).
-pub async fn explain_tenancy(opts: &CheckOptions) -> Result<isolation::Tenancy> {
+pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenancy> {
     let (files, _) = files::load(opts.source.clone())?;
-    let config = isolation::Config::find(&opts.source.dir)?;
+    let config = crate::schema::Config::find(&opts.source.dir)?;
     let Some(server) = &opts.server else {
         return Err(crate::error::hinted(
             "--explain-tenancy needs a database to apply the migrations on",
@@ -174,7 +174,7 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<isolation::Tenancy> 
             anyhow::bail!("{}:{}: {}", failure.file, failure.line, failure.message);
         }
         let client = connect(lab.url()).await?;
-        Ok(isolation::model(&client, &config).await?.tenancy)
+        Ok(crate::schema::model(&client, &config).await?.tenancy)
     }
     .await;
     lab.finish(opts.keep).await?;
@@ -242,7 +242,7 @@ async fn on_labs(
     server: &DbUrl,
     files: &[ParsedFile],
     opts: &CheckOptions,
-    config: &isolation::Config,
+    config: &crate::schema::Config,
 ) -> Result<LabRuns> {
     let locator = Locator::new(files);
     let Some(set) = apply::migration_set(files) else {
@@ -309,14 +309,14 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
-    config: &isolation::Config,
+    config: &crate::schema::Config,
 ) -> Result<(Vec<Finding>, bool)> {
     if let Some(failure) = apply::migrate(lab, None).await? {
         let finding = failure_finding(failure, "applying from an empty database: ");
         return Ok((vec![finding], false));
     }
     let mut client = connect(lab.url()).await?;
-    let model = isolation::model(&client, config).await?;
+    let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
     findings.extend(isolation::prove(&mut client, &model, locator).await?);
     Ok((findings, true))
@@ -332,7 +332,7 @@ async fn upgrade_on_data(
     lab: &mut Lab,
     base: i64,
     locator: &Locator,
-    config: &isolation::Config,
+    config: &crate::schema::Config,
 ) -> Result<Upgrade> {
     // A failure up to the base is already reported by the run from zero.
     if apply::migrate(lab, Some(base)).await?.is_some() {
@@ -342,7 +342,7 @@ async fn upgrade_on_data(
         });
     }
     let client = connect(lab.url()).await?;
-    let model = isolation::model(&client, config).await?;
+    let model = crate::schema::model(&client, config).await?;
     let baseline = Some(Baseline::new(
         &catalog::check(&client, locator, &model).await?,
     ));

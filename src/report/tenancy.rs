@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::{render_rows, write_json, Format, Render};
-use crate::check::isolation::tenancy::{Derivation, Kind, Tenancy};
+use crate::schema::tenancy::{Derivation, Kind, Tenancy};
 
 fn derivation(d: &Derivation) -> String {
     match d {
@@ -105,9 +105,9 @@ impl Render for Tenancy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::tenancy::{Membership, TableTenancy, TenantTable};
     use crate::report::testing::assert_contains;
     use crate::report::to_string;
+    use crate::schema::tenancy::{Membership, TableTenancy, TenantTable};
 
     fn model() -> Tenancy {
         Tenancy {

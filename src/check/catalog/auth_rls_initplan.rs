@@ -4,9 +4,10 @@
 //! `(select (auth.jwt() ->> 'org_id')::uuid)` pass; an expression that wraps one call
 //! and not another fails.
 
-use super::policy_expr;
-use super::{Hit, Policy};
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
+use crate::schema::policy_expr;
 
 /// One hit per policy, listing every clause that calls per row.
 pub fn check(policies: &[Policy]) -> Vec<Hit> {

@@ -6,10 +6,12 @@
 use anyhow::Result;
 use tokio_postgres::{Client, Row};
 
-use super::isolation::Model;
 use super::locate::Locator;
 use super::rule::{Finding, Rule};
 use crate::db::read_rows;
+use crate::schema::policy::policies;
+use crate::schema::Model;
+pub(crate) use crate::schema::{project_made, user_schema};
 
 mod auth_rls_initplan;
 mod duplicate_index;
@@ -18,7 +20,6 @@ mod multiple_permissive_policies;
 mod no_primary_key;
 mod policy_always_true;
 mod policy_exists_rls_disabled;
-pub mod policy_expr;
 mod policy_ignores_tenant_key;
 mod policy_missing_role;
 mod redundant_index;
@@ -30,31 +31,6 @@ mod tenant_key_not_in_unique;
 mod tenant_key_not_indexed;
 mod unindexed_foreign_key;
 mod view_bypasses_rls;
-
-/// The schemas a project's migrations own: not PostgreSQL's, not Supabase-managed.
-/// Used with the namespace aliased `n`.
-macro_rules! user_schema {
-    () => {
-        "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'storage', \
-         'realtime', 'extensions', 'graphql', 'graphql_public', 'vault', 'pgsodium', \
-         'supabase_functions', 'net', 'cron') AND n.nspname NOT LIKE 'pg\\_%'"
-    };
-}
-pub(crate) use user_schema;
-
-/// The objects (aliased `$alias`, with the namespace aliased `n`) a project's migrations
-/// made: in one of its schemas, and not part of an extension.
-macro_rules! project_made {
-    ($alias:literal) => {
-        concat!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = ",
-            $alias,
-            ".oid AND d.deptype = 'e') AND ",
-            $crate::check::catalog::user_schema!()
-        )
-    };
-}
-pub(crate) use project_made;
 
 /// One catalog rule's verdict: a finding about one object, or about several at once
 /// (overlapping policies, identical indexes).
@@ -159,79 +135,6 @@ impl Relation {
             vec![self.key("rls"), self.key("table")],
         )
     }
-}
-
-/// The schema-qualified form of a reported table name (`appointments` is
-/// `public.appointments`; `storage.objects` stays).
-pub fn qualified(display: &str) -> String {
-    if display.contains('.') {
-        display.to_string()
-    } else {
-        format!("public.{display}")
-    }
-}
-
-/// A row-level security policy as stored.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub table_oid: u32,
-    pub table: String,
-    pub name: String,
-    pub permissive: bool,
-    /// `*` (ALL), `r` (SELECT), `a` (INSERT), `w` (UPDATE), `d` (DELETE).
-    pub cmd: String,
-    /// Role names; `public` when the policy has no TO clause.
-    pub roles: Vec<String>,
-    pub using: Option<String>,
-    pub with_check: Option<String>,
-}
-
-impl Policy {
-    pub fn object(&self) -> String {
-        format!("{}.{}", self.table, self.name)
-    }
-
-    /// The policy's statement, else its table's (schema-qualified: a policy on
-    /// `storage.objects` is found as such, whatever schema the migration's SET put first).
-    pub fn locate(&self) -> Vec<String> {
-        let table = qualified(&self.table);
-        vec![
-            format!("policy:{table}.{}", self.name),
-            format!("table:{table}"),
-        ]
-    }
-}
-
-const POLICIES: &str = concat!(
-    "SELECT c.oid, CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END,
-            p.polname, p.polpermissive, p.polcmd::text,
-            ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
-                  FROM unnest(p.polroles) r ORDER BY 1),
-            pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
-     FROM pg_policy p
-     JOIN pg_class c ON c.oid = p.polrelid
-     JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE ",
-    user_schema!(),
-    " ORDER BY 2, 3"
-);
-
-pub async fn policies(client: &Client) -> Result<Vec<Policy>> {
-    // Print expressions schema-qualified, whatever the session's search_path.
-    client.batch_execute("SET search_path = pg_catalog").await?;
-    let policies = read_rows(client, POLICIES, "cannot read pg_policy", |r| Policy {
-        table_oid: r.get(0),
-        table: r.get(1),
-        name: r.get(2),
-        permissive: r.get(3),
-        cmd: r.get(4),
-        roles: r.get(5),
-        using: r.get(6),
-        with_check: r.get(7),
-    })
-    .await?;
-    client.batch_execute("RESET search_path").await?;
-    Ok(policies)
 }
 
 /// Run every catalog rule on the database `client` is connected to.

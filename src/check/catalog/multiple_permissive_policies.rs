@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Hit, Policy, Subject};
+use super::{Hit, Subject};
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
 
 const COMMANDS: [(&str, &str); 4] = [
     ("r", "SELECT"),

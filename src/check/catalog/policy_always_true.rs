@@ -2,10 +2,11 @@
 //! roles write (INSERT, UPDATE, DELETE, ALL), or of a SELECT policy on a tenant table:
 //! every row, of every tenant, for everyone the policy names.
 
-use super::{Hit, Policy};
-use crate::check::isolation::tenancy::Kind;
-use crate::check::isolation::Tenancy;
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
+use crate::schema::tenancy::Kind;
+use crate::schema::Tenancy;
 
 /// Does the policy apply to a role requests run as?
 pub fn for_api(p: &Policy) -> bool {
@@ -65,7 +66,7 @@ pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, table, tenancy_of};
+    use crate::schema::facts::testing::{policy, table, tenancy_of};
 
     #[test]
     fn writes_anywhere_reads_on_tenant_tables() {

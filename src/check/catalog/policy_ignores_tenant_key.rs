@@ -4,9 +4,10 @@
 //! membership table, constraining the user column counts too (a user's own rows).
 
 use super::policy_always_true::for_api;
-use super::{Hit, Policy};
-use crate::check::isolation::tenancy::{columns_read, Kind, Tenancy};
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
+use crate::schema::tenancy::{columns_read, Kind, Tenancy};
 
 pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -49,7 +50,7 @@ pub fn check(policies: &[Policy], tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, references, table, tenancy_of};
+    use crate::schema::facts::testing::{policy, references, table, tenancy_of};
 
     #[test]
     fn creator_only_insert_is_caught() {

@@ -1,8 +1,9 @@
 //! `policy-missing-role`: a policy without a TO clause applies to PUBLIC, so it is
 //! evaluated for every role (anon included) instead of only the API role it is for.
 
-use super::{Hit, Policy};
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
 
 pub fn check(policies: &[Policy]) -> Vec<Hit> {
     policies

@@ -3,8 +3,8 @@
 //! security off: that role reads and writes every row, whatever its columns.
 
 use super::Hit;
-use crate::check::isolation::facts::{Facts, RelKind};
 use crate::check::rule::Rule;
+use crate::schema::facts::{Facts, RelKind};
 
 pub fn check(facts: &Facts) -> Vec<Hit> {
     facts
@@ -40,7 +40,7 @@ pub fn check(facts: &Facts) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::table;
+    use crate::schema::facts::testing::table;
 
     #[test]
     fn reachable_tables_without_rls_only() {

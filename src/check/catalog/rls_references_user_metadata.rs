@@ -2,8 +2,9 @@
 //! `raw_user_meta_data` (auth.users'): users write their own metadata, so they choose
 //! what the policy sees — e.g. which tenant they belong to.
 
-use super::{Hit, Policy};
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
 
 pub fn check(policies: &[Policy]) -> Vec<Hit> {
     policies
@@ -31,7 +32,7 @@ pub fn check(policies: &[Policy]) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, table};
+    use crate::schema::facts::testing::{policy, table};
 
     #[test]
     fn user_metadata_in_either_clause() {

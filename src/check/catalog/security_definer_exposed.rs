@@ -5,8 +5,8 @@
 //! any user acts on any tenant. With a caller check: a warning, to review.
 
 use super::Hit;
-use crate::check::isolation::facts::Facts;
 use crate::check::rule::{Rule, Severity};
+use crate::schema::facts::Facts;
 
 /// Does the body read who is calling?
 pub fn reads_caller(body: &str) -> bool {
@@ -63,7 +63,7 @@ pub fn check(facts: &Facts) -> Vec<(Hit, Severity)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::Function;
+    use crate::schema::facts::Function;
 
     fn function(name: &str, anon: bool, authenticated: bool, body: &str) -> Function {
         Function {

@@ -5,9 +5,9 @@
 //! dbkit.yaml asks (`tenancy: { sharding: true }`).
 
 use super::Hit;
-use crate::check::isolation::facts::Facts;
-use crate::check::isolation::tenancy::{Kind, Tenancy};
 use crate::check::rule::Rule;
+use crate::schema::facts::Facts;
+use crate::schema::tenancy::{Kind, Tenancy};
 
 pub fn check(facts: &Facts, tenancy: &Tenancy) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -62,8 +62,8 @@ pub fn check(facts: &Facts, tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{references, table};
-    use crate::check::isolation::Config;
+    use crate::schema::facts::testing::{references, table};
+    use crate::schema::Config;
 
     #[test]
     fn keys_between_tenant_tables_need_the_tenant_key() {
@@ -81,13 +81,9 @@ mod tests {
             ..Facts::default()
         };
         let mut config = Config::default();
-        assert!(check(
-            &facts,
-            &crate::check::isolation::tenancy::infer(&facts, &config)
-        )
-        .is_empty());
+        assert!(check(&facts, &crate::schema::tenancy::infer(&facts, &config)).is_empty());
         config.tenancy.sharding = true;
-        let tenancy = crate::check::isolation::tenancy::infer(&facts, &config);
+        let tenancy = crate::schema::tenancy::infer(&facts, &config);
         let hits = check(&facts, &tenancy);
         let objects: Vec<&str> = hits.iter().map(|h| h.subjects[0].object.as_str()).collect();
         assert_eq!(objects, vec!["appointments", "providers"]);

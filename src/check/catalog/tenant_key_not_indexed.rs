@@ -7,8 +7,10 @@ use anyhow::Result;
 use tokio_postgres::Client;
 
 use super::unindexed_foreign_key::UnindexedKey;
-use super::{policy_expr, Hit, Policy};
+use super::Hit;
 use crate::check::rule::Rule;
+use crate::schema::policy::Policy;
+use crate::schema::policy_expr;
 
 const LEADS_A_BTREE: &str = "
     SELECT EXISTS (

@@ -3,9 +3,9 @@
 //! never run. A materialized view over a tenant table has no policies at all.
 
 use super::Hit;
-use crate::check::isolation::facts::{Facts, RelKind};
-use crate::check::isolation::Tenancy;
 use crate::check::rule::Rule;
+use crate::schema::facts::{Facts, RelKind};
+use crate::schema::Tenancy;
 
 pub fn check(facts: &Facts, tenancy: &Tenancy) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -53,8 +53,8 @@ pub fn check(facts: &Facts, tenancy: &Tenancy) -> Vec<Hit> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::table;
-    use crate::check::isolation::Config;
+    use crate::schema::facts::testing::table;
+    use crate::schema::Config;
 
     #[test]
     fn definer_views_over_rls_tables() {
@@ -70,7 +70,7 @@ mod tests {
             relations: vec![base, v, invoker],
             ..Facts::default()
         };
-        let tenancy = crate::check::isolation::tenancy::infer(&facts, &Config::default());
+        let tenancy = crate::schema::tenancy::infer(&facts, &Config::default());
         let hits = check(&facts, &tenancy);
         assert_eq!(hits.len(), 1);
         assert_eq!(hits[0].subjects[0].object, "appointments_v");

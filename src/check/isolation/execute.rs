@@ -11,12 +11,12 @@ use serde_json::{json, Map, Value};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Transaction};
 
-use super::facts::{Facts, Relation};
 use super::fixture::{self, params, SeededOrg};
 use super::probe::{Actor, Param, Probe, Statement, Target};
-use super::tenancy::Tenancy;
 use crate::check::locate::Locator;
 use crate::check::rule::{Finding, Rule};
+use crate::schema::facts::{Facts, Relation};
+use crate::schema::tenancy::Tenancy;
 
 /// What one probe did.
 enum Outcome {
@@ -250,7 +250,7 @@ async fn blame(
                 return Ok((String::new(), vec![]));
             };
             let table = vec![format!("table:{}", r.short), format!("view:{}", r.short)];
-            if r.kind != super::facts::RelKind::Table {
+            if r.kind != crate::schema::facts::RelKind::Table {
                 let cause = if r.security_invoker {
                     format!("view {} and the policies of what it reads", r.name)
                 } else {

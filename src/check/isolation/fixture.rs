@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use super::facts::{Check, Facts, Relation};
-use super::tenancy::{Kind, Tenancy};
 use super::values;
 use crate::db::ident::quote;
+use crate::schema::facts::{Check, Facts, Relation};
+use crate::schema::tenancy::{Kind, Tenancy};
 
 /// Rows per tenant in a tenant table at most (enough to go through a status list).
 const MAX_ROWS: usize = 5;
@@ -68,7 +68,7 @@ pub fn tables_to_fill<'a>(facts: &'a Facts, tenancy: &Tenancy) -> Vec<&'a Relati
     ordered
 }
 
-fn checks_for<'a>(r: &'a Relation, column: &'a super::facts::Column) -> Vec<&'a Check> {
+fn checks_for<'a>(r: &'a Relation, column: &'a crate::schema::facts::Column) -> Vec<&'a Check> {
     r.checks
         .iter()
         .filter(|c| c.columns == [column.name.clone()])

@@ -1,20 +1,16 @@
 //! Tenant isolation, the most important gate `dbkit check` has: a CI gate that passes
 //! a leak is worse than none, so what cannot be proven is an error, never a pass.
 //!
-//! - `facts`: what the catalog says (relations, reachability, functions, policies);
-//! - `tenancy`: the tenancy model inferred from them, corrected by `config` (dbkit.yaml);
+//! - the schema model (`crate::schema`): the catalog's facts and the tenancy model;
 //! - `fixture` and `values`: a few tenants' rows, a valid value for any column type;
 //! - `probe`: which requests to make (pure), `execute`: making them as PostgREST does,
 //!   rolled back, and naming what let a leak through.
 //!
 //! The fixture is also what the apply phase seeds at `--base`.
 
-pub mod config;
 mod execute;
-pub mod facts;
 pub mod fixture;
 pub mod probe;
-pub mod tenancy;
 mod values;
 
 use anyhow::Result;
@@ -22,24 +18,8 @@ use tokio_postgres::Client;
 
 use super::locate::Locator;
 use super::rule::{Finding, Rule};
-pub use config::Config;
-pub use facts::Facts;
+use crate::schema::{model, Config, Model};
 pub use fixture::SeededOrg;
-pub use tenancy::Tenancy;
-
-/// The facts of a database and the tenancy model inferred from them.
-#[derive(Debug, Clone)]
-pub struct Model {
-    pub facts: Facts,
-    pub tenancy: Tenancy,
-}
-
-/// Read the catalog and infer the model (`config` corrects it).
-pub async fn model(client: &Client, config: &Config) -> Result<Model> {
-    let facts = facts::load(client, &config.exposed_schemas()).await?;
-    let tenancy = tenancy::infer(&facts, config);
-    Ok(Model { facts, tenancy })
-}
 
 fn locate(finding: Finding, locator: &Locator, short: &str) -> Finding {
     match locator.first(&[format!("table:{short}")]) {

@@ -9,9 +9,9 @@
 
 use serde::Serialize;
 
-use super::facts::{Facts, RelKind, Relation};
-use super::tenancy::{Kind, Tenancy};
 use crate::db::ident::quote;
+use crate::schema::facts::{Facts, RelKind, Relation};
+use crate::schema::tenancy::{Kind, Tenancy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -380,10 +380,10 @@ pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::isolation::facts::testing::{policy, references, table};
-    use crate::check::isolation::facts::Function;
-    use crate::check::isolation::tenancy::infer;
-    use crate::check::isolation::Config;
+    use crate::schema::facts::testing::{policy, references, table};
+    use crate::schema::facts::Function;
+    use crate::schema::tenancy::infer;
+    use crate::schema::Config;
 
     fn facts() -> Facts {
         let orgs = table(1, "orgs", &["id"]);

@@ -3,7 +3,7 @@
 //! and future timestamps, and the numbers a CHECK constraint names. Generated and
 //! identity columns are never given one.
 
-use super::facts::{Check, Column};
+use crate::schema::facts::{Check, Column};
 
 /// The values the fixture's rows go through for this column (CHECK lists, enum
 /// labels, past and future times). Empty: any one value does.

@@ -1,8 +1,8 @@
 //! Unit tests of the tenancy inference (pure: facts built by hand).
 use super::*;
-use crate::check::isolation::config::TableConfig;
-use crate::check::isolation::facts::testing::{policy, references, table};
-use crate::check::isolation::facts::Function;
+use crate::schema::config::TableConfig;
+use crate::schema::facts::testing::{policy, references, table};
+use crate::schema::facts::Function;
 
 /// The starter shape: accounts, memberships, a helper, a keyed table, a child
 /// and a per-user table, with an auth.users outside the project's schemas.

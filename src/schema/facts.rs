@@ -6,7 +6,8 @@
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
-use crate::check::catalog::{policies, user_schema, Policy};
+use super::policy::{policies, Policy};
+use super::user_schema;
 
 /// The roles PostgREST switches to for requests.
 pub const API_ROLES: [&str; 2] = ["anon", "authenticated"];
@@ -402,13 +403,13 @@ pub mod testing {
     pub fn tenancy_of(
         relations: Vec<Relation>,
         policies: Vec<Policy>,
-    ) -> crate::check::isolation::tenancy::Tenancy {
+    ) -> crate::schema::tenancy::Tenancy {
         let facts = Facts {
             relations,
             policies,
             ..Facts::default()
         };
-        crate::check::isolation::tenancy::infer(&facts, &Default::default())
+        crate::schema::tenancy::infer(&facts, &Default::default())
     }
 
     /// A foreign key `column` -> `target`.`target_column`.

@@ -99,7 +99,7 @@ impl Config {
         let mut config = Config::parse(&text).map_err(|e| {
             crate::error::hinted(
                 format!("{}: {e}", path.display()),
-                "see README.md, \"Tenant isolation\", for the fields of dbkit.yaml",
+                "see docs/commands/check.md, \"Tenant isolation\", for the fields of dbkit.yaml",
             )
         })?;
         config.path = Some(path.to_path_buf());

@@ -12,7 +12,7 @@ use sqlparser::ast::{Expr, Visit, Visitor};
 
 use super::config::Config;
 use super::facts::{Facts, RelKind, Relation};
-use crate::check::catalog::policy_expr;
+use crate::schema::policy_expr;
 
 /// Tenant key names projects use, for tables that have no foreign key to say so.
 pub const KNOWN_KEYS: &[&str] = &[
