@@ -51,6 +51,9 @@ pub struct CheckOptions {
 pub struct Findings {
     pub findings: Vec<Finding>,
     pub ran: Ran,
+    /// `--rehearse`: the rehearsal itself (its findings are among `findings`).
+    #[serde(skip)]
+    pub rehearsal: Option<crate::rehearse::Rehearsal>,
 }
 
 /// What the check looked at, for the lines under the findings.
@@ -71,6 +74,9 @@ pub struct Ran {
     pub present_at_base: Vec<Finding>,
     /// Lab databases left on the server (`--keep`).
     pub kept: Vec<KeptDatabase>,
+    /// What the tenant-isolation proof tried (None: it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<isolation::Proof>,
 }
 
 /// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
@@ -130,14 +136,17 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         findings.extend(labs.findings);
         ran.kept = labs.kept;
         ran.applied = labs.applied;
+        ran.proof = labs.proof;
         baseline = labs.baseline;
     }
+    let mut rehearsal = None;
     if let Some(rehearse) = &opts.rehearse {
-        let rehearsal = crate::rehearse::run(rehearse).await?;
+        let rehearsed = crate::rehearse::run(rehearse).await?;
         findings.extend(crate::rehearse::gate::check_findings(
-            &rehearsal,
+            &rehearsed,
             &rehearse.migrations,
         ));
+        rehearsal = Some(rehearsed);
     }
     let (findings, ignored) = ignore::apply(&files, findings);
     ran.ignored = ignored;
@@ -151,7 +160,11 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut findings);
     sort(&mut present);
     ran.present_at_base = present;
-    Ok(Findings { findings, ran })
+    Ok(Findings {
+        findings,
+        ran,
+        rehearsal,
+    })
 }
 
 /// The tenancy model of the migrations applied from zero on a lab database, as the
@@ -234,6 +247,7 @@ struct LabRuns {
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
     kept: Vec<KeptDatabase>,
+    proof: Option<isolation::Proof>,
 }
 
 /// Apply on lab databases; catalog rules and the isolation proof on the result. The run
@@ -252,6 +266,7 @@ async fn on_labs(
             applied: false,
             baseline: None,
             kept: vec![],
+            proof: None,
         });
     };
     let progress = Indicator::spinner("{spinner} check: {msg}");
@@ -277,7 +292,7 @@ async fn on_labs(
     };
     // Both run to the end (and clean up their database) even when the other fails.
     let (fresh, upgrade) = tokio::join!(fresh, upgrade);
-    let (((mut findings, applied), fresh_lab), upgrade) = (fresh?, upgrade?);
+    let (((mut findings, applied, proof), fresh_lab), upgrade) = (fresh?, upgrade?);
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -292,6 +307,7 @@ async fn on_labs(
         applied,
         baseline,
         kept,
+        proof,
     })
 }
 
@@ -305,21 +321,23 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-/// The findings on the final schema, and whether every migration applied.
+/// The findings on the final schema, whether every migration applied, and what the
+/// isolation proof tried.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
     config: &crate::schema::Config,
-) -> Result<(Vec<Finding>, bool)> {
+) -> Result<(Vec<Finding>, bool, Option<isolation::Proof>)> {
     if let Some(failure) = apply::migrate(lab, None).await? {
         let finding = failure_finding(failure, "applying from an empty database: ");
-        return Ok((vec![finding], false));
+        return Ok((vec![finding], false, None));
     }
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
-    findings.extend(isolation::prove(&mut client, &model, locator).await?);
-    Ok((findings, true))
+    let (proved, proof) = isolation::prove(&mut client, &model, locator).await?;
+    findings.extend(proved);
+    Ok((findings, true, Some(proof)))
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.

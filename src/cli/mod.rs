@@ -12,6 +12,7 @@ pub mod db;
 pub mod explain;
 pub mod migrate;
 pub mod rehearse;
+pub mod review;
 
 pub use check::CheckArgs;
 pub use explain::ExplainArgs;
@@ -110,6 +111,10 @@ pub enum Command {
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     Check(CheckArgs),
+    /// The pull-request verdict: check's findings, the isolation proof, each new
+    /// migration rehearsed under traffic and the query plans before → after, in one
+    /// document (markdown for a PR comment, or SARIF).
+    Review(review::ReviewArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

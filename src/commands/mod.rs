@@ -10,6 +10,7 @@ mod explain;
 mod migrate;
 mod new;
 mod rehearse;
+mod review;
 mod seed;
 
 use anyhow::Result;
@@ -31,6 +32,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         Command::Check(args) => check::run(&connect, &args, output.format).await,
         Command::Explain(args) => explain::run(&connect, &args, output.format).await,
         Command::Rehearse(args) => rehearse::run(&connect, &args, output.format).await,
+        Command::Review(args) => review::run(&connect, &args, output.format).await,
         Command::Completions { shell } => completions::run(shell),
         command => {
             let format = report_format(output.format)?;
@@ -43,6 +45,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Check(_)
                 | Command::Explain(_)
                 | Command::Rehearse(_)
+                | Command::Review(_)
                 | Command::Completions { .. } => unreachable!("routed above"),
             }
         }

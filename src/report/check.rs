@@ -240,6 +240,7 @@ mod tests {
                 applied: true,
                 ..Ran::default()
             },
+            rehearsal: None,
         }
     }
 

@@ -308,7 +308,7 @@ async fn blame(
 }
 
 /// Run every probe; `tenant-leak` for what got through, `isolation-untested` for what
-/// could not be told.
+/// could not be told; and the probes that leaked, by index in `probes`.
 pub async fn run_probes(
     client: &mut Client,
     facts: &Facts,
@@ -316,13 +316,17 @@ pub async fn run_probes(
     probes: &[Probe],
     orgs: &[SeededOrg],
     locator: &Locator,
-) -> Result<Vec<Finding>> {
+) -> Result<(Vec<Finding>, Vec<usize>)> {
     let (a, b) = (&orgs[0], &orgs[1]);
     let mut findings = Vec::new();
     let mut leaks = Vec::new();
     for actor in [Actor::Member, Actor::Anon] {
         leaks.extend(as_actor(client, facts, tenancy, actor, probes, a, b, &mut findings).await?);
     }
+    let leaked = leaks
+        .iter()
+        .filter_map(|l| probes.iter().position(|p| std::ptr::eq(p, l.probe)))
+        .collect();
     for leak in leaks {
         let (cause, keys) = blame(client, facts, &leak).await?;
         let mut finding = Finding::new(
@@ -342,5 +346,5 @@ pub async fn run_probes(
         }
         findings.push(finding);
     }
-    Ok(findings)
+    Ok((findings, leaked))
 }

@@ -14,6 +14,7 @@ pub mod probe;
 mod values;
 
 use anyhow::Result;
+use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::locate::Locator;
@@ -48,14 +49,44 @@ fn untenanted(model: &Model, locator: &Locator) -> Vec<Finding> {
         .collect()
 }
 
+/// What the proof tried: each request made, as which role, and whether it leaked
+/// (the verdict's table of tables × roles × operations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Proof {
+    pub tried: Vec<Tried>,
+}
+
+/// One request of the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tried {
+    /// The table, view or function, as reported.
+    pub object: String,
+    /// `authenticated` (a member of tenant A) or `anon`.
+    pub role: &'static str,
+    /// SELECT, INSERT, UPDATE or DELETE.
+    pub operation: &'static str,
+    pub leaked: bool,
+}
+
+impl Proof {
+    pub fn leaks(&self) -> usize {
+        self.tried.iter().filter(|t| t.leaked).count()
+    }
+}
+
 /// Run the proof on the database `client` is connected to (a scratch database: it
-/// commits two tenants' rows). `tenant-leak` and `isolation-untested` findings.
-pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Result<Vec<Finding>> {
+/// commits two tenants' rows). `tenant-leak` and `isolation-untested` findings, and
+/// what was tried.
+pub async fn prove(
+    client: &mut Client,
+    model: &Model,
+    locator: &Locator,
+) -> Result<(Vec<Finding>, Proof)> {
     let mut findings = untenanted(model, locator);
     let (facts, tenancy) = (&model.facts, &model.tenancy);
     let planned_nothing = probe::plan(facts, tenancy, &[]).is_empty();
     if planned_nothing {
-        return Ok(findings);
+        return Ok((findings, Proof::default()));
     }
     let seeded = fixture::seed(client, facts, tenancy, 2).await?;
     for (oid, why) in &seeded.unfilled {
@@ -74,9 +105,20 @@ pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Res
     }
     let unfilled: Vec<u32> = seeded.unfilled.iter().map(|(oid, _)| *oid).collect();
     let probes = probe::plan(facts, tenancy, &unfilled);
-    findings
-        .extend(execute::run_probes(client, facts, tenancy, &probes, &seeded.orgs, locator).await?);
-    Ok(findings)
+    let (found, leaked) =
+        execute::run_probes(client, facts, tenancy, &probes, &seeded.orgs, locator).await?;
+    findings.extend(found);
+    let tried = probes
+        .iter()
+        .enumerate()
+        .map(|(n, p)| Tried {
+            object: p.object.clone(),
+            role: p.actor.role(),
+            operation: p.op.sql(),
+            leaked: leaked.contains(&n),
+        })
+        .collect();
+    Ok((findings, Proof { tried }))
 }
 
 /// Insert `n` small tenants (rows in every table the model names) as the owner.

@@ -1,0 +1,134 @@
+//! `dbkit review`: flags → `ReviewOptions` (check's, with the rehearsal; explain
+//! `--before` the base) → `review::review` → the verdict document (markdown, table,
+//! JSON) or SARIF → exit 1 when a finding reaches `--fail-on`.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use crate::check::CheckOptions;
+use crate::cli::review::ReviewArgs;
+use crate::cli::{ConnectOpts, OutputFormat};
+use crate::config::Database;
+use crate::exit::Outcome;
+use crate::explain::rules::Thresholds;
+use crate::explain::{BeforeOptions, ExplainOptions, RunOptions};
+use crate::migrate::MigrationSet;
+use crate::report::review::{ReviewReport, COMMENT_LIMIT};
+use crate::report::sarif;
+use crate::review::{PlanOptions, ReviewOptions};
+use crate::seed::{Profile, SeedOptions};
+
+pub async fn run(
+    connect: &ConnectOpts,
+    args: &ReviewArgs,
+    output: OutputFormat,
+) -> Result<Outcome> {
+    let format = match output {
+        OutputFormat::Sarif => None,
+        other => Some(super::report_format(other)?),
+    };
+    let database = Database::resolve(connect.database_url.as_deref())?;
+    let local = matches!(database, Database::Local(_));
+    let source = args.source.options();
+    let migrations = MigrationSet::resolve(&source)?;
+    let mut not_run = Vec::new();
+    let rehearse = if args.no_rehearse {
+        not_run.push("rehearsal under traffic: --no-rehearse".to_string());
+        None
+    } else {
+        let load = super::rehearse::Load {
+            queries: traffic_queries(args),
+            before: Some(args.base),
+            orgs: args.orgs,
+            clients: args.clients,
+            max_stall: args.max_stall,
+            cache: false,
+        };
+        Some(super::rehearse::options(
+            &database,
+            migrations.clone(),
+            load,
+        )?)
+    };
+    let plans = if args.no_plans {
+        not_run.push("query plans: --no-plans".to_string());
+        None
+    } else {
+        let explain = explain_options(args, migrations, local);
+        let catalog = crate::explain::load_catalog(&explain)?;
+        Some(PlanOptions {
+            server: database.url()?,
+            catalog,
+            explain,
+        })
+    };
+    let opts = ReviewOptions {
+        check: CheckOptions {
+            source,
+            base: Some(i64::from(args.base)),
+            all: false,
+            server: Some(database.url()?),
+            keep: false,
+            rehearse,
+        },
+        plans,
+        fail_on: args.fail_on,
+        not_run,
+    };
+    let review = crate::review::review(opts).await?;
+    match format {
+        Some(format) => crate::report::emit(
+            &ReviewReport {
+                review: &review,
+                limit: COMMENT_LIMIT,
+            },
+            format,
+        )?,
+        None => {
+            let mut issues = sarif::from_check(&review.check.findings);
+            issues.extend(sarif::from_check(&review.plan_findings));
+            sarif::emit(&issues)?;
+        }
+    }
+    Ok(if review.verdict().passed {
+        Outcome::Clean
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// The rehearsal's traffic: `--queries` when it is not the default, else what
+/// rehearse itself picks (./queries, or the shipped ones).
+fn traffic_queries(args: &ReviewArgs) -> Option<std::path::PathBuf> {
+    (args.queries != std::path::Path::new("queries")).then(|| args.queries.clone())
+}
+
+/// explain `--before` the base, with explain's defaults but three runs per series
+/// (the verdict rests on plan shape and buffers, not on timings).
+fn explain_options(args: &ReviewArgs, migrations: MigrationSet, local: bool) -> ExplainOptions {
+    ExplainOptions {
+        queries: args.queries.clone(),
+        only: Vec::new(),
+        run: RunOptions {
+            runs: 3,
+            series_budget: Duration::from_millis(500),
+            statement_timeout: Duration::from_secs(30),
+            jobs: 2,
+            index_suggestions: true,
+            thresholds: Thresholds::default(),
+        },
+        before: Some(BeforeOptions {
+            version: args.base,
+            migrations,
+            seed: SeedOptions {
+                orgs: args.orgs,
+                seed: 42,
+                profile: Profile::default_profile(),
+                ..SeedOptions::default()
+            },
+            keep: false,
+            cache: crate::lab::CachePolicy::for_target(local, false),
+        }),
+    }
+}
