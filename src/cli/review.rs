@@ -23,6 +23,9 @@ pub struct ReviewArgs {
     /// Orgs to seed the rehearsal's and the plans' lab databases with.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub orgs: u32,
+    /// Seed profile (YAML, laid over the default) of the plans' lab database.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Concurrent booking clients during the rehearsal.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=200))]
     pub clients: u32,

@@ -55,7 +55,7 @@ pub async fn run(
         not_run.push("query plans: --no-plans".to_string());
         None
     } else {
-        let explain = explain_options(args, migrations, local);
+        let explain = explain_options(args, migrations, local)?;
         let catalog = crate::explain::load_catalog(&explain)?;
         Some(PlanOptions {
             server: database.url()?,
@@ -106,8 +106,16 @@ fn traffic_queries(args: &ReviewArgs) -> Option<std::path::PathBuf> {
 
 /// explain `--before` the base, with explain's defaults but three runs per series
 /// (the verdict rests on plan shape and buffers, not on timings).
-fn explain_options(args: &ReviewArgs, migrations: MigrationSet, local: bool) -> ExplainOptions {
-    ExplainOptions {
+fn explain_options(
+    args: &ReviewArgs,
+    migrations: MigrationSet,
+    local: bool,
+) -> Result<ExplainOptions> {
+    let profile = match &args.profile {
+        Some(path) => Profile::from_file(path)?,
+        None => Profile::default_profile(),
+    };
+    Ok(ExplainOptions {
         queries: args.queries.clone(),
         only: Vec::new(),
         run: RunOptions {
@@ -124,11 +132,11 @@ fn explain_options(args: &ReviewArgs, migrations: MigrationSet, local: bool) -> 
             seed: SeedOptions {
                 orgs: args.orgs,
                 seed: 42,
-                profile: Profile::default_profile(),
+                profile,
                 ..SeedOptions::default()
             },
             keep: false,
             cache: crate::lab::CachePolicy::for_target(local, false),
         }),
-    }
+    })
 }
