@@ -33,8 +33,8 @@ fn a_leaking_policy_and_a_blocking_index_fail_the_verdict_with_every_section() {
         std::fs::copy(&path, migrations.join(path.file_name().unwrap())).unwrap();
     }
     std::fs::write(migrations.join("V7__notes.sql"), V7).unwrap();
-    let profile = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/seed_small.yaml");
+    let profile =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed_small.yaml");
     let out = dbkit_in(dir.path())
         .args(["review", "--base", "6", "--orgs", "1", "--clients", "2"])
         .args(["--format", "markdown", "--database-url", &db.url_string()])
@@ -51,7 +51,10 @@ fn a_leaking_policy_and_a_blocking_index_fail_the_verdict_with_every_section() {
     let verdict = md.lines().nth(1).unwrap_or_default();
     assert!(verdict.starts_with("## dbkit review: ❌ fail"), "{context}");
     for rule in ["tenant-leak", "require-concurrent-index-creation"] {
-        assert!(verdict.contains(rule), "{rule} not in the verdict: {context}");
+        assert!(
+            verdict.contains(rule),
+            "{rule} not in the verdict: {context}"
+        );
     }
     let mut at = 0;
     for part in [

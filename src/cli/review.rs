@@ -19,7 +19,7 @@ pub struct ReviewArgs {
     /// The version production is at (the last migration before the pull request's):
     /// newer migrations are linted, rehearsed and measured.
     #[arg(long, value_name = "V")]
-    pub base: u32,
+    pub base: i64,
     /// Orgs to seed the rehearsal's and the plans' lab databases with.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub orgs: u32,
@@ -39,6 +39,10 @@ pub struct ReviewArgs {
     /// the shipped booking queries when it does not exist).
     #[arg(long, value_name = "DIR", default_value = "queries")]
     pub queries: PathBuf,
+    /// Also write the findings as SARIF 2.1.0 to FILE (one run for the comment and
+    /// code scanning).
+    #[arg(long, value_name = "FILE")]
+    pub sarif: Option<PathBuf>,
     /// Skip the rehearsal under traffic (the verdict says it was not run).
     #[arg(long)]
     pub no_rehearse: bool,

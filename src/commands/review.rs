@@ -33,13 +33,24 @@ pub async fn run(
     let source = args.source.options();
     let migrations = MigrationSet::resolve(&source)?;
     let mut not_run = Vec::new();
+    // rehearse and explain --before take 32-bit V-numbers; a Supabase timestamp is not one.
+    let small_base = u32::try_from(args.base).ok();
+    let too_large = |what: &str| {
+        format!(
+            "{what}: version {} is beyond 32 bits (a timestamp); it takes V-numbers only",
+            args.base
+        )
+    };
     let rehearse = if args.no_rehearse {
         not_run.push("rehearsal under traffic: --no-rehearse".to_string());
+        None
+    } else if small_base.is_none() {
+        not_run.push(too_large("rehearsal under traffic"));
         None
     } else {
         let load = super::rehearse::Load {
             queries: traffic_queries(args),
-            before: Some(args.base),
+            before: small_base,
             orgs: args.orgs,
             clients: args.clients,
             max_stall: args.max_stall,
@@ -54,19 +65,22 @@ pub async fn run(
     let plans = if args.no_plans {
         not_run.push("query plans: --no-plans".to_string());
         None
-    } else {
-        let explain = explain_options(args, migrations, local)?;
+    } else if let Some(base) = small_base {
+        let explain = explain_options(args, base, migrations, local)?;
         let catalog = crate::explain::load_catalog(&explain)?;
         Some(PlanOptions {
             server: database.url()?,
             catalog,
             explain,
         })
+    } else {
+        not_run.push(too_large("query plans"));
+        None
     };
     let opts = ReviewOptions {
         check: CheckOptions {
             source,
-            base: Some(i64::from(args.base)),
+            base: Some(args.base),
             all: false,
             server: Some(database.url()?),
             keep: false,
@@ -77,6 +91,16 @@ pub async fn run(
         not_run,
     };
     let review = crate::review::review(opts).await?;
+    if let Some(path) = &args.sarif {
+        let mut out = Vec::new();
+        sarif::write(&issues(&review), &mut out)?;
+        std::fs::write(path, out).map_err(|e| {
+            crate::error::hinted(
+                format!("cannot write {}: {e}", path.display()),
+                "pass a writable path to --sarif",
+            )
+        })?;
+    }
     match format {
         Some(format) => crate::report::emit(
             &ReviewReport {
@@ -85,17 +109,21 @@ pub async fn run(
             },
             format,
         )?,
-        None => {
-            let mut issues = sarif::from_check(&review.check.findings);
-            issues.extend(sarif::from_check(&review.plan_findings));
-            sarif::emit(&issues)?;
-        }
+        None => sarif::emit(&issues(&review))?,
     }
     Ok(if review.verdict().passed {
         Outcome::Clean
     } else {
         Outcome::Failed
     })
+}
+
+/// The verdict's findings as SARIF issues: check's (the rehearsal's among them), then
+/// the plans'.
+fn issues(review: &crate::review::Review) -> Vec<sarif::Issue> {
+    let mut issues = sarif::from_check(&review.check.findings);
+    issues.extend(sarif::from_check(&review.plan_findings));
+    issues
 }
 
 /// The rehearsal's traffic: `--queries` when it is not the default, else what
@@ -108,6 +136,7 @@ fn traffic_queries(args: &ReviewArgs) -> Option<std::path::PathBuf> {
 /// (the verdict rests on plan shape and buffers, not on timings).
 fn explain_options(
     args: &ReviewArgs,
+    base: u32,
     migrations: MigrationSet,
     local: bool,
 ) -> Result<ExplainOptions> {
@@ -127,7 +156,7 @@ fn explain_options(
             thresholds: Thresholds::default(),
         },
         before: Some(BeforeOptions {
-            version: args.base,
+            version: base,
             migrations,
             seed: SeedOptions {
                 orgs: args.orgs,
