@@ -359,12 +359,18 @@ mod tests {
             message: "V7__x.sql:14: bookings stalled 2950 ms".into(),
             ..before.clone()
         };
-        assert_eq!(fingerprints(&[before.clone()]), fingerprints(&[after]));
+        assert_eq!(
+            fingerprints(std::slice::from_ref(&before)),
+            fingerprints(&[after])
+        );
         let other_file = Issue {
             file: Some("migrations/V8__y.sql".into()),
             ..before.clone()
         };
-        assert_ne!(fingerprints(&[before.clone()]), fingerprints(&[other_file]));
+        assert_ne!(
+            fingerprints(std::slice::from_ref(&before)),
+            fingerprints(&[other_file])
+        );
         // Two identical findings get two fingerprints.
         let twice = fingerprints(&[before.clone(), before]);
         assert_ne!(twice[0], twice[1]);

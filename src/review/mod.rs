@@ -194,7 +194,7 @@ pub(crate) mod tests {
                 ["authenticated", "anon"].map(|role| Tried {
                     object: "public.notes".into(),
                     role,
-                    operation: *op,
+                    operation: op,
                     leaked: *op == "SELECT" && role == "authenticated",
                 })
             })
