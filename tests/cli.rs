@@ -222,3 +222,20 @@ fn sarif_is_refused_where_there_are_no_rules() {
     let stderr = usage_error(&["migrate", "status", "--format", "sarif"]);
     assert!(stderr.contains("--format sarif is for"), "{stderr}");
 }
+
+/// The README's test command is what `.ci/run` runs, verbatim.
+#[test]
+fn the_readme_test_command_is_the_ci_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    // The second line of the README's first code block.
+    let block = readme.split("```sh\n").nth(1).unwrap();
+    let line = block.lines().nth(1).unwrap();
+    let command = line.split('#').next().unwrap().trim();
+    assert!(command.starts_with("cargo "), "{line}");
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        "`{command}` is not a line of .ci/run"
+    );
+}
