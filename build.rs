@@ -48,6 +48,10 @@ fn from_git() -> Option<String> {
 
 fn from_vcs_info() -> Option<String> {
     let text = std::fs::read_to_string(".cargo_vcs_info.json").ok()?;
+    // A build of the package shares the target directory with the checkout's (`cargo
+    // package` verifies there): this path is missing in the checkout, so the next
+    // build there runs this script again instead of keeping the package's commit.
+    println!("cargo:rerun-if-changed=.cargo_vcs_info.json");
     // {"git": {"sha1": "…"}, "path_in_vcs": ""}: a field read without a JSON parser,
     // so the build script needs no dependency.
     let start = text.find("\"sha1\"")? + "\"sha1\"".len();
