@@ -109,6 +109,15 @@ rules! {
     RenamingColumn = "renaming-column", Error, Lint, "check/lint/renaming_column.md", "a column renamed (breaks running clients)";
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "check/lint/identifier_too_long.md", "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
     TransactionNesting = "transaction-nesting", Error, Lint, "check/lint/transaction_nesting.md", "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
+    ValidateInSameTransaction = "validate-in-same-transaction", Error, Lint, "check/lint/validate_in_same_transaction.md", "a constraint added NOT VALID and validated in the same transaction (the validation runs under the ADD's lock)";
+    RenamingTable = "renaming-table", Error, Lint, "check/lint/renaming_table.md", "a table renamed (breaks running clients)";
+    DisallowedUniqueConstraint = "disallowed-unique-constraint", Error, Lint, "check/lint/disallowed_unique_constraint.md", "UNIQUE or PRIMARY KEY added to an existing table without USING INDEX (builds the index under an ACCESS EXCLUSIVE lock)";
+    AddingFieldWithDefault = "adding-field-with-default", Error, Lint, "check/lint/adding_field_with_default.md", "a column with a volatile default, or a stored generated column, added to an existing table (rewrites it under an ACCESS EXCLUSIVE lock)";
+    AddingSerialPrimaryKeyField = "adding-serial-primary-key-field", Error, Lint, "check/lint/adding_serial_primary_key_field.md", "a serial or identity primary-key column added to an existing table (rewrites it and builds the key under an ACCESS EXCLUSIVE lock)";
+    RequireConcurrentIndexDeletion = "require-concurrent-index-deletion", Error, Lint, "check/lint/require_concurrent_index_deletion.md", "DROP INDEX without CONCURRENTLY on a table that existed before the migration (blocks reads and writes)";
+    RequireConcurrentReindex = "require-concurrent-reindex", Error, Lint, "check/lint/require_concurrent_reindex.md", "REINDEX without CONCURRENTLY (blocks writes, and reads through the index, while it rebuilds)";
+    RequireConcurrentPartitionDetach = "require-concurrent-partition-detach", Error, Lint, "check/lint/require_concurrent_partition_detach.md", "DETACH PARTITION without CONCURRENTLY (an ACCESS EXCLUSIVE lock on the parent table)";
+    PreferRepack = "prefer-repack", Error, Lint, "check/lint/prefer_repack.md", "VACUUM FULL or CLUSTER (rewrites the table under an ACCESS EXCLUSIVE lock; pg_repack does it online)";
     ApplyFailed = "apply-failed", Error, Apply, "check/apply_failed.md", "PostgreSQL rejected a migration when applying it";
     RehearsalStall = "rehearsal-stall", Error, Apply, "rehearse/rehearsal_stall.md", "rehearsed under booking traffic (`check --rehearse`), a statement made bookings wait longer than --max-stall or failed more than 1 % of them";
     RehearsalFailed = "rehearsal-failed", Error, Apply, "rehearse/rehearsal_failed.md", "rehearsed under booking traffic (`check --rehearse`), a migration failed: a deadlock with the bookings, lock_timeout exhausted after the retries, …";

@@ -58,7 +58,8 @@ pub struct Findings {
 pub struct Ran {
     pub files: usize,
     pub statements: usize,
-    /// Statements the lint rules could not read (sqlparser could not parse them).
+    /// Statements the lint rules could not read (PostgreSQL's grammar rejects them;
+    /// each is also a `parse-error` finding).
     pub not_linted: Vec<NotLinted>,
     pub base: Option<i64>,
     /// Whether PostgreSQL applied every migration from zero on a lab database (false
@@ -73,13 +74,12 @@ pub struct Ran {
     pub kept: Vec<KeptDatabase>,
 }
 
-/// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
-/// record, and judges it when applying (a rejection is `apply-failed`).
+/// A statement PostgreSQL's grammar rejects, so no lint rule could read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotLinted {
     pub file: String,
     pub line: usize,
-    /// sqlparser's message.
+    /// PostgreSQL's message.
     pub reason: String,
 }
 
@@ -112,6 +112,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         }
     }
     findings.extend(lint::lint(&files, opts.base));
+    findings.extend(files::parse_findings(&files));
     let mut ran = Ran {
         files: files.len(),
         statements: files.iter().map(|f| f.statements.len()).sum(),
@@ -181,18 +182,17 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
     result
 }
 
-/// The statements sqlparser could not parse, where they are and why.
+/// The statements PostgreSQL's grammar rejects, where they are and why.
 fn not_linted(files: &[ParsedFile]) -> Vec<NotLinted> {
     files::parse_findings(files)
         .into_iter()
         .map(|f| NotLinted {
             file: f.file.unwrap_or_default(),
             line: f.line.unwrap_or(1),
-            // The file check words it as a finding; here it is only sqlparser's reason.
+            // The file check words it as a finding; here it is only PostgreSQL's reason.
             reason: f
                 .message
-                .trim_start_matches("sqlparser: ")
-                .trim_end_matches("; lint rules skip this statement")
+                .trim_start_matches("PostgreSQL's grammar rejects this statement: ")
                 .to_string(),
         })
         .collect()
