@@ -45,9 +45,28 @@ pub struct Ctx<'a> {
     /// (table, column) a valid `CHECK (column IS NOT NULL)` proves, from the
     /// statements before this one (this file's and earlier migrations').
     pub proven_not_null: HashSet<(String, String)>,
+    /// (table, constraint) validated before this statement although no migration
+    /// added it (it was made outside them).
+    pub validated_unknown: Vec<(String, String)>,
 }
 
 impl Ctx<'_> {
+    /// Is `column` of `table` proven NOT NULL by a validated CHECK? Known from the
+    /// migrations, or — for a constraint no migration added — from its name, when the
+    /// name carries the column and says not-null (`foo_bar_not_null`), as squawk judges.
+    pub fn proves_not_null(&self, table: &str, column: &str) -> bool {
+        self.proven_not_null
+            .contains(&(table.to_string(), column.to_string()))
+            || self.validated_unknown.iter().any(|(t, name)| {
+                let name = name.to_lowercase();
+                t == table
+                    && name.contains(column)
+                    && ["not_null", "notnull", "_nn"]
+                        .iter()
+                        .any(|m| name.contains(m))
+            })
+    }
+
     /// Did `table` exist before this migration (i.e. was not created by it)?
     pub fn existed_before(&self, table: &RangeVar) -> bool {
         !self.new_tables.contains(&tree::relation_key(table))
@@ -136,6 +155,9 @@ struct History {
     proven_not_null: HashSet<(String, String)>,
     /// (table, constraint) -> column of a `CHECK (column IS NOT NULL) NOT VALID`.
     pending_not_null: Vec<((String, String), String)>,
+    /// Every (table, constraint) the migrations added.
+    added: HashSet<(String, String)>,
+    validated_unknown: Vec<(String, String)>,
 }
 
 impl History {
@@ -163,6 +185,8 @@ impl History {
                 let key = (table.clone(), cmd.name.clone());
                 if let Some((_, column)) = self.pending_not_null.iter().find(|(k, _)| *k == key) {
                     self.proven_not_null.insert((table.clone(), column.clone()));
+                } else if !self.added.contains(&key) {
+                    self.validated_unknown.push(key);
                 }
             }
         }
@@ -213,11 +237,13 @@ fn lint_in(file: &ParsedFile, history: &mut History) -> Vec<Finding> {
         new_indexes,
         not_valid_here: HashSet::new(),
         proven_not_null: HashSet::new(),
+        validated_unknown: Vec::new(),
     };
     let mut found: Vec<(usize, Violation)> = Vec::new();
     for s in &file.statements {
         for stmt in s.trees() {
             ctx.proven_not_null.clone_from(&history.proven_not_null);
+            ctx.validated_unknown.clone_from(&history.validated_unknown);
             found.extend(
                 RULES
                     .iter()

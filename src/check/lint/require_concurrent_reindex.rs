@@ -13,7 +13,10 @@ pub fn check(_ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
     let NodeEnum::ReindexStmt(reindex) = stmt else {
         return vec![];
     };
-    if has_option(&reindex.params, "concurrently") {
+    // System catalogs cannot be reindexed concurrently: nothing better to suggest.
+    if has_option(&reindex.params, "concurrently")
+        || reindex.kind() == pg_query::protobuf::ReindexObjectType::ReindexObjectSystem
+    {
         return vec![];
     }
     let object = reindex
@@ -54,6 +57,7 @@ mod tests {
             &[
                 "-- dbkit:no-transaction\nREINDEX TABLE CONCURRENTLY appointments;",
                 "-- dbkit:no-transaction\nREINDEX (CONCURRENTLY) INDEX appointments_org_idx;",
+                "-- dbkit:no-transaction\nREINDEX SYSTEM postgres;",
             ],
         );
     }

@@ -121,12 +121,6 @@ pub fn is_auto_numbered(def: &ColumnDef) -> bool {
 /// are STABLE or IMMUTABLE, so PostgreSQL (11+) evaluates them once and stores the
 /// value in the catalog. Anything else may be volatile and is judged so.
 const NON_VOLATILE: &[&str] = &[
-    "now",
-    "transaction_timestamp",
-    "statement_timestamp",
-    "current_date",
-    "current_timestamp",
-    "localtimestamp",
     "to_timestamp",
     "make_date",
     "make_timestamp",
@@ -142,6 +136,17 @@ const NON_VOLATILE: &[&str] = &[
     "current_setting",
 ];
 
+/// STABLE functions of no argument (`now()`); called with arguments, the name is
+/// another function, unknown.
+const NON_VOLATILE_NO_ARGS: &[&str] = &[
+    "now",
+    "transaction_timestamp",
+    "statement_timestamp",
+    "current_date",
+    "current_timestamp",
+    "localtimestamp",
+];
+
 /// Does evaluating `expr` once per row give different values (or might it)? Constants,
 /// casts of them, CURRENT_TIMESTAMP and its kind, and the functions in `NON_VOLATILE`
 /// over such arguments are not volatile; every other call is.
@@ -153,7 +158,9 @@ pub fn is_volatile(expr: &Node) -> bool {
         Some(NodeEnum::AArrayExpr(array)) => array.elements.iter().any(is_volatile),
         Some(NodeEnum::FuncCall(call)) => {
             let name = call.funcname.last().and_then(string_of).unwrap_or_default();
-            !NON_VOLATILE.contains(&name.as_str()) || call.args.iter().any(is_volatile)
+            let known = NON_VOLATILE.contains(&name.as_str())
+                || (call.args.is_empty() && NON_VOLATILE_NO_ARGS.contains(&name.as_str()));
+            !known || call.args.iter().any(is_volatile)
         }
         Some(NodeEnum::AExpr(e)) => {
             e.lexpr.as_deref().is_some_and(is_volatile)
@@ -228,6 +235,7 @@ mod tests {
             "ALTER TABLE t ADD COLUMN c float DEFAULT random()",
             "ALTER TABLE t ADD COLUMN c timestamptz DEFAULT clock_timestamp()",
             "ALTER TABLE t ADD COLUMN c int DEFAULT my_func()",
+            "ALTER TABLE t ADD COLUMN c timestamptz DEFAULT now(123)",
         ] {
             assert!(is_volatile(&default_of(sql)), "{sql}");
         }
