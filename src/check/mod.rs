@@ -44,6 +44,9 @@ pub struct CheckOptions {
     /// `--rehearse`: rehearse the pending migrations under booking traffic; its
     /// findings join the gate's before the inline ignores apply.
     pub rehearse: Option<crate::rehearse::RehearseOptions>,
+    /// `--stats-from`: a production or staging database whose table statistics grade
+    /// the lock-taking lint findings (read only).
+    pub stats_from: Option<DbUrl>,
 }
 
 /// The result of `dbkit check`: the findings to report, and what ran.
@@ -111,7 +114,11 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
             ));
         }
     }
-    findings.extend(lint::lint(&files, opts.base));
+    let sizes = match &opts.stats_from {
+        Some(url) => Some(read_sizes(url).await?),
+        None => None,
+    };
+    findings.extend(lint::lint(&files, opts.base, sizes.as_ref()));
     findings.extend(files::parse_findings(&files));
     let mut ran = Ran {
         files: files.len(),
@@ -153,6 +160,18 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut present);
     ran.present_at_base = present;
     Ok(Findings { findings, ran })
+}
+
+/// The table statistics of the `--stats-from` database, as a hinted error when it
+/// cannot be read.
+async fn read_sizes(url: &DbUrl) -> Result<crate::schema::stats::TableSizes> {
+    let mut client = connect(url).await.map_err(|e| {
+        crate::error::hinted(
+            format!("--stats-from {url}: {}", crate::error::one_line(&e)),
+            "give a database dbkit can connect to and read pg_class from (a read-only role is enough)",
+        )
+    })?;
+    crate::schema::stats::TableSizes::read(&mut client).await
 }
 
 /// The tenancy model of the migrations applied from zero on a lab database, as the

@@ -8,7 +8,7 @@ use pg_query::protobuf::{AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
 use super::tree::{self, column_constraint};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -35,7 +35,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         let message = format!(
             "ADD COLUMN {column} rewrites {table} under an ACCESS EXCLUSIVE lock (no reads, no writes): {why}; add the column without it (or with a constant default), then backfill in batches"
         );
-        Some(Violation::on_column(Rule::AddingFieldWithDefault, table, &column, message))
+        Some(Violation::on_column(Rule::AddingFieldWithDefault, table, &column, message).holding(table, Work::Rewrite))
     })
 }
 

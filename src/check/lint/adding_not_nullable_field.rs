@@ -9,7 +9,7 @@ use pg_query::protobuf::{AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
 use super::tree::{self, column_constraint};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -22,7 +22,10 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
             let message = format!(
                 "SET NOT NULL on {table}.{column} scans the table under an ACCESS EXCLUSIVE lock: add CHECK ({column} IS NOT NULL) NOT VALID and validate it first"
             );
-            return Some(Violation::on_column(Rule::AddingNotNullableField, table, &column, message));
+            return Some(
+                Violation::on_column(Rule::AddingNotNullableField, table, &column, message)
+                    .holding(table, Work::Scan),
+            );
         }
         if !tree::is(cmd, AlterTableType::AtAddColumn) {
             return None;

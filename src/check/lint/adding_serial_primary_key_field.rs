@@ -8,7 +8,7 @@ use pg_query::protobuf::{AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
 use super::tree::{self, column_constraint};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -24,7 +24,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         let message = format!(
             "ADD COLUMN {column} as a serial/identity PRIMARY KEY rewrites {table} to number every row and builds the key's index, all under an ACCESS EXCLUSIVE lock: add the column, backfill in batches, CREATE UNIQUE INDEX CONCURRENTLY, then ADD PRIMARY KEY USING INDEX"
         );
-        Some(Violation::on_column(Rule::AddingSerialPrimaryKeyField, table, &column, message))
+        Some(Violation::on_column(Rule::AddingSerialPrimaryKeyField, table, &column, message).holding(table, Work::Rewrite))
     })
 }
 

@@ -44,6 +44,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         },
     };
     vec![Violation {
+        lock: None,
         rule: Rule::BanConcurrentIndexInTransaction,
         object,
         message: format!(

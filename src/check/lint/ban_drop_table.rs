@@ -19,6 +19,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         .filter_map(list_name)
         .filter(|table| !ctx.new_tables.contains(table))
         .map(|table| Violation {
+            lock: None,
             rule: Rule::BanDropTable,
             message: format!(
                 "dropping table {table} loses its data and breaks clients that use it"

@@ -5,7 +5,7 @@ use pg_query::protobuf::AlterTableType;
 use pg_query::NodeEnum;
 
 use super::tree::{self, type_key};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -20,7 +20,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         let message = format!(
             "changing {table}.{column} to {to} rewrites the table under an ACCESS EXCLUSIVE lock: add a new column, backfill, switch readers"
         );
-        Some(Violation::on_column(Rule::ChangingColumnType, table, &column, message))
+        Some(Violation::on_column(Rule::ChangingColumnType, table, &column, message).holding(table, Work::Rewrite))
     })
 }
 

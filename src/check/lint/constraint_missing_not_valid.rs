@@ -9,7 +9,7 @@ use pg_query::protobuf::{AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
 use super::tree::{self, column_constraint, relation_key};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -29,12 +29,14 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
                 name => format!("{table}.{name}"),
             };
             return Some(Violation {
+                lock: None,
                 rule: Rule::ConstraintMissingNotValid,
                 object,
                 message: format!(
                     "{kind} added to existing table {table} validates every row under {lock}: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
                 ),
-            });
+            }
+            .holding(table, Work::Scan));
         }
         if !tree::is(cmd, AlterTableType::AtAddColumn) {
             return None;
@@ -46,7 +48,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         let message = format!(
             "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
         );
-        Some(Violation::on_column(Rule::ConstraintMissingNotValid, table, &column, message))
+        Some(Violation::on_column(Rule::ConstraintMissingNotValid, table, &column, message).holding(table, Work::Scan))
     })
 }
 

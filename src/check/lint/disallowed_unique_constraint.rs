@@ -8,7 +8,7 @@ use pg_query::protobuf::{AlterTableType, ConstrType};
 use pg_query::NodeEnum;
 
 use super::tree::{self, column_constraint};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -28,12 +28,14 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
                 name => format!("{table}.{name}"),
             };
             return Some(Violation {
+                lock: None,
                 rule: Rule::DisallowedUniqueConstraint,
                 object,
                 message: format!(
                     "ADD {kind} on existing table {table} builds its index under an ACCESS EXCLUSIVE lock (no reads, no writes): CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT … {kind} USING INDEX"
                 ),
-            });
+            }
+            .holding(table, Work::Build));
         }
         if !tree::is(cmd, AlterTableType::AtAddColumn) {
             return None;
@@ -53,7 +55,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         let message = format!(
             "ADD COLUMN {column} … {kind} on existing table {table} builds its index under an ACCESS EXCLUSIVE lock: add the column, CREATE UNIQUE INDEX CONCURRENTLY, then ADD CONSTRAINT … {kind} USING INDEX"
         );
-        Some(Violation::on_column(Rule::DisallowedUniqueConstraint, table, &column, message))
+        Some(Violation::on_column(Rule::DisallowedUniqueConstraint, table, &column, message).holding(table, Work::Build))
     })
 }
 

@@ -11,6 +11,8 @@ use pg_query::NodeEnum;
 
 use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
+use crate::schema::stats::TableSizes;
+pub use grade::{Lock, Work};
 
 mod adding_field_with_default;
 mod adding_not_nullable_field;
@@ -21,6 +23,7 @@ mod ban_drop_table;
 mod changing_column_type;
 mod constraint_missing_not_valid;
 mod disallowed_unique_constraint;
+pub mod grade;
 mod identifier_too_long;
 mod prefer_repack;
 mod renaming_column;
@@ -104,6 +107,9 @@ pub struct Violation {
     pub rule: Rule,
     pub object: String,
     pub message: String,
+    /// The lock it holds while PostgreSQL works through a table, for `--stats-from`
+    /// to grade; None when the lock's duration does not grow with the table.
+    pub lock: Option<Lock>,
 }
 
 impl Violation {
@@ -113,7 +119,17 @@ impl Violation {
             rule,
             object: format!("{table}.{column}"),
             message,
+            lock: None,
         }
+    }
+
+    /// It holds its lock while doing `work` on every row of `table`.
+    pub fn holding(mut self, table: &str, work: Work) -> Self {
+        self.lock = Some(Lock {
+            table: table.to_string(),
+            work,
+        });
+        self
     }
 }
 
@@ -195,11 +211,13 @@ impl History {
 
 /// Lint every migration with a version above `base` (all of them when None); the
 /// earlier ones only teach the context (e.g. a NOT NULL check validated at the base).
-pub fn lint(files: &[ParsedFile], base: Option<i64>) -> Vec<Finding> {
+/// With `sizes` (`--stats-from`), findings whose lock lasts as long as the work on a
+/// table are graded by that table's size (`grade`).
+pub fn lint(files: &[ParsedFile], base: Option<i64>, sizes: Option<&TableSizes>) -> Vec<Finding> {
     let mut history = History::default();
     let mut out = Vec::new();
     for file in files {
-        let found = lint_in(file, &mut history);
+        let found = lint_in(file, &mut history, sizes);
         if base.is_none_or(|b| file.version > b) {
             out.extend(found);
         }
@@ -209,10 +227,10 @@ pub fn lint(files: &[ParsedFile], base: Option<i64>) -> Vec<Finding> {
 
 /// Lint one file on its own (no earlier migrations).
 pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
-    lint_in(file, &mut History::default())
+    lint_in(file, &mut History::default(), None)
 }
 
-fn lint_in(file: &ParsedFile, history: &mut History) -> Vec<Finding> {
+fn lint_in(file: &ParsedFile, history: &mut History, sizes: Option<&TableSizes>) -> Vec<Finding> {
     let trees = || file.statements.iter().flat_map(|s| s.trees());
     let new_tables = trees()
         .filter_map(|t| match t {
@@ -265,9 +283,19 @@ fn lint_in(file: &ParsedFile, history: &mut History) -> Vec<Finding> {
     found
         .into_iter()
         .map(|(line, v)| {
-            Finding::new(v.rule, v.message)
-                .at(file.display.clone(), line)
-                .object(v.object)
+            let graded = match (sizes, &v.lock) {
+                (Some(sizes), Some(lock)) => grade::grade(lock, sizes),
+                _ => None,
+            };
+            let mut finding = match graded {
+                Some((severity, note)) => Finding {
+                    severity,
+                    ..Finding::new(v.rule, format!("{}; {note}", v.message))
+                },
+                None => Finding::new(v.rule, v.message),
+            };
+            finding = finding.at(file.display.clone(), line);
+            finding.object(v.object)
         })
         .collect()
 }
@@ -343,7 +371,7 @@ mod tests {
     fn project_migrations_lint_clean() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let (files, _) = crate::check::files::load(&dir).unwrap();
-        assert_eq!(lint(&files, None), vec![]);
+        assert_eq!(lint(&files, None, None), vec![]);
     }
 
     #[test]
@@ -363,8 +391,8 @@ mod tests {
             "DROP TABLE y;".into(),
         );
         let files = vec![a, b];
-        assert_eq!(lint(&files, None).len(), 2);
-        let after_1 = lint(&files, Some(1));
+        assert_eq!(lint(&files, None, None).len(), 2);
+        let after_1 = lint(&files, Some(1), None);
         assert_eq!(after_1.len(), 1);
         assert_eq!(after_1[0].file.as_deref(), Some("V2__b.sql"));
     }

@@ -5,11 +5,11 @@
 use pg_query::NodeEnum;
 
 use super::tree::{has_option, relation_key};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(_ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
-    let (what, object) = match stmt {
+    let (what, object, table) = match stmt {
         NodeEnum::VacuumStmt(v) if v.is_vacuumcmd && has_option(&v.options, "full") => {
             let tables: Vec<String> = v
                 .rels
@@ -24,23 +24,28 @@ pub fn check(_ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
             } else {
                 tables.join(", ")
             };
-            ("VACUUM FULL", object)
+            let first = tables.first().cloned().unwrap_or_default();
+            ("VACUUM FULL", object, first)
         }
-        NodeEnum::ClusterStmt(c) => (
-            "CLUSTER",
-            c.relation
-                .as_ref()
-                .map_or_else(|| "every clustered table".to_string(), relation_key),
-        ),
+        NodeEnum::ClusterStmt(c) => {
+            let table = c.relation.as_ref().map(relation_key).unwrap_or_default();
+            let object = match table.as_str() {
+                "" => "every clustered table".to_string(),
+                t => t.to_string(),
+            };
+            ("CLUSTER", object, table)
+        }
         _ => return vec![],
     };
     vec![Violation {
+        lock: None,
         rule: Rule::PreferRepack,
         message: format!(
             "{what} rewrites {object} under an ACCESS EXCLUSIVE lock (no reads, no writes until the copy is done): use pg_repack or pg_squeeze, which rebuild online"
         ),
         object,
-    }]
+    }
+    .holding(&table, Work::Rewrite)]
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
     }
     let table = relation_key(relation);
     vec![Violation {
+        lock: None,
         rule: Rule::RenamingTable,
         message: format!(
             "renaming table {table} to {} breaks clients that use the old name: create the new table (or a view named after the old one) and move clients first",

@@ -5,7 +5,7 @@
 use pg_query::NodeEnum;
 
 use super::tree::relation_key;
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -25,12 +25,14 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         index.idxname.clone()
     };
     vec![Violation {
+        lock: None,
         rule: Rule::RequireConcurrentIndexCreation,
         object,
         message: format!(
             "CREATE INDEX on existing table {table} blocks writes (SHARE lock) while it builds: use CREATE INDEX CONCURRENTLY in a `-- dbkit:no-transaction` migration"
         ),
-    }]
+    }
+    .holding(&table, Work::Build)]
 }
 
 #[cfg(test)]

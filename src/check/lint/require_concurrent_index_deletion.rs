@@ -22,6 +22,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         .filter_map(list_name)
         .filter(|index| !ctx.new_indexes.contains(index))
         .map(|index| Violation {
+            lock: None,
             rule: Rule::RequireConcurrentIndexDeletion,
             message: format!(
                 "DROP INDEX {index} takes an ACCESS EXCLUSIVE lock on its table (no reads, no writes) behind every query using it: use DROP INDEX CONCURRENTLY in a `-- dbkit:no-transaction` migration"

@@ -22,6 +22,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         }
         let name = partition.name.as_ref().map(relation_key).unwrap_or_default();
         Some(Violation {
+            lock: None,
             rule: Rule::RequireConcurrentPartitionDetach,
             object: format!("{table}.{name}"),
             message: format!(

@@ -6,7 +6,7 @@
 use pg_query::NodeEnum;
 
 use super::tree::{has_option, relation_key};
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(_ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -24,12 +24,14 @@ pub fn check(_ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         .as_ref()
         .map_or(reindex.name.clone(), relation_key);
     vec![Violation {
+        lock: None,
         rule: Rule::RequireConcurrentReindex,
         message: format!(
             "REINDEX {object} blocks writes to the table and reads through the index while it rebuilds: use REINDEX … CONCURRENTLY in a `-- dbkit:no-transaction` migration"
         ),
-        object,
-    }]
+        object: object.clone(),
+    }
+    .holding(&object, Work::Build)]
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use pg_query::protobuf::AlterTableType;
 use pg_query::NodeEnum;
 
 use super::tree;
-use super::{Ctx, Violation};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
 pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
@@ -26,13 +26,15 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
         .filter(|cmd| tree::is(cmd, AlterTableType::AtValidateConstraint))
         .filter(|cmd| ctx.not_valid_here.contains(&(table.clone(), cmd.name.clone())))
         .map(|cmd| Violation {
+            lock: None,
             rule: Rule::ValidateInSameTransaction,
             object: format!("{table}.{}", cmd.name),
             message: format!(
                 "VALIDATE CONSTRAINT {} runs in the transaction that added it NOT VALID, so the scan of {table} holds the ADD's lock until COMMIT: validate it in a later migration",
                 cmd.name
             ),
-        })
+        }
+        .holding(&table, Work::Scan))
         .collect()
 }
 
