@@ -332,14 +332,37 @@ mod tests {
         assert_eq!(rules(&findings), vec![Rule::ParseError], "{findings:?}");
         assert_eq!(findings[0].line, Some(4));
         assert!(findings[0].message.contains("syntax error"), "{findings:?}");
-        // What sqlparser cannot read, PostgreSQL's grammar can (issue 22's forms).
-        let dir = dir_with(&[(
-            "V1__a.sql",
-            "DROP INDEX CONCURRENTLY IF EXISTS a_idx;\nCOMMENT ON POLICY p ON t IS 'x';\nALTER TYPE mood OWNER TO postgres;\nALTER INDEX IF EXISTS a RENAME TO b;\nALTER PUBLICATION supabase_realtime ADD TABLE t;\nCREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f('arg');\nREINDEX INDEX CONCURRENTLY a;\nALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0);\nCLUSTER t USING a;\nVACUUM (FULL, ANALYZE) t;\nCREATE DOMAIN d2 AS text NOT NULL;\nDO $$ BEGIN NULL; END $$;\n",
-        )]);
+    }
+
+    /// Every form issue 22 lists as unread by sqlparser (on real projects: COMMENT ON
+    /// POLICY, ALTER TYPE … OWNER TO, ALTER INDEX IF EXISTS … RENAME, ALTER
+    /// PUBLICATION, a trigger with a string argument; in squawk's tests: REINDEX, ALTER
+    /// DOMAIN, CLUSTER, VACUUM with options, CREATE DOMAIN … NOT NULL) parses with
+    /// PostgreSQL's grammar, DO blocks too.
+    #[test]
+    fn postgres_grammar_reads_what_sqlparser_could_not() {
+        let forms = [
+            "DROP INDEX CONCURRENTLY IF EXISTS a_idx",
+            "COMMENT ON POLICY p ON t IS 'x'",
+            "ALTER TYPE mood OWNER TO postgres",
+            "ALTER INDEX IF EXISTS a RENAME TO b",
+            "ALTER PUBLICATION supabase_realtime ADD TABLE t",
+            "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f('arg')",
+            "REINDEX INDEX CONCURRENTLY a",
+            "ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0)",
+            "CLUSTER t USING a",
+            "VACUUM (FULL, ANALYZE) t",
+            "CREATE DOMAIN d2 AS text NOT NULL",
+            "DO $$ BEGIN NULL; END $$",
+        ];
+        for sql in forms {
+            let trees = tree::parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert_eq!(trees.len(), 1, "{sql}");
+        }
+        let text: String = forms.iter().map(|f| format!("{f};\n")).collect();
+        let dir = dir_with(&[("V1__a.sql", &text)]);
         let (files, _) = load(dir.path()).unwrap();
-        assert_eq!(files[0].statements.len(), 12);
-        assert!(files[0].statements.iter().all(|s| s.tree.is_ok()));
+        assert_eq!(files[0].statements.len(), forms.len());
         assert!(parse_findings(&files).is_empty());
     }
 
