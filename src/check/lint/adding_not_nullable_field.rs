@@ -59,6 +59,8 @@ mod tests {
             &[
                 "ALTER TABLE appointments ADD COLUMN room text NOT NULL;",
                 "ALTER TABLE appointments ALTER COLUMN notes SET NOT NULL;",
+                // Inside a DO block, as Supabase projects guard their changes.
+                "DO $$ BEGIN IF NOT EXISTS (SELECT 1) THEN ALTER TABLE appointments ADD COLUMN room text NOT NULL; END IF; END $$;",
                 // A CHECK not validated proves nothing.
                 "ALTER TABLE appointments ADD CONSTRAINT n CHECK (notes IS NOT NULL) NOT VALID;\nALTER TABLE appointments ALTER COLUMN notes SET NOT NULL;",
                 // Nor one on another column.

@@ -9,19 +9,81 @@ use pg_query::protobuf::{
 };
 use pg_query::{Node, NodeEnum};
 
-/// Parse one statement's text: its parse trees (one per statement in the text), or
-/// PostgreSQL's syntax error.
+/// Parse one statement's text: its parse trees (one per statement in the text, then
+/// the SQL statements inside a PL/pgSQL `DO` block, which run as the migration's own),
+/// or PostgreSQL's syntax error.
 pub fn parse(sql: &str) -> Result<Vec<NodeEnum>, String> {
     let parsed = pg_query::parse(sql).map_err(|e| match e {
         pg_query::Error::Parse(message) => message,
         other => other.to_string(),
     })?;
-    Ok(parsed
+    let mut trees: Vec<NodeEnum> = parsed
         .protobuf
         .stmts
         .into_iter()
         .filter_map(|raw| raw.stmt.and_then(|node| node.node))
-        .collect())
+        .collect();
+    let inner: Vec<NodeEnum> = trees
+        .iter()
+        .filter_map(|t| match t {
+            NodeEnum::DoStmt(d) => Some(do_block_statements(d)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    trees.extend(inner);
+    Ok(trees)
+}
+
+/// The static SQL statements of a PL/pgSQL `DO` block (`EXECUTE` of a string is
+/// dynamic and cannot be read; statements PL/pgSQL variables make unparseable are left
+/// out).
+fn do_block_statements(block: &pg_query::protobuf::DoStmt) -> Vec<NodeEnum> {
+    let option = |name: &str| {
+        block.args.iter().find_map(|a| match inner(a) {
+            Some(NodeEnum::DefElem(d)) if d.defname == name => d.arg.as_deref().and_then(string_of),
+            _ => None,
+        })
+    };
+    let Some(body) = option("as") else {
+        return vec![];
+    };
+    if option("language").is_some_and(|l| l != "plpgsql") || body.contains("$dbkit_do$") {
+        return vec![];
+    }
+    let function = format!(
+        "CREATE FUNCTION dbkit_do() RETURNS void LANGUAGE plpgsql AS $dbkit_do${body}$dbkit_do$"
+    );
+    let Ok(json) = pg_query::parse_plpgsql(&function) else {
+        return vec![];
+    };
+    let mut queries = Vec::new();
+    collect_queries(&json, &mut queries);
+    queries
+        .iter()
+        .filter_map(|q| pg_query::parse(q).ok())
+        .flat_map(|p| p.protobuf.stmts)
+        .filter_map(|raw| raw.stmt.and_then(|node| node.node))
+        .collect()
+}
+
+/// Every `PLpgSQL_stmt_execsql`'s query in a parsed PL/pgSQL function, in order.
+fn collect_queries(json: &serde_json::Value, out: &mut Vec<String>) {
+    match json {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                if key == "PLpgSQL_stmt_execsql" {
+                    if let Some(q) = value["sqlstmt"]["PLpgSQL_expr"]["query"].as_str() {
+                        out.push(q.to_string());
+                    }
+                } else {
+                    collect_queries(value, out);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_queries(v, out)),
+        _ => {}
+    }
 }
 
 /// The node inside a `Node` wrapper.
@@ -249,6 +311,26 @@ mod tests {
         ] {
             assert!(!is_volatile(&default_of(sql)), "{sql}");
         }
+    }
+
+    #[test]
+    fn do_blocks_bring_their_statements() {
+        let trees = parse(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'mood') THEN CREATE TYPE mood AS ENUM ('a'); END IF; ALTER TABLE t ADD COLUMN x int NOT NULL; EXECUTE 'DROP TABLE y'; END $$",
+        )
+        .unwrap();
+        let kinds: Vec<&str> = trees
+            .iter()
+            .map(|t| match t {
+                NodeEnum::DoStmt(_) => "do",
+                NodeEnum::CreateEnumStmt(_) => "create type",
+                NodeEnum::AlterTableStmt(_) => "alter table",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, vec!["do", "create type", "alter table"]);
+        // Another language's body is not PL/pgSQL: only the DO itself.
+        assert_eq!(parse("DO LANGUAGE plperl $$ 1 $$").unwrap().len(), 1);
     }
 
     #[test]
