@@ -22,8 +22,8 @@ pub struct TableStats {
     pub writes_per_s: f64,
 }
 
-/// The tables' statistics by name (schema left out, as the lints name tables; of two
-/// tables with one name, the larger is kept).
+/// The tables' (and indexes', for REINDEX INDEX) statistics by name (schema left out,
+/// as the lints name tables; of two relations with one name, the larger is kept).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableSizes {
     tables: HashMap<String, TableStats>,
@@ -40,7 +40,7 @@ SELECT c.relname,
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
-WHERE c.relkind IN ('r', 'p', 'm')
+WHERE c.relkind IN ('r', 'p', 'm', 'i')
   AND n.nspname NOT IN ('pg_catalog', 'information_schema')
   AND n.nspname NOT LIKE 'pg\\_toast%'";
 
