@@ -23,10 +23,7 @@ pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
             if !c.indexname.is_empty() {
                 return None; // USING INDEX
             }
-            let object = match c.conname.as_str() {
-                "" => table.to_string(),
-                name => format!("{table}.{name}"),
-            };
+            let object = tree::constraint_object(table, c);
             return Some(Violation {
                 lock: None,
                 rule: Rule::DisallowedUniqueConstraint,

@@ -131,6 +131,14 @@ pub fn constraint(cmd: &AlterTableCmd) -> Option<&Constraint> {
     }
 }
 
+/// A constraint as a finding's object: `table.name`, or the table when it is unnamed.
+pub fn constraint_object(table: &str, c: &Constraint) -> String {
+    match c.conname.as_str() {
+        "" => table.to_string(),
+        name => format!("{table}.{name}"),
+    }
+}
+
 /// Is this command of `subtype`?
 pub fn is(cmd: &AlterTableCmd, subtype: AlterTableType) -> bool {
     cmd.subtype() == subtype
