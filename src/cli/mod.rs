@@ -13,10 +13,12 @@ pub mod explain;
 pub mod migrate;
 pub mod rehearse;
 pub mod review;
+mod rules;
 
 pub use check::CheckArgs;
 pub use explain::ExplainArgs;
 pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
+pub use rules::RulesArgs;
 
 /// `dbkit --version`: the crate's version and the commit it was built from (build.rs).
 pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("DBKIT_COMMIT"), ")");
@@ -115,6 +117,9 @@ pub enum Command {
     /// migration rehearsed under traffic and the query plans before → after, in one
     /// document (markdown for a PR comment, or SARIF).
     Review(review::ReviewArgs),
+    /// List every rule dbkit reports, or print one rule's page (what it catches, why,
+    /// bad and good SQL, how to suppress it).
+    Rules(RulesArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -43,6 +43,10 @@ pub struct ReviewArgs {
     /// code scanning).
     #[arg(long, value_name = "FILE")]
     pub sarif: Option<PathBuf>,
+    /// Read table statistics from this database (production or staging, read-only) to
+    /// grade lock-taking lint findings by the table's size, as `check --stats-from` does.
+    #[arg(long, value_name = "URL")]
+    pub stats_from: Option<String>,
     /// Skip the rehearsal under traffic (the verdict says it was not run).
     #[arg(long)]
     pub no_rehearse: bool,

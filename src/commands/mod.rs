@@ -11,6 +11,7 @@ mod migrate;
 mod new;
 mod rehearse;
 mod review;
+mod rules;
 mod seed;
 
 use anyhow::Result;
@@ -42,6 +43,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Seed(args) => seed::run(&connect, &args, format).await,
                 Command::New(args) => new::run(&args, format),
                 Command::Bench(args) => bench::run(&connect, &args, format).await,
+                Command::Rules(args) => rules::run(&args, format),
                 Command::Check(_)
                 | Command::Explain(_)
                 | Command::Rehearse(_)

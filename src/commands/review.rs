@@ -85,6 +85,11 @@ pub async fn run(
             server: Some(database.url()?),
             keep: false,
             rehearse,
+            stats_from: args
+                .stats_from
+                .as_deref()
+                .map(|raw| crate::db::DbUrl::parse(raw, "--stats-from"))
+                .transpose()?,
         },
         plans,
         fail_on: args.fail_on,

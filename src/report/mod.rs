@@ -10,6 +10,7 @@ pub mod explain;
 pub mod migrate;
 pub mod rehearse;
 pub mod review;
+pub mod rules;
 pub mod sarif;
 pub mod seed;
 mod tenancy;
