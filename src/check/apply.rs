@@ -72,6 +72,7 @@ mod tests {
             message: "syntax error at or near \"SELEC\"".into(),
             applied_before: Some(Version::new(6)),
             partially_applied: false,
+            blocks_committed: 0,
             retries: 0,
             lock_timeout: Duration::from_secs(5),
         }

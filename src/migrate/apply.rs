@@ -78,6 +78,9 @@ pub struct AppliedMigration {
     pub name: String,
     pub mode: String,
     pub ms: u64,
+    /// What the run could not make safe, e.g. a file of several transactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// What a run did: the result of `dbkit migrate`.
@@ -262,8 +265,9 @@ impl Run<'_> {
             report.applied.push(AppliedMigration {
                 version: file.version,
                 name: file.name.clone(),
-                mode: file.mode.to_string(),
+                mode: guard::mode_of(file),
                 ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                warning: guard::blocks_warning(file),
             });
         }
         warn_invalid_indexes(client).await;
@@ -395,25 +399,53 @@ impl FileRun<'_> {
         result
     }
 
-    /// The whole file in one transaction, statement by statement, then the history row.
-    /// A lock timeout rolls everything back and retries the file.
+    /// The file's transactions (`guard::transactions`: the whole file in one, or each
+    /// of its own BEGIN … COMMIT blocks in turn), statement by statement; the history
+    /// row goes in the last, so the file is recorded exactly when all of it committed.
     async fn transactional(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
         let statements = guard::statements(&self.file.sql);
+        // The preflight refused every other shape before anything ran.
+        let shape = guard::transactions(&statements).unwrap_or(guard::Transactions::One);
+        let groups = shape.groups(statements.len());
+        let last = groups.len() - 1;
+        for (index, (range, modes)) in groups.into_iter().enumerate() {
+            self.transaction(client, &statements[range], modes, index == last)
+                .await
+                .map_err(|error| StatementError {
+                    blocks_committed: index,
+                    ..error
+                })?;
+        }
+        Ok(())
+    }
+
+    /// One transaction: `statements` after `SET TRANSACTION modes`, then (`record`) the
+    /// history row, then COMMIT. A lock timeout rolls it back and retries it.
+    async fn transaction(
+        &self,
+        client: &mut Client,
+        statements: &[Statement],
+        modes: Option<&str>,
+        record: bool,
+    ) -> std::result::Result<(), StatementError> {
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
-                line,
-                error,
-                partial: false,
                 retries,
-                left_invalid: None,
+                ..StatementError::new(line, error)
             };
             session_settings(client, self.lock_timeout)
                 .await
                 .map_err(|e| err(None, e))?;
             let tx = client.transaction().await.map_err(|e| err(None, e))?;
+            if let Some(modes) = modes {
+                let first = statements.first().map(|s| s.line);
+                tx.batch_execute(&format!("SET TRANSACTION {modes}"))
+                    .await
+                    .map_err(|e| err(first, e))?;
+            }
             let mut failed = None;
-            for stmt in &statements {
+            for stmt in statements {
                 if let Err(e) = self.execute(&tx, stmt, retries).await {
                     failed = Some((line_of(stmt, &e), e));
                     break;
@@ -427,6 +459,11 @@ impl FileRun<'_> {
                     continue;
                 }
                 return Err(err(Some(line), e));
+            }
+            if !record {
+                // A block of the file's own: its COMMIT, not shown to the observer (whose
+                // COMMIT step is the file's last, with the history row).
+                return tx.commit().await.map_err(|e| err(None, e));
             }
             self.before(Step::Commit).await;
             let committed = match history::record(&tx, self.history_table, self.file).await {
@@ -448,11 +485,9 @@ impl FileRun<'_> {
             let mut retries = 0;
             loop {
                 let err = |line, error| StatementError {
-                    line: Some(line),
-                    error,
                     partial: index > 0,
                     retries,
-                    left_invalid: None,
+                    ..StatementError::new(Some(line), error)
                 };
                 let attempt = async {
                     if let Some(target) = concurrent_index_target(&stmt.text) {

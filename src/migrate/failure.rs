@@ -35,6 +35,8 @@ pub struct StatementError {
     pub retries: u32,
     /// An index this statement left INVALID (a failed `CREATE INDEX CONCURRENTLY`).
     pub left_invalid: Option<String>,
+    /// The file's own BEGIN … COMMIT blocks committed before this one failed.
+    pub blocks_committed: usize,
 }
 
 impl StatementError {
@@ -46,6 +48,7 @@ impl StatementError {
             partial: false,
             retries: 0,
             left_invalid: None,
+            blocks_committed: 0,
         }
     }
 }
@@ -76,6 +79,9 @@ pub struct MigrationFailed {
     /// Statements of this file that were committed before the failure
     /// (no-transaction files only).
     pub partially_applied: bool,
+    /// The file's own BEGIN … COMMIT blocks committed before the failing one (files of
+    /// several blocks only).
+    pub blocks_committed: usize,
     /// Lock-timeout retries made before giving up.
     pub retries: u32,
     pub lock_timeout: Duration,
@@ -110,7 +116,20 @@ impl MigrationFailed {
         } else {
             String::new()
         };
-        let left = if self.partially_applied {
+        let left = if self.blocks_committed > 0 {
+            let n = self.blocks_committed;
+            format!(
+                "database left at {} plus the first {} of {}, committed before this one failed ({} is not recorded as applied)",
+                version_label(self.layout, self.applied_before),
+                if n == 1 {
+                    "transaction block".to_string()
+                } else {
+                    format!("{n} transaction blocks")
+                },
+                self.layout.label(self.version),
+                self.layout.label(self.version),
+            )
+        } else if self.partially_applied {
             format!(
                 "database left at {} ({} runs outside a transaction: its statements before this one stay applied)",
                 version_label(self.layout, self.applied_before),
@@ -178,6 +197,7 @@ pub fn failure_error(
         message,
         applied_before: at,
         partially_applied: file.mode == Mode::NoTransaction && failure.partial,
+        blocks_committed: failure.blocks_committed,
         retries: failure.retries,
         lock_timeout,
     };
@@ -188,6 +208,10 @@ pub fn failure_error(
         ),
         Some(SqlState::ACTIVE_SQL_TRANSACTION) => format!(
             "this statement cannot run inside a transaction: put `-- dbkit:no-transaction` on the first line of {} (if it is not applied anywhere yet)",
+            file.file_name
+        ),
+        _ if failure.blocks_committed > 0 => format!(
+            "the transaction blocks of {} before this one stay committed and run again next time: make them safe to repeat (IF NOT EXISTS, ADD VALUE IF NOT EXISTS) or split the file into one migration per block; fix it and run `dbkit migrate` again",
             file.file_name
         ),
         _ if file.mode == Mode::NoTransaction => format!(
@@ -301,6 +325,7 @@ mod tests {
             message: "could not create unique index \"t_a_key\"".into(),
             applied_before: Some(Version::new(1)),
             partially_applied: true,
+            blocks_committed: 0,
             retries: 0,
             lock_timeout: Duration::from_millis(200),
         };

@@ -1,8 +1,11 @@
 //! Pre-flight checks on a migration's statements, made before anything runs, for what
 //! PostgreSQL would accept but that would break dbkit's promises:
-//! - transaction control inside a transactional file (`COMMIT`, `ROLLBACK`, `BEGIN`,
-//!   …): dbkit runs the file in one transaction, and a `COMMIT` halfway would keep the
-//!   first half when the second fails, while the history says nothing was applied;
+//! - a transactional file's own transaction control (`transactions`): a whole-file
+//!   `BEGIN; … COMMIT;` is one transaction, as the Supabase CLI runs it; a file of
+//!   several `BEGIN … COMMIT` blocks runs block by block, as PostgreSQL would; any
+//!   other `COMMIT`, `ROLLBACK`, `BEGIN`, … (or a statement outside the blocks) is
+//!   refused: a `COMMIT` halfway would keep the first half when the second fails, while
+//!   the history says nothing was applied;
 //! - `COPY … FROM STDIN` / `TO STDOUT`: only psql can feed or drain it;
 //! - the extensions the statements create (checked against the server by
 //!   `platform::extensions`).
@@ -58,6 +61,13 @@ pub enum Why {
     ForeignSavepoint,
     /// COPY from the client or to it.
     CopyStdio,
+    /// A statement (and `more` after it) outside the BEGIN … COMMIT blocks of a file
+    /// made of such blocks.
+    OutsideBlocks { more: usize },
+    /// BEGIN inside a block that is still open.
+    NestedBegin,
+    /// BEGIN whose block no COMMIT ends.
+    Unclosed,
 }
 
 impl Blocked {
@@ -74,13 +84,35 @@ impl Blocked {
             Why::CopyStdio => format!(
                 "{command} streams data through the client (FROM STDIN / TO STDOUT), which only psql can do"
             ),
+            Why::OutsideBlocks { more } => {
+                let more = match more {
+                    0 => String::new(),
+                    1 => " (and the statement after it)".to_string(),
+                    n => format!(" (and the {n} statements after it)"),
+                };
+                format!(
+                    "{command}{more} outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
+                )
+            }
+            Why::NestedBegin => format!(
+                "{command} inside a BEGIN … COMMIT block that is still open: PostgreSQL ignores it (a transaction is in progress), so the file's blocks are not what they look like"
+            ),
+            Why::Unclosed => format!(
+                "{command} opens a transaction block that no COMMIT ends"
+            ),
         }
     }
 
     pub fn hint(&self) -> &'static str {
         match self.why {
             Why::LeavesTransaction | Why::ForeignSavepoint => {
-                "remove it: dbkit wraps each file in BEGIN … COMMIT itself; a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
+                "remove it: dbkit runs each file in one transaction; a file may also be wrapped whole in BEGIN … COMMIT, or be made of several such blocks (nothing outside them); a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
+            }
+            Why::OutsideBlocks { .. } => {
+                "move it into a BEGIN … COMMIT block, or split the file into one migration per transaction"
+            }
+            Why::NestedBegin | Why::Unclosed => {
+                "end each BEGIN … COMMIT block with COMMIT before the next BEGIN"
             }
             Why::CopyStdio => {
                 "write the rows as INSERT … VALUES in the migration, or load data outside migrations (psql's \\copy, `dbkit seed`)"
@@ -142,14 +174,106 @@ fn is(word: Option<&Word>, keyword: &str) -> bool {
     word.is_some_and(|w| !w.quoted && w.value == keyword)
 }
 
-/// The transaction control of a transactional file that dbkit refuses: anything that
-/// ends or starts a transaction, and savepoint commands that name a savepoint the
-/// file did not create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own
-/// savepoints stay inside its transaction and pass.
-pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
+/// One `BEGIN … COMMIT` block of a file: the indexes of its BEGIN and its COMMIT among
+/// the file's statements, and the BEGIN's transaction modes (`ISOLATION LEVEL
+/// SERIALIZABLE`), which dbkit sets with `SET TRANSACTION` in the transaction it opens
+/// for the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub begin: usize,
+    pub commit: usize,
+    pub modes: Option<String>,
+}
+
+impl Block {
+    /// The indexes of the statements inside the block.
+    pub fn inner(&self) -> std::ops::Range<usize> {
+        self.begin + 1..self.commit
+    }
+}
+
+/// How a transactional file's statements group into transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transactions {
+    /// No transaction control: the whole file in one transaction, dbkit's.
+    One,
+    /// `BEGIN; … COMMIT;` around the whole file (as the Supabase CLI accepts it): still
+    /// one transaction; dbkit runs what is inside, with the BEGIN's modes.
+    Wrapped(Block),
+    /// Several `BEGIN … COMMIT` blocks and nothing outside them (e.g. `ALTER TYPE … ADD
+    /// VALUE` committed before a second block uses the value): one transaction each, in
+    /// order, as PostgreSQL runs such a file. A failure in a later block leaves the
+    /// earlier ones committed.
+    Blocks(Vec<Block>),
+}
+
+impl Transactions {
+    /// What dbkit runs, one transaction after the other: the statement indexes of each
+    /// (of `count` statements) and the modes to set first.
+    pub fn groups(&self, count: usize) -> Vec<(std::ops::Range<usize>, Option<&str>)> {
+        match self {
+            Transactions::One => vec![(0..count, None)],
+            Transactions::Wrapped(block) => vec![(block.inner(), block.modes.as_deref())],
+            Transactions::Blocks(blocks) => blocks
+                .iter()
+                .map(|b| (b.inner(), b.modes.as_deref()))
+                .collect(),
+        }
+    }
+
+    /// `transactional`, or `3 transactions` for a file of blocks.
+    pub fn mode(&self) -> String {
+        match self {
+            Transactions::One | Transactions::Wrapped(_) => Mode::Transactional.to_string(),
+            Transactions::Blocks(blocks) => format!("{} transactions", blocks.len()),
+        }
+    }
+}
+
+/// The modes after `BEGIN [WORK | TRANSACTION]` or `START TRANSACTION`, as PostgreSQL
+/// reads them (comments dropped), for `SET TRANSACTION`.
+fn transaction_modes(text: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
+        .tokenize()
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect::<Vec<_>>();
+    let keyword = |i: usize, k: &str| matches!(tokens.get(i), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
+    let skip = if keyword(0, "start") {
+        2
+    } else if keyword(1, "work") || keyword(1, "transaction") {
+        2
+    } else {
+        1
+    };
+    let modes = tokens
+        .iter()
+        .skip(skip)
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ,", ",");
+    (!modes.is_empty()).then_some(modes)
+}
+
+/// The transaction control of a transactional file: how its statements group into
+/// transactions, or what dbkit refuses — anything else that ends or starts a
+/// transaction (ROLLBACK, a COMMIT without a BEGIN, BEGIN inside an open block, a
+/// block without COMMIT, PREPARE TRANSACTION, …), statements outside the blocks of a
+/// file made of blocks, and savepoint commands naming a savepoint the file did not
+/// create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own savepoints pass.
+pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocked>> {
     let mut savepoints: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for stmt in statements {
+    let mut blocks: Vec<Block> = Vec::new();
+    // The BEGIN of the block being read (index, modes, command), and whether any
+    // block was opened.
+    let mut open: Option<(usize, Option<String>, String)> = None;
+    let mut opened_any = false;
+    // Indexes of the ordinary statements outside any block.
+    let mut outside: Vec<usize> = Vec::new();
+    for (index, stmt) in statements.iter().enumerate() {
         let words = leading_words(&stmt.text);
         let w = |i: usize| words.get(i);
         let upper = |n: usize| {
@@ -179,13 +303,52 @@ pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
                 from
             }
         };
+        let begins = |n: usize| {
+            if open.is_some() {
+                Err(block(n, Why::NestedBegin))
+            } else {
+                Ok((index, transaction_modes(&stmt.text), upper(n)))
+            }
+        };
         let first = w(0).filter(|w| !w.quoted).map(|w| w.value.as_str());
         match first {
-            Some("begin" | "commit" | "end" | "abort") => {
-                let n = if is(w(1), "prepared") { 2 } else { 1 };
-                out.push(block(n, Why::LeavesTransaction));
+            Some("begin") | Some("start") if first == Some("begin") || is(w(1), "transaction") => {
+                let n = if first == Some("start") { 2 } else { 1 };
+                match begins(n) {
+                    Ok(begin) => {
+                        open = Some(begin);
+                        opened_any = true;
+                        savepoints.clear();
+                    }
+                    Err(blocked) => out.push(blocked),
+                }
             }
-            Some("start") if is(w(1), "transaction") => out.push(block(2, Why::LeavesTransaction)),
+            Some("commit" | "end") => {
+                let chained = words
+                    .iter()
+                    .skip(1)
+                    .any(|w| !w.quoted && w.value == "chain")
+                    && !words.iter().skip(1).any(|w| !w.quoted && w.value == "no");
+                if is(w(1), "prepared") {
+                    out.push(block(2, Why::LeavesTransaction));
+                } else if chained {
+                    out.push(block(1, Why::LeavesTransaction));
+                } else if let Some((begin, modes, _)) = open.take() {
+                    blocks.push(Block {
+                        begin,
+                        commit: index,
+                        modes,
+                    });
+                    savepoints.clear();
+                } else {
+                    out.push(block(1, Why::LeavesTransaction));
+                }
+            }
+            Some("abort") => {
+                out.push(block(1, Why::LeavesTransaction));
+                // It ends the block it is in (refused once, not again as unclosed).
+                open = None;
+            }
             Some("prepare") if is(w(1), "transaction") => {
                 out.push(block(2, Why::LeavesTransaction))
             }
@@ -222,13 +385,88 @@ pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
                     None => {
                         let n = if is(w(1), "prepared") { 2 } else { 1 };
                         out.push(block(n, Why::LeavesTransaction));
+                        if n == 1 {
+                            open = None;
+                        }
                     }
                 }
             }
+            _ if open.is_none() => outside.push(index),
             _ => {}
         }
     }
-    out
+    if let Some((begin, _, command)) = open {
+        out.push(Blocked {
+            line: statements[begin].line,
+            command,
+            why: Why::Unclosed,
+        });
+    }
+    if opened_any {
+        // One refusal per run of consecutive statements outside the blocks.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &index in &outside {
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == index => *n += 1,
+                _ => runs.push((index, 1)),
+            }
+        }
+        for (first, n) in runs {
+            let stmt = &statements[first];
+            let words = leading_words(&stmt.text);
+            out.push(Blocked {
+                line: stmt.line,
+                command: words
+                    .iter()
+                    .take(2)
+                    .map(|w| w.value.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                why: Why::OutsideBlocks { more: n - 1 },
+            });
+        }
+    }
+    if !out.is_empty() {
+        out.sort_by_key(|b| b.line);
+        return Err(out);
+    }
+    Ok(match blocks.len() {
+        0 => Transactions::One,
+        1 => Transactions::Wrapped(blocks.remove(0)),
+        _ => Transactions::Blocks(blocks),
+    })
+}
+
+/// How `file` runs, as `migrate` reports it: `no-transaction`, `transactional`, or
+/// `2 transactions` for a file of BEGIN … COMMIT blocks.
+pub fn mode_of(file: &MigrationFile) -> String {
+    match file.mode {
+        Mode::NoTransaction => file.mode.to_string(),
+        Mode::Transactional => transactions(&statements(&file.sql))
+            .map(|t| t.mode())
+            .unwrap_or_else(|_| file.mode.to_string()),
+    }
+}
+
+/// For a file of several BEGIN … COMMIT blocks: that a failure in a later block leaves
+/// the earlier ones committed, and to split it.
+pub fn blocks_warning(file: &MigrationFile) -> Option<String> {
+    if file.mode != Mode::Transactional {
+        return None;
+    }
+    match transactions(&statements(&file.sql)) {
+        Ok(Transactions::Blocks(blocks)) => Some(format!(
+            "{} ran as {} transactions, one per BEGIN … COMMIT block: had a later one failed, the earlier ones would have stayed committed with the file not recorded as applied; split it into one migration per transaction",
+            file.display,
+            blocks.len()
+        )),
+        _ => None,
+    }
+}
+
+/// What `transactions` refuses in a transactional file (none: it can run).
+pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
+    transactions(statements).err().unwrap_or_default()
 }
 
 /// `COPY … FROM STDIN` and `COPY … TO STDOUT` (any file).
@@ -321,6 +559,7 @@ fn refusal(
         message,
         applied_before: at,
         partially_applied: false,
+        blocks_committed: 0,
         retries: 0,
         lock_timeout: std::time::Duration::ZERO,
     }
@@ -448,9 +687,6 @@ mod tests {
             vec![(1, "ROLLBACK".into(), L)]
         );
         for (sql, command) in [
-            ("BEGIN", "BEGIN"),
-            ("begin transaction isolation level serializable", "BEGIN"),
-            ("START TRANSACTION", "START TRANSACTION"),
             ("END", "END"),
             ("ABORT", "ABORT"),
             ("COMMIT AND CHAIN", "COMMIT"),
@@ -461,10 +697,106 @@ mod tests {
         ] {
             assert_eq!(nesting(sql), vec![(1, command.into(), L)], "{sql}");
         }
+        // A block that no COMMIT ends.
+        for (sql, command) in [
+            ("BEGIN", "BEGIN"),
+            ("begin transaction isolation level serializable", "BEGIN"),
+            ("START TRANSACTION;\nSELECT 1", "START TRANSACTION"),
+        ] {
+            assert_eq!(
+                nesting(sql),
+                vec![(1, command.into(), Why::Unclosed)],
+                "{sql}"
+            );
+        }
         // Comments before the command: its line is the command's own.
         assert_eq!(
             nesting("/* c */ -- d\n  Commit"),
             vec![(2, "COMMIT".into(), L)]
+        );
+        // ROLLBACK inside a block: refused once, the block is not also unclosed.
+        assert_eq!(
+            nesting("BEGIN;\nSELECT 1;\nROLLBACK;"),
+            vec![(3, "ROLLBACK".into(), L)]
+        );
+        assert_eq!(
+            nesting("BEGIN;\nBEGIN;\nSELECT 1;\nCOMMIT;"),
+            vec![(2, "BEGIN".into(), Why::NestedBegin)]
+        );
+    }
+
+    fn shape(sql: &str) -> Transactions {
+        transactions(&split(sql)).unwrap_or_else(|b| panic!("{sql}: {b:?}"))
+    }
+
+    #[test]
+    fn a_whole_file_wrapper_is_one_transaction() {
+        assert_eq!(shape("CREATE TABLE a ();\nSELECT 1;"), Transactions::One);
+        let wrapped =
+            shape("-- header\nBEGIN;\n\nCREATE TABLE a ();\nSELECT 1;\n\nCOMMIT;\n-- end\n");
+        assert_eq!(
+            wrapped,
+            Transactions::Wrapped(Block {
+                begin: 0,
+                commit: 3,
+                modes: None
+            })
+        );
+        assert_eq!(wrapped.groups(4), vec![(1..3, None)]);
+        assert_eq!(wrapped.mode(), "transactional");
+        // Every spelling of BEGIN and COMMIT, savepoints of the file inside.
+        for sql in [
+            "begin work; select 1; end;",
+            "START TRANSACTION; SAVEPOINT s; SELECT 1; ROLLBACK TO s; COMMIT WORK;",
+            "BEGIN TRANSACTION; SELECT 1; COMMIT AND NO CHAIN;",
+        ] {
+            assert!(matches!(shape(sql), Transactions::Wrapped(_)), "{sql}");
+        }
+        // The BEGIN's modes are kept for SET TRANSACTION; comments are not.
+        let Transactions::Wrapped(block) = shape(
+            "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE -- strict\n;\nSELECT 1;\nCOMMIT;",
+        ) else {
+            panic!("not wrapped")
+        };
+        assert_eq!(
+            block.modes.as_deref(),
+            Some("ISOLATION LEVEL SERIALIZABLE, READ WRITE")
+        );
+        let Transactions::Wrapped(block) = shape("start transaction read only; select 1; commit;")
+        else {
+            panic!("not wrapped")
+        };
+        assert_eq!(block.modes.as_deref(), Some("read only"));
+    }
+
+    #[test]
+    fn blocks_run_one_after_the_other() {
+        let sql = "BEGIN;\nALTER TYPE role ADD VALUE 'error';\nCOMMIT;\n\n-- use it\nBEGIN;\nUPDATE m SET r = 'error';\nSELECT 1;\nCOMMIT;\nbegin; commit;";
+        let blocks = shape(sql);
+        assert_eq!(blocks.mode(), "3 transactions");
+        assert_eq!(
+            blocks.groups(split(sql).len()),
+            vec![(1..2, None), (4..6, None), (8..8, None)]
+        );
+    }
+
+    #[test]
+    fn statements_outside_the_blocks_are_refused() {
+        let out = |sql: &str| -> Vec<(usize, String, Why)> { nesting(sql) };
+        assert_eq!(
+            out("CREATE TABLE a ();\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\nSELECT 3;"),
+            vec![
+                (1, "CREATE TABLE".into(), Why::OutsideBlocks { more: 0 }),
+                (5, "SELECT".into(), Why::OutsideBlocks { more: 1 }),
+            ]
+        );
+        let blocked = transactions(&split(
+            "BEGIN;\nSELECT 1;\nCOMMIT;\nCREATE INDEX i ON t (a);\nSELECT 2;",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            blocked[0].message(),
+            "CREATE INDEX (and the statement after it) outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
         );
     }
 

@@ -97,7 +97,7 @@ pub async fn dry_run(
         .map(|m| Planned {
             version: m.version,
             name: m.name.clone(),
-            mode: m.mode.to_string(),
+            mode: guard::mode_of(m),
         })
         .collect();
     Ok(DryRun {
