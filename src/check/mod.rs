@@ -49,6 +49,11 @@ pub struct CheckOptions {
 /// The result of `dbkit check`: the findings to report, and what ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct Findings {
+    /// Why the catalog rules and the tenant-isolation proof did not run, when they
+    /// could not (an apply failure, an extension the server lacks, …): the run fails
+    /// closed, and every output format says so first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     pub findings: Vec<Finding>,
     pub ran: Ran,
 }
@@ -91,10 +96,16 @@ pub struct KeptDatabase {
 }
 
 impl Findings {
-    /// Any error-severity finding fails the run.
+    /// Any error-severity finding fails the run, and so does a security part that
+    /// could not run.
     pub fn failed(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Error)
+        self.incomplete.is_some() || self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+}
+
+/// The headline of a run whose catalog rules and isolation proof did not run.
+pub fn incomplete_headline(reason: &str) -> String {
+    format!("INCOMPLETE: the catalog rules and the tenant-isolation proof did not run ({reason}); nothing here says the schema is safe")
 }
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
@@ -120,6 +131,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ..Ran::default()
     };
     let mut baseline = None;
+    let mut incomplete = None;
     if let Some(server) = &opts.server {
         let target = connect(server).await?;
         if let Some(applied) = files::applied_history(&target).await? {
@@ -131,6 +143,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ran.kept = labs.kept;
         ran.applied = labs.applied;
         baseline = labs.baseline;
+        incomplete = labs.skipped;
     }
     if let Some(rehearse) = &opts.rehearse {
         let rehearsal = crate::rehearse::run(rehearse).await?;
@@ -151,7 +164,11 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut findings);
     sort(&mut present);
     ran.present_at_base = present;
-    Ok(Findings { findings, ran })
+    Ok(Findings {
+        incomplete,
+        findings,
+        ran,
+    })
 }
 
 /// The tenancy model of the migrations applied from zero on a lab database, as the
@@ -230,6 +247,8 @@ struct LabRuns {
     findings: Vec<Finding>,
     /// Every migration applied from zero.
     applied: bool,
+    /// Why the catalog rules and the isolation proof did not run on the final schema.
+    skipped: Option<String>,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
@@ -250,6 +269,9 @@ async fn on_labs(
         return Ok(LabRuns {
             findings: vec![],
             applied: false,
+            skipped: Some(
+                "two migration files share a version, so there is no order to apply them in".into(),
+            ),
             baseline: None,
             kept: vec![],
         });
@@ -277,7 +299,12 @@ async fn on_labs(
     };
     // Both run to the end (and clean up their database) even when the other fails.
     let (fresh, upgrade) = tokio::join!(fresh, upgrade);
-    let (((mut findings, applied), fresh_lab), upgrade) = (fresh?, upgrade?);
+    let ((fresh, fresh_lab), upgrade) = (fresh?, upgrade?);
+    let FreshSchema {
+        mut findings,
+        skipped,
+    } = fresh;
+    let applied = skipped.is_none();
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -290,6 +317,7 @@ async fn on_labs(
     Ok(LabRuns {
         findings,
         applied,
+        skipped,
         baseline,
         kept,
     })
@@ -305,21 +333,36 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-/// The findings on the final schema, and whether every migration applied.
+/// What the run from zero found.
+struct FreshSchema {
+    findings: Vec<Finding>,
+    /// Why the catalog rules and the isolation proof did not run (a migration could
+    /// not be applied).
+    skipped: Option<String>,
+}
+
+/// The findings on the final schema, or why there is none to judge.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
     config: &crate::schema::Config,
-) -> Result<(Vec<Finding>, bool)> {
+) -> Result<FreshSchema> {
     if let Some(failure) = apply::migrate(lab, None).await? {
+        let skipped = format!("{}:{} could not be applied", failure.file, failure.line);
         let finding = failure_finding(failure, "applying from an empty database: ");
-        return Ok((vec![finding], false));
+        return Ok(FreshSchema {
+            findings: vec![finding],
+            skipped: Some(skipped),
+        });
     }
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
     findings.extend(isolation::prove(&mut client, &model, locator).await?);
-    Ok((findings, true))
+    Ok(FreshSchema {
+        findings,
+        skipped: None,
+    })
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.
