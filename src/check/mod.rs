@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod baseline;
 pub mod catalog;
+pub mod extension_unavailable;
 pub mod files;
 pub mod ignore;
 pub mod isolation;
@@ -76,6 +77,9 @@ pub struct Ran {
     pub present_at_base: Vec<Finding>,
     /// Lab databases left on the server (`--keep`).
     pub kept: Vec<KeptDatabase>,
+    /// Supabase's own extensions stubbed on the scratch databases (the server lacks
+    /// them): names and signatures only, their behaviour was not checked.
+    pub stubbed: Vec<String>,
 }
 
 /// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
@@ -137,6 +141,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         if let Some(applied) = files::applied_history(&target).await? {
             findings.extend(files::applied_findings(&files, &applied)?);
         }
+        ran.stubbed = stubbed_on_labs(&target, &files, opts).await?;
         drop(target);
         let labs = on_labs(server, &files, opts, &config).await?;
         findings.extend(labs.findings);
@@ -182,7 +187,7 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
             "drop --offline: the model is read from the applied schema",
         ));
     };
-    let Some(set) = apply::migration_set(&files) else {
+    let Some(set) = apply::migration_set(&files, opts.source.platform) else {
         anyhow::bail!("two migration files share a version: run dbkit check to see which");
     };
     let mut lab = Lab::create(server, "check", set).await?;
@@ -196,6 +201,26 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
     .await;
     lab.finish(opts.keep).await?;
     result
+}
+
+/// Supabase's own extensions the scratch databases get as stubs: those the
+/// migrations need that the server lacks, when they assume the Supabase platform.
+async fn stubbed_on_labs(
+    server: &tokio_postgres::Client,
+    files: &[ParsedFile],
+    opts: &CheckOptions,
+) -> Result<Vec<String>> {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
+        return Ok(Vec::new());
+    };
+    if !crate::platform::wanted(&set) {
+        return Ok(Vec::new());
+    }
+    let wanted = crate::migrate::guard::stubs_wanted(set.migrations.iter());
+    let lacking = crate::platform::stubs::lacking(server, &wanted).await?;
+    let mut names: Vec<String> = lacking.iter().map(|s| s.name.to_string()).collect();
+    names.sort();
+    Ok(names)
 }
 
 /// The statements sqlparser could not parse, where they are and why.
@@ -238,8 +263,11 @@ pub fn sort(findings: &mut [Finding]) {
 }
 
 fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
-    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message))
-        .at(failure.file, failure.line)
+    Finding::new(
+        extension_unavailable::rule_of(&failure),
+        format!("{context}{}", failure.message),
+    )
+    .at(failure.file, failure.line)
 }
 
 /// What the lab runs found.
@@ -264,7 +292,7 @@ async fn on_labs(
     config: &crate::schema::Config,
 ) -> Result<LabRuns> {
     let locator = Locator::new(files);
-    let Some(set) = apply::migration_set(files) else {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
         // Duplicate versions: already reported; there is no order to apply them in.
         return Ok(LabRuns {
             findings: vec![],
@@ -348,7 +376,7 @@ async fn fresh_schema(
     config: &crate::schema::Config,
 ) -> Result<FreshSchema> {
     if let Some(failure) = apply::migrate(lab, None).await? {
-        let skipped = format!("{}:{} could not be applied", failure.file, failure.line);
+        let skipped = extension_unavailable::skipped(&failure);
         let finding = failure_finding(failure, "applying from an empty database: ");
         return Ok(FreshSchema {
             findings: vec![finding],

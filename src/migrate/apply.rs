@@ -23,7 +23,7 @@ use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::{Client, GenericClient};
 
 use super::failure::{failure_error, refusal_error, StatementError};
-use super::guard;
+use super::guard::{self, StubAction};
 use super::history;
 use super::layout::Layout;
 use super::plan::{plan, Plan};
@@ -31,6 +31,7 @@ use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::Statement;
 use super::version::Version;
 use crate::error::hinted;
+use crate::platform::stubs::Stub;
 
 /// Advisory-lock key of a migrate run: the bytes of "dbkitmig". Advisory locks are
 /// per database, so runs on different databases of one server do not wait for each other.
@@ -56,7 +57,8 @@ pub struct ApplyOptions {
     /// How long to wait for the advisory lock held by another migrate run.
     pub lock_wait: Duration,
     /// Provide the Supabase platform (`crate::platform`) first when the migrations
-    /// assume it: on dbkit's own servers (local cluster, scratch databases) only.
+    /// assume it: on dbkit's own servers (local cluster, scratch databases), and on a
+    /// server `--platform supabase` names it for (never a Supabase project's database).
     pub provide_platform: bool,
 }
 
@@ -236,7 +238,7 @@ impl Run<'_> {
             Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
         };
         // platform: refuse what cannot run, then provide what the files assume.
-        guard::before_first(client, set, &versions, before, opts.provide_platform)
+        let stubbed = guard::before_first(client, set, &versions, before, opts.provide_platform)
             .await
             .map_err(fail)?;
         let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
@@ -252,6 +254,7 @@ impl Run<'_> {
                 history_table: &history_table,
                 lock_timeout: opts.lock_timeout,
                 observer,
+                stubbed: &stubbed,
             };
             let result = match file.mode {
                 Mode::Transactional => run.transactional(client).await,
@@ -259,7 +262,8 @@ impl Run<'_> {
             };
             if let Err(error) = result {
                 let at = report.version();
-                let error = failure_error(file, error, at, opts.lock_timeout);
+                let provided = opts.provide_platform && crate::platform::wanted(set);
+                let error = failure_error(file, error, at, opts.lock_timeout, provided);
                 return Err(Partial { report, error });
             }
             report.applied.push(AppliedMigration {
@@ -368,6 +372,9 @@ struct FileRun<'a> {
     history_table: &'a str,
     lock_timeout: Duration,
     observer: Option<&'a dyn Observer>,
+    /// Supabase's own extensions stubbed in this run: their CREATE EXTENSION runs the
+    /// stub (`guard::stub_action`).
+    stubbed: &'a [&'static Stub],
 }
 
 impl FileRun<'_> {
@@ -394,7 +401,24 @@ impl FileRun<'_> {
     ) -> std::result::Result<(), tokio_postgres::Error> {
         let step = Step::Statement { stmt, retry };
         self.before(step).await;
-        let result = client.batch_execute(&stmt.text).await;
+        let result = match guard::stub_action(&stmt.text, self.stubbed) {
+            None => client.batch_execute(&stmt.text).await,
+            Some(StubAction::Skip) => Ok(()),
+            Some(StubAction::Create { stub, schema }) => {
+                let schema = match schema {
+                    Some(schema) => Ok(schema),
+                    // Where PostgreSQL would put the extension's objects.
+                    None => client
+                        .query_one("SELECT coalesce(current_schema(), 'extensions')", &[])
+                        .await
+                        .map(|row| row.get(0)),
+                };
+                match schema {
+                    Ok(schema) => client.batch_execute(&stub.sql(&schema)).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
         self.after(step, result.as_ref().err()).await;
         result
     }

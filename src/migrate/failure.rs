@@ -85,6 +85,9 @@ pub struct MigrationFailed {
     /// Lock-timeout retries made before giving up.
     pub retries: u32,
     pub lock_timeout: Duration,
+    /// The extensions the server lacks, with what to install (`vector (install
+    /// postgresql-15-pgvector)`), when that is why the run was refused.
+    pub missing_extensions: Vec<String>,
 }
 
 impl MigrationFailed {
@@ -163,12 +166,15 @@ impl MigrationFailed {
     }
 }
 
-/// The `MigrationFailed` for a statement error, with a hint for the user.
+/// The `MigrationFailed` for a statement error, with a hint for the user
+/// (`platform_provided`: whether this run provided the Supabase platform; when it did
+/// not, a missing `auth` schema or `anon` role points at `--platform supabase`).
 pub fn failure_error(
     file: &MigrationFile,
     failure: StatementError,
     at: Option<Version>,
     lock_timeout: Duration,
+    platform_provided: bool,
 ) -> anyhow::Error {
     let (message, code, pg_hint) = match failure.error.as_db_error() {
         Some(db) => {
@@ -200,6 +206,7 @@ pub fn failure_error(
         blocks_committed: failure.blocks_committed,
         retries: failure.retries,
         lock_timeout,
+        missing_extensions: Vec::new(),
     };
     let mut hint = match code {
         Some(SqlState::LOCK_NOT_AVAILABLE) => format!(
@@ -225,6 +232,13 @@ pub fn failure_error(
     };
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
+    }
+    if !platform_provided {
+        if let Some(object) = crate::platform::missing_object(&failed.message) {
+            hint = format!(
+                "the migrations assume Supabase's platform ({object} is Supabase's): on a plain PostgreSQL (a CI service container, a local server), `dbkit migrate --platform supabase` provides it — roles, auth, storage, stubs of Supabase's own extensions; {hint}"
+            );
+        }
     }
     // A failed concurrent build leaves its index behind, INVALID: say so, and what
     // the next run does about it (`apply::drop_invalid_index`).
@@ -328,6 +342,7 @@ mod tests {
             blocks_committed: 0,
             retries: 0,
             lock_timeout: Duration::from_millis(200),
+            missing_extensions: Vec::new(),
         };
         let err = failed.clone().into_error("fix it".into());
         assert_eq!(err.downcast_ref::<MigrationFailed>(), Some(&failed));

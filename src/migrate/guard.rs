@@ -14,6 +14,9 @@
 //! Everything here but `before_first` is pure; `check`'s `transaction-nesting` lint
 //! uses the same verdict.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -23,7 +26,7 @@ use super::failure::MigrationFailed;
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::{split, Statement};
 use super::version::Version;
-use crate::platform::{self, extensions::ExtensionUse};
+use crate::platform::{self, extensions::ExtensionUse, stubs::Stub};
 
 const BOM: char = '\u{feff}';
 
@@ -562,6 +565,7 @@ fn refusal(
         blocks_committed: 0,
         retries: 0,
         lock_timeout: std::time::Duration::ZERO,
+        missing_extensions: Vec::new(),
     }
 }
 
@@ -571,6 +575,7 @@ fn missing_extensions(
     set: &MigrationSet,
     missing: &[platform::extensions::Missing],
     at: Option<Version>,
+    suggest_platform: bool,
 ) -> anyhow::Result<()> {
     let Some(first) = missing.first() else {
         return Ok(());
@@ -606,39 +611,214 @@ fn missing_extensions(
         "the server lacks the extension{} {listed}; refused before running anything",
         if missing.len() == 1 { "" } else { "s" }
     );
-    Err(refusal(file, first.usage.line, message, at).into_error(format!(
-        "{advice} (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
+    let stubbable = missing
+        .iter()
+        .any(|m| Stub::of_extension(&m.usage.name).is_some());
+    let platform = if suggest_platform && stubbable {
+        "; on a plain PostgreSQL, `--platform supabase` stubs Supabase's own extensions"
+    } else {
+        ""
+    };
+    let mut failed = refusal(file, first.usage.line, message, at);
+    failed.missing_extensions = missing
+        .iter()
+        .map(|m| format!("{} ({})", m.usage.name, m.install))
+        .collect();
+    Err(failed.into_error(format!(
+        "{advice} (apt-get install on the PostgreSQL server), or drop the extension from the migrations{platform}; then run again"
     )))
 }
 
 /// Before the first pending file (`versions` of `set`; the database is at `at`) runs:
-/// refuse statements dbkit cannot run safely and extensions the server lacks, then
-/// provide the Supabase platform when the files assume it and `provide_platform`
-/// (dbkit's own servers). The one part of this module that talks to the server.
+/// refuse statements dbkit cannot run safely and extensions the server lacks, then —
+/// when the files assume the Supabase platform and `provide_platform` (dbkit's own
+/// servers, or `--platform supabase`) — provide it, with stubs of Supabase's own
+/// extensions the server lacks, unless the database is a Supabase project's own. The
+/// stubs in use are returned: their CREATE EXTENSION statements run the stub instead
+/// (`stub_action`). The one part of this module that talks to the server.
 pub async fn before_first(
     client: &Client,
     set: &MigrationSet,
     versions: &[Version],
     at: Option<Version>,
     provide_platform: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<&'static Stub>> {
     let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
     preflight(pending.iter().copied(), at)?;
-    let uses = extensions(pending.iter().copied());
+    let providing = provide_platform && !pending.is_empty() && platform::wanted(set);
+    let supabase = providing && platform::is_supabase(client).await?;
+    if supabase {
+        eprintln!(
+            "dbkit: this database is a Supabase project's (Supabase Auth's or Storage's own tables are here): the platform is Supabase's, dbkit provides nothing"
+        );
+    }
+    let stubbed = if providing && !supabase {
+        platform::stubs::lacking(client, &stubs_wanted(pending.iter().copied())).await?
+    } else {
+        Vec::new()
+    };
+    let uses: Vec<ExtensionUse> = extensions(pending.iter().copied())
+        .into_iter()
+        .filter(|u| !stubbed.iter().any(|s| s.extension && s.name == u.name))
+        .collect();
     missing_extensions(
         set,
         &platform::extensions::missing(client, &uses).await?,
         at,
+        !providing,
     )?;
-    if provide_platform && !pending.is_empty() && platform::wanted(set) {
-        let provided = platform::provide(client).await?;
+    if providing && !supabase {
+        let created = schemas_created(pending.iter().copied());
+        // Fixed-schema stubs go in first (a function body may call them before any
+        // CREATE EXTENSION), unless the migrations make that schema themselves.
+        let up_front: Vec<&'static Stub> = stubbed
+            .iter()
+            .copied()
+            .filter(|s| {
+                !s.relocatable() && !s.schemas.iter().any(|x| created.contains(&x.to_string()))
+            })
+            .collect();
+        let provided = platform::provide_with(client, &up_front).await?;
         // Not progress: dbkit changed the database, so it says so, like starting
         // the local cluster.
         if !provided.is_empty() {
             eprintln!("dbkit: {}", provided.summary());
         }
+        if !stubbed.is_empty() {
+            eprintln!("dbkit: {}", platform::stubs::summary(&stubbed));
+        }
     }
-    Ok(())
+    Ok(stubbed)
+}
+
+/// The schemas `CREATE SCHEMA` statements of `files` make.
+fn schemas_created<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in files {
+        for stmt in statements(&file.sql) {
+            let words = leading_words(&stmt.text);
+            if !(is(words.first(), "create") && is(words.get(1), "schema")) {
+                continue;
+            }
+            let at = if is(words.get(2), "if") { 5 } else { 2 };
+            if let Some(name) = words.get(at) {
+                out.push(name.value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Schema names of the stubs, as a regex alternation.
+fn stub_schemas() -> String {
+    platform::stubs::STUBS
+        .iter()
+        .flat_map(|s| s.schemas.iter().copied())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// The stubs `files` need: the extensions their CREATE EXTENSION statements name that
+/// dbkit can stub, and the platform pieces whose schemas their statements name
+/// (`net.http_post(…)` in a function body, `GRANT USAGE ON SCHEMA vault …`).
+pub fn stubs_wanted<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<&'static Stub> {
+    static QUALIFIED: OnceLock<Regex> = OnceLock::new();
+    static SCHEMA: OnceLock<Regex> = OnceLock::new();
+    let qualified = QUALIFIED.get_or_init(|| {
+        Regex::new(&format!(
+            r#"(?i)(?:^|[^\w$."])"?({})"?\s*\.\s*"?[a-z_]"#,
+            stub_schemas()
+        ))
+        .expect("valid regex")
+    });
+    let schema = SCHEMA.get_or_init(|| {
+        Regex::new(&format!(
+            r#"(?i)\bschema\s+(?:if\s+not\s+exists\s+)?"?({})"?(?:[^\w$]|$)"#,
+            stub_schemas()
+        ))
+        .expect("valid regex")
+    });
+    let files: Vec<&MigrationFile> = files.into_iter().collect();
+    let mut out: Vec<&'static Stub> = Vec::new();
+    let mut add = |stub: &'static Stub| {
+        if !out.contains(&stub) {
+            out.push(stub);
+        }
+    };
+    for usage in extensions(files.iter().copied()) {
+        if let Some(stub) = Stub::of_extension(&usage.name) {
+            add(stub);
+        }
+    }
+    for file in &files {
+        for stmt in statements(&file.sql) {
+            for caps in qualified
+                .captures_iter(&stmt.text)
+                .chain(schema.captures_iter(&stmt.text))
+            {
+                if let Some(stub) = Stub::owning(&caps[1].to_lowercase()) {
+                    add(stub);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What dbkit runs instead of a statement about a stubbed extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StubAction {
+    /// `CREATE EXTENSION name [WITH SCHEMA s]`: the stub (a relocatable one's objects
+    /// in `s`, else in the current schema, as PostgreSQL would place them).
+    Create {
+        stub: &'static Stub,
+        schema: Option<String>,
+    },
+    /// `COMMENT ON`, `ALTER` or `DROP EXTENSION` of it: nothing (no extension exists
+    /// to change; a stub's objects stay).
+    Skip,
+}
+
+/// The action for `text` when it names one of the `stubbed` extensions.
+pub fn stub_action(text: &str, stubbed: &[&'static Stub]) -> Option<StubAction> {
+    if stubbed.is_empty() {
+        return None;
+    }
+    let words = leading_words(text);
+    let w = |i: usize| words.get(i);
+    let named = |at: usize| {
+        w(at).and_then(|name| {
+            stubbed
+                .iter()
+                .copied()
+                .find(|s| s.extension && s.name == name.value)
+        })
+    };
+    if is(w(0), "create") && is(w(1), "extension") {
+        let at = if is(w(2), "if") { 5 } else { 2 };
+        let stub = named(at)?;
+        let schema = words
+            .iter()
+            .skip(at + 1)
+            .position(|w| !w.quoted && w.value == "schema")
+            .and_then(|i| words.get(at + 2 + i))
+            .map(|w| w.value.clone());
+        return Some(StubAction::Create { stub, schema });
+    }
+    let at = if is(w(0), "comment") && is(w(1), "on") && is(w(2), "extension") {
+        3
+    } else if is(w(0), "alter") && is(w(1), "extension") {
+        2
+    } else if is(w(0), "drop") && is(w(1), "extension") {
+        if is(w(2), "if") {
+            4
+        } else {
+            2
+        }
+    } else {
+        return None;
+    };
+    named(at).map(|_| StubAction::Skip)
 }
 
 /// The `CREATE EXTENSION [IF NOT EXISTS] name` statements of `files`.
@@ -922,7 +1102,7 @@ mod tests {
             },
             install: install.into(),
         };
-        missing_extensions(&set, &[], None).unwrap();
+        missing_extensions(&set, &[], None, true).unwrap();
         let err = missing_extensions(
             &set,
             &[
@@ -930,6 +1110,7 @@ mod tests {
                 missing("vector", 2, 1, "install postgresql-15-pgvector"),
             ],
             None,
+            false,
         )
         .unwrap_err();
         assert_eq!(

@@ -114,6 +114,12 @@ impl CheckReport<'_> {
                 }
             }
         }
+        if !ran.stubbed.is_empty() {
+            lines.push(format!(
+                "Supabase's own extensions stubbed on the scratch databases (same names and signatures, no behaviour; the server lacks them): {}",
+                ran.stubbed.join(", ")
+            ));
+        }
         if ran.ignored > 0 {
             lines.push(format!(
                 "{} silenced by `-- dbkit:ignore`",
@@ -270,6 +276,7 @@ mod tests {
             reason: "Expected: comment object_type, found: POLICY".into(),
         }];
         r.ran.ignored = 2;
+        r.ran.stubbed = vec!["pg_net".into(), "supabase_vault".into()];
         r
     }
 
@@ -411,6 +418,7 @@ mod tests {
         assert_contains(&quiet, &["1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"]);
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
+        assert!(quiet.contains("Supabase's own extensions stubbed on the scratch databases (same names and signatures, no behaviour; the server lacks them): pg_net, supabase_vault"), "{quiet}");
         let verbose = text(&narrowed(), Format::Table, true);
         assert_contains(
             &verbose,
