@@ -218,9 +218,7 @@ async fn stubbed_on_labs(
     }
     let wanted = crate::migrate::guard::stubs_wanted(set.migrations.iter());
     let lacking = crate::platform::stubs::lacking(server, &wanted).await?;
-    let mut names: Vec<String> = lacking.iter().map(|s| s.name.to_string()).collect();
-    names.sort();
-    Ok(names)
+    Ok(crate::platform::stubs::labels(&lacking))
 }
 
 /// The statements sqlparser could not parse, where they are and why.

@@ -112,7 +112,7 @@ impl Blocked {
                 "remove it: dbkit runs each file in one transaction; a file may also be wrapped whole in BEGIN … COMMIT, or be made of several such blocks (nothing outside them); a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
             }
             Why::OutsideBlocks { .. } => {
-                "move it into a BEGIN … COMMIT block, or split the file into one migration per transaction"
+                "dbkit runs a file in one transaction by itself: remove the file's BEGIN and COMMIT lines if its statements may commit together; else put every statement in a block, or split the file into one migration per transaction"
             }
             Why::NestedBegin | Why::Unclosed => {
                 "end each BEGIN … COMMIT block with COMMIT before the next BEGIN"

@@ -172,9 +172,28 @@ pub fn wanted(set: &MigrationSet) -> bool {
 
 /// The Supabase platform object a PostgreSQL error message says is missing (`schema
 /// "auth"`, `role "authenticated"`, `relation "storage.buckets"`, `function
-/// auth.uid()`), if it names one: the error of a Supabase project migrated where the
-/// platform was not provided.
+/// auth.uid()`, or a function of the extensions Supabase installs in `extensions`,
+/// called unqualified: `gen_random_bytes(integer)`), if it names one: the error of a
+/// Supabase project migrated where the platform was not provided.
 pub fn missing_object(message: &str) -> Option<String> {
+    static EXTENSION_FUNCTION: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let unqualified = EXTENSION_FUNCTION.get_or_init(|| {
+        regex::Regex::new(
+            r"^function (uuid_generate_v[1345]|uuid_nil|gen_random_bytes|gen_salt|crypt|digest|hmac|pgp_sym_encrypt|pgp_sym_decrypt)\(.*\) does not exist$",
+        )
+        .expect("valid regex")
+    });
+    if let Some(caps) = unqualified.captures(message) {
+        let extension = if caps[1].starts_with("uuid_") {
+            "uuid-ossp"
+        } else {
+            "pgcrypto"
+        };
+        return Some(format!(
+            "function {} of {extension}, in the extensions schema on the search_path,",
+            &caps[1]
+        ));
+    }
     static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
     let re = RE.get_or_init(|| {
         regex::Regex::new(
@@ -214,6 +233,10 @@ mod tests {
         assert_eq!(
             missing_object("function auth.uid() does not exist").as_deref(),
             Some("function auth.uid")
+        );
+        assert_eq!(
+            missing_object("function gen_random_bytes(integer) does not exist").as_deref(),
+            Some("function gen_random_bytes of pgcrypto, in the extensions schema on the search_path,")
         );
         assert_eq!(missing_object("relation \"orders\" does not exist"), None);
         assert_eq!(missing_object("schema \"billing\" does not exist"), None);

@@ -96,6 +96,15 @@ impl Stub {
         STUBS.iter().find(|s| s.schemas.contains(&schema))
     }
 
+    /// How messages name it: the extension, or what the platform piece is.
+    pub fn label(&self) -> String {
+        if self.extension {
+            self.name.to_string()
+        } else {
+            format!("database webhooks ({})", self.name)
+        }
+    }
+
     /// Whether its objects go into the schema its CREATE EXTENSION names.
     pub fn relocatable(&self) -> bool {
         self.schemas.is_empty()
@@ -151,19 +160,19 @@ pub async fn provide(client: &Client, stubs: &[&'static Stub]) -> Result<()> {
     Ok(())
 }
 
-/// `stubs of Supabase's own extensions the server lacks: pg_net, supabase_vault`.
-pub fn summary(stubs: &[&'static Stub]) -> String {
-    let mut names: Vec<&str> = stubs.iter().map(|s| s.name).collect();
+/// The stubs' labels, sorted, each once.
+pub fn labels(stubs: &[&'static Stub]) -> Vec<String> {
+    let mut names: Vec<String> = stubs.iter().map(|s| s.label()).collect();
     names.sort_unstable();
     names.dedup();
+    names
+}
+
+/// `stubbed what the server lacks of Supabase's own extensions (…): pg_net, …`.
+pub fn summary(stubs: &[&'static Stub]) -> String {
     format!(
-        "stubbed Supabase's own {} the server lacks (same names and signatures, no behaviour): {}",
-        if names.len() == 1 {
-            "extension"
-        } else {
-            "extensions"
-        },
-        names.join(", ")
+        "stubbed what the server lacks of Supabase's own extensions (same names and signatures, no behaviour): {}",
+        labels(stubs).join(", ")
     )
 }
 
@@ -203,9 +212,10 @@ mod tests {
     fn the_summary_names_each_stub_once() {
         let net = Stub::of_extension("pg_net").unwrap();
         let vault = Stub::of_extension("supabase_vault").unwrap();
+        let hooks = Stub::owning("supabase_functions").unwrap();
         assert_eq!(
-            summary(&[vault, net, net]),
-            "stubbed Supabase's own extensions the server lacks (same names and signatures, no behaviour): pg_net, supabase_vault"
+            summary(&[vault, net, hooks, net]),
+            "stubbed what the server lacks of Supabase's own extensions (same names and signatures, no behaviour): database webhooks (supabase_functions), pg_net, supabase_vault"
         );
     }
 }
