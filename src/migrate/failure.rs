@@ -233,10 +233,12 @@ pub fn failure_error(
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
     }
-    if !platform_provided {
-        if let Some(object) = crate::platform::missing_object(&failed.message) {
+    // Not the migration's fault: the platform it assumes is missing. That is the hint.
+    if let Some(object) = crate::platform::missing_object(&failed.message) {
+        if !platform_provided {
             hint = format!(
-                "the migrations assume Supabase's platform ({object} is Supabase's): on a plain PostgreSQL (a CI service container, a local server), `dbkit migrate --platform supabase` provides it — roles, auth, storage, stubs of Supabase's own extensions; {hint}"
+                "the migrations assume Supabase's platform ({object} is Supabase's): on a plain PostgreSQL (a CI service container, a local server), `dbkit migrate --platform supabase` provides it — roles, auth, storage, stubs of Supabase's own extensions; nothing of {} was kept",
+                file.file_name
             );
         }
     }

@@ -599,11 +599,6 @@ fn missing_extensions(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let advice = missing
-        .iter()
-        .map(|m| format!("{}: {}", m.usage.name, m.install))
-        .collect::<Vec<_>>()
-        .join("; ");
     let file = set
         .get(first.usage.version)
         .expect("extension uses come from the set's files");
@@ -611,22 +606,39 @@ fn missing_extensions(
         "the server lacks the extension{} {listed}; refused before running anything",
         if missing.len() == 1 { "" } else { "s" }
     );
-    let stubbable = missing
+    // Packages to install; Supabase's own extensions dbkit stubs need the flag instead.
+    let (stubbable, installable): (Vec<_>, Vec<_>) = missing
         .iter()
-        .any(|m| Stub::of_extension(&m.usage.name).is_some());
-    let platform = if suggest_platform && stubbable {
-        "; on a plain PostgreSQL, `--platform supabase` stubs Supabase's own extensions"
-    } else {
-        ""
-    };
+        .partition(|m| Stub::of_extension(&m.usage.name).is_some());
+    let mut hints = Vec::new();
+    if !installable.is_empty() {
+        hints.push(format!(
+            "{} (apt-get install on the PostgreSQL server), or drop the extension from the migrations",
+            installable
+                .iter()
+                .map(|m| format!("{}: {}", m.usage.name, m.install))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !stubbable.is_empty() {
+        let names = stubbable
+            .iter()
+            .map(|m| m.usage.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        hints.push(if suggest_platform {
+            format!("{names}: Supabase's own extensions; on a plain PostgreSQL, `--platform supabase` stubs them (same names and signatures)")
+        } else {
+            format!("{names}: Supabase's own extensions, which this server can neither install nor be given stubs of")
+        });
+    }
     let mut failed = refusal(file, first.usage.line, message, at);
     failed.missing_extensions = missing
         .iter()
         .map(|m| format!("{} ({})", m.usage.name, m.install))
         .collect();
-    Err(failed.into_error(format!(
-        "{advice} (apt-get install on the PostgreSQL server), or drop the extension from the migrations{platform}; then run again"
-    )))
+    Err(failed.into_error(format!("{}; then run again", hints.join("; "))))
 }
 
 /// Before the first pending file (`versions` of `set`; the database is at `at`) runs:
@@ -1119,7 +1131,23 @@ mod tests {
         );
         assert_eq!(
             crate::error::hint(&err),
-            "pg_net: Supabase's own; vector: install postgresql-15-pgvector (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
+            "vector: install postgresql-15-pgvector (apt-get install on the PostgreSQL server), or drop the extension from the migrations; pg_net: Supabase's own extensions, which this server can neither install nor be given stubs of; then run again"
+        );
+        let err = missing_extensions(
+            &set,
+            &[missing("pg_net", 1, 4, "Supabase's own")],
+            None,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            crate::error::hint(&err),
+            "pg_net: Supabase's own extensions; on a plain PostgreSQL, `--platform supabase` stubs them (same names and signatures); then run again"
+        );
+        let failed = err.downcast_ref::<MigrationFailed>().unwrap();
+        assert_eq!(
+            failed.missing_extensions,
+            vec!["pg_net (Supabase's own)".to_string()]
         );
     }
 
