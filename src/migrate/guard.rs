@@ -730,9 +730,10 @@ fn stub_schemas() -> String {
         .join("|")
 }
 
-/// The stubs `files` need: the extensions their CREATE EXTENSION statements name that
-/// dbkit can stub, and the platform pieces whose schemas their statements name
-/// (`net.http_post(…)` in a function body, `GRANT USAGE ON SCHEMA vault …`).
+/// The stubs `files` need: the extensions dbkit can stub that their CREATE, COMMENT
+/// ON, ALTER or DROP EXTENSION statements name, and the platform pieces whose schemas
+/// their statements name (`net.http_post(…)` in a function body, `GRANT USAGE ON
+/// SCHEMA vault …`).
 pub fn stubs_wanted<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<&'static Stub> {
     static QUALIFIED: OnceLock<Regex> = OnceLock::new();
     static SCHEMA: OnceLock<Regex> = OnceLock::new();
@@ -757,13 +758,23 @@ pub fn stubs_wanted<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> V
             out.push(stub);
         }
     };
-    for usage in extensions(files.iter().copied()) {
-        if let Some(stub) = Stub::of_extension(&usage.name) {
-            add(stub);
-        }
-    }
+    let every: Vec<&'static Stub> = platform::stubs::STUBS.iter().collect();
     for file in &files {
         for stmt in statements(&file.sql) {
+            // CREATE, COMMENT ON, ALTER or DROP EXTENSION of one.
+            match stub_action(&stmt.text, &every) {
+                Some(StubAction::Create { stub, .. }) => add(stub),
+                Some(StubAction::Skip) => {
+                    if let Some(stub) = every
+                        .iter()
+                        .copied()
+                        .find(|s| stub_action(&stmt.text, &[*s]).is_some())
+                    {
+                        add(stub);
+                    }
+                }
+                None => {}
+            }
             for caps in qualified
                 .captures_iter(&stmt.text)
                 .chain(schema.captures_iter(&stmt.text))
@@ -1149,6 +1160,68 @@ mod tests {
             failed.missing_extensions,
             vec!["pg_net (Supabase's own)".to_string()]
         );
+    }
+
+    #[test]
+    fn stubs_wanted_by_extension_statements_and_schema_references() {
+        let names = |sql: &str| -> Vec<&str> {
+            stubs_wanted([&file("V1__s.sql", sql)])
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(
+            names("CREATE EXTENSION IF NOT EXISTS \"pg_net\" WITH SCHEMA \"extensions\";\ncreate extension vector;"),
+            vec!["pg_net"]
+        );
+        // Referenced in a function body, granted on, dropped: each needs its stub.
+        assert_eq!(
+            names("create function f() returns void language plpgsql as $$ begin perform net.http_post('x'); end $$;\n\
+                   GRANT USAGE ON SCHEMA \"vault\" TO service_role;\n\
+                   select graphql_public.graphql(query := '{}');\n\
+                   drop extension if exists pgjwt;\n\
+                   create trigger t after insert on x for each row execute function supabase_functions.http_request();"),
+            vec!["pg_net", "supabase_vault", "pg_graphql", "pgjwt", "supabase_functions"]
+        );
+        // Not references: another schema's column, a string, a comment between statements.
+        assert_eq!(
+            names("select public.net_total, my.vault_x from t;\n-- uses net.http_post\nselect 'vault.secrets';"),
+            Vec::<&str>::new()
+        );
+    }
+
+    #[test]
+    fn statements_about_stubbed_extensions_run_the_stub_or_nothing() {
+        let net = Stub::of_extension("pg_net").unwrap();
+        let jwt = Stub::of_extension("pgjwt").unwrap();
+        let stubbed = [net, jwt];
+        assert_eq!(
+            stub_action(
+                "CREATE EXTENSION IF NOT EXISTS \"pgjwt\" WITH SCHEMA \"extensions\"",
+                &stubbed
+            ),
+            Some(StubAction::Create {
+                stub: jwt,
+                schema: Some("extensions".into())
+            })
+        );
+        assert_eq!(
+            stub_action("create extension pg_net", &stubbed),
+            Some(StubAction::Create {
+                stub: net,
+                schema: None
+            })
+        );
+        for sql in [
+            "COMMENT ON EXTENSION pg_net IS 'async http'",
+            "alter extension pg_net update",
+            "DROP EXTENSION IF EXISTS pgjwt CASCADE",
+        ] {
+            assert_eq!(stub_action(sql, &stubbed), Some(StubAction::Skip), "{sql}");
+        }
+        assert_eq!(stub_action("create extension vector", &stubbed), None);
+        assert_eq!(stub_action("create extension pg_net", &[]), None);
+        assert_eq!(stub_action("select net.http_get('x')", &stubbed), None);
     }
 
     #[test]
