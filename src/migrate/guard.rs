@@ -1183,10 +1183,15 @@ mod tests {
                    create trigger t after insert on x for each row execute function supabase_functions.http_request();"),
             vec!["pg_net", "supabase_vault", "pg_graphql", "pgjwt", "supabase_functions"]
         );
-        // Not references: another schema's column, a string, a comment between statements.
+        // Not references: another schema's column, a comment between statements. (A
+        // string is one: dynamic SQL names its objects in strings.)
         assert_eq!(
-            names("select public.net_total, my.vault_x from t;\n-- uses net.http_post\nselect 'vault.secrets';"),
+            names("select public.net_total, my.vault_x from t;\n-- uses net.http_post\nselect 1;"),
             Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("execute 'select * from vault.secrets';"),
+            vec!["supabase_vault"]
         );
     }
 
