@@ -836,6 +836,10 @@ fn supabase_own_extensions_are_stubbed_where_the_server_lacks_them() {
             .get::<_, bool>(0)
     );
     assert_eq!(
+        db.query("SELECT length(pgsodium.randombytes_buf(16))")[0].get::<_, i32>(0),
+        16
+    );
+    assert_eq!(
         db.query("SELECT count(*) FROM pg_foreign_data_wrapper WHERE fdwname = 'stripe_wrapper'")
             [0]
         .get::<_, i64>(0),
