@@ -243,9 +243,8 @@ fn transaction_modes(text: &str) -> Option<String> {
         .filter(|t| !matches!(t, Token::Whitespace(_)))
         .collect::<Vec<_>>();
     let keyword = |i: usize, k: &str| matches!(tokens.get(i), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
-    let skip = if keyword(0, "start") {
-        2
-    } else if keyword(1, "work") || keyword(1, "transaction") {
+    // START TRANSACTION, BEGIN WORK, BEGIN TRANSACTION: two words; BEGIN: one.
+    let skip = if keyword(0, "start") || keyword(1, "work") || keyword(1, "transaction") {
         2
     } else {
         1
