@@ -23,6 +23,7 @@ pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
         .map(|b| statements[b.begin].line.to_string())
         .collect();
     let violation = Violation {
+        lock: None,
         rule: Rule::TransactionBlocks,
         object: format!("{} transactions", blocks.len()),
         message: format!(
