@@ -43,7 +43,7 @@ impl MigrationSourceOpts {
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json\n  dbkit migrate --platform supabase --database-url \"$CI_DATABASE_URL\"  # a Supabase project on a plain PostgreSQL"
+    after_help = "Examples:\n  dbkit migrate                  # everything pending\n  dbkit migrate --target 3       # up to V3\n  dbkit migrate --dry-run        # what would run\n  dbkit migrate status --format json\n  dbkit migrate --platform supabase   # Supabase's platform on a plain server"
 )]
 pub struct MigrateArgs {
     #[command(subcommand)]
