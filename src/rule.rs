@@ -108,7 +108,8 @@ rules! {
     BanDropTable = "ban-drop-table", Error, Lint, "check/lint/ban_drop_table.md", "a table dropped (breaks running clients, loses data)";
     RenamingColumn = "renaming-column", Error, Lint, "check/lint/renaming_column.md", "a column renamed (breaks running clients)";
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "check/lint/identifier_too_long.md", "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
-    TransactionNesting = "transaction-nesting", Error, Lint, "check/lint/transaction_nesting.md", "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
+    TransactionNesting = "transaction-nesting", Error, Lint, "check/lint/transaction_nesting.md", "COMMIT/ROLLBACK/BEGIN inside a transactional migration other than a whole-file BEGIN … COMMIT or a file of such blocks, or a statement outside its blocks (breaks its atomicity; dbkit refuses to run it)";
+    TransactionBlocks = "transaction-blocks", Warning, Lint, "check/lint/transaction_blocks.md", "a migration of several BEGIN … COMMIT blocks: a failure in a later one leaves the earlier ones committed";
     ValidateInSameTransaction = "validate-in-same-transaction", Error, Lint, "check/lint/validate_in_same_transaction.md", "a constraint added NOT VALID and validated in the same transaction (the validation runs under the ADD's lock)";
     RenamingTable = "renaming-table", Error, Lint, "check/lint/renaming_table.md", "a table renamed (breaks running clients)";
     DisallowedUniqueConstraint = "disallowed-unique-constraint", Error, Lint, "check/lint/disallowed_unique_constraint.md", "UNIQUE or PRIMARY KEY added to an existing table without USING INDEX (builds the index under an ACCESS EXCLUSIVE lock)";
@@ -119,6 +120,7 @@ rules! {
     RequireConcurrentPartitionDetach = "require-concurrent-partition-detach", Error, Lint, "check/lint/require_concurrent_partition_detach.md", "DETACH PARTITION without CONCURRENTLY (an ACCESS EXCLUSIVE lock on the parent table)";
     PreferRepack = "prefer-repack", Error, Lint, "check/lint/prefer_repack.md", "VACUUM FULL or CLUSTER (rewrites the table under an ACCESS EXCLUSIVE lock; pg_repack does it online)";
     ApplyFailed = "apply-failed", Error, Apply, "check/apply_failed.md", "PostgreSQL rejected a migration when applying it";
+    ExtensionUnavailable = "extension-unavailable", Error, Apply, "check/extension_unavailable.md", "a migration creates an extension the server cannot provide (not installed there, and not one dbkit stubs): nothing could be applied";
     RehearsalStall = "rehearsal-stall", Error, Apply, "rehearse/rehearsal_stall.md", "rehearsed under booking traffic (`check --rehearse`), a statement made bookings wait longer than --max-stall or failed more than 1 % of them";
     RehearsalFailed = "rehearsal-failed", Error, Apply, "rehearse/rehearsal_failed.md", "rehearsed under booking traffic (`check --rehearse`), a migration failed: a deadlock with the bookings, lock_timeout exhausted after the retries, …";
     RlsDisabled = "rls-disabled", Error, Catalog, "check/catalog/rls_disabled.md", "an exposed table an API role can reach, with row-level security off";

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod baseline;
 pub mod catalog;
+pub mod extension_unavailable;
 pub mod files;
 pub mod ignore;
 pub mod isolation;
@@ -52,6 +53,11 @@ pub struct CheckOptions {
 /// The result of `dbkit check`: the findings to report, and what ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct Findings {
+    /// Why the catalog rules and the tenant-isolation proof did not run, when they
+    /// could not (an apply failure, an extension the server lacks, …): the run fails
+    /// closed, and every output format says so first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     pub findings: Vec<Finding>,
     pub ran: Ran,
     /// `--rehearse`: the rehearsal itself (its findings are among `findings`).
@@ -81,6 +87,9 @@ pub struct Ran {
     /// What the tenant-isolation proof tried (None: it did not run).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof: Option<isolation::Proof>,
+    /// Supabase's own extensions stubbed on the scratch databases (the server lacks
+    /// them): names and signatures only, their behaviour was not checked.
+    pub stubbed: Vec<String>,
 }
 
 /// A statement PostgreSQL's grammar rejects, so no lint rule could read it.
@@ -100,10 +109,16 @@ pub struct KeptDatabase {
 }
 
 impl Findings {
-    /// Any error-severity finding fails the run.
+    /// Any error-severity finding fails the run, and so does a security part that
+    /// could not run.
     pub fn failed(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Error)
+        self.incomplete.is_some() || self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+}
+
+/// The headline of a run whose catalog rules and isolation proof did not run.
+pub fn incomplete_headline(reason: &str) -> String {
+    format!("INCOMPLETE: the catalog rules and the tenant-isolation proof did not run ({reason}); nothing here says the schema is safe")
 }
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
@@ -134,11 +149,13 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ..Ran::default()
     };
     let mut baseline = None;
+    let mut incomplete = None;
     if let Some(server) = &opts.server {
         let target = connect(server).await?;
         if let Some(applied) = files::applied_history(&target).await? {
             findings.extend(files::applied_findings(&files, &applied)?);
         }
+        ran.stubbed = stubbed_on_labs(&target, &files, opts).await?;
         drop(target);
         let labs = on_labs(server, &files, opts, &config).await?;
         findings.extend(labs.findings);
@@ -146,6 +163,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ran.applied = labs.applied;
         ran.proof = labs.proof;
         baseline = labs.baseline;
+        incomplete = labs.skipped;
     }
     let mut rehearsal = None;
     if let Some(rehearse) = &opts.rehearse {
@@ -169,6 +187,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut present);
     ran.present_at_base = present;
     Ok(Findings {
+        incomplete,
         findings,
         ran,
         rehearsal,
@@ -198,7 +217,7 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
             "drop --offline: the model is read from the applied schema",
         ));
     };
-    let Some(set) = apply::migration_set(&files) else {
+    let Some(set) = apply::migration_set(&files, opts.source.platform) else {
         anyhow::bail!("two migration files share a version: run dbkit check to see which");
     };
     let mut lab = Lab::create(server, "check", set).await?;
@@ -212,6 +231,24 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
     .await;
     lab.finish(opts.keep).await?;
     result
+}
+
+/// Supabase's own extensions the scratch databases get as stubs: those the
+/// migrations need that the server lacks, when they assume the Supabase platform.
+async fn stubbed_on_labs(
+    server: &tokio_postgres::Client,
+    files: &[ParsedFile],
+    opts: &CheckOptions,
+) -> Result<Vec<String>> {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
+        return Ok(Vec::new());
+    };
+    if !crate::platform::wanted(&set) {
+        return Ok(Vec::new());
+    }
+    let wanted = crate::migrate::guard::stubs_wanted(set.migrations.iter());
+    let lacking = crate::platform::stubs::lacking(server, &wanted).await?;
+    Ok(crate::platform::stubs::labels(&lacking))
 }
 
 /// The statements PostgreSQL's grammar rejects, where they are and why.
@@ -253,8 +290,11 @@ pub fn sort(findings: &mut [Finding]) {
 }
 
 fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
-    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message))
-        .at(failure.file, failure.line)
+    Finding::new(
+        extension_unavailable::rule_of(&failure),
+        format!("{context}{}", failure.message),
+    )
+    .at(failure.file, failure.line)
 }
 
 /// What the lab runs found.
@@ -262,6 +302,8 @@ struct LabRuns {
     findings: Vec<Finding>,
     /// Every migration applied from zero.
     applied: bool,
+    /// Why the catalog rules and the isolation proof did not run on the final schema.
+    skipped: Option<String>,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
@@ -278,11 +320,14 @@ async fn on_labs(
     config: &crate::schema::Config,
 ) -> Result<LabRuns> {
     let locator = Locator::new(files);
-    let Some(set) = apply::migration_set(files) else {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
         // Duplicate versions: already reported; there is no order to apply them in.
         return Ok(LabRuns {
             findings: vec![],
             applied: false,
+            skipped: Some(
+                "two migration files share a version, so there is no order to apply them in".into(),
+            ),
             baseline: None,
             kept: vec![],
             proof: None,
@@ -311,7 +356,13 @@ async fn on_labs(
     };
     // Both run to the end (and clean up their database) even when the other fails.
     let (fresh, upgrade) = tokio::join!(fresh, upgrade);
-    let (((mut findings, applied, proof), fresh_lab), upgrade) = (fresh?, upgrade?);
+    let ((fresh, fresh_lab), upgrade) = (fresh?, upgrade?);
+    let FreshSchema {
+        mut findings,
+        skipped,
+        proof,
+    } = fresh;
+    let applied = skipped.is_none();
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -324,6 +375,7 @@ async fn on_labs(
     Ok(LabRuns {
         findings,
         applied,
+        skipped,
         baseline,
         kept,
         proof,
@@ -340,23 +392,42 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-/// The findings on the final schema, whether every migration applied, and what the
-/// isolation proof tried.
+/// What the run from zero found.
+struct FreshSchema {
+    findings: Vec<Finding>,
+    /// Why the catalog rules and the isolation proof did not run (a migration could
+    /// not be applied).
+    skipped: Option<String>,
+    /// What the isolation proof tried (None: it did not run).
+    proof: Option<isolation::Proof>,
+}
+
+/// The findings on the final schema and what the isolation proof tried, or why there
+/// is none to judge.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
     config: &crate::schema::Config,
-) -> Result<(Vec<Finding>, bool, Option<isolation::Proof>)> {
+) -> Result<FreshSchema> {
     if let Some(failure) = apply::migrate(lab, None).await? {
+        let skipped = extension_unavailable::skipped(&failure);
         let finding = failure_finding(failure, "applying from an empty database: ");
-        return Ok((vec![finding], false, None));
+        return Ok(FreshSchema {
+            findings: vec![finding],
+            skipped: Some(skipped),
+            proof: None,
+        });
     }
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
     let (proved, proof) = isolation::prove(&mut client, &model, locator).await?;
     findings.extend(proved);
-    Ok((findings, true, Some(proof)))
+    Ok(FreshSchema {
+        findings,
+        skipped: None,
+        proof: Some(proof),
+    })
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.

@@ -8,7 +8,7 @@ use super::MigrationSourceOpts;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6\n  dbkit check --base 6 --stats-from \"$PROD_RO_URL\"   # graded by size"
+    after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6\n  dbkit check --base 6 --stats-from \"$PROD_RO_URL\"   # graded by size\n  dbkit check --platform supabase       # a Supabase project in V<n>__ layout"
 )]
 pub struct CheckArgs {
     #[command(flatten)]

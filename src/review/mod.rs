@@ -140,6 +140,13 @@ impl Review {
             .filter(|f| f.severity >= self.fail_on)
             .collect();
         let mut reasons = Vec::new();
+        // Fail closed: a check whose catalog rules and isolation proof could not run
+        // has not proven the schema safe, whatever --fail-on says.
+        if let Some(why) = &self.check.incomplete {
+            reasons.push(format!(
+                "INCOMPLETE: the catalog rules and the isolation proof did not run ({why})"
+            ));
+        }
         if !failing.is_empty() {
             let mut rules: Vec<&str> = failing.iter().map(|f| f.rule.id()).collect();
             rules.dedup();
@@ -202,6 +209,7 @@ pub(crate) mod tests {
         Review {
             base: 6,
             check: Findings {
+                incomplete: None,
                 findings,
                 ran: Ran {
                     files: 7,
@@ -227,6 +235,22 @@ pub(crate) mod tests {
         assert_eq!(
             verdict.reasons,
             vec!["2 finding(s) at or above error: require-concurrent-index-creation, tenant-leak"]
+        );
+    }
+
+    #[test]
+    fn an_incomplete_check_fails_whatever_fail_on_says() {
+        let mut review = leaking();
+        review.check.findings.clear();
+        review.fail_on = crate::rule::Severity::Error;
+        assert!(review.verdict().passed);
+        review.check.incomplete = Some("V4 could not be applied".into());
+        let verdict = review.verdict();
+        assert!(!verdict.passed);
+        assert!(
+            verdict.reasons[0].starts_with("INCOMPLETE"),
+            "{:?}",
+            verdict.reasons
         );
     }
 

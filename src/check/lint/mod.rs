@@ -32,6 +32,7 @@ mod require_concurrent_index_creation;
 mod require_concurrent_index_deletion;
 mod require_concurrent_partition_detach;
 mod require_concurrent_reindex;
+mod transaction_blocks;
 mod transaction_nesting;
 pub mod tree;
 mod validate_in_same_transaction;
@@ -143,7 +144,10 @@ const ALL_TEXT_RULES: &[TextRuleFn] = &[identifier_too_long::check_text];
 /// A rule over the whole file (it needs what came before a statement), with lines.
 type FileRuleFn = fn(&Ctx) -> Vec<(usize, Violation)>;
 
-const FILE_RULES: &[FileRuleFn] = &[transaction_nesting::check_file];
+const FILE_RULES: &[FileRuleFn] = &[
+    transaction_nesting::check_file,
+    transaction_blocks::check_file,
+];
 
 const RULES: &[RuleFn] = &[
     require_concurrent_index_creation::check,
