@@ -23,7 +23,7 @@ mod bulk;
 pub mod copy;
 mod fingerprint;
 pub mod generate;
-mod names;
+
 pub mod profile;
 pub mod rows;
 pub mod target;
