@@ -19,7 +19,9 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
         Some(path) => Profile::from_file(path)?,
         None => Profile::default_profile(),
     };
+    let config = crate::schema::Config::find(std::path::Path::new("migrations"))?;
     let opts = SeedOptions {
+        config: config.clone(),
         orgs: args.orgs,
         seed: args.seed,
         profile,
@@ -33,7 +35,7 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
         None => {
             let url = Database::resolve(connect.database_url.as_deref())?.url()?;
             if args.reset && !args.yes {
-                confirm_reset(&url, args.allow_remote).await?;
+                confirm_reset(&url, args.allow_remote, &config).await?;
             }
             seed::seed_database(&url, &opts).await?
         }
@@ -43,8 +45,12 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
 }
 
 /// Ask before `--reset` deletes rows: a "yes" typed on a terminal, else `--yes`.
-async fn confirm_reset(url: &DbUrl, allow_remote: bool) -> Result<()> {
-    let rows = seed::tenant_rows(url, allow_remote).await?;
+async fn confirm_reset(
+    url: &DbUrl,
+    allow_remote: bool,
+    config: &crate::schema::Config,
+) -> Result<()> {
+    let rows = seed::tenant_rows(url, allow_remote, config).await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -60,7 +66,7 @@ async fn confirm_reset(url: &DbUrl, allow_remote: bool) -> Result<()> {
     }
     eprint!(
         "This deletes every row of {} in {} ({held}). Type yes to continue: ",
-        seed::target::TENANT_TABLES.join(", "),
+        rows.tables(),
         url.target()
     );
     std::io::stderr().flush().ok();

@@ -5,16 +5,18 @@
 use std::io::{self, Write};
 
 use super::{render_rows, write_json, Format, Render};
-use crate::seed::{SeedSummary, Table};
+use crate::seed::SeedSummary;
 
 impl Render for SeedSummary {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         if format == Format::Json {
             return write_json(out, self);
         }
-        let mut rows: Vec<Vec<String>> = Table::ALL
+        let mut rows: Vec<Vec<String>> = self
+            .tables
+            .0
             .iter()
-            .map(|t| vec![t.name().to_string(), self.tables.get(*t).to_string()])
+            .map(|(t, n)| vec![t.clone(), n.to_string()])
             .collect();
         rows.push(vec!["total".into(), self.rows.to_string()]);
         out.write_all(render_rows(format, &["table", "rows"], &rows).as_bytes())?;
@@ -37,7 +39,14 @@ impl Render for SeedSummary {
             if self.orgs == 1 { "" } else { "s" },
             self.anchor_date,
             self.fingerprint
-        )
+        )?;
+        for note in &self.notes {
+            if format == Format::Markdown {
+                writeln!(out)?;
+            }
+            writeln!(out, "note: {note}")?;
+        }
+        Ok(())
     }
 }
 
@@ -48,11 +57,24 @@ mod tests {
 
     use super::*;
     use crate::report::to_string;
-    use crate::seed::TableCounts;
+    use crate::seed::TableRows;
 
     fn summary() -> SeedSummary {
         SeedSummary {
-            tables: TableCounts::from_array([1, 1, 2, 3, 4, 5]),
+            tables: TableRows(
+                [
+                    "orgs",
+                    "org_settings",
+                    "members",
+                    "providers",
+                    "contacts",
+                    "appointments",
+                ]
+                .iter()
+                .zip([1, 1, 2, 3, 4, 5])
+                .map(|(t, n)| (t.to_string(), n))
+                .collect(),
+            ),
             rows: 16,
             seconds: 2.0,
             rows_per_s: 8.0,
@@ -61,6 +83,7 @@ mod tests {
             orgs: 1,
             anchor_date: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
             target: "127.0.0.1:5432/app".into(),
+            notes: vec![],
         }
     }
 
@@ -79,8 +102,8 @@ mod tests {
     #[test]
     fn table_lists_every_table_and_the_run_under_it() {
         let text = to_string(&summary(), Format::Table);
-        for t in Table::ALL {
-            assert!(text.contains(t.name()), "{text}");
+        for (t, _) in &summary().tables.0 {
+            assert!(text.contains(t.as_str()), "{text}");
         }
         assert_contains(&text, &["│ total"]);
         assert!(text.contains("16 rows into 127.0.0.1:5432/app in 2.0 s (8 rows/s)"));

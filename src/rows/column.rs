@@ -43,6 +43,9 @@ pub struct Ctx<'a> {
     /// Go through every listed value and past and future times in turn (the isolation
     /// proof's few rows must cover them), instead of drawing at random.
     pub cover: bool,
+    /// The person the row is about (first and last name): its names, e-mail address
+    /// and user name agree.
+    pub person: (&'static str, &'static str),
 }
 
 /// Kinds of text recognised by column name.
@@ -284,11 +287,13 @@ pub enum Gen {
         min_len: usize,
         max_len: Option<usize>,
     },
-    /// A string matching a regular expression (generated, then verified).
+    /// A string matching a regular expression (generated, then verified); a plausible
+    /// text of `prefer`'s kind when it matches.
     Pattern {
         generator: Box<rand_regex::Regex>,
         check: Box<regex::Regex>,
         max_len: Option<usize>,
+        prefer: TextKind,
     },
     Int {
         lo: i64,
@@ -386,7 +391,7 @@ pub fn choose(
             ));
         }
         if let Some(pattern) = &p.pattern {
-            if let Some(g) = pattern_gen(pattern, false, column.max_chars()) {
+            if let Some(g) = pattern_gen(pattern, false, column.max_chars(), TextKind::Word) {
                 return Ok(g);
             }
         }
@@ -423,7 +428,11 @@ pub fn choose(
         "uuid" => Gen::Uuid,
         "text" | "varchar" | "bpchar" | "citext" | "name" => {
             if let Some((p, ci)) = hints.patterns.first() {
-                if let Some(g) = pattern_gen(p, *ci, column.max_chars().or(hints.max_len)) {
+                let prefer = match TextKind::guess(&name, people, tenant) {
+                    TextKind::Slug if tenant => TextKind::OrgSlug,
+                    kind => kind,
+                };
+                if let Some(g) = pattern_gen(p, *ci, column.max_chars().or(hints.max_len), prefer) {
                     return Ok(g);
                 }
             }
@@ -651,7 +660,7 @@ pub fn typed(text: &str, wire: &Wire) -> Value {
     }
 }
 
-fn pattern_gen(pattern: &str, ci: bool, max_len: Option<usize>) -> Option<Gen> {
+fn pattern_gen(pattern: &str, ci: bool, max_len: Option<usize>, prefer: TextKind) -> Option<Gen> {
     let check = super::check::compile(pattern, ci)?;
     // Anchors only tell where the match is; generate the rest and verify.
     let mut hir = regex_syntax::ParserBuilder::new()
@@ -665,6 +674,7 @@ fn pattern_gen(pattern: &str, ci: bool, max_len: Option<usize>) -> Option<Gen> {
         generator: Box::new(generator),
         check: Box::new(check),
         max_len,
+        prefer,
     })
 }
 
@@ -694,8 +704,34 @@ fn other_kind(kind: regex_syntax::hir::HirKind) -> regex_syntax::hir::Hir {
     match kind {
         HirKind::Empty => Hir::empty(),
         HirKind::Literal(l) => Hir::literal(l.0),
-        HirKind::Class(c) => Hir::class(c),
+        HirKind::Class(c) => Hir::class(printable(c)),
         _ => Hir::empty(),
+    }
+}
+
+/// A class narrowed to printable ASCII where it has any (`[^@\s]` would otherwise
+/// draw from all of Unicode).
+fn printable(class: regex_syntax::hir::Class) -> regex_syntax::hir::Class {
+    use regex_syntax::hir::{Class, ClassBytes, ClassBytesRange, ClassUnicode, ClassUnicodeRange};
+    match class {
+        Class::Unicode(c) => {
+            let mut narrowed = c.clone();
+            narrowed.intersect(&ClassUnicode::new([ClassUnicodeRange::new('!', '~')]));
+            if narrowed.ranges().is_empty() {
+                Class::Unicode(c)
+            } else {
+                Class::Unicode(narrowed)
+            }
+        }
+        Class::Bytes(c) => {
+            let mut narrowed = c.clone();
+            narrowed.intersect(&ClassBytes::new([ClassBytesRange::new(b'!', b'~')]));
+            if narrowed.ranges().is_empty() {
+                Class::Bytes(c)
+            } else {
+                Class::Bytes(narrowed)
+            }
+        }
     }
 }
 
@@ -864,7 +900,14 @@ impl Gen {
                 generator,
                 check,
                 max_len,
+                prefer,
             } => {
+                if *prefer != TextKind::Word {
+                    let s = text(*prefer, ctx);
+                    if check.is_match(&s) && max_len.is_none_or(|m| s.chars().count() <= m) {
+                        return Value::Text(s);
+                    }
+                }
                 let mut s = String::new();
                 for _ in 0..20 {
                     s = ctx.rng.sample::<String, _>(generator.as_ref());
@@ -960,10 +1003,12 @@ fn fit(mut s: String, min: usize, max: Option<usize>, rng: &mut ChaCha8Rng) -> S
 }
 
 fn person(ctx: &mut Ctx) -> (&'static str, &'static str) {
-    (
-        pick(ctx.rng, names::FIRST_NAMES),
-        pick(ctx.rng, names::LAST_NAMES),
-    )
+    ctx.person
+}
+
+/// A person for a row.
+pub fn someone(rng: &mut ChaCha8Rng) -> (&'static str, &'static str) {
+    (pick(rng, names::FIRST_NAMES), pick(rng, names::LAST_NAMES))
 }
 
 fn text(kind: TextKind, ctx: &mut Ctx) -> String {
@@ -973,8 +1018,8 @@ fn text(kind: TextKind, ctx: &mut Ctx) -> String {
             let (f, l) = person(ctx);
             format!("{f} {l}")
         }
-        TextKind::FirstName => pick(ctx.rng, names::FIRST_NAMES).into(),
-        TextKind::LastName => pick(ctx.rng, names::LAST_NAMES).into(),
+        TextKind::FirstName => ctx.person.0.into(),
+        TextKind::LastName => ctx.person.1.into(),
         TextKind::Username => {
             let (f, l) = person(ctx);
             format!(
@@ -1211,6 +1256,7 @@ mod tests {
                     org: &org,
                     row,
                     cover: false,
+                    person: ("Ada", "Lovelace"),
                 })
             })
             .collect()

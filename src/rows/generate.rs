@@ -412,6 +412,7 @@ impl<'p> Generator<'p> {
                     _ => {}
                 }
             }
+            let person = column::someone(rng);
             let mut ctx_org = org.info.clone();
             if table.role == Role::Users {
                 // A user's e-mail is their own, not the org's domain.
@@ -421,7 +422,7 @@ impl<'p> Generator<'p> {
                 if fixed[i] {
                     continue;
                 }
-                values[i] = self.draw(t, i, &values, &ctx_org, rng, row);
+                values[i] = self.draw(t, i, &values, &ctx_org, rng, row, person);
             }
             if let (Some(rc), Role::Membership { .. }) = (table.role_column, &table.role) {
                 if let Some(v) = role_value(table, rc, row) {
@@ -446,7 +447,7 @@ impl<'p> Generator<'p> {
                     values[i] = if !c.not_null && rng.random_bool(0.3) {
                         Value::Null
                     } else {
-                        self.draw_value(t, i, &values, &ctx_org, rng, row)
+                        self.draw_value(t, i, &values, &ctx_org, rng, row, person)
                     };
                     redrawn = true;
                     // Keep its later columns after it.
@@ -509,7 +510,7 @@ impl<'p> Generator<'p> {
     fn foreign_keys(
         &self,
         t: usize,
-        org: &OrgCtx,
+        _org: &OrgCtx,
         rng: &mut ChaCha8Rng,
         row: usize,
         anchor: Option<Anchor>,
@@ -614,6 +615,7 @@ impl<'p> Generator<'p> {
 
     /// A value for column `i`: after its earlier column when it has one, else drawn
     /// (NULL at the column's share).
+    #[allow(clippy::too_many_arguments)]
     fn draw(
         &self,
         t: usize,
@@ -622,14 +624,16 @@ impl<'p> Generator<'p> {
         org: &OrgInfo,
         rng: &mut ChaCha8Rng,
         row: usize,
+        person: (&'static str, &'static str),
     ) -> Value {
         let c = &self.plan.tables[t].columns[i];
         if c.null_share > 0.0 && rng.random_bool(c.null_share.min(1.0)) {
             return Value::Null;
         }
-        self.draw_value(t, i, values, org, rng, row)
+        self.draw_value(t, i, values, org, rng, row, person)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn draw_value(
         &self,
         t: usize,
@@ -638,6 +642,7 @@ impl<'p> Generator<'p> {
         org: &OrgInfo,
         rng: &mut ChaCha8Rng,
         row: usize,
+        person: (&'static str, &'static str),
     ) -> Value {
         let table = &self.plan.tables[t];
         for &(e, l, strict) in &table.orders {
@@ -654,6 +659,7 @@ impl<'p> Generator<'p> {
                 org,
                 row,
                 cover: self.params.cover,
+                person,
             }),
             _ => Value::Null,
         }
@@ -677,7 +683,7 @@ impl<'p> Generator<'p> {
                 continue;
             };
             let (s, e) = (plan.start, plan.end);
-            let mut free = |values: &[Value]| match (span_of(&values[s]), span_of(&values[e])) {
+            let free = |values: &[Value]| match (span_of(&values[s]), span_of(&values[e])) {
                 (Some(a), Some(b)) => !overlaps(spans, a, b),
                 _ => true,
             };
@@ -696,7 +702,7 @@ impl<'p> Generator<'p> {
                     created_at: self.params.window.anchor,
                     city: 0,
                 };
-                values[s] = self.draw_value(t, s, values, &org, rng, 0);
+                values[s] = self.draw_value(t, s, values, &org, rng, 0, ("", ""));
                 values[e] = after(&values[s], true, rng).unwrap_or(Value::Null);
                 if free(values) {
                     placed = true;

@@ -230,6 +230,64 @@ fn is_auth_users(r: &Relation) -> bool {
     r.schema == "auth" && r.short == "users"
 }
 
+/// What Supabase's auth service writes into `auth.users` for an e-mail sign-up, where
+/// a profile says nothing else: (column, value, share of NULLs).
+const AUTH_USERS: &[(&str, Option<&str>, f64)] = &[
+    (
+        "instance_id",
+        Some("00000000-0000-0000-0000-000000000000"),
+        0.0,
+    ),
+    ("aud", Some("authenticated"), 0.0),
+    ("role", Some("authenticated"), 0.0),
+    ("email", None, 0.0),
+    (
+        "raw_app_meta_data",
+        Some("{\"provider\": \"email\", \"providers\": [\"email\"]}"),
+        0.0,
+    ),
+    ("raw_user_meta_data", Some("{}"), 0.0),
+    ("is_super_admin", Some("false"), 0.0),
+    ("is_sso_user", Some("false"), 0.0),
+    ("is_anonymous", Some("false"), 0.0),
+    ("email_confirmed_at", None, 0.05),
+    ("phone", None, 0.8),
+    ("phone_confirmed_at", None, 1.0),
+    ("banned_until", None, 1.0),
+    ("deleted_at", None, 1.0),
+    ("invited_at", None, 1.0),
+    ("recovery_sent_at", None, 1.0),
+    ("email_change_sent_at", None, 1.0),
+    ("reauthentication_sent_at", None, 1.0),
+];
+
+fn auth_users_default(column: &str) -> Option<ColumnProfile> {
+    let (_, value, null_share) = AUTH_USERS.iter().find(|(c, _, _)| *c == column)?;
+    Some(ColumnProfile {
+        value: value.map(str::to_string),
+        null_share: Some(*null_share),
+        ..ColumnProfile::default()
+    })
+}
+
+/// Words in a table name that say its rows are the org's customers (many per org).
+const CUSTOMERS: &[&str] = &[
+    "client",
+    "customer",
+    "contact",
+    "patient",
+    "student",
+    "guest",
+    "attendee",
+    "lead",
+    "subscriber",
+    "buyer",
+    "visitor",
+    "account_holder",
+    "tenant_user",
+    "recipient",
+];
+
 /// Words in a table name that say its rows are persons.
 const PEOPLE: &[&str] = &[
     "client",
@@ -727,8 +785,18 @@ impl<'a> Planner<'a> {
         };
         // Column sources.
         let mut columns = Vec::new();
+        let auth_defaults: BTreeMap<String, ColumnProfile> = if is_auth_users(r) {
+            written
+                .iter()
+                .filter_map(|c| Some((c.name.clone(), auth_users_default(&c.name)?)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         for c in &written {
-            let profile = tp.and_then(|p| p.columns.get(&c.name));
+            let profile = tp
+                .and_then(|p| p.columns.get(&c.name))
+                .or_else(|| auth_defaults.get(&c.name));
             let wire = Wire::of(c);
             let single_pk = r.primary_key == [c.name.clone()];
             let fk = fk_of_column.get(&c.name).copied();
@@ -1070,7 +1138,9 @@ impl<'a> Planner<'a> {
                 Role::PerOrg => Count::PerOrg(p.and_then(|p| p.rows_per_org).unwrap_or(
                     if Some(i) == event {
                         self.profile.event_rows_per_org
-                    } else if referenced_by_event.contains(&i) && t.people {
+                    } else if referenced_by_event.contains(&i)
+                        && CUSTOMERS.iter().any(|w| t.name.to_lowercase().contains(w))
+                    {
                         150.0
                     } else if referenced_by_event.contains(&i) {
                         12.0
