@@ -30,7 +30,21 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
         allow_remote: args.allow_remote,
         progress: true,
     };
+    if args.print_profile {
+        let url = Database::resolve(connect.database_url.as_deref())?.url()?;
+        let derived = seed::derived_profile(&url, &opts).await?;
+        report::emit(&derived, format)?;
+        return Ok(Outcome::Clean);
+    }
     let summary = match &args.to_files {
+        // A database named explicitly: its schema decides the rows; else the built-in
+        // booking schema's, without a database.
+        Some(dir)
+            if connect.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() =>
+        {
+            let url = Database::resolve(connect.database_url.as_deref())?.url()?;
+            seed::write_database_files(&url, dir, &opts).await?
+        }
         Some(dir) => seed::write_files(dir, &opts)?,
         None => {
             let url = Database::resolve(connect.database_url.as_deref())?.url()?;

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 
 use super::{render_rows, write_json, Format, Render};
-use crate::seed::SeedSummary;
+use crate::seed::{DerivedProfile, SeedSummary};
 
 impl Render for SeedSummary {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
@@ -47,6 +47,16 @@ impl Render for SeedSummary {
             writeln!(out, "note: {note}")?;
         }
         Ok(())
+    }
+}
+
+impl Render for DerivedProfile {
+    fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
+        match format {
+            Format::Json => write_json(out, &serde_json::json!({ "profile": self.0 })),
+            Format::Markdown => write!(out, "```yaml\n{}```\n", self.0),
+            _ => out.write_all(self.0.as_bytes()),
+        }
     }
 }
 
@@ -109,6 +119,24 @@ mod tests {
         assert!(text.contains("16 rows into 127.0.0.1:5432/app in 2.0 s (8 rows/s)"));
         assert!(text.ends_with("seed 42, 1 org, anchor 2026-01-01\nfingerprint ab\n"));
         assert!(text.lines().all(|l| l.chars().count() <= 100), "{text}");
+    }
+
+    #[test]
+    fn a_derived_profile_is_yaml_in_every_format() {
+        let p = DerivedProfile("tables:\n  bookings: {}\n".into());
+        assert_eq!(to_string(&p, Format::Table), "tables:\n  bookings: {}\n");
+        assert!(to_string(&p, Format::Markdown).starts_with("```yaml\ntables:"));
+        let v: serde_json::Value = serde_json::from_str(&to_string(&p, Format::Json)).unwrap();
+        assert_eq!(v["profile"], "tables:\n  bookings: {}\n");
+    }
+
+    #[test]
+    fn notes_follow_the_summary() {
+        let mut s = summary();
+        s.notes = vec!["clients.lsn: left NULL".into()];
+        assert!(to_string(&s, Format::Table).ends_with("note: clients.lsn: left NULL\n"));
+        let v: serde_json::Value = serde_json::from_str(&to_string(&s, Format::Json)).unwrap();
+        assert_eq!(v["notes"][0], "clients.lsn: left NULL");
     }
 
     #[test]

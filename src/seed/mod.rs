@@ -364,6 +364,68 @@ async fn load_in_one_transaction(
     Ok(generated.fingerprint)
 }
 
+/// The profile a seed of the database at `url` would use, as YAML to start from: the
+/// built-in booking profile for the booking schema, else the one derived from the
+/// project's schema.
+pub async fn derived_profile(url: &DbUrl, opts: &SeedOptions) -> Result<DerivedProfile> {
+    let client = connect(url).await?;
+    if target::booking_schema(&client).await? {
+        return Ok(DerivedProfile(profile::DEFAULT_YAML.to_string()));
+    }
+    let model = crate::schema::model(&client, &opts.config).await?;
+    let settings = project_settings(&model, opts, opts.anchor());
+    let plan = project::plan_as_if_reset(&client, url, &settings).await?;
+    Ok(DerivedProfile(project::derived_profile(
+        &plan,
+        &opts.profile,
+    )))
+}
+
+/// Write the rows a seed of the project's schema at `url` would load as COPY files into
+/// `dir` (the database is only read). The booking schema: `write_files`.
+pub async fn write_database_files(
+    url: &DbUrl,
+    dir: &Path,
+    opts: &SeedOptions,
+) -> Result<SeedSummary> {
+    let client = connect(url).await?;
+    if target::booking_schema(&client).await? {
+        return write_files(dir, opts);
+    }
+    let anchor = opts.anchor();
+    let started = Instant::now();
+    let model = crate::schema::model(&client, &opts.config).await?;
+    let settings = project_settings(&model, opts, anchor);
+    client.batch_execute("BEGIN READ ONLY").await?;
+    let (plan, serial, existing) = project::prepare(&client, url, &settings).await?;
+    client.batch_execute("ROLLBACK").await?;
+    let progress = copy::Progress::new(opts.orgs, opts.progress);
+    let (rows, fingerprint, dir) =
+        project::write_files(dir, &plan, &settings, serial, existing, &progress)?;
+    progress.finish();
+    let mut s = summary(
+        TableRows(
+            plan.tables
+                .iter()
+                .zip(rows)
+                .filter(|(t, _)| t.role != rows_plan::Role::Existing)
+                .map(|(t, n)| (t.name.clone(), n))
+                .collect(),
+        ),
+        fingerprint,
+        started,
+        opts,
+        anchor,
+        dir.display().to_string(),
+    );
+    s.notes = plan.notes.clone();
+    Ok(s)
+}
+
+/// A profile written out (`dbkit seed --print-profile`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DerivedProfile(pub String);
+
 /// Write the rows `seed_database` would load as binary COPY files into `dir`.
 pub fn write_files(dir: &Path, opts: &SeedOptions) -> Result<SeedSummary> {
     let anchor = opts.anchor();

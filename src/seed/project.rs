@@ -183,6 +183,37 @@ pub async fn prepare(
     Ok((plan, serial, rows))
 }
 
+/// The plan a seed with `--reset` would make (tables an earlier seed filled count as
+/// empty), without changing anything: for `--print-profile`.
+pub async fn plan_as_if_reset(client: &Client, url: &DbUrl, s: &ProjectSeed<'_>) -> Result<Plan> {
+    if fillable(s.model).next().is_none() {
+        return Err(hinted(
+            format!("{} has no tables to seed", url.target()),
+            "run `dbkit migrate` first (seed fills the tables your migrations create)",
+        ));
+    }
+    let mut counts = counts(client, s.model).await?;
+    let recorded = recorded(client).await?;
+    for r in fillable(s.model) {
+        if recorded.contains_key(&r.sql_name) {
+            counts.insert(r.oid, 0);
+        }
+    }
+    let existing = counts
+        .iter()
+        .map(|(oid, n)| {
+            (
+                *oid,
+                ExistingRows {
+                    count: *n,
+                    keys: vec![],
+                },
+            )
+        })
+        .collect();
+    Plan::new(s.model, s.profile, &existing).map_err(|e| hinted(e.message, e.hint))
+}
+
 /// The rows of a table seed connects to (at most 10,000), as values of its columns.
 async fn existing_rows(
     client: &Client,
@@ -378,7 +409,7 @@ pub async fn finish(client: &Client, plan: &Plan, users: &[uuid::Uuid]) -> Resul
                 client
                     .query(
                         &format!(
-                            "SELECT setval($1::regclass, max({})::int8) FROM {} HAVING max({}) IS NOT NULL",
+                            "SELECT setval($1::text::regclass, max({})::int8) FROM {} HAVING max({}) IS NOT NULL",
                             quote(&c.name),
                             t.sql_name,
                             quote(&c.name)
@@ -488,4 +519,94 @@ pub fn write_files(
     let fingerprint = result?;
     let dir = files.finish()?;
     Ok((rows, fingerprint, dir))
+}
+
+/// The profile dbkit derives for this schema, as YAML a team can edit and pass back
+/// with `--profile`: the window and sizes, and per table its rows and the weights of
+/// its listed values.
+pub fn derived_profile(plan: &Plan, profile: &super::Profile) -> String {
+    use serde_yaml::{Mapping, Value as Y};
+    let mut doc = Mapping::new();
+    let mut window = Mapping::new();
+    window.insert("past_days".into(), profile.past_days.into());
+    window.insert("future_days".into(), profile.future_days.into());
+    doc.insert("window".into(), Y::Mapping(window));
+    let mut orgs = Mapping::new();
+    orgs.insert("size_skew".into(), profile.rows.size_skew.into());
+    orgs.insert("size_jitter".into(), profile.rows.size_jitter.into());
+    orgs.insert(
+        "event_rows_per_org".into(),
+        profile.rows.event_rows_per_org.into(),
+    );
+    doc.insert("orgs".into(), Y::Mapping(orgs));
+    let mut tables = Mapping::new();
+    for t in &plan.tables {
+        let mut entry = Mapping::new();
+        match t.count {
+            Count::PerOrg(n) => {
+                entry.insert("rows_per_org".into(), round(n).into());
+            }
+            Count::PerParent(n) => {
+                entry.insert("rows_per_parent".into(), round(n).into());
+            }
+            Count::PerUser(n) if !matches!(t.role, Role::Membership { .. }) => {
+                entry.insert("rows_per_user".into(), round(n).into());
+            }
+            Count::Shared(n) => {
+                entry.insert("rows".into(), n.into());
+            }
+            _ => {}
+        }
+        let mut columns = Mapping::new();
+        for c in &t.columns {
+            if let Source::Gen(crate::rows::column::Gen::Choice(items)) = &c.source {
+                let mut weights = Mapping::new();
+                for (v, w) in items {
+                    if let Some(text) = v.to_text() {
+                        weights.insert(text.into(), (*w).into());
+                    }
+                }
+                let mut spec = Mapping::new();
+                spec.insert("weights".into(), Y::Mapping(weights));
+                columns.insert(c.name.clone().into(), Y::Mapping(spec));
+            }
+        }
+        if !columns.is_empty() {
+            entry.insert("columns".into(), Y::Mapping(columns));
+        }
+        tables.insert(t.name.clone().into(), Y::Mapping(entry));
+    }
+    doc.insert("tables".into(), Y::Mapping(tables));
+    let body = serde_yaml::to_string(&Y::Mapping(doc)).unwrap_or_default();
+    let roles: Vec<String> = plan
+        .tables
+        .iter()
+        .map(|t| {
+            let role = match t.role {
+                Role::Tenant => "the tenant table: one row per org".to_string(),
+                Role::Users => "auth users: the org's members".into(),
+                Role::Membership { .. } => "the membership: one row per member".into(),
+                Role::PerOrg => "rows per org (Zipf-skewed across orgs)".into(),
+                Role::Child { fk } => {
+                    format!("rows per row of {}", plan.tables[t.fks[fk].target].name)
+                }
+                Role::PerUser { .. } => "rows per member".into(),
+                Role::Shared => "rows shared by every org, made once".into(),
+                Role::Existing => "holds rows already: referenced, not filled".into(),
+            };
+            format!("#   {}: {role}\n", t.name)
+        })
+        .collect();
+    format!(
+        "# dbkit seed profile derived from this database's schema: edit it and pass it with\n\
+         # `dbkit seed --profile FILE`. Tables in load order:\n{}\
+         # Per table: rows_per_org, rows_per_parent, rows_per_user or rows (shared), skip: true,\n\
+         # and columns: {{weights: {{..}}, value: '..', generator: email, pattern: '..', min, max, null_share}}.\n\
+         {body}",
+        roles.concat()
+    )
+}
+
+fn round(n: f64) -> f64 {
+    (n * 100.0).round() / 100.0
 }
