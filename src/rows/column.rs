@@ -1136,6 +1136,11 @@ fn moment(kind: Moment, ctx: &mut Ctx) -> DateTime<Utc> {
     };
     let past = w.anchor - Duration::days(w.past_days as i64);
     let future = w.anchor + Duration::days(w.future_days.max(1) as i64);
+    let kind = match kind {
+        // Covering: past and future in turn, whatever the column's kind.
+        Moment::Past | Moment::Future if ctx.cover => Moment::Event,
+        k => k,
+    };
     match kind {
         Moment::Created => {
             let from = ctx.org.created_at.min(w.anchor - Duration::days(1));

@@ -12,6 +12,7 @@ pub mod column;
 pub mod generate;
 pub mod names;
 pub mod plan;
+pub mod row;
 pub mod value;
 
 pub use generate::{GenError, Generator, Params, Sink, Stopped};
