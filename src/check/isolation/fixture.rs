@@ -205,13 +205,10 @@ pub fn insert_for(
     Ok((sql, params))
 }
 
-/// The SQL that turns parameter `$n` (text) into a value of the column's type.
+/// The SQL that turns parameter `$n` (text, in the type's input form) into a value of
+/// the column's type.
 pub fn cast(column: &Column, n: usize) -> String {
-    if column.category == "D" && column.base_type != "interval" {
-        format!("(${n}::text::timestamptz)::{}", column.sql_type)
-    } else {
-        format!("${n}::text::{}", column.sql_type)
-    }
+    format!("${n}::text::{}", column.sql_type)
 }
 
 pub fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
