@@ -37,6 +37,10 @@ pub struct SeedArgs {
     /// into DIR instead of loading a database.
     #[arg(long, value_name = "DIR", conflicts_with = "reset")]
     pub to_files: Option<PathBuf>,
+    /// Load with triggers off (session_replication_role = replica; needs a superuser):
+    /// rows triggers would make are made by seed instead. The summary names what it skipped.
+    #[arg(long)]
+    pub no_triggers: bool,
     /// Write the profile dbkit derives for this database's schema (tables, rows, the
     /// weights of listed values) as YAML to start a --profile from, and seed nothing.
     #[arg(long, conflicts_with_all = ["reset", "to_files"])]

@@ -22,6 +22,7 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
     let config = crate::schema::Config::find(std::path::Path::new("migrations"))?;
     let opts = SeedOptions {
         config: config.clone(),
+        triggers: !args.no_triggers,
         orgs: args.orgs,
         seed: args.seed,
         profile,

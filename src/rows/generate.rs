@@ -258,7 +258,7 @@ impl<'p> Generator<'p> {
         for t in 0..self.plan.tables.len() {
             let table = &self.plan.tables[t];
             match (&table.role, table.count) {
-                (_, Count::Shared(_) | Count::Existing) => continue,
+                (_, Count::Shared(_) | Count::Existing | Count::ByTrigger) => continue,
                 (Role::Tenant, _) => {
                     if let Some(values) = self.make_row(t, &org, &mut rng, 0, None)? {
                         org.key = tenant_key(table, &values);
@@ -359,6 +359,19 @@ impl<'p> Generator<'p> {
         sink.row(t, &values)?;
         self.counts[t] += 1;
         self.state[t].made += 1;
+        // Rows an INSERT trigger makes from this one: their keys, for references.
+        for (m, made) in self.plan.tables.iter().enumerate() {
+            if let Role::ByTrigger { source, fk } = made.role {
+                if source == t && made.referenced {
+                    let fk = &made.fks[fk];
+                    let mut row = vec![Value::Null; made.columns.len()];
+                    for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
+                        row[*c] = values[*tc].clone();
+                    }
+                    self.state[m].rows.push(row);
+                }
+            }
+        }
         let table = &self.plan.tables[t];
         if table.referenced || table.role == Role::Users {
             self.state[t].rows.push(values);
@@ -531,7 +544,11 @@ impl<'p> Generator<'p> {
         if let Some((col, u)) = membership_user {
             if let Some(users) = self.users_table() {
                 let urows = &self.state[users].rows;
-                if let Some(fk) = table.fks.iter().find(|f| f.columns.contains(&col)) {
+                if let Some(fk) = table
+                    .fks
+                    .iter()
+                    .find(|f| f.columns.contains(&col) && f.target == users)
+                {
                     if let Some(parent) = urows.get(u) {
                         for (c, tc) in fk.columns.iter().zip(&fk.target_columns) {
                             values[*c] = parent[*tc].clone();
@@ -551,13 +568,18 @@ impl<'p> Generator<'p> {
             if fk.columns.iter().all(|c| fixed[*c]) {
                 continue;
             }
-            if fk.null_only {
+            // Leaving a foreign key NULL: its nullable columns (one NULL is enough under
+            // MATCH SIMPLE); NOT NULL ones keep their own source (the tenant key).
+            let set_null = |values: &mut [Value], fixed: &mut [bool]| {
                 for c in &fk.columns {
-                    if !fixed[*c] {
+                    if !fixed[*c] && !table.columns[*c].not_null {
                         values[*c] = Value::Null;
                         fixed[*c] = true;
                     }
                 }
+            };
+            if fk.null_only {
+                set_null(values, fixed);
                 continue;
             }
             let candidates: &[Vec<Value>] = &self.state[fk.target].rows;
@@ -565,12 +587,7 @@ impl<'p> Generator<'p> {
             let leave_null = fk.nullable
                 && (candidates.is_empty() || rng.random_bool(if fk.self_ref { 0.5 } else { 0.1 }));
             if leave_null {
-                for c in &fk.columns {
-                    if !fixed[*c] {
-                        values[*c] = Value::Null;
-                        fixed[*c] = true;
-                    }
-                }
+                set_null(values, fixed);
                 continue;
             }
             if candidates.is_empty() {
@@ -598,14 +615,7 @@ impl<'p> Generator<'p> {
                         fixed[*c] = true;
                     }
                 }
-                None if fk.nullable => {
-                    for c in &fk.columns {
-                        if !fixed[*c] {
-                            values[*c] = Value::Null;
-                            fixed[*c] = true;
-                        }
-                    }
-                }
+                None if fk.nullable => set_null(values, fixed),
                 None => return false,
             }
         }

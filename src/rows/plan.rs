@@ -69,6 +69,9 @@ pub enum Role {
     Shared,
     /// Rows already there (made by migrations): referenced, not made.
     Existing,
+    /// One row per row of `source`, made by an INSERT trigger on it (a profile per
+    /// auth user): not made here; its keys are `fks[fk]`'s values.
+    ByTrigger { source: usize, fk: usize },
 }
 
 /// Where a column's value comes from.
@@ -145,6 +148,7 @@ pub enum Count {
     PerUser(f64),
     Shared(u64),
     Existing,
+    ByTrigger,
 }
 
 #[derive(Debug, Clone)]
@@ -172,6 +176,9 @@ pub struct TablePlan {
     pub role_column: Option<usize>,
     /// Rows of people (for names).
     pub people: bool,
+    /// A trigger on a table seed fills inserts into it: its indexes stay in place
+    /// during the load (the trigger's ON CONFLICT needs them).
+    pub trigger_target: bool,
 }
 
 impl TablePlan {
@@ -344,10 +351,12 @@ const PAIRS: &[(&str, &str)] = &[
 
 impl Plan {
     /// Plan the rows of `model`'s project. `existing`: rows tables already hold, by oid.
+    /// `triggers`: the load runs with triggers on (rows they make are not made here).
     pub fn new(
         model: &Model,
         profile: &RowsProfile,
         existing: &HashMap<u32, ExistingRows>,
+        triggers: bool,
     ) -> Result<Plan, PlanError> {
         Planner {
             facts: &model.facts,
@@ -356,7 +365,7 @@ impl Plan {
             existing,
             notes: vec![],
         }
-        .plan()
+        .plan(triggers)
     }
 
     pub fn table(&self, oid: u32) -> Option<usize> {
@@ -377,7 +386,7 @@ impl<'a> Planner<'a> {
         self.profile.tables.get(&r.name)
     }
 
-    fn plan(mut self) -> Result<Plan, PlanError> {
+    fn plan(mut self, triggers: bool) -> Result<Plan, PlanError> {
         self.check_profile()?;
         let roles = self.roles()?;
         let order = self.load_order(&roles)?;
@@ -411,6 +420,27 @@ impl<'a> Planner<'a> {
                 }
             }
         }
+        if triggers {
+            self.trigger_made(&mut tables);
+        }
+        if std::env::var_os("DBKIT_DEBUG_PLAN").is_some() {
+            for t in &tables {
+                eprintln!("{} {:?} {:?}", t.name, t.role, t.count);
+                for f in &t.fks {
+                    eprintln!(
+                        "   fk {} {:?} -> {} {:?} {:?}",
+                        f.name,
+                        f.columns
+                            .iter()
+                            .map(|c| t.columns.get(*c).map(|c| c.name.clone()))
+                            .collect::<Vec<_>>(),
+                        tables[f.target].name,
+                        f.target_names,
+                        f.target_columns
+                    );
+                }
+            }
+        }
         // Which tables later ones reference.
         let referenced: Vec<usize> = tables
             .iter()
@@ -425,6 +455,70 @@ impl<'a> Planner<'a> {
             notes: self.notes,
             has_tenant: self.tenancy.tenant_table.is_some(),
         })
+    }
+
+    /// Tables an INSERT trigger on a filled table writes into: their indexes stay; a
+    /// table whose key is the trigger's row's key (a profile per user) is made by the
+    /// trigger, one row per row, and not by seed.
+    fn trigger_made(&mut self, tables: &mut [TablePlan]) {
+        let re = regex::Regex::new(r#"(?i)insert\s+into\s+((?:"?[A-Za-z_][A-Za-z0-9_]*"?\s*\.\s*)?"?[A-Za-z_][A-Za-z0-9_]*"?)"#)
+            .expect("valid regex");
+        for trig in self
+            .facts
+            .triggers
+            .iter()
+            .filter(|t| t.enabled && t.on_insert && t.row_level)
+        {
+            let Some(s) = tables.iter().position(|t| t.oid == trig.table) else {
+                continue;
+            };
+            if matches!(tables[s].role, Role::Existing) {
+                continue;
+            }
+            for cap in re.captures_iter(&trig.body) {
+                let name = cap[1].replace(['"', ' '], "");
+                let (schema, short) = name.split_once('.').unwrap_or(("public", &name));
+                let Some(rel) = self
+                    .facts
+                    .relations
+                    .iter()
+                    .find(|r| r.schema == schema && r.short == short)
+                else {
+                    continue;
+                };
+                let Some(t) = tables.iter().position(|p| p.oid == rel.oid) else {
+                    continue;
+                };
+                if t == s {
+                    continue;
+                }
+                tables[t].trigger_target = true;
+                let pk: Vec<usize> = rel
+                    .primary_key
+                    .iter()
+                    .filter_map(|c| tables[t].column_index(c))
+                    .collect();
+                let one_to_one = tables[t].fks.iter().position(|f| {
+                    f.target == s && !pk.is_empty() && {
+                        let mut a = f.columns.clone();
+                        let mut b = pk.clone();
+                        a.sort_unstable();
+                        b.sort_unstable();
+                        a == b
+                    }
+                });
+                if let Some(fk) = one_to_one {
+                    if !matches!(tables[t].role, Role::ByTrigger { .. }) {
+                        self.notes.push(format!(
+                            "{}: made by trigger {} on {}, one row per row (not by seed; --no-triggers makes them instead)",
+                            tables[t].name, trig.name, tables[s].name
+                        ));
+                    }
+                    tables[t].role = Role::ByTrigger { source: s, fk };
+                    tables[t].count = Count::ByTrigger;
+                }
+            }
+        }
     }
 
     /// Unknown tables and columns in the profile are errors naming them.
@@ -478,11 +572,14 @@ impl<'a> Planner<'a> {
             let held = self.existing.get(&r.oid).map(|e| e.count).unwrap_or(0);
             let role = match self.tenancy.of(r.oid).map(|t| &t.kind) {
                 Some(Kind::Tenant { .. }) => Role::Tenant,
-                _ if self
-                    .tenancy
-                    .membership
-                    .as_ref()
-                    .is_some_and(|m| m.oid == r.oid) =>
+                // The membership: its user column references auth.users.
+                _ if self.tenancy.membership.as_ref().is_some_and(|m| {
+                    m.oid == r.oid
+                        && r.foreign_keys.iter().any(|f| {
+                            f.columns == [m.user_column.clone()]
+                                && users.is_some_and(|u| u.oid == f.target)
+                        })
+                }) =>
                 {
                     Role::Membership { user: 0 }
                 }
@@ -937,6 +1034,7 @@ impl<'a> Planner<'a> {
             referenced: false,
             role_column,
             people: is_people,
+            trigger_target: false,
         })
     }
 
@@ -1101,6 +1199,7 @@ impl<'a> Planner<'a> {
         for (i, t) in tables.iter_mut().enumerate() {
             let p = self.profile.tables.get(&names[i]);
             t.count = match &t.role {
+                Role::ByTrigger { .. } => Count::ByTrigger,
                 Role::Tenant => Count::One,
                 Role::Existing => Count::Existing,
                 Role::Users => Count::PerOrg(if self.tenancy.tenant_table.is_some() {

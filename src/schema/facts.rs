@@ -202,11 +202,25 @@ pub struct Function {
     pub body: String,
 }
 
+/// A user trigger on a relation of the facts.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub table: u32,
+    pub name: String,
+    /// Its function's body.
+    pub body: String,
+    pub on_insert: bool,
+    pub row_level: bool,
+    /// Not disabled (`tgenabled <> 'D'`).
+    pub enabled: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub relations: Vec<Relation>,
     pub functions: Vec<Function>,
     pub policies: Vec<Policy>,
+    pub triggers: Vec<Trigger>,
 }
 
 impl Facts {
@@ -318,6 +332,14 @@ const FUNCTIONS: &str = concat!(
      ORDER BY 2"
 );
 
+/// User triggers on tables, with their function's body.
+const TRIGGERS: &str = "
+    SELECT t.tgrelid, t.tgname::text, coalesce(p.prosrc, ''), (t.tgtype & 4) <> 0, (t.tgtype & 1) <> 0,
+           t.tgenabled <> 'D'
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::oid[])
+    ORDER BY 1, 2";
+
 /// Read the facts. `exposed` are PostgREST's schemas.
 pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     let roles_exist: i64 = client
@@ -403,10 +425,26 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     } else {
         vec![]
     };
+    let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+    let triggers = client
+        .query(TRIGGERS, &[&oids])
+        .await
+        .context("reading triggers")?
+        .iter()
+        .map(|r| Trigger {
+            table: r.get(0),
+            name: r.get(1),
+            body: r.get(2),
+            on_insert: r.get(3),
+            row_level: r.get(4),
+            enabled: r.get(5),
+        })
+        .collect();
     Ok(Facts {
         relations,
         functions,
         policies: policies(client).await?,
+        triggers,
     })
 }
 

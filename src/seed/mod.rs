@@ -79,6 +79,8 @@ pub struct SeedOptions {
     pub progress: bool,
     /// `dbkit.yaml` (the tenancy model's corrections).
     pub config: crate::schema::Config,
+    /// Load with triggers on (`--no-triggers`: off, by session_replication_role).
+    pub triggers: bool,
 }
 
 impl Default for SeedOptions {
@@ -92,6 +94,7 @@ impl Default for SeedOptions {
             allow_remote: false,
             progress: false,
             config: crate::schema::Config::default(),
+            triggers: true,
         }
     }
 }
@@ -245,7 +248,12 @@ async fn seed_project(client: &Client, url: &DbUrl, opts: &SeedOptions) -> Resul
             plan.tables
                 .iter()
                 .zip(&loaded.rows)
-                .filter(|(t, _)| t.role != rows_plan::Role::Existing)
+                .filter(|(t, _)| {
+                    !matches!(
+                        t.role,
+                        rows_plan::Role::Existing | rows_plan::Role::ByTrigger { .. }
+                    )
+                })
                 .map(|(t, n)| (t.name.clone(), *n))
                 .collect(),
         ),
@@ -256,6 +264,14 @@ async fn seed_project(client: &Client, url: &DbUrl, opts: &SeedOptions) -> Resul
         url.target(),
     );
     s.notes = plan.notes.clone();
+    if !opts.triggers {
+        let skipped = project::skipped_triggers(&plan, &model);
+        s.notes.push(if skipped.is_empty() {
+            "--no-triggers: no triggers on the tables seeded".into()
+        } else {
+            format!("--no-triggers skipped: {}", skipped.join(", "))
+        });
+    }
     Ok(s)
 }
 
@@ -273,6 +289,7 @@ fn project_settings<'a>(
         past_days: opts.profile.past_days,
         future_days: opts.profile.future_days,
         reset: opts.reset,
+        triggers: opts.triggers,
     }
 }
 
@@ -287,17 +304,43 @@ async fn project_in_one_transaction(
         .batch_execute(BEGIN)
         .await
         .context("starting the seed's transaction")?;
+    if !settings.triggers {
+        client
+            .batch_execute("SET LOCAL session_replication_role = replica")
+            .await
+            .map_err(|e| {
+                hinted(
+                    format!(
+                        "--no-triggers needs a superuser (session_replication_role): {}",
+                        crate::error::one_line(&anyhow::Error::from(e))
+                    ),
+                    "run without --no-triggers, or as a role allowed to set session_replication_role",
+                )
+            })?;
+    }
     let (plan, serial, existing) = project::prepare(client, url, settings).await?;
     let filled: Vec<&str> = plan
         .tables
         .iter()
-        .filter(|t| !matches!(t.role, rows_plan::Role::Existing | rows_plan::Role::Users))
+        .filter(|t| {
+            !matches!(
+                t.role,
+                rows_plan::Role::Existing
+                    | rows_plan::Role::Users
+                    | rows_plan::Role::ByTrigger { .. }
+            ) && !t.trigger_target
+        })
         .map(|t| t.sql_name.as_str())
         .collect();
     let deferred = bulk::defer(client, &filled).await?;
     let (fingerprint, users) =
         project::load(client, &plan, settings, serial, existing, progress, loaded).await?;
-    bulk::rebuild(client, &deferred).await?;
+    bulk::rebuild(client, &deferred).await.map_err(|e| {
+        hinted(
+            format!("{}; nothing was kept", crate::error::one_line(&e)),
+            "rows made by triggers or defaults broke it: try `dbkit seed --no-triggers`, or skip the table in a profile (tables.<table>.skip: true)",
+        )
+    })?;
     project::finish(client, &plan, &users).await?;
     client
         .batch_execute("COMMIT")
@@ -408,7 +451,12 @@ pub async fn write_database_files(
             plan.tables
                 .iter()
                 .zip(rows)
-                .filter(|(t, _)| t.role != rows_plan::Role::Existing)
+                .filter(|(t, _)| {
+                    !matches!(
+                        t.role,
+                        rows_plan::Role::Existing | rows_plan::Role::ByTrigger { .. }
+                    )
+                })
                 .map(|(t, n)| (t.name.clone(), n))
                 .collect(),
         ),

@@ -101,6 +101,8 @@ pub struct ProjectSeed<'a> {
     pub past_days: u32,
     pub future_days: u32,
     pub reset: bool,
+    /// Load with triggers on (else `session_replication_role = replica`).
+    pub triggers: bool,
 }
 
 /// A plan for the database at `client`, with the rows it holds, after a reset when asked
@@ -132,7 +134,8 @@ pub async fn prepare(
             )
         })
         .collect();
-    let plan = Plan::new(s.model, s.profile, &existing).map_err(|e| hinted(e.message, e.hint))?;
+    let plan = Plan::new(s.model, s.profile, &existing, s.triggers)
+        .map_err(|e| hinted(e.message, e.hint))?;
     // Tables it fills must be empty.
     let held: Vec<String> = plan
         .tables
@@ -211,7 +214,7 @@ pub async fn plan_as_if_reset(client: &Client, url: &DbUrl, s: &ProjectSeed<'_>)
             )
         })
         .collect();
-    Plan::new(s.model, s.profile, &existing).map_err(|e| hinted(e.message, e.hint))
+    Plan::new(s.model, s.profile, &existing, s.triggers).map_err(|e| hinted(e.message, e.hint))
 }
 
 /// The rows of a table seed connects to (at most 10,000), as values of its columns.
@@ -396,6 +399,23 @@ fn params(s: &ProjectSeed<'_>) -> Params {
         size_jitter: s.profile.size_jitter,
         cover: false,
     }
+}
+
+/// The triggers `--no-triggers` skips: enabled user triggers on the tables seed fills.
+pub fn skipped_triggers(plan: &Plan, model: &Model) -> Vec<String> {
+    model
+        .facts
+        .triggers
+        .iter()
+        .filter(|t| t.enabled)
+        .filter_map(|t| {
+            let table = plan
+                .tables
+                .iter()
+                .find(|p| p.oid == t.table && p.role != Role::Existing)?;
+            Some(format!("{} on {}", t.name, table.name))
+        })
+        .collect()
 }
 
 /// After the load: sequences past the values written, ANALYZE, the bookkeeping.
@@ -593,6 +613,10 @@ pub fn derived_profile(plan: &Plan, profile: &super::Profile) -> String {
                 Role::PerUser { .. } => "rows per member".into(),
                 Role::Shared => "rows shared by every org, made once".into(),
                 Role::Existing => "holds rows already: referenced, not filled".into(),
+                Role::ByTrigger { source, .. } => format!(
+                    "made by a trigger, one row per row of {}",
+                    plan.tables[source].name
+                ),
             };
             format!("#   {}: {role}\n", t.name)
         })
