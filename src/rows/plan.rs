@@ -562,7 +562,12 @@ impl<'a> Planner<'a> {
         let candidates: Vec<&Relation> = facts
             .relations
             .iter()
-            .filter(|r| r.owned && r.kind == crate::schema::facts::RelKind::Table && !r.partition)
+            .filter(|r| {
+                r.owned
+                    && r.kind == crate::schema::facts::RelKind::Table
+                    && !r.partition
+                    && r.schema != "supabase_migrations"
+            })
             .collect();
         let users = facts.relations.iter().find(|r| is_auth_users(r));
         for r in &candidates {

@@ -289,24 +289,24 @@ const CONSTRAINTS: &str = "
 
 /// Every index: its key columns or expressions, predicate, method.
 const INDEXES: &str = "
-    SELECT ic.relname::text, i.indisunique, i.indisprimary,
+    SELECT i.indrelid, ic.relname::text, i.indisunique, i.indisprimary,
            ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
            ARRAY(SELECT (i.indkey::int2[])[k - 1] <> 0 FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
            pg_get_expr(i.indpred, i.indrelid, true), am.amname::text,
            EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
                    AND con.contype IN ('p', 'u', 'x'))
     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-    WHERE i.indrelid = $1 ORDER BY 1";
+    WHERE i.indrelid = ANY($1::oid[]) ORDER BY 1";
 
 /// Exclusion constraints: elements with their operators, predicate.
 const EXCLUSIONS: &str = "
-    SELECT con.conname::text,
+    SELECT con.conrelid, con.conname::text,
            ARRAY(SELECT pg_get_indexdef(con.conindid, k::int, true) FROM generate_series(1, cardinality(con.conexclop)) k ORDER BY k),
            ARRAY(SELECT o.oprname::text FROM unnest(con.conexclop) WITH ORDINALITY e(op, k)
                  JOIN pg_operator o ON o.oid = e.op ORDER BY e.k),
            pg_get_expr(i.indpred, i.indrelid, true), pg_get_constraintdef(con.oid)
     FROM pg_constraint con JOIN pg_index i ON i.indexrelid = con.conindid
-    WHERE con.conrelid = $1 AND con.contype = 'x' ORDER BY 1";
+    WHERE con.conrelid = ANY($1::oid[]) AND con.contype = 'x' ORDER BY 2";
 
 /// Unique indexes that are not constraints.
 const UNIQUE_INDEXES: &str = "
@@ -401,6 +401,7 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     for rel in &mut relations {
         fill_relation(client, rel).await?;
     }
+    fill_indexes(client, &mut relations).await?;
     let functions = if roles_exist == 2 {
         client
             .query(FUNCTIONS, &[&exposed])
@@ -518,36 +519,48 @@ async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
     for r in client.query(UNIQUE_INDEXES, &[&rel.oid]).await? {
         rel.uniques.push((r.get(0), r.get(1)));
     }
-    rel.indexes = client
-        .query(INDEXES, &[&rel.oid])
-        .await?
-        .iter()
-        .map(|r| Index {
-            name: r.get(0),
-            unique: r.get(1),
-            primary: r.get(2),
-            keys: r.get(3),
-            plain: r.get(4),
-            predicate: r.get(5),
-            method: r.get(6),
-            constraint: r.get(7),
-        })
-        .collect();
-    rel.exclusions = client
-        .query(EXCLUSIONS, &[&rel.oid])
-        .await?
-        .iter()
-        .map(|r| {
-            let elements: Vec<String> = r.get(1);
-            let operators: Vec<String> = r.get(2);
-            Exclusion {
-                name: r.get(0),
+    Ok(())
+}
+
+/// Every relation's indexes and exclusion constraints, in two queries.
+async fn fill_indexes(client: &Client, relations: &mut [Relation]) -> Result<()> {
+    let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+    let by_oid =
+        |relations: &mut [Relation], oid: u32| relations.iter_mut().position(|r| r.oid == oid);
+    for r in client
+        .query(INDEXES, &[&oids])
+        .await
+        .context("reading indexes")?
+    {
+        if let Some(i) = by_oid(relations, r.get(0)) {
+            relations[i].indexes.push(Index {
+                name: r.get(1),
+                unique: r.get(2),
+                primary: r.get(3),
+                keys: r.get(4),
+                plain: r.get(5),
+                predicate: r.get(6),
+                method: r.get(7),
+                constraint: r.get(8),
+            });
+        }
+    }
+    for r in client
+        .query(EXCLUSIONS, &[&oids])
+        .await
+        .context("reading exclusion constraints")?
+    {
+        if let Some(i) = by_oid(relations, r.get(0)) {
+            let elements: Vec<String> = r.get(2);
+            let operators: Vec<String> = r.get(3);
+            relations[i].exclusions.push(Exclusion {
+                name: r.get(1),
                 elements: elements.into_iter().zip(operators).collect(),
-                predicate: r.get(3),
-                definition: r.get(4),
-            }
-        })
-        .collect();
+                predicate: r.get(4),
+                definition: r.get(5),
+            });
+        }
+    }
     Ok(())
 }
 

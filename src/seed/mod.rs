@@ -439,9 +439,9 @@ pub async fn write_database_files(
     let started = Instant::now();
     let model = crate::schema::model(&client, &opts.config).await?;
     let settings = project_settings(&model, opts, anchor);
-    client.batch_execute("BEGIN READ ONLY").await?;
-    let (plan, serial, existing) = project::prepare(&client, url, &settings).await?;
-    client.batch_execute("ROLLBACK").await?;
+    // The database is only read: plan as a seed with --reset would.
+    let plan = project::plan_as_if_reset(&client, url, &settings).await?;
+    let (serial, existing) = project::starts(&client, &plan).await?;
     let progress = copy::Progress::new(opts.orgs, opts.progress);
     let (rows, fingerprint, dir) =
         project::write_files(dir, &plan, &settings, serial, existing, &progress)?;

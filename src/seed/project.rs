@@ -156,7 +156,12 @@ pub async fn prepare(
             "`dbkit seed --reset` deletes what an earlier seed made first (it asks; add --yes in scripts)",
         ));
     }
-    // Counters past what the tables hold; the rows of tables others connect to.
+    let (serial, rows) = starts(client, &plan).await?;
+    Ok((plan, serial, rows))
+}
+
+/// Counters past what the tables hold; the rows of tables others connect to.
+pub async fn starts(client: &Client, plan: &Plan) -> Result<(Vec<i64>, Vec<Vec<Vec<Value>>>)> {
     let mut serial = Vec::with_capacity(plan.tables.len());
     let mut rows = Vec::with_capacity(plan.tables.len());
     for t in &plan.tables {
@@ -183,7 +188,7 @@ pub async fn prepare(
             vec![]
         });
     }
-    Ok((plan, serial, rows))
+    Ok((serial, rows))
 }
 
 /// The plan a seed with `--reset` would make (tables an earlier seed filled count as
