@@ -49,6 +49,11 @@ pub trait Sink {
     fn row(&mut self, table: usize, values: &[Value]) -> Result<(), Stopped>;
     /// Every row of org `index` has been handed on.
     fn org_done(&mut self, index: u32) -> Result<(), Stopped>;
+    /// From here on the org's rows are made as this user (its first member): for
+    /// triggers that read `auth.uid()`.
+    fn actor(&mut self, _user: &Value) -> Result<(), Stopped> {
+        Ok(())
+    }
 }
 
 /// The sink stopped taking rows.
@@ -278,6 +283,13 @@ impl<'p> Generator<'p> {
                         }
                     }
                     org.users = self.state[t].rows.len().max(n);
+                    let id = table
+                        .columns
+                        .iter()
+                        .position(|c| matches!(c.source, Source::Id));
+                    if let (Some(first), Some(id)) = (self.state[t].rows.first(), id) {
+                        sink.actor(&first[id])?;
+                    }
                     if !self.plan.has_tenant {
                         // Each org is one user: its key is the user's id.
                         if let Some(first) = self.state[t].rows.first() {

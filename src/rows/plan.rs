@@ -493,18 +493,28 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 tables[t].trigger_target = true;
-                let pk: Vec<usize> = rel
-                    .primary_key
+                // Keys of T: its primary key and unique indexes on plain columns.
+                let keys: Vec<Vec<usize>> = rel
+                    .indexes
                     .iter()
-                    .filter_map(|c| tables[t].column_index(c))
+                    .filter(|i| i.unique && i.predicate.is_none() && i.plain.iter().all(|p| *p))
+                    .map(|i| {
+                        let mut cols: Vec<usize> = i
+                            .keys
+                            .iter()
+                            .filter_map(|c| tables[t].column_index(c))
+                            .collect();
+                        cols.sort_unstable();
+                        cols
+                    })
+                    .filter(|k| !k.is_empty())
                     .collect();
+                // One row of T per row of S: a foreign key to S that is a key of T.
                 let one_to_one = tables[t].fks.iter().position(|f| {
-                    f.target == s && !pk.is_empty() && {
+                    f.target == s && {
                         let mut a = f.columns.clone();
-                        let mut b = pk.clone();
                         a.sort_unstable();
-                        b.sort_unstable();
-                        a == b
+                        keys.contains(&a)
                     }
                 });
                 if let Some(fk) = one_to_one {

@@ -524,6 +524,7 @@ pub fn write_files(
                 progress.org_done();
                 true
             }
+            Message::Actor(_) => true,
         });
         let mut gen = Generator::new(plan, params(s), serial, existing);
         let run = gen.run(&mut encoder);

@@ -24,6 +24,12 @@ use crate::rows::{Sink, Stopped, Value};
 /// Bytes per chunk handed from the generator to the loader.
 const CHUNK_BYTES: usize = 256 * 1024;
 
+// What PostgREST sets for a request: triggers that read auth.uid() see the org's owner.
+const SET_CLAIMS: &str = "SELECT set_config('request.jwt.claims', $1, true), \
+     set_config('request.jwt.claim.sub', $2, true), set_config('request.jwt.claim.role', 'authenticated', true)";
+const CLEAR_CLAIMS: &str = "SELECT set_config('request.jwt.claims', '', true), \
+     set_config('request.jwt.claim.sub', '', true), set_config('request.jwt.claim.role', '', true)";
+
 const BINARY_HEADER: &[u8] = b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0";
 const BINARY_TRAILER: [u8; 2] = (-1i16).to_be_bytes();
 
@@ -37,6 +43,8 @@ pub enum Message {
         bytes: Vec<u8>,
     },
     OrgDone(u32),
+    /// The org's rows from here on are made as this user (`request.jwt.claims`).
+    Actor(String),
 }
 
 /// Encodes rows into chunks and fingerprints them; sends chunks on `tx`.
@@ -141,6 +149,19 @@ impl<F: FnMut(Message) -> bool> Sink for Encoder<'_, F> {
         Ok(())
     }
 
+    fn actor(&mut self, user: &Value) -> Result<(), Stopped> {
+        self.flush()?;
+        self.current = None;
+        let Some(id) = user.to_text() else {
+            return Ok(());
+        };
+        if (self.tx)(Message::Actor(id)) {
+            Ok(())
+        } else {
+            Err(Stopped)
+        }
+    }
+
     fn org_done(&mut self, index: u32) -> Result<(), Stopped> {
         self.flush()?;
         self.current = None;
@@ -178,6 +199,18 @@ pub async fn load(
                 finish(&mut open, plan, loaded).await?;
                 loaded.orgs += 1;
                 progress.org_done();
+                client
+                    .batch_execute(CLEAR_CLAIMS)
+                    .await
+                    .context("clearing the request claims")?;
+            }
+            Message::Actor(id) => {
+                finish(&mut open, plan, loaded).await?;
+                let claims = serde_json::json!({ "sub": id, "role": "authenticated" }).to_string();
+                client
+                    .execute(SET_CLAIMS, &[&claims, &id])
+                    .await
+                    .context("setting the request claims")?;
             }
             Message::Chunk { table, bytes, .. } => {
                 if open.as_ref().map(|(t, _)| *t) != Some(table) {
