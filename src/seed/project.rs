@@ -382,12 +382,25 @@ pub async fn load(
             ));
         }
     }
-    loading.with_context(|| {
-        format!(
-            "seeding stopped after {} of {} orgs; nothing was kept",
-            loaded.orgs, s.orgs
-        )
-    })?;
+    if let Err(e) = loading {
+        let triggers = s.triggers
+            && s.model.facts.triggers.iter().any(|t| {
+                t.enabled && plan.tables.iter().any(|p| p.oid == t.table && p.role != Role::Existing)
+            });
+        return Err(hinted(
+            format!(
+                "seeding stopped after {} of {} orgs: {}; nothing was kept",
+                loaded.orgs,
+                s.orgs,
+                crate::error::one_line(&e)
+            ),
+            if triggers {
+                "triggers on the seeded tables made rows that clash with the seed's: `dbkit seed --no-triggers` makes every row itself (it names the triggers it skips)"
+            } else {
+                "a value broke a constraint dbkit did not plan for: set that column in a profile (tables.<table>.columns.<column>), or skip the table (tables.<table>.skip: true)"
+            },
+        ));
+    }
     generated.map_err(|_| anyhow::anyhow!("the generator stopped early"))
 }
 
