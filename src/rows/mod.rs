@@ -18,3 +18,6 @@ pub mod value;
 pub use generate::{GenError, Generator, Params, Sink, Stopped};
 pub use plan::{Plan, PlanError, RowsProfile, TableProfile};
 pub use value::{Value, Wire};
+
+#[cfg(test)]
+mod tests;
