@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 anchor=2026-01-15 # fixed, so every run loads the very same rows
 
-cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet
 dbkit=$PWD/target/release/dbkit
 if [ -n "${BENCH_SERVER:-}" ]; then
     server=${BENCH_SERVER%/}
