@@ -22,6 +22,7 @@ pub mod progress;
 pub mod rehearse;
 pub mod report;
 pub mod review;
+pub mod rows;
 pub mod rule;
 pub mod schema;
 pub mod seed;
