@@ -7,17 +7,17 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use super::catalog::Catalog;
 use super::compare;
 use super::model::{BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting};
 use super::runner::{self, Phases};
-use super::sample;
 use super::session::connector;
 use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::lab::{CacheUse, Finished, Lab};
 use crate::migrate::{version_label, Version};
 use crate::progress::Indicator;
+use crate::workload::catalog::Catalog;
+use crate::workload::sample;
 
 /// Wall-clock milliseconds per step, in the order they ran.
 type Timings = Vec<(String, u64)>;

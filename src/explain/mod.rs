@@ -12,14 +12,12 @@
 //! (`compare`).
 
 pub mod before;
-pub mod catalog;
 pub mod compare;
 pub mod hypopg;
 pub mod model;
 pub mod plan;
 pub mod rules;
 pub mod runner;
-pub mod sample;
 pub mod session;
 
 use std::path::Path;
@@ -29,7 +27,8 @@ use anyhow::{Context, Result};
 
 use crate::db::DbUrl;
 use crate::progress::Indicator;
-use catalog::Catalog;
+use crate::workload::catalog::Catalog;
+use crate::workload::sample;
 use model::Setting;
 pub use model::{BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions};
 use runner::Phases;

@@ -11,15 +11,15 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::catalog::{Catalog, Query};
 use super::hypopg::{self, Hypopg};
 use super::model::{Phase, Run, RunOptions};
 use super::plan::Explained;
 use super::rules::index_suggestion;
 use super::rules::{self, PlanContext, Role, Thresholds};
-use super::sample::SampledOrg;
 use super::session::{explain_once, is_lost, lost_connection, Connector};
 use crate::progress::Indicator;
+use crate::workload::catalog::{Catalog, Query};
+use crate::workload::sample::SampledOrg;
 
 /// One unit of work: a query for an org as a role.
 #[derive(Debug, Clone)]
@@ -59,8 +59,12 @@ pub async fn run_phase(
         options,
     } = work;
     let mut series = Vec::new();
-    for (qi, _) in catalog.queries.iter().enumerate() {
-        for (oi, _) in orgs.iter().enumerate() {
+    for (qi, query) in catalog.queries.iter().enumerate() {
+        for (oi, org) in orgs.iter().enumerate() {
+            // A query whose samplers found nothing for this org is left out (said in a note).
+            if org.params_of(&query.name).is_none() {
+                continue;
+            }
             for role in [Role::Service, Role::Tenant] {
                 series.push(Series {
                     query: qi,
@@ -255,7 +259,7 @@ async fn run_series(
     run.params = query
         .params
         .iter()
-        .zip(&org.params[&query.name])
+        .zip(org.params_of(&query.name).unwrap_or_default())
         .map(|(p, v)| (p.name.clone(), v.to_string()))
         .collect();
     let once = || explain_once(client, query, role, org, options.statement_timeout);
