@@ -1,5 +1,6 @@
 //! `dbkit explain`: `ExplainArgs` → `ExplainOptions` → the explain engine →
-//! `ExplainReport` → the reporter; `--fail-on` decides the outcome.
+//! `ExplainReport` → the reporter; `--fail-on` decides the outcome. With
+//! `--write-migration`, the suggested indexes become the project's next migration.
 
 use anyhow::Result;
 
@@ -8,18 +9,21 @@ use crate::config::Database;
 use crate::exit::Outcome;
 use crate::explain::rules::Thresholds;
 use crate::explain::{BeforeOptions, ExplainOptions, ExplainReport, RunOptions};
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, NewOptions};
 use crate::report::Format;
 use crate::seed::{Profile, SeedOptions};
+use crate::workload::CatalogSource;
 
 pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> Result<Outcome> {
     // Resolving connects to nothing: catalog errors still name their file first.
     let database = Database::resolve(connect.database_url.as_deref())?;
     let opts = options(args, matches!(database, Database::Local(_)))?;
-    let catalog = crate::explain::load_catalog(&opts)?;
-    let report = crate::explain::explain(&database.url()?, &catalog, &opts).await?;
+    let mut report = crate::explain::explain(&database.url()?, &opts).await?;
     if let Some(dir) = &args.save_plans {
         crate::explain::save_plans(&report, dir)?;
+    }
+    if let Some(name) = &args.write_migration {
+        report.notes.push(write_migration(&report, name, args)?);
     }
     crate::report::emit(&report, format)?;
     if format == Format::Json {
@@ -29,6 +33,32 @@ pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> R
         }
     }
     Ok(outcome(&report, args))
+}
+
+/// `--write-migration NAME`: the suggested indexes as the next migration file (the
+/// project's layout, no-transaction, CONCURRENTLY); what was written, as a note.
+fn write_migration(report: &ExplainReport, name: &str, args: &ExplainArgs) -> Result<String> {
+    let indexes = report.suggested_indexes();
+    if indexes.is_empty() {
+        return Ok("--write-migration: no index was suggested, so no migration was written".into());
+    }
+    let mut body =
+        String::from("-- The indexes `dbkit explain` suggested; review them before applying.\n\n");
+    for index in &indexes {
+        body.push_str(&format!("-- on {}\n{}\n\n", index.table, index.statement));
+    }
+    let created = crate::migrate::new::create(&NewOptions {
+        name: name.to_string(),
+        source: args.source.options(),
+        no_transaction: true,
+        body,
+    })?;
+    Ok(format!(
+        "wrote {} ({} index{}): apply it with dbkit migrate",
+        created.path.display(),
+        indexes.len(),
+        if indexes.len() == 1 { "" } else { "es" }
+    ))
 }
 
 fn outcome(report: &ExplainReport, args: &ExplainArgs) -> Outcome {
@@ -41,6 +71,8 @@ fn outcome(report: &ExplainReport, args: &ExplainArgs) -> Outcome {
 
 /// The engine's plain options from the flags.
 fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
+    let migrations = MigrationSet::resolve(&args.source.options())?;
+    let catalog = CatalogSource::locate(args.queries.as_deref(), &migrations, &args.only)?;
     let before = match args.before {
         Some(version) => {
             let profile = match &args.profile {
@@ -48,8 +80,8 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
                 None => Profile::default_profile(),
             };
             Some(BeforeOptions {
-                version,
-                migrations: MigrationSet::resolve(&args.source.options())?,
+                version: migrations.below_head("--before", version)?,
+                migrations,
                 seed: SeedOptions {
                     orgs: args.orgs,
                     seed: args.seed,
@@ -63,8 +95,7 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
         None => None,
     };
     Ok(ExplainOptions {
-        queries: args.queries.clone(),
-        only: args.only.clone(),
+        catalog,
         run: RunOptions {
             runs: args.runs.max(1),
             series_budget: args.budget,
