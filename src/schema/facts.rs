@@ -49,8 +49,6 @@ pub struct Relation {
     /// Unique constraints and unique indexes other than the primary key.
     pub uniques: Vec<(String, Vec<String>)>,
     pub checks: Vec<Check>,
-    /// Exclusion constraints (`EXCLUDE USING gist (…)`).
-    pub exclusions: Vec<Exclusion>,
     /// Relations a view or materialized view reads.
     pub reads: Vec<u32>,
 }
@@ -99,17 +97,6 @@ pub struct Check {
     pub name: String,
     pub columns: Vec<String>,
     pub definition: String,
-}
-
-/// An exclusion constraint: its elements (the indexed expression, as PostgreSQL prints
-/// it, and the operator) and the rows it applies to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Exclusion {
-    pub name: String,
-    /// (`provider_id`, `=`), (`tstzrange(scheduled_at, ends_at)`, `&&`), …
-    pub elements: Vec<(String, String)>,
-    /// The constraint's WHERE, as PostgreSQL prints it.
-    pub predicate: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -190,17 +177,6 @@ const CONSTRAINTS: &str = "
            pg_get_constraintdef(con.oid)
     FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY 1";
 
-/// Exclusion constraints: each element's expression and operator, and the predicate.
-const EXCLUSIONS: &str = "
-    SELECT con.conname::text,
-           ARRAY(SELECT pg_get_indexdef(con.conindid, k::int, true)
-                 FROM generate_series(1, cardinality(con.conexclop)) k ORDER BY k),
-           ARRAY(SELECT o.oprname::text FROM unnest(con.conexclop) WITH ORDINALITY x(op, n)
-                 JOIN pg_operator o ON o.oid = x.op ORDER BY x.n),
-           pg_get_expr(i.indpred, i.indrelid, true)
-    FROM pg_constraint con JOIN pg_index i ON i.indexrelid = con.conindid
-    WHERE con.conrelid = $1 AND con.contype = 'x' ORDER BY 1";
-
 /// Unique indexes that are not constraints.
 const UNIQUE_INDEXES: &str = "
     SELECT ic.relname::text,
@@ -275,7 +251,6 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
             primary_key: vec![],
             uniques: vec![],
             checks: vec![],
-            exclusions: vec![],
         });
     }
     // dbkit's own migration history is not the project's schema.
@@ -369,15 +344,6 @@ async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
     for r in client.query(UNIQUE_INDEXES, &[&rel.oid]).await? {
         rel.uniques.push((r.get(0), r.get(1)));
     }
-    for r in client.query(EXCLUSIONS, &[&rel.oid]).await? {
-        let expressions: Vec<String> = r.get(1);
-        let operators: Vec<String> = r.get(2);
-        rel.exclusions.push(Exclusion {
-            name: r.get(0),
-            elements: expressions.into_iter().zip(operators).collect(),
-            predicate: r.get(3),
-        });
-    }
     Ok(())
 }
 
@@ -428,7 +394,6 @@ pub mod testing {
             },
             uniques: vec![],
             checks: vec![],
-            exclusions: vec![],
             reads: vec![],
         }
     }
