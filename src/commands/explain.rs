@@ -38,14 +38,18 @@ pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> R
 /// `--write-migration NAME`: the suggested indexes as the next migration file (the
 /// project's layout, no-transaction, CONCURRENTLY); what was written, as a note.
 fn write_migration(report: &ExplainReport, name: &str, args: &ExplainArgs) -> Result<String> {
-    let indexes = report.suggested_indexes();
+    let indexes = report.advised_indexes();
     if indexes.is_empty() {
         return Ok("--write-migration: no index was suggested, so no migration was written".into());
     }
     let mut body =
         String::from("-- The indexes `dbkit explain` suggested; review them before applying.\n\n");
     for index in &indexes {
-        body.push_str(&format!("-- on {}\n{}\n\n", index.table, index.statement));
+        body.push_str(&format!(
+            "-- on {}\n{}\n\n",
+            index.table,
+            idempotent(&index.statement)
+        ));
     }
     let created = crate::migrate::new::create(&NewOptions {
         name: name.to_string(),
@@ -59,6 +63,20 @@ fn write_migration(report: &ExplainReport, name: &str, args: &ExplainArgs) -> Re
         indexes.len(),
         if indexes.len() == 1 { "" } else { "es" }
     ))
+}
+
+/// `CREATE INDEX CONCURRENTLY x …` as `… IF NOT EXISTS x …;`: a no-transaction file
+/// that failed half-way is run again from its start.
+fn idempotent(ddl: &str) -> String {
+    const PLAIN: &str = "CREATE INDEX CONCURRENTLY ";
+    let ddl = ddl.trim().trim_end_matches(';');
+    let ddl = match ddl.strip_prefix(PLAIN) {
+        Some(rest) if !rest.starts_with("IF NOT EXISTS") => {
+            format!("{PLAIN}IF NOT EXISTS {rest}")
+        }
+        _ => ddl.to_string(),
+    };
+    format!("{ddl};")
 }
 
 fn outcome(report: &ExplainReport, args: &ExplainArgs) -> Outcome {
@@ -109,4 +127,23 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
         },
         before,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::idempotent;
+
+    #[test]
+    fn written_indexes_are_idempotent() {
+        assert_eq!(
+            idempotent("CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_y_idx ON b (y);"
+        );
+        let already = "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_y_idx ON b (y);";
+        assert_eq!(idempotent(already), already);
+        assert_eq!(
+            idempotent("CREATE INDEX CONCURRENTLY x ON b (y)"),
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS x ON b (y);"
+        );
+    }
 }

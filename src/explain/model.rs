@@ -173,7 +173,7 @@ pub struct ExplainReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SuggestedIndex {
     pub table: String,
-    /// `CREATE INDEX CONCURRENTLY IF NOT EXISTS … ON table (…);`
+    /// `CREATE INDEX CONCURRENTLY … ON table (…);`
     pub statement: String,
 }
 
@@ -194,8 +194,9 @@ impl ExplainReport {
         }
     }
 
-    /// The indexes suggested on the last phase's runs, each once, in the order found.
-    pub fn suggested_indexes(&self) -> Vec<SuggestedIndex> {
+    /// The indexes to write as the next migration: the suggestions of the last
+    /// phase's runs, each once, in the order found.
+    pub fn advised_indexes(&self) -> Vec<SuggestedIndex> {
         let last = self.last_phase();
         let mut out: Vec<SuggestedIndex> = Vec::new();
         let found = self
@@ -208,11 +209,10 @@ impl ExplainReport {
             let (Some(table), Some(ddl)) = (&f.evidence.relation, &f.evidence.expression) else {
                 continue;
             };
-            let statement = idempotent(ddl);
-            if !out.iter().any(|s| s.statement == statement) {
+            if !out.iter().any(|s| &s.statement == ddl) {
                 out.push(SuggestedIndex {
                     table: table.clone(),
-                    statement,
+                    statement: ddl.clone(),
                 });
             }
         }
@@ -232,24 +232,6 @@ impl ExplainReport {
                 .any(|r| r.findings.iter().any(|x| x.rule == *rule)),
         });
         failing || self.runs.iter().any(|r| r.error.is_some()) || !self.catalog_errors.is_empty()
-    }
-}
-
-/// `CREATE INDEX CONCURRENTLY x …` as `… IF NOT EXISTS x …`: a no-transaction file
-/// that failed half-way is run again from its start.
-fn idempotent(ddl: &str) -> String {
-    const PLAIN: &str = "CREATE INDEX CONCURRENTLY ";
-    let ddl = ddl.trim();
-    let ddl = match ddl.strip_prefix(PLAIN) {
-        Some(rest) if !rest.starts_with("IF NOT EXISTS") => {
-            format!("{PLAIN}IF NOT EXISTS {rest}")
-        }
-        _ => ddl.to_string(),
-    };
-    if ddl.ends_with(';') {
-        ddl
-    } else {
-        format!("{ddl};")
     }
 }
 
@@ -329,10 +311,10 @@ mod tests {
         ];
         let r = report(vec![before, after], true, vec![]);
         assert_eq!(
-            r.suggested_indexes(),
+            r.advised_indexes(),
             vec![SuggestedIndex {
                 table: "b".into(),
-                statement: "CREATE INDEX CONCURRENTLY IF NOT EXISTS b_y_idx ON b (y);".into()
+                statement: "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);".into()
             }]
         );
     }

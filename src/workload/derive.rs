@@ -805,6 +805,7 @@ mod tests {
                 ("tstzrange(starts_at, ends_at)".into(), "&&".into()),
             ],
             predicate: Some("status <> 'cancelled'::text".into()),
+            definition: String::new(),
         });
         let helper = "is_salon_member(salon_id)";
         let policies = vec![

@@ -87,10 +87,10 @@ impl CatalogSource {
                 let model = crate::schema::model(client, config).await?;
                 let mut catalog = derive::catalog(&model)?;
                 catalog.retain(only)?;
-                crate::progress::say(&format!(
+                eprintln!(
                     "{who}: no {DEFAULT_DIR}/ here: running {} queries derived from the schema (`dbkit queries init` writes them to edit)",
                     catalog.queries.len()
-                ));
+                );
                 Ok(catalog)
             }
         }
