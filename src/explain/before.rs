@@ -183,14 +183,20 @@ async fn on_scratch(
     progress.set_message("sample parameters");
     let orgs = sample::sample(&connect, catalog).await?;
     timings.push(lap("sample", t));
-    let phase = |phase| Phases {
+    let phase = |phase, policy| Phases {
         phase,
         catalog,
         orgs: &orgs,
         options: run,
+        policy,
+    };
+    let policy = {
+        let client = crate::db::connect(lab.url()).await?;
+        super::policy_info(&client).await?
     };
     let t = Instant::now();
-    let mut explained = runner::run_phase(&connect, phase(Phase::Before), progress).await?;
+    let mut explained =
+        runner::run_phase(&connect, phase(Phase::Before, &policy), progress).await?;
     timings.push(lap("explain_before", t));
     let t = Instant::now();
     progress.set_message("migrate to the head");
@@ -199,8 +205,12 @@ async fn on_scratch(
     timings.push(lap("migrate_after", t));
     // A cached head is a clone: another database, so connect anew.
     let connect = connector(lab.url());
+    let policy = {
+        let client = crate::db::connect(lab.url()).await?;
+        super::policy_info(&client).await?
+    };
     let t = Instant::now();
-    let after = runner::run_phase(&connect, phase(Phase::After), progress).await?;
+    let after = runner::run_phase(&connect, phase(Phase::After, &policy), progress).await?;
     timings.push(lap("explain_after", t));
     explained.runs.extend(after.runs);
     explained.notes.extend(after.notes);

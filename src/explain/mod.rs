@@ -59,6 +59,12 @@ pub(crate) async fn checked_catalog(
     Ok((catalog, errors))
 }
 
+/// What the plan rules need to know of the policies, from the schema model.
+pub(crate) async fn policy_info(client: &tokio_postgres::Client) -> Result<rules::PolicyInfo> {
+    let model = crate::schema::model(client, &crate::schema::Config::default()).await?;
+    Ok(rules::PolicyInfo::of(&model))
+}
+
 /// One note per query a sampler found nothing for, per org.
 pub(crate) fn skipped_notes(orgs: &[sample::SampledOrg]) -> Vec<String> {
     orgs.iter()
@@ -90,11 +96,13 @@ async fn current(
         .timings_ms
         .insert("sample".into(), started.elapsed().as_millis() as u64);
     let started = Instant::now();
+    let policy = policy_info(&client).await?;
     let phase = Phases {
         phase: Phase::Current,
         catalog: &catalog,
         orgs: &orgs,
         options: opts,
+        policy: &policy,
     };
     let explained = runner::run_phase(&connect, phase, progress).await?;
     setting

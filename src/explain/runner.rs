@@ -15,7 +15,7 @@ use super::hypopg::{self, Hypopg};
 use super::model::{Phase, Run, RunOptions};
 use super::plan::Explained;
 use super::rules::index_suggestion;
-use super::rules::{self, PlanContext, Role, Thresholds};
+use super::rules::{self, PlanContext, PolicyInfo, Role, Thresholds};
 use super::session::{explain_once, is_lost, lost_connection, Connector};
 use crate::progress::Indicator;
 use crate::workload::catalog::{Catalog, Query};
@@ -34,6 +34,8 @@ pub struct Phases<'a> {
     pub catalog: &'a Catalog,
     pub orgs: &'a [SampledOrg],
     pub options: &'a RunOptions,
+    /// The policies' helpers and membership table at this phase's schema.
+    pub policy: &'a PolicyInfo,
 }
 
 /// One phase's runs, and what the engine has to say about them (suggestions it could
@@ -57,6 +59,7 @@ pub async fn run_phase(
         catalog,
         orgs,
         options,
+        policy,
     } = work;
     let mut series = Vec::new();
     for (qi, query) in catalog.queries.iter().enumerate() {
@@ -106,13 +109,15 @@ pub async fn run_phase(
             for (i, s) in mine {
                 let query = &catalog.queries[s.query];
                 let org = &orgs[s.org];
-                let mut run = run_series(client, phase, query, org, s.role, options).await?;
+                let mut run =
+                    run_series(client, phase, query, org, s.role, options, policy).await?;
                 if run.error.is_none()
                     && s.role == Role::Service
                     && !query.dml
                     && hypopg != Hypopg::Unavailable
                 {
-                    let suggested = suggest(client, &run, query, org, hypopg, tables, options);
+                    let suggested =
+                        suggest(client, &run, query, org, hypopg, tables, options, policy);
                     match suggested.await {
                         Ok(found) => run.findings.extend(found),
                         Err(e) if is_lost(client, &e) => {
@@ -150,6 +155,7 @@ pub async fn run_phase(
 
 /// Index suggestions for a service run's median plan: candidates from its filters,
 /// costed with hypopg.
+#[allow(clippy::too_many_arguments)]
 async fn suggest(
     client: &Client,
     run: &Run,
@@ -158,6 +164,7 @@ async fn suggest(
     hypopg: Hypopg,
     tables: &HashMap<String, index_suggestion::TableInfo>,
     options: &RunOptions,
+    policy: &PolicyInfo,
 ) -> Result<Vec<rules::Finding>> {
     let Some(plan) = &run.plan else {
         return Ok(Vec::new());
@@ -166,6 +173,7 @@ async fn suggest(
         plan,
         role: run.role,
         thresholds: &options.thresholds,
+        policy,
     };
     let candidates = index_suggestion::candidates(&ctx, tables);
     if candidates.is_empty() {
@@ -254,6 +262,7 @@ async fn run_series(
     org: &SampledOrg,
     role: Role,
     options: &RunOptions,
+    policy: &PolicyInfo,
 ) -> Result<Run> {
     let mut run = Run::empty(&query.name, &org.pick, phase, role);
     run.params = query
@@ -310,6 +319,7 @@ async fn run_series(
         plan: &median,
         role,
         thresholds: &options.thresholds,
+        policy,
     };
     run.findings = rules::check_plan(&ctx);
     run.plan = Some(median);

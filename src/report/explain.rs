@@ -417,6 +417,7 @@ mod tests {
             plan: &plan,
             role,
             thresholds: &t,
+            policy: &crate::explain::rules::NO_POLICY,
         });
         let mut run = Run::empty("provider_conflict_check", "largest", phase, role);
         run.execution_ms = plan.execution_ms;
