@@ -13,7 +13,7 @@ use crate::migrate::Version;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 20240101120000 --orgs 5   # a Supabase project's version\n  dbkit explain --write-migration add_indexes      # the suggested indexes as the next migration\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
+    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 20240101120000 --orgs 5  # a Supabase version\n  dbkit explain --write-migration add_indexes     # indexes as a migration\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
 )]
 pub struct ExplainArgs {
     /// Directory with catalog.yaml and one .sql file per query (default: ./queries; in

@@ -9,6 +9,7 @@ mod db;
 mod explain;
 mod migrate;
 mod new;
+mod queries;
 mod rehearse;
 mod seed;
 
@@ -37,6 +38,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Seed(args) => seed::run(&connect, &args, format).await,
                 Command::New(args) => new::run(&args, format),
                 Command::Explain(args) => explain::run(&connect, &args, format).await,
+                Command::Queries(args) => queries::run(&connect, &args, format).await,
                 Command::Bench(args) => bench::run(&connect, &args, format).await,
                 Command::Rehearse(args) => rehearse::run(&connect, &args, format).await,
                 Command::Check(_) | Command::Completions { .. } => unreachable!("routed above"),

@@ -8,6 +8,7 @@ pub mod bench;
 pub mod db;
 pub mod explain;
 pub mod migrate;
+pub mod queries;
 pub mod rehearse;
 pub mod seed;
 mod tenancy;

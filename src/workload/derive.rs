@@ -46,7 +46,7 @@ const LABEL_COLUMNS: &[&str] = &[
 ];
 
 /// One derived query before it is written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Entry {
     name: String,
     summary: String,
@@ -54,6 +54,10 @@ struct Entry {
     /// The statement as a tenant's client sends it, when it differs.
     tenant_sql: Option<String>,
     params: Vec<DerivedParam>,
+    /// Writes (never derived from the schema; from pg_stat_statements).
+    dml: bool,
+    /// Share of bench's mix (0 is written as 1).
+    weight: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -83,8 +87,17 @@ struct Tenanted<'a> {
     sql: String,
 }
 
-/// The catalog files (catalog.yaml first, then one .sql per query) derived from `model`.
-pub fn files(model: &Model) -> Result<Vec<(String, String)>> {
+/// What every catalog of a schema shares: its tenant tables, the tenant key's type,
+/// the tenant table, the member sampler and the tenant claim.
+struct Frame<'a> {
+    keyed: Vec<Tenanted<'a>>,
+    key_type: String,
+    tenant_table: Option<(&'a Relation, &'a str)>,
+    member: Option<String>,
+    claim: Option<String>,
+}
+
+fn frame(model: &Model) -> Result<Frame<'_>> {
     let facts = &model.facts;
     let tenancy = &model.tenancy;
     let mut keyed: Vec<Tenanted> = Vec::new();
@@ -112,35 +125,6 @@ pub fn files(model: &Model) -> Result<Vec<(String, String)>> {
             "name the tenant key in dbkit.yaml (tenancy: { key: org_id }), or write queries/catalog.yaml by hand",
         ));
     };
-    let mut entries = Vec::new();
-    if let Some((rel, key)) = tenant_table {
-        if let Some(c) = column(rel, key) {
-            entries.push(Entry {
-                name: format!("{}_by_{}", file_stem(rel), key),
-                summary: format!("the tenant's own row of {}", rel.name),
-                service_sql: format!("SELECT *\nFROM {}\nWHERE {} = $1", table_sql(rel), q(key)),
-                tenant_sql: None,
-                params: vec![DerivedParam::org(key, &c.base_type)],
-            });
-        }
-    }
-    for t in &keyed {
-        entries.extend(table_queries(model, t, &key_type));
-    }
-    for t in &tenancy.tables {
-        if let Kind::Child {
-            via, parent_oid, ..
-        } = &t.kind
-        {
-            if let (Some(child), Some(parent)) = (
-                facts.relation(t.oid),
-                keyed.iter().find(|k| k.rel.oid == *parent_oid),
-            ) {
-                entries.extend(child_query(child, via, parent, &key_type));
-            }
-        }
-    }
-    dedup_names(&mut entries);
     let member = tenancy.membership.as_ref().and_then(|m| {
         let rel = facts.relations.iter().find(|r| r.oid == m.oid)?;
         Some(format!(
@@ -150,22 +134,125 @@ pub fn files(model: &Model) -> Result<Vec<(String, String)>> {
             key = q(&m.key)
         ))
     });
-    let claim = tenant_claim(model);
-    let yaml = catalog_yaml(&keyed, &entries, member.as_deref(), claim.as_deref());
+    Ok(Frame {
+        keyed,
+        key_type,
+        tenant_table,
+        member,
+        claim: tenant_claim(model),
+    })
+}
+
+/// How a catalog.yaml derived from the schema starts.
+const DERIVED_HEADER: &str =
+    "# Derived from the schema by `dbkit queries init`: a starting point. Edit the SQL
+# files to match what your application sends, delete what it never runs, and add
+# the writes it makes (`dml: true`; `commit: true` lets bench commit them).
+";
+
+/// How a catalog.yaml from pg_stat_statements starts.
+const STATS_HEADER: &str =
+    "# Read from pg_stat_statements by `dbkit queries init --from-stats`: the statements
+# that took the most time, as the server normalized them, with $1 the tenant (every
+# other $n moved up by one). Weights follow the calls. A sampler starting with
+# `-- dbkit could not tell` needs writing: until then explain skips its query.
+";
+
+/// The catalog files (catalog.yaml first, then one .sql per query) derived from `model`.
+pub fn files(model: &Model) -> Result<Vec<(String, String)>> {
+    let frame = frame(model)?;
+    let facts = &model.facts;
+    let mut entries = Vec::new();
+    if let Some((rel, key)) = frame.tenant_table {
+        if let Some(c) = column(rel, key) {
+            entries.push(Entry {
+                name: format!("{}_by_{}", file_stem(rel), key),
+                summary: format!("the tenant's own row of {}", rel.name),
+                service_sql: format!("SELECT *\nFROM {}\nWHERE {} = $1", table_sql(rel), q(key)),
+                tenant_sql: None,
+                params: vec![DerivedParam::org(key, &c.base_type)],
+                ..Entry::default()
+            });
+        }
+    }
+    for t in &frame.keyed {
+        entries.extend(table_queries(model, t, &frame.key_type));
+    }
+    for t in &model.tenancy.tables {
+        if let Kind::Child {
+            via, parent_oid, ..
+        } = &t.kind
+        {
+            if let (Some(child), Some(parent)) = (
+                facts.relation(t.oid),
+                frame.keyed.iter().find(|k| k.rel.oid == *parent_oid),
+            ) {
+                entries.extend(child_query(child, via, parent, &frame.key_type));
+            }
+        }
+    }
+    dedup_names(&mut entries);
+    Ok(render(&frame, &entries, DERIVED_HEADER))
+}
+
+/// The catalog files of the statements read from pg_stat_statements.
+pub fn stats_files(
+    model: &Model,
+    queries: &[super::from_stats::StatsQuery],
+) -> Result<Vec<(String, String)>> {
+    let frame = frame(model)?;
+    let entries: Vec<Entry> = queries
+        .iter()
+        .map(|s| Entry {
+            name: s.name.clone(),
+            summary: s.summary.clone(),
+            service_sql: s.sql.clone(),
+            tenant_sql: None,
+            params: s
+                .params
+                .iter()
+                .map(|(name, ty, sample)| DerivedParam {
+                    name: name.clone(),
+                    ty: ty.clone(),
+                    sample: sample.clone(),
+                })
+                .collect(),
+            dml: s.dml,
+            weight: s.weight,
+        })
+        .collect();
+    Ok(render(&frame, &entries, STATS_HEADER))
+}
+
+fn render(frame: &Frame, entries: &[Entry], header: &str) -> Vec<(String, String)> {
+    let origin = if header == STATS_HEADER {
+        "Read from pg_stat_statements by `dbkit queries init --from-stats`"
+    } else {
+        "Derived from the schema by `dbkit queries init`"
+    };
+    let yaml = catalog_yaml(
+        header,
+        &frame.keyed,
+        entries,
+        frame.member.as_deref(),
+        frame.claim.as_deref(),
+    );
     let mut files = vec![("catalog.yaml".to_string(), yaml)];
-    for e in &entries {
+    for e in entries {
+        let how = if e.tenant_sql.is_some() {
+            "as the service sends it: explicit tenant filter"
+        } else {
+            "as the service and a tenant's client send it"
+        };
         files.push((
             format!("{}.sql", e.name),
-            sql_file(
-                &e.summary,
-                &e.service_sql,
-                "as the service sends it: explicit tenant filter",
-            ),
+            sql_file(origin, &e.summary, &e.service_sql, how),
         ));
         if let Some(tenant) = &e.tenant_sql {
             files.push((
                 format!("{}.tenant.sql", e.name),
                 sql_file(
+                    origin,
                     &e.summary,
                     tenant,
                     "as a tenant's client sends it: the tenant scope comes from RLS ($1 bound, unused)",
@@ -173,7 +260,7 @@ pub fn files(model: &Model) -> Result<Vec<(String, String)>> {
             ));
         }
     }
-    Ok(files)
+    files
 }
 
 /// The derived catalog, loaded as a written one would be.
@@ -207,6 +294,7 @@ fn table_queries(model: &Model, t: &Tenanted, key_type: &str) -> Vec<Entry> {
             ),
             tenant_sql: Some(format!("SELECT *\nFROM {}{order}\nLIMIT {PAGE}", t.sql)),
             params: vec![org()],
+            ..Entry::default()
         });
     }
     let pk: Vec<&Column> = rel
@@ -261,6 +349,7 @@ fn table_queries(model: &Model, t: &Tenanted, key_type: &str) -> Vec<Entry> {
                 conditions.join("\n  AND ")
             )),
             params,
+            ..Entry::default()
         });
     }
     let parents = parent_keys(model, t);
@@ -300,6 +389,7 @@ fn table_queries(model: &Model, t: &Tenanted, key_type: &str) -> Vec<Entry> {
                     ),
                 },
             ],
+            ..Entry::default()
         });
     }
     if !parents.is_empty() {
@@ -386,6 +476,7 @@ fn dashboard(
         service_sql: format!("{from}\nWHERE t.{} = $1{order}\nLIMIT {PAGE}", q(t.key)),
         tenant_sql: Some(format!("{from}{order}\nLIMIT {PAGE}")),
         params: vec![DerivedParam::org(t.key, key_type)],
+        ..Entry::default()
     }
 }
 
@@ -487,6 +578,7 @@ fn overlap_check(t: &Tenanted, x: &Exclusion, key_type: &str) -> Option<Entry> {
         service_sql: service,
         tenant_sql: None,
         params,
+        ..Entry::default()
     })
 }
 
@@ -535,6 +627,7 @@ fn child_query(
                 ),
             },
         ],
+        ..Entry::default()
     })
 }
 
@@ -672,18 +765,16 @@ fn tenant_rows(keyed: &[Tenanted]) -> String {
 }
 
 fn catalog_yaml(
+    header: &str,
     keyed: &[Tenanted],
     entries: &[Entry],
     member: Option<&str>,
     claim: Option<&str>,
 ) -> String {
     let rows = tenant_rows(keyed);
-    let mut y = String::new();
+    let mut y = String::from(header);
     y.push_str(
-        "# Derived from the schema by `dbkit queries init`: a starting point. Edit the SQL\n\
-         # files to match what your application sends, delete what it never runs, and add\n\
-         # the writes it makes (`dml: true`; `commit: true` lets bench commit them).\n\
-         #\n\
+        "#\n\
          # orgs:         how to pick the tenants every query runs for: the largest and a\n\
          #               median one, by rows across the tenant tables (skew changes plans).\n\
          # tenants:      every tenant with its weight, for bench's traffic.\n\
@@ -730,7 +821,11 @@ fn catalog_yaml(
             let _ = writeln!(y, "    tenant_file: {}.tenant.sql", e.name);
         }
         let _ = writeln!(y, "    summary: {}", yaml_string(&e.summary));
-        y.push_str("    weight: 1\n    params:\n");
+        if e.dml {
+            y.push_str("    dml: true\n");
+        }
+        let _ = writeln!(y, "    weight: {}", e.weight.max(1));
+        y.push_str("    params:\n");
         for p in &e.params {
             let _ = writeln!(y, "      - name: {}", yaml_string(&p.name));
             let _ = writeln!(y, "        type: {}", yaml_string(&p.ty));
@@ -753,8 +848,8 @@ fn yaml_string(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
-fn sql_file(summary: &str, sql: &str, how: &str) -> String {
-    format!("-- {summary}\n-- Derived from the schema by `dbkit queries init`, {how}.\n{sql}\n")
+fn sql_file(origin: &str, summary: &str, sql: &str, how: &str) -> String {
+    format!("-- {summary}\n-- {origin}, {how}.\n{sql}\n")
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 
 pub mod catalog;
 pub mod derive;
+pub mod from_stats;
+pub mod init;
 pub mod param;
 pub mod sample;
 pub mod validate;
