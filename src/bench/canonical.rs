@@ -23,6 +23,9 @@ pub const VALIDATION: &str = "provider_contact_validation";
 pub const CONFLICT_CHECK: &str = "provider_conflict_check";
 pub const INSERT: &str = "booking_insert";
 
+/// The queries a catalog needs for the booking transaction.
+pub const BOOKING_QUERIES: [&str; 3] = [VALIDATION, CONFLICT_CHECK, INSERT];
+
 /// The shipped canonical queries (compiled into the binary).
 pub fn embedded() -> Result<BookingStatements> {
     from_catalog(&Catalog::embedded()?.strict()?, "queries/ (embedded)")

@@ -15,6 +15,7 @@
 pub mod before;
 pub mod canonical;
 pub mod client_thread;
+pub mod mix;
 pub mod progress;
 pub mod runner;
 pub mod scenario;

@@ -5,6 +5,7 @@
 //! is the only place that writes a result to stdout.
 
 pub mod bench;
+pub mod bench_mix;
 pub mod db;
 pub mod explain;
 pub mod migrate;
