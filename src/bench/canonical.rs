@@ -26,6 +26,20 @@ pub const INSERT: &str = "booking_insert";
 /// The queries a catalog needs for the booking transaction.
 pub const BOOKING_QUERIES: [&str; 3] = [VALIDATION, CONFLICT_CHECK, INSERT];
 
+/// Whether a catalog is the booking service's: the shipped one, or a directory that
+/// holds the three statements of the booking transaction.
+pub fn is_booking(source: &crate::workload::CatalogSource) -> bool {
+    match source {
+        crate::workload::CatalogSource::Loaded(catalog) => {
+            catalog.origin == crate::workload::Origin::Embedded
+                || BOOKING_QUERIES
+                    .iter()
+                    .all(|name| catalog.queries.iter().any(|q| q.name == *name))
+        }
+        crate::workload::CatalogSource::Derived { .. } => false,
+    }
+}
+
 /// The shipped canonical queries (compiled into the binary).
 pub fn embedded() -> Result<BookingStatements> {
     from_catalog(&Catalog::embedded()?.strict()?, "queries/ (embedded)")

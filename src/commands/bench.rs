@@ -15,7 +15,7 @@ use crate::error::hinted;
 use crate::exit::Outcome;
 use crate::migrate::MigrationSet;
 use crate::report::{emit, Format};
-use crate::workload::{CatalogSource, Origin};
+use crate::workload::CatalogSource;
 
 pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Result<Outcome> {
     let database = Database::resolve(connect.database_url.as_deref())?;
@@ -26,7 +26,7 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
     }
     let migrations = MigrationSet::resolve(&args.source.options())?;
     let source = CatalogSource::locate(args.queries.as_deref(), &migrations, &[])?;
-    if args.mix || args.rate.is_some() || !is_booking(&source) {
+    if args.mix || args.rate.is_some() || !crate::bench::canonical::is_booking(&source) {
         return mix(&url, &database, args, source, migrations, format).await;
     }
     let opts = BenchOptions {
@@ -51,20 +51,6 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
         }
     };
     Ok(outcome(passed))
-}
-
-/// The booking service's catalog: the shipped one, or a directory holding the three
-/// statements of the booking transaction.
-fn is_booking(source: &CatalogSource) -> bool {
-    match source {
-        CatalogSource::Loaded(catalog) => {
-            catalog.origin == Origin::Embedded
-                || crate::bench::canonical::BOOKING_QUERIES
-                    .iter()
-                    .all(|name| catalog.queries.iter().any(|q| q.name == *name))
-        }
-        CatalogSource::Derived { .. } => false,
-    }
 }
 
 /// The catalog's weighted mix, on the target or (`--before`) on a lab before and after.
