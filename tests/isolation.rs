@@ -289,6 +289,37 @@ fn a_table_that_cannot_be_filled_is_untested_naming_the_constraint() {
     );
 }
 
+/// Cross-column CHECKs (`ends_at > starts_at`, a status that needs a closing time): the
+/// fixture's rows come from the shared generator and satisfy them, so the table is
+/// probed — its open policy is a leak, not an untested table.
+#[test]
+fn a_table_with_cross_column_checks_is_filled_and_probed() {
+    let v7 = "CREATE TABLE shifts (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    org_id uuid NOT NULL REFERENCES orgs (id) ON DELETE CASCADE,
+    starts_at timestamptz NOT NULL,
+    ends_at timestamptz NOT NULL,
+    status text NOT NULL CHECK (status IN ('planned', 'done')),
+    closed_at timestamptz,
+    CHECK (ends_at > starts_at),
+    CHECK (status <> 'done' OR closed_at IS NOT NULL)
+);
+CREATE INDEX shifts_org_id_idx ON shifts (org_id);
+ALTER TABLE shifts ENABLE ROW LEVEL SECURITY;
+CREATE POLICY shifts_read ON shifts FOR SELECT TO authenticated USING (true);
+GRANT SELECT ON shifts TO authenticated;
+";
+    let run = check(shipped_plus(v7).path(), &["--base", "6"]);
+    assert!(run.has_error("tenant-leak", "shifts"), "{}", run.stdout);
+    assert!(
+        !run.findings
+            .iter()
+            .any(|f| f["rule"] == "isolation-untested" && f["object"] == "shifts"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn a_reachable_table_without_tenancy_is_untested_until_configured() {
     let v7 = "CREATE TABLE audit_events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, what text NOT NULL);

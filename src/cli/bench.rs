@@ -57,7 +57,7 @@ impl From<ScenarioArg> for Scenario {
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --mix --rate 200 --duration 30s --as tenant   # the catalog's mix\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
+    after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --mix --rate 200 --duration 30s --as tenant\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
 )]
 pub struct BenchArgs {
     /// Load shape from the phase-6 report (default: all; the booking catalog only).

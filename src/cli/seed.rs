@@ -9,7 +9,7 @@ use crate::seed::DEFAULT_SEED;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql"
+    after_help = "Examples:\n  dbkit seed --orgs 50                     # about a million appointments\n  dbkit seed --orgs 5 --seed 7 --format json\n  dbkit seed --reset --yes                 # empty the tenant tables first\n  dbkit seed --to-files rows && psql \"$DATABASE_URL\" -f rows/load.sql\n  dbkit seed --print-profile > seed.yaml && dbkit seed --profile seed.yaml"
 )]
 pub struct SeedArgs {
     /// How many tenant orgs to create (sizes are skewed: a few large, many small).
@@ -37,4 +37,12 @@ pub struct SeedArgs {
     /// into DIR instead of loading a database.
     #[arg(long, value_name = "DIR", conflicts_with = "reset")]
     pub to_files: Option<PathBuf>,
+    /// Load with triggers off (session_replication_role = replica; needs a superuser):
+    /// rows triggers would make are made by seed instead. The summary names what it skipped.
+    #[arg(long)]
+    pub no_triggers: bool,
+    /// Write the profile dbkit derives for this database's schema (tables, rows, the
+    /// weights of listed values) as YAML to start a --profile from, and seed nothing.
+    #[arg(long, conflicts_with_all = ["reset", "to_files"])]
+    pub print_profile: bool,
 }

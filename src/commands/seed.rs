@@ -19,7 +19,10 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
         Some(path) => Profile::from_file(path)?,
         None => Profile::default_profile(),
     };
+    let config = crate::schema::Config::find(std::path::Path::new("migrations"))?;
     let opts = SeedOptions {
+        config: config.clone(),
+        triggers: !args.no_triggers,
         orgs: args.orgs,
         seed: args.seed,
         profile,
@@ -28,12 +31,26 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
         allow_remote: args.allow_remote,
         progress: true,
     };
+    if args.print_profile {
+        let url = Database::resolve(connect.database_url.as_deref())?.url()?;
+        let derived = seed::derived_profile(&url, &opts).await?;
+        report::emit(&derived, format)?;
+        return Ok(Outcome::Clean);
+    }
     let summary = match &args.to_files {
+        // A database named explicitly: its schema decides the rows; else the built-in
+        // booking schema's, without a database.
+        Some(dir)
+            if connect.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() =>
+        {
+            let url = Database::resolve(connect.database_url.as_deref())?.url()?;
+            seed::write_database_files(&url, dir, &opts).await?
+        }
         Some(dir) => seed::write_files(dir, &opts)?,
         None => {
             let url = Database::resolve(connect.database_url.as_deref())?.url()?;
             if args.reset && !args.yes {
-                confirm_reset(&url, args.allow_remote).await?;
+                confirm_reset(&url, args.allow_remote, &config).await?;
             }
             seed::seed_database(&url, &opts).await?
         }
@@ -43,8 +60,12 @@ pub async fn run(connect: &ConnectOpts, args: &SeedArgs, format: Format) -> Resu
 }
 
 /// Ask before `--reset` deletes rows: a "yes" typed on a terminal, else `--yes`.
-async fn confirm_reset(url: &DbUrl, allow_remote: bool) -> Result<()> {
-    let rows = seed::tenant_rows(url, allow_remote).await?;
+async fn confirm_reset(
+    url: &DbUrl,
+    allow_remote: bool,
+    config: &crate::schema::Config,
+) -> Result<()> {
+    let rows = seed::tenant_rows(url, allow_remote, config).await?;
     if rows.is_empty() {
         return Ok(());
     }
@@ -60,7 +81,7 @@ async fn confirm_reset(url: &DbUrl, allow_remote: bool) -> Result<()> {
     }
     eprint!(
         "This deletes every row of {} in {} ({held}). Type yes to continue: ",
-        seed::target::TENANT_TABLES.join(", "),
+        rows.tables(),
         url.target()
     );
     std::io::stderr().flush().ok();

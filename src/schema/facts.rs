@@ -202,11 +202,25 @@ pub struct Function {
     pub body: String,
 }
 
+/// A user trigger on a relation of the facts.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub table: u32,
+    pub name: String,
+    /// Its function's body.
+    pub body: String,
+    pub on_insert: bool,
+    pub row_level: bool,
+    /// Not disabled (`tgenabled <> 'D'`).
+    pub enabled: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Facts {
     pub relations: Vec<Relation>,
     pub functions: Vec<Function>,
     pub policies: Vec<Policy>,
+    pub triggers: Vec<Trigger>,
 }
 
 impl Facts {
@@ -238,9 +252,11 @@ const RELATIONS: &str = concat!(
      ORDER BY 3"
 );
 
-// $1: oid, $2: role. Privileges of a role on a relation.
-const REACH: &str =
-    "SELECT has_table_privilege($2::text, $1::oid, 'SELECT, INSERT, UPDATE, DELETE')";
+// $1: oids. Privileges of the API roles on each relation.
+const REACH: &str = "
+    SELECT r.oid, has_table_privilege('anon', r.oid, 'SELECT, INSERT, UPDATE, DELETE'),
+           has_table_privilege('authenticated', r.oid, 'SELECT, INSERT, UPDATE, DELETE')
+    FROM unnest($1::oid[]) AS r(oid)";
 
 const COLUMNS: &str = "
     SELECT a.attname::text, format_type(a.atttypid, a.atttypmod),
@@ -254,14 +270,14 @@ const COLUMNS: &str = "
            ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = et.oid ORDER BY e.enumsortorder),
            CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE coalesce(nullif(t.typtypmod, -1), -1) END,
            pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text,
-           pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)
+           pg_get_serial_sequence(a.attrelid::regclass::text, a.attname), a.attrelid
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
     LEFT JOIN pg_type et ON coalesce(bt.typcategory, t.typcategory) = 'A'
                         AND et.oid = coalesce(bt.typelem, t.typelem)
     LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-    WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
-    ORDER BY a.attnum";
+    WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+    ORDER BY a.attrelid, a.attnum";
 
 const CONSTRAINTS: &str = "
     SELECT con.conname::text, con.contype::text,
@@ -270,38 +286,40 @@ const CONSTRAINTS: &str = "
            coalesce(con.confrelid, 0::oid),
            ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, i)
                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
-           pg_get_constraintdef(con.oid)
-    FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY 1";
+           pg_get_constraintdef(con.oid), con.conrelid
+    FROM pg_constraint con WHERE con.conrelid = ANY($1::oid[]) ORDER BY con.conrelid, 1";
 
 /// Every index: its key columns or expressions, predicate, method.
 const INDEXES: &str = "
-    SELECT ic.relname::text, i.indisunique, i.indisprimary,
+    SELECT i.indrelid, ic.relname::text, i.indisunique, i.indisprimary,
            ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
            ARRAY(SELECT (i.indkey::int2[])[k - 1] <> 0 FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
            pg_get_expr(i.indpred, i.indrelid, true), am.amname::text,
            EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
                    AND con.contype IN ('p', 'u', 'x'))
     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
-    WHERE i.indrelid = $1 ORDER BY 1";
+    WHERE i.indrelid = ANY($1::oid[]) ORDER BY 1";
 
 /// Exclusion constraints: elements with their operators, predicate.
 const EXCLUSIONS: &str = "
-    SELECT con.conname::text,
+    SELECT con.conrelid, con.conname::text,
            ARRAY(SELECT pg_get_indexdef(con.conindid, k::int, true) FROM generate_series(1, cardinality(con.conexclop)) k ORDER BY k),
            ARRAY(SELECT o.oprname::text FROM unnest(con.conexclop) WITH ORDINALITY e(op, k)
                  JOIN pg_operator o ON o.oid = e.op ORDER BY e.k),
            pg_get_expr(i.indpred, i.indrelid, true), pg_get_constraintdef(con.oid)
     FROM pg_constraint con JOIN pg_index i ON i.indexrelid = con.conindid
-    WHERE con.conrelid = $1 AND con.contype = 'x' ORDER BY 1";
+    WHERE con.conrelid = ANY($1::oid[]) AND con.contype = 'x' ORDER BY 2";
 
 /// Unique indexes that are not constraints.
 const UNIQUE_INDEXES: &str = "
     SELECT ic.relname::text,
            ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY k(n, o)
-                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o)
+                 JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n ORDER BY k.o),
+           i.indrelid
     FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
-    WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary
-      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)";
+    WHERE i.indrelid = ANY($1::oid[]) AND i.indisunique AND NOT i.indisprimary
+      AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
+    ORDER BY i.indrelid, i.indexrelid";
 
 // $1: exposed schemas. Functions in exposed schemas, and SECURITY DEFINER ones anywhere
 // in the project's schemas.
@@ -317,6 +335,14 @@ const FUNCTIONS: &str = concat!(
        AND (n.nspname = ANY($1) OR (p.prosecdef AND ", user_schema!(), "))
      ORDER BY 2"
 );
+
+/// User triggers on tables, with their function's body.
+const TRIGGERS: &str = "
+    SELECT t.tgrelid, t.tgname::text, coalesce(p.prosrc, ''), (t.tgtype & 4) <> 0, (t.tgtype & 1) <> 0,
+           t.tgenabled <> 'D'
+    FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+    WHERE NOT t.tgisinternal AND t.tgrelid = ANY($1::oid[])
+    ORDER BY 1, 2";
 
 /// Read the facts. `exposed` are PostgREST's schemas.
 pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
@@ -341,13 +367,7 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
         let oid: u32 = r.get(0);
         let exposed_here: bool = r.get(7);
         let default_acl: bool = r.get(9);
-        let mut reach = [false, false];
-        if roles_exist == 2 {
-            for (i, role) in API_ROLES.iter().enumerate() {
-                let granted: bool = client.query_one(REACH, &[&oid, role]).await?.get(0);
-                reach[i] = exposed_here && (granted || default_acl);
-            }
-        }
+        let reach = [exposed_here && default_acl, exposed_here && default_acl];
         relations.push(Relation {
             oid,
             schema: r.get(1),
@@ -376,9 +396,22 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     // dbkit's own migration history is not the project's schema.
     relations
         .retain(|r| !(r.schema == "public" && r.short == crate::migrate::history::REFINERY_TABLE));
-    for rel in &mut relations {
-        fill_relation(client, rel).await?;
+    if roles_exist == 2 {
+        let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+        for row in client
+            .query(REACH, &[&oids])
+            .await
+            .context("reading privileges")?
+        {
+            let oid: u32 = row.get(0);
+            if let Some(rel) = relations.iter_mut().find(|r| r.oid == oid) {
+                rel.anon |= rel.exposed && row.get::<_, bool>(1);
+                rel.authenticated |= rel.exposed && row.get::<_, bool>(2);
+            }
+        }
     }
+    fill_relations(client, &mut relations).await?;
+    fill_indexes(client, &mut relations).await?;
     let functions = if roles_exist == 2 {
         client
             .query(FUNCTIONS, &[&exposed])
@@ -403,61 +436,94 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
     } else {
         vec![]
     };
+    let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+    let triggers = client
+        .query(TRIGGERS, &[&oids])
+        .await
+        .context("reading triggers")?
+        .iter()
+        .map(|r| Trigger {
+            table: r.get(0),
+            name: r.get(1),
+            body: r.get(2),
+            on_insert: r.get(3),
+            row_level: r.get(4),
+            enabled: r.get(5),
+        })
+        .collect();
     Ok(Facts {
         relations,
         functions,
         policies: policies(client).await?,
+        triggers,
     })
 }
 
-async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
-    rel.columns = client
-        .query(COLUMNS, &[&rel.oid])
-        .await?
+/// Every relation's columns, constraints and unique indexes, in three queries.
+async fn fill_relations(client: &Client, relations: &mut [Relation]) -> Result<()> {
+    let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+    let position: std::collections::HashMap<u32, usize> = relations
         .iter()
-        .map(|r| {
-            let names: Vec<String> = r.get(5);
-            let defs: Vec<String> = r.get(6);
-            Column {
-                name: r.get(0),
-                sql_type: r.get(1),
-                base_type: r.get(2),
-                category: r.get(3),
-                enum_labels: r.get(4),
-                domain_checks: names
-                    .into_iter()
-                    .zip(defs)
-                    .map(|(name, definition)| Check {
-                        name,
-                        columns: vec![],
-                        definition,
-                    })
-                    .collect(),
-                not_null: r.get(7),
-                has_default: r.get(8),
-                identity: r.get(9),
-                generated: r.get(10),
-                attnum: r.get(11),
-                type_oid: r.get(12),
-                base_oid: r.get(13),
-                base_kind: r.get(14),
-                element: match r.get::<_, u32>(15) {
-                    0 => None,
-                    oid => Some(Element {
-                        oid,
-                        type_name: r.get(16),
-                        category: r.get(17),
-                        enum_labels: r.get(18),
-                    }),
-                },
-                typmod: r.get(19),
-                default: r.get(20),
-                identity_kind: r.get(21),
-                sequence: r.get(22),
-            }
-        })
+        .enumerate()
+        .map(|(i, r)| (r.oid, i))
         .collect();
-    for r in client.query(CONSTRAINTS, &[&rel.oid]).await? {
+    for r in client
+        .query(COLUMNS, &[&oids])
+        .await
+        .context("reading columns")?
+    {
+        let Some(&at) = position.get(&r.get::<_, u32>(23)) else {
+            continue;
+        };
+        let names: Vec<String> = r.get(5);
+        let defs: Vec<String> = r.get(6);
+        relations[at].columns.push(Column {
+            name: r.get(0),
+            sql_type: r.get(1),
+            base_type: r.get(2),
+            category: r.get(3),
+            enum_labels: r.get(4),
+            domain_checks: names
+                .into_iter()
+                .zip(defs)
+                .map(|(name, definition)| Check {
+                    name,
+                    columns: vec![],
+                    definition,
+                })
+                .collect(),
+            not_null: r.get(7),
+            has_default: r.get(8),
+            identity: r.get(9),
+            generated: r.get(10),
+            attnum: r.get(11),
+            type_oid: r.get(12),
+            base_oid: r.get(13),
+            base_kind: r.get(14),
+            element: match r.get::<_, u32>(15) {
+                0 => None,
+                oid => Some(Element {
+                    oid,
+                    type_name: r.get(16),
+                    category: r.get(17),
+                    enum_labels: r.get(18),
+                }),
+            },
+            typmod: r.get(19),
+            default: r.get(20),
+            identity_kind: r.get(21),
+            sequence: r.get(22),
+        });
+    }
+    for r in client
+        .query(CONSTRAINTS, &[&oids])
+        .await
+        .context("reading constraints")?
+    {
+        let Some(&at) = position.get(&r.get::<_, u32>(6)) else {
+            continue;
+        };
+        let rel = &mut relations[at];
         let name: String = r.get(0);
         let columns: Vec<String> = r.get(2);
         match r.get::<_, String>(1).as_str() {
@@ -477,39 +543,57 @@ async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
             _ => {}
         }
     }
-    for r in client.query(UNIQUE_INDEXES, &[&rel.oid]).await? {
-        rel.uniques.push((r.get(0), r.get(1)));
+    for r in client
+        .query(UNIQUE_INDEXES, &[&oids])
+        .await
+        .context("reading unique indexes")?
+    {
+        if let Some(&at) = position.get(&r.get::<_, u32>(2)) {
+            relations[at].uniques.push((r.get(0), r.get(1)));
+        }
     }
-    rel.indexes = client
-        .query(INDEXES, &[&rel.oid])
-        .await?
-        .iter()
-        .map(|r| Index {
-            name: r.get(0),
-            unique: r.get(1),
-            primary: r.get(2),
-            keys: r.get(3),
-            plain: r.get(4),
-            predicate: r.get(5),
-            method: r.get(6),
-            constraint: r.get(7),
-        })
-        .collect();
-    rel.exclusions = client
-        .query(EXCLUSIONS, &[&rel.oid])
-        .await?
-        .iter()
-        .map(|r| {
-            let elements: Vec<String> = r.get(1);
-            let operators: Vec<String> = r.get(2);
-            Exclusion {
-                name: r.get(0),
+    Ok(())
+}
+
+/// Every relation's indexes and exclusion constraints, in two queries.
+async fn fill_indexes(client: &Client, relations: &mut [Relation]) -> Result<()> {
+    let oids: Vec<u32> = relations.iter().map(|r| r.oid).collect();
+    let by_oid =
+        |relations: &mut [Relation], oid: u32| relations.iter_mut().position(|r| r.oid == oid);
+    for r in client
+        .query(INDEXES, &[&oids])
+        .await
+        .context("reading indexes")?
+    {
+        if let Some(i) = by_oid(relations, r.get(0)) {
+            relations[i].indexes.push(Index {
+                name: r.get(1),
+                unique: r.get(2),
+                primary: r.get(3),
+                keys: r.get(4),
+                plain: r.get(5),
+                predicate: r.get(6),
+                method: r.get(7),
+                constraint: r.get(8),
+            });
+        }
+    }
+    for r in client
+        .query(EXCLUSIONS, &[&oids])
+        .await
+        .context("reading exclusion constraints")?
+    {
+        if let Some(i) = by_oid(relations, r.get(0)) {
+            let elements: Vec<String> = r.get(2);
+            let operators: Vec<String> = r.get(3);
+            relations[i].exclusions.push(Exclusion {
+                name: r.get(1),
                 elements: elements.into_iter().zip(operators).collect(),
-                predicate: r.get(3),
-                definition: r.get(4),
-            }
-        })
-        .collect();
+                predicate: r.get(4),
+                definition: r.get(5),
+            });
+        }
+    }
     Ok(())
 }
 

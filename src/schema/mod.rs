@@ -23,7 +23,7 @@ macro_rules! user_schema {
     () => {
         "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'auth', 'storage', \
          'realtime', 'extensions', 'graphql', 'graphql_public', 'vault', 'pgsodium', \
-         'supabase_functions', 'net', 'cron') AND n.nspname NOT LIKE 'pg\\_%'"
+         'supabase_functions', 'net', 'cron', 'dbkit_seed') AND n.nspname NOT LIKE 'pg\\_%'"
     };
 }
 pub(crate) use user_schema;

@@ -23,9 +23,9 @@ use rand_chacha::ChaCha8Rng;
 use uuid::Uuid;
 
 use super::fingerprint::{Fingerprint, Fingerprinted};
-use super::names::{self, phone, slugify, Kind};
 use super::profile::{IdLayout, Profile};
 pub use super::rows::*;
+use crate::rows::names::{self, phone, slugify, Kind};
 
 // ---- parameters and results ------------------------------------------------------
 

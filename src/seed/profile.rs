@@ -11,6 +11,8 @@ use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 
 use crate::error::hinted;
+use crate::rows::column::{ColumnProfile, TextKind};
+use crate::rows::plan::{RowsProfile, TableProfile};
 
 /// The shipped default profile, embedded so `dbkit seed` works outside the repository.
 pub const DEFAULT_YAML: &str = include_str!("../../fixtures/default.yaml");
@@ -94,6 +96,8 @@ pub struct Profile {
     pub notes: f64,
     pub lead_days_max: u32,
     pub ids: IdLayout,
+    /// For a project's own schema: sizes and the `tables` section.
+    pub rows: RowsProfile,
 }
 
 /// The keys each section takes (anything else is an error naming the key).
@@ -103,6 +107,7 @@ const SECTIONS: &[(&str, &[&str])] = &[
         "orgs",
         &[
             "size_skew",
+            "event_rows_per_org",
             "largest_providers",
             "size_jitter",
             "members_per_provider",
@@ -138,13 +143,13 @@ impl Doc {
     fn check_keys(&self) -> Check<()> {
         for (key, value) in &self.0 {
             let name = key_name(key);
-            if name == "ids" {
+            if name == "ids" || name == "tables" {
                 continue;
             }
             let Some((_, keys)) = SECTIONS.iter().find(|(s, _)| *s == name) else {
                 return Err((
                     name,
-                    "unknown section (expected window, orgs, appointments or ids)".into(),
+                    "unknown section (expected window, orgs, appointments, tables or ids)".into(),
                 ));
             };
             let Value::Mapping(section) = value else {
@@ -552,7 +557,208 @@ fn read(doc: &Doc) -> Check<Profile> {
         notes: f("appointments", "notes", 0.0, 1.0)?,
         lead_days_max: n("appointments", "lead_days_max", 0, 365)?,
         ids,
+        rows: RowsProfile {
+            size_skew: f("orgs", "size_skew", 0.0, 5.0)?,
+            size_jitter: f("orgs", "size_jitter", 0.0, 0.9)?,
+            event_rows_per_org: f("orgs", "event_rows_per_org", 0.0, 1_000_000.0)?,
+            tables: tables(doc)?,
+        },
     })
+}
+
+/// The keys a table takes under `tables`, and a column under `tables.<t>.columns`.
+const TABLE_KEYS: &[&str] = &[
+    "rows_per_org",
+    "rows_per_parent",
+    "rows_per_user",
+    "rows",
+    "skip",
+    "columns",
+];
+const COLUMN_KEYS: &[&str] = &[
+    "weights",
+    "value",
+    "generator",
+    "pattern",
+    "min",
+    "max",
+    "null_share",
+];
+
+/// The `tables` section: per table, rows and column generators (names are checked
+/// against the database when the seed plans).
+fn tables(doc: &Doc) -> Check<std::collections::BTreeMap<String, TableProfile>> {
+    let mut out = std::collections::BTreeMap::new();
+    let Some(section) = doc.0.get("tables") else {
+        return Ok(out);
+    };
+    let Value::Mapping(section) = section else {
+        return Err((
+            "tables".into(),
+            format!("expected a mapping of table names, found {}", kind(section)),
+        ));
+    };
+    for (name, table) in section {
+        let name = key_name(name);
+        let at = format!("tables.{name}");
+        let Value::Mapping(table) = table else {
+            return Err((
+                at,
+                format!(
+                    "expected a mapping like {{rows_per_org: 20}}, found {}",
+                    kind(table)
+                ),
+            ));
+        };
+        let mut tp = TableProfile::default();
+        for (k, v) in table {
+            let k = key_name(k);
+            let key = format!("{at}.{k}");
+            let number = |lo: f64, hi: f64| -> Check<f64> {
+                let n = v.as_f64().ok_or_else(|| {
+                    (key.clone(), format!("expected a number, found {}", kind(v)))
+                })?;
+                range_f64(&key, n, lo, hi)
+            };
+            match k.as_str() {
+                "rows_per_org" => tp.rows_per_org = Some(number(0.0, 1_000_000.0)?),
+                "rows_per_parent" => tp.rows_per_parent = Some(number(0.0, 10_000.0)?),
+                "rows_per_user" => tp.rows_per_user = Some(number(0.0, 10_000.0)?),
+                "rows" => tp.rows = Some(number(0.0, 10_000_000.0)? as u64),
+                "skip" => {
+                    tp.skip = v.as_bool().ok_or_else(|| {
+                        (
+                            key.clone(),
+                            format!("expected true or false, found {}", kind(v)),
+                        )
+                    })?
+                }
+                "columns" => {
+                    let Value::Mapping(columns) = v else {
+                        return Err((
+                            key,
+                            format!("expected a mapping of column names, found {}", kind(v)),
+                        ));
+                    };
+                    for (c, spec) in columns {
+                        let c = key_name(c);
+                        let ckey = format!("{key}.{c}");
+                        tp.columns.insert(c, column_profile(&ckey, spec)?);
+                    }
+                }
+                _ => {
+                    return Err((
+                        key,
+                        format!("unknown key (expected one of {})", TABLE_KEYS.join(", ")),
+                    ))
+                }
+            }
+        }
+        out.insert(name, tp);
+    }
+    Ok(out)
+}
+
+fn column_profile(at: &str, spec: &Value) -> Check<ColumnProfile> {
+    let Value::Mapping(spec) = spec else {
+        return Err((
+            at.into(),
+            format!(
+                "expected a mapping like {{generator: email}}, found {}",
+                kind(spec)
+            ),
+        ));
+    };
+    let mut cp = ColumnProfile::default();
+    let text = |v: &Value| -> Option<String> {
+        match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        }
+    };
+    for (k, v) in spec {
+        let k = key_name(k);
+        let key = format!("{at}.{k}");
+        match k.as_str() {
+            "weights" => {
+                let Value::Mapping(m) = v else {
+                    return Err((
+                        key,
+                        format!(
+                            "expected a weight table like {{a: 3, b: 1}}, found {}",
+                            kind(v)
+                        ),
+                    ));
+                };
+                let mut items = vec![];
+                for (value, w) in m {
+                    let value = key_name(value);
+                    let w = w
+                        .as_f64()
+                        .filter(|w| w.is_finite() && *w >= 0.0)
+                        .ok_or_else(|| {
+                            (
+                                format!("{key}.{value}"),
+                                "weight must be a number, 0 or more".to_string(),
+                            )
+                        })?;
+                    items.push((value, w));
+                }
+                if !items.iter().any(|(_, w)| *w > 0.0) {
+                    return Err((key, "needs at least one entry with a weight above 0".into()));
+                }
+                cp.weights = Some(items);
+            }
+            "value" => {
+                cp.value =
+                    Some(text(v).ok_or_else(|| {
+                        (key.clone(), format!("expected a value, found {}", kind(v)))
+                    })?)
+            }
+            "generator" => {
+                let name = text(v).unwrap_or_default();
+                cp.generator = Some(TextKind::parse(&name).ok_or_else(|| {
+                    let names: Vec<&str> = TextKind::NAMES.iter().map(|(n, _)| *n).collect();
+                    (
+                        key.clone(),
+                        format!("`{name}` is not a generator (one of {})", names.join(", ")),
+                    )
+                })?);
+            }
+            "pattern" => {
+                let p = text(v).unwrap_or_default();
+                if regex::Regex::new(&p).is_err() {
+                    return Err((key, format!("`{p}` is not a regular expression")));
+                }
+                cp.pattern = Some(p);
+            }
+            "min" | "max" => {
+                let n = v.as_f64().ok_or_else(|| {
+                    (key.clone(), format!("expected a number, found {}", kind(v)))
+                })?;
+                if k == "min" {
+                    cp.min = Some(n);
+                } else {
+                    cp.max = Some(n);
+                }
+            }
+            "null_share" => {
+                let n = v.as_f64().ok_or_else(|| {
+                    (key.clone(), format!("expected a number, found {}", kind(v)))
+                })?;
+                cp.null_share = Some(range_f64(&key, n, 0.0, 1.0)?);
+            }
+            _ => {
+                return Err((
+                    key,
+                    format!("unknown key (expected one of {})", COLUMN_KEYS.join(", ")),
+                ))
+            }
+        }
+    }
+    Ok(cp)
 }
 
 #[cfg(test)]

@@ -66,25 +66,42 @@ pub async fn lock(client: &Client, url: &DbUrl) -> Result<()> {
     ))
 }
 
-/// Rows the tenant tables hold, per table (in `TENANT_TABLES` order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct TenantRows(pub [i64; 6]);
+/// Rows the tables a reset would empty hold, per table.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TenantRows(pub Vec<(String, i64)>);
 
 impl TenantRows {
     pub fn is_empty(&self) -> bool {
-        self.0.iter().all(|n| *n == 0)
+        self.0.iter().all(|(_, n)| *n == 0)
     }
 
     /// "orgs: 5, contacts: 40" for the tables that hold rows.
     pub fn describe(&self) -> String {
-        TENANT_TABLES
+        self.0
             .iter()
-            .zip(self.0)
             .filter(|(_, n)| *n > 0)
             .map(|(t, n)| format!("{t}: {n}"))
             .collect::<Vec<_>>()
             .join(", ")
     }
+
+    /// The tables, for a question about them.
+    pub fn tables(&self) -> String {
+        self.0
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Is the built-in booking schema there (all six tenant tables)?
+pub async fn booking_schema(client: &Client) -> Result<bool> {
+    let missing = client
+        .query(MISSING_TABLES, &[&TENANT_TABLES.to_vec()])
+        .await
+        .context("looking for the booking tables")?;
+    Ok(missing.is_empty())
 }
 
 /// Check the booking schema is there; the rows its tenant tables hold.
@@ -110,11 +127,13 @@ pub async fn tenant_rows(client: &Client, url: &DbUrl) -> Result<TenantRows> {
         .query_one(COUNT_ROWS, &[])
         .await
         .context("counting tenant rows")?;
-    let mut rows = [0i64; 6];
-    for (i, n) in rows.iter_mut().enumerate() {
-        *n = row.get(i);
-    }
-    Ok(TenantRows(rows))
+    Ok(TenantRows(
+        TENANT_TABLES
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.to_string(), row.get(i)))
+            .collect(),
+    ))
 }
 
 /// Refuse tenant rows unless a reset was confirmed; empty the tables when it was
@@ -145,7 +164,13 @@ mod tests {
 
     #[test]
     fn rows_are_described_by_table() {
-        let rows = TenantRows([5, 5, 0, 0, 40, 0]);
+        let rows = TenantRows(
+            TENANT_TABLES
+                .iter()
+                .zip([5, 5, 0, 0, 40, 0])
+                .map(|(t, n)| (t.to_string(), n))
+                .collect(),
+        );
         assert!(!rows.is_empty());
         assert_eq!(rows.describe(), "orgs: 5, org_settings: 5, contacts: 40");
         assert!(TenantRows::default().is_empty());

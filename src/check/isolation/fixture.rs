@@ -1,8 +1,10 @@
 //! The proof's fixture: a few tenants, each with rows in every table the tenancy model
-//! names (and the tables their foreign keys need, such as `auth.users`). A tenant's
-//! rows vary over enum and CHECK-listed values and past and future times, so a policy
-//! that lets `status = 'cancelled'` or `scheduled_at < now()` through is caught.
-//! A table that cannot be filled is an error naming the constraint that stopped it.
+//! names (and the tables their foreign keys need, such as `auth.users`). Values come
+//! from the shared row generator (`crate::rows::row`), so they satisfy the tables'
+//! CHECKs, cross-column ones included; a tenant's rows vary over enum and CHECK-listed
+//! values and past and future times, so a policy that lets `status = 'cancelled'` or
+//! `scheduled_at < now()` through is caught. A table that cannot be filled is an error
+//! naming the constraint that stopped it.
 
 use std::collections::HashMap;
 
@@ -11,9 +13,10 @@ use serde_json::{Map, Value};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use super::values;
 use crate::db::ident::quote;
-use crate::schema::facts::{Check, Facts, Relation};
+use crate::rows::row::RowMaker;
+use crate::rows::Value as Cell;
+use crate::schema::facts::{Column, Facts, Relation};
 use crate::schema::tenancy::{Kind, Tenancy};
 
 /// Rows per tenant in a tenant table at most (enough to go through a status list).
@@ -68,14 +71,6 @@ pub fn tables_to_fill<'a>(facts: &'a Facts, tenancy: &Tenancy) -> Vec<&'a Relati
     ordered
 }
 
-fn checks_for<'a>(r: &'a Relation, column: &'a crate::schema::facts::Column) -> Vec<&'a Check> {
-    r.checks
-        .iter()
-        .filter(|c| c.columns == [column.name.clone()])
-        .chain(column.domain_checks.iter())
-        .collect()
-}
-
 fn rows_for(r: &Relation, tenancy: &Tenancy) -> usize {
     let single = match tenancy.of(r.oid).map(|t| &t.kind) {
         None | Some(Kind::Tenant { .. }) => true,
@@ -84,13 +79,7 @@ fn rows_for(r: &Relation, tenancy: &Tenancy) -> usize {
     if single {
         return 1;
     }
-    r.columns
-        .iter()
-        .filter(|c| c.writable())
-        .map(|c| values::variants(c, &checks_for(r, c)).len())
-        .max()
-        .unwrap_or(0)
-        .clamp(2, MAX_ROWS)
+    RowMaker::new(r).variety().clamp(2, MAX_ROWS)
 }
 
 fn text_of(v: &Value) -> String {
@@ -142,11 +131,8 @@ pub fn insert_for(
             .filter(|m| m.oid == r.oid)
             .map(|m| m.user_column.clone()),
     };
-    let mut cols = Vec::new();
-    let mut exprs = Vec::new();
-    let mut params = Vec::new();
+    let mut given_values: Vec<(String, String)> = Vec::new();
     for c in r.columns.iter().filter(|c| c.writable()) {
-        let checks = checks_for(r, c);
         let author = acting.filter(|_| {
             AUTHOR_COLUMNS.contains(&c.name.as_str())
                 && c.base_type == "uuid"
@@ -162,22 +148,45 @@ pub fn insert_for(
             || (!r.owned && r.primary_key == [c.name.clone()] && c.base_type == "uuid")
         {
             Some(org.member.clone())
-        } else if c.required() || !values::variants(c, &checks).is_empty() {
-            Some(values::value(c, &checks, row, tenant).ok_or_else(|| {
-                anyhow!(
-                    "no value dbkit can make for {}.{} ({})",
-                    r.name,
-                    c.name,
-                    c.sql_type
-                )
-            })?)
         } else {
             None
         };
         if let Some(v) = value {
+            given_values.push((c.name.clone(), v));
+        }
+    }
+    // Everything else from the shared generator: CHECKs hold, cross-column ones too.
+    let fixed: std::collections::BTreeMap<String, Cell> = given_values
+        .iter()
+        .map(|(c, v)| (c.clone(), Cell::Literal(v.clone())))
+        .collect();
+    let made = RowMaker::new(r)
+        .make(&fixed, row, tenant, r.oid)
+        .map_err(|e| {
+            anyhow!(
+                "no value dbkit can make for {}.{} ({})",
+                r.name,
+                e.column,
+                e.type_name
+            )
+        })?;
+    let mut cols = Vec::new();
+    let mut exprs = Vec::new();
+    let mut params = Vec::new();
+    for c in r.columns.iter().filter(|c| c.writable()) {
+        let value = given_values
+            .iter()
+            .find(|(g, _)| *g == c.name)
+            .map(|(_, v)| v.clone())
+            .or_else(|| {
+                made.iter()
+                    .find(|(m, _)| *m == c.name)
+                    .and_then(|(_, v)| v.to_text())
+            });
+        if let Some(v) = value {
             params.push(v);
             cols.push(quote(&c.name));
-            exprs.push(values::cast(c, params.len()));
+            exprs.push(cast(c, params.len()));
         }
     }
     let sql = if cols.is_empty() {
@@ -194,6 +203,12 @@ pub fn insert_for(
         )
     };
     Ok((sql, params))
+}
+
+/// The SQL that turns parameter `$n` (text, in the type's input form) into a value of
+/// the column's type.
+pub fn cast(column: &Column, n: usize) -> String {
+    format!("${n}::text::{}", column.sql_type)
 }
 
 pub fn params(values: &[String]) -> Vec<&(dyn ToSql + Sync)> {
@@ -220,7 +235,30 @@ fn made_up_key(facts: &Facts, tenancy: &Tenancy, tenant: usize) -> Option<String
         };
         let r = facts.relation(t.oid)?;
         let c = r.columns.iter().find(|c| &c.name == key)?;
-        values::value(c, &[], 0, tenant + 1)
+        let gen = crate::rows::column::choose(c, None, None, false, false).ok()?;
+        let mut rng =
+            <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(tenant as u64 + 1);
+        let anchor = crate::rows::generate::anchor_of(chrono::Utc::now().date_naive());
+        let org = crate::rows::column::OrgInfo {
+            name: String::new(),
+            slug: String::new(),
+            domain: "example.com".into(),
+            created_at: anchor,
+            city: 0,
+        };
+        gen.value(&mut crate::rows::column::Ctx {
+            rng: &mut rng,
+            window: crate::rows::column::Window {
+                anchor,
+                past_days: 30,
+                future_days: 30,
+            },
+            org: &org,
+            row: tenant + 1,
+            cover: false,
+            person: ("Ada", "Lovelace"),
+        })
+        .to_text()
     })
 }
 

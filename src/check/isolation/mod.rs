@@ -2,7 +2,8 @@
 //! a leak is worse than none, so what cannot be proven is an error, never a pass.
 //!
 //! - the schema model (`crate::schema`): the catalog's facts and the tenancy model;
-//! - `fixture` and `values`: a few tenants' rows, a valid value for any column type;
+//! - `fixture`: a few tenants' rows, their values from the shared row generator
+//!   (`crate::rows`);
 //! - `probe`: which requests to make (pure), `execute`: making them as PostgREST does,
 //!   rolled back, and naming what let a leak through.
 //!
@@ -11,7 +12,6 @@
 mod execute;
 pub mod fixture;
 pub mod probe;
-mod values;
 
 use anyhow::Result;
 use tokio_postgres::Client;

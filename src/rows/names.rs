@@ -275,6 +275,112 @@ pub const NOTES: &[&str] = &[
     "New patient referral",
 ];
 
+/// Nouns for names of things (projects, services, products, labels).
+pub const NOUNS: &[&str] = &[
+    "Atlas", "Beacon", "Harbor", "Summit", "Orbit", "Canvas", "Ledger", "Compass", "Signal",
+    "Meadow", "Pioneer", "Horizon", "Anchor", "Falcon", "Granite", "Willow", "Cedar", "Lantern",
+    "Quartz", "Ember", "Nova", "Prairie", "Juniper", "Sparrow", "Tandem", "Mosaic", "Vertex",
+    "Harvest", "Aurora", "Keystone",
+];
+
+pub const ADJECTIVES: &[&str] = &[
+    "Quick",
+    "Bright",
+    "Quiet",
+    "Bold",
+    "Gentle",
+    "Classic",
+    "Modern",
+    "Deluxe",
+    "Express",
+    "Premium",
+    "Basic",
+    "Annual",
+    "Weekly",
+    "Morning",
+    "Evening",
+    "Seasonal",
+    "Standard",
+    "Advanced",
+    "Essential",
+    "Signature",
+];
+
+/// Words for sentences, titles and tags.
+pub const WORDS: &[&str] = &[
+    "review",
+    "update",
+    "plan",
+    "schedule",
+    "follow",
+    "team",
+    "client",
+    "budget",
+    "draft",
+    "final",
+    "report",
+    "meeting",
+    "design",
+    "launch",
+    "check",
+    "notes",
+    "priority",
+    "support",
+    "request",
+    "order",
+    "invoice",
+    "feedback",
+    "project",
+    "task",
+    "release",
+    "summary",
+    "weekly",
+    "call",
+    "email",
+    "document",
+    "issue",
+    "fix",
+    "new",
+    "migration",
+    "onboarding",
+    "training",
+    "quarter",
+    "goal",
+    "idea",
+    "research",
+];
+
+pub const CITIES: &[(&str, &str, &str)] = &[
+    ("New York", "United States", "US"),
+    ("Chicago", "United States", "US"),
+    ("Austin", "United States", "US"),
+    ("Seattle", "United States", "US"),
+    ("Toronto", "Canada", "CA"),
+    ("London", "United Kingdom", "GB"),
+    ("Manchester", "United Kingdom", "GB"),
+    ("Berlin", "Germany", "DE"),
+    ("Munich", "Germany", "DE"),
+    ("Paris", "France", "FR"),
+    ("Madrid", "Spain", "ES"),
+    ("Amsterdam", "Netherlands", "NL"),
+    ("Stockholm", "Sweden", "SE"),
+    ("Sydney", "Australia", "AU"),
+    ("Auckland", "New Zealand", "NZ"),
+];
+
+pub const STREETS: &[&str] = &[
+    "Main St",
+    "High Street",
+    "Oak Avenue",
+    "Park Road",
+    "Station Road",
+    "Church Lane",
+    "Maple Drive",
+    "Elm Street",
+    "Mill Road",
+    "King Street",
+];
+
 /// An org name as a URL slug: lower-case ASCII words joined by `-`.
 pub fn slugify(name: &str) -> String {
     let mut slug = String::with_capacity(name.len());
