@@ -261,7 +261,10 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
             m.wall_ms = round1(wall.as_secs_f64() * 1000.0);
         }
     }
-    let findings = assemble::findings(&opts.migrations, &migrations, failed);
+    let mut findings = assemble::findings(&opts.migrations, &migrations, failed);
+    if matches!(opts.traffic, TrafficSource::Catalog(_)) {
+        reword_for_requests(&mut migrations, &mut findings);
+    }
     let not_rehearsed = match failed {
         Some(f) => opts
             .migrations
@@ -294,6 +297,28 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         },
         kept,
     })
+}
+
+/// The verdict's texts speak of bookings (the booking transaction's traffic); under a
+/// catalog's mix the traffic is requests.
+fn reword_for_requests(migrations: &mut [MigrationRehearsal], findings: &mut [Finding]) {
+    fn reword(text: &str) -> String {
+        text.replace("the booking traffic", "the traffic")
+            .replace("a booking (pid", "a request (pid")
+            .replace("bookings", "requests")
+    }
+    for s in migrations.iter_mut().flat_map(|m| m.statements.iter_mut()) {
+        for f in &mut s.failures {
+            *f = reword(f);
+        }
+        if let Some(e) = &mut s.error {
+            e.conflict = e.conflict.as_deref().map(reword);
+        }
+    }
+    for f in findings.iter_mut() {
+        f.message = reword(&f.message);
+        f.recipe = reword(&f.recipe);
+    }
 }
 
 /// The lab and the value; on an error the lab is dropped before the error is returned.

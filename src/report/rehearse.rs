@@ -35,6 +35,15 @@ fn heading(r: &Rehearsal) -> String {
     )
 }
 
+/// What the traffic sends: bookings, or the catalog's requests.
+fn requests_of(r: &Rehearsal) -> &'static str {
+    if r.traffic == "booking" {
+        "bookings"
+    } else {
+        "requests"
+    }
+}
+
 /// What the traffic's clients are called: booking clients, or the catalog's.
 fn clients_of(r: &Rehearsal) -> &'static str {
     if r.traffic == "booking" {
@@ -143,7 +152,8 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "reqs, err, max (ms): bookings started during the step; wait: the longest lock wait (ms)"
+        "reqs, err, max (ms): {} started during the step; wait: the longest lock wait (ms)",
+        requests_of(r)
     )?;
     // The statements themselves under the table, so its rows fit the width.
     for (m, s) in &steps {
@@ -192,7 +202,8 @@ fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<
     } else if r.passed() {
         writeln!(
             out,
-            "{bullet}verdict: passed (no statement stalled bookings beyond {} ms or failed more than 1% of them)",
+            "{bullet}verdict: passed (no statement stalled {} beyond {} ms or failed more than 1% of them)",
+            requests_of(r),
             r.stall_budget_ms
         )?;
     } else {
