@@ -24,10 +24,9 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
         emit(&crate::bench::cleanup(&url).await?, format)?;
         return Ok(Outcome::Clean);
     }
-    let migrations = MigrationSet::resolve(&args.source.options())?;
-    let source = CatalogSource::locate(args.queries.as_deref(), &migrations, &[])?;
+    let source = CatalogSource::locate(args.queries.as_deref(), &args.source.options(), &[])?;
     if args.mix || args.rate.is_some() || !crate::bench::canonical::is_booking(&source) {
-        return mix(&url, &database, args, source, migrations, format).await;
+        return mix(&url, &database, args, source, format).await;
     }
     let opts = BenchOptions {
         phases: args.phases(),
@@ -39,7 +38,7 @@ pub async fn run(connect: &ConnectOpts, args: &BenchArgs, format: Format) -> Res
     };
     let passed = match args.before {
         Some(version) => {
-            let before = before_options(&database, args, migrations, version)?;
+            let before = before_options(&database, args, version)?;
             let both = crate::bench::before::run(&url, &opts, &before).await?;
             emit(&both, format)?;
             both.after.passed()
@@ -59,7 +58,6 @@ async fn mix(
     database: &Database,
     args: &BenchArgs,
     source: CatalogSource,
-    migrations: MigrationSet,
     format: Format,
 ) -> Result<Outcome> {
     if args.scenario.is_some() {
@@ -78,7 +76,7 @@ async fn mix(
     };
     let passed = match args.before {
         Some(version) => {
-            let before = before_options(database, args, migrations, version)?;
+            let before = before_options(database, args, version)?;
             let both = crate::bench::before::run_mix(url, &source, &opts, &before).await?;
             emit(&both, format)?;
             both.after.passed()
@@ -95,9 +93,9 @@ async fn mix(
 fn before_options(
     database: &Database,
     args: &BenchArgs,
-    migrations: MigrationSet,
     version: crate::migrate::Version,
 ) -> Result<BeforeOptions> {
+    let migrations = MigrationSet::resolve(&args.source.options())?;
     Ok(BeforeOptions {
         version: migrations.below_head("--before", version)?,
         orgs: args.orgs,

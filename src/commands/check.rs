@@ -66,6 +66,7 @@ fn rehearse_options(
     let migrations = crate::migrate::MigrationSet::resolve(&args.source.options())?;
     let load = super::rehearse::Load {
         queries: None,
+        source: args.source.options(),
         before: args.base,
         orgs: args.orgs,
         clients: args.clients,

@@ -89,10 +89,11 @@ fn outcome(report: &ExplainReport, args: &ExplainArgs) -> Outcome {
 
 /// The engine's plain options from the flags.
 fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
-    let migrations = MigrationSet::resolve(&args.source.options())?;
-    let catalog = CatalogSource::locate(args.queries.as_deref(), &migrations, &args.only)?;
+    let catalog =
+        CatalogSource::locate(args.queries.as_deref(), &args.source.options(), &args.only)?;
     let before = match args.before {
         Some(version) => {
+            let migrations = MigrationSet::resolve(&args.source.options())?;
             let profile = match &args.profile {
                 Some(path) => Profile::from_file(path)?,
                 None => Profile::default_profile(),

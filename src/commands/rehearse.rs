@@ -22,6 +22,8 @@ pub struct Load {
     /// Query files of the booking traffic (None: `queries/` or the embedded ones).
     pub queries: Option<std::path::PathBuf>,
     pub before: Option<Version>,
+    /// Where the migrations are (to tell the booking schema from a project's own).
+    pub source: crate::migrate::SourceOptions,
     pub orgs: u32,
     pub clients: u32,
     pub max_stall: Duration,
@@ -39,7 +41,7 @@ pub fn options(
         None => None,
     };
     // The booking catalog drives the booking transaction; any other, its mix.
-    let source = CatalogSource::locate(load.queries.as_deref(), &migrations, &[])?;
+    let source = CatalogSource::locate(load.queries.as_deref(), &load.source, &[])?;
     let traffic = if crate::bench::canonical::is_booking(&source) {
         TrafficSource::Booking(crate::bench::load_statements(load.queries.as_deref())?)
     } else {
@@ -68,6 +70,7 @@ pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> 
     let database = Database::resolve(connect.database_url.as_deref())?;
     let load = Load {
         queries: args.queries.clone(),
+        source: args.source.options(),
         before: args.before,
         orgs: args.orgs,
         clients: args.clients,

@@ -25,8 +25,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use crate::migrate::source::Origin as MigrationOrigin;
-use crate::migrate::MigrationSet;
+use crate::migrate::layout::Located;
+use crate::migrate::SourceOptions;
 use crate::schema::Config;
 
 /// The queries directory a project keeps its catalog in.
@@ -52,14 +52,16 @@ impl CatalogSource {
     /// catalog.yaml is reported before anything connects.
     pub fn locate(
         queries: Option<&Path>,
-        migrations: &MigrationSet,
+        migrations: &SourceOptions,
         only: &[String],
     ) -> Result<CatalogSource> {
         let default = Path::new(DEFAULT_DIR);
+        // Where the migrations are, without reading them (nor saying anything).
+        let located = crate::migrate::layout::locate(migrations);
         let loaded = match queries {
             Some(dir) => Some(Catalog::load(dir)?),
             None if default.join("catalog.yaml").exists() => Some(Catalog::load(default)?),
-            None if migrations.origin == MigrationOrigin::Embedded => Some(Catalog::embedded()?),
+            None if located == Located::Embedded => Some(Catalog::embedded()?),
             None => None,
         };
         match loaded {
@@ -68,9 +70,9 @@ impl CatalogSource {
                 Ok(CatalogSource::Loaded(catalog))
             }
             None => {
-                let dir: PathBuf = match &migrations.origin {
-                    MigrationOrigin::Dir(dir) => dir.clone(),
-                    MigrationOrigin::Embedded => PathBuf::from(crate::migrate::layout::DEFAULT_DIR),
+                let dir: PathBuf = match located {
+                    Located::Dir { dir, .. } => dir,
+                    Located::Embedded => PathBuf::from(crate::migrate::layout::DEFAULT_DIR),
                 };
                 Ok(CatalogSource::Derived {
                     config: Config::find(&dir)?,
