@@ -10,7 +10,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use super::mix::{MixOptions, MixReport};
+use super::mix::{MixOptions, MixReport, QueryRow};
 use super::{BenchOptions, BenchReport};
 use crate::db::DbUrl;
 use crate::error::hinted;
@@ -95,32 +95,83 @@ pub async fn run(
     opts: &BenchOptions,
     before: &BeforeOptions,
 ) -> Result<BeforeAfter> {
+    let both = on_lab(server, before, "the scenarios", |url| async move {
+        super::run(&url, opts).await
+    })
+    .await?;
+    let comparison = compare(&both.before, &both.after);
+    Ok(BeforeAfter {
+        before_version: before.version.get(),
+        after_version: both.head.get(),
+        labels: both.labels,
+        orgs: before.orgs,
+        before: both.before,
+        after: both.after,
+        comparison,
+        kept: both.kept,
+        lab_cache: both.lab_cache,
+    })
+}
+
+/// What one measurement at V and one at the head on the same lab gave.
+struct OnLab<R> {
+    before: R,
+    after: R,
+    head: Version,
+    labels: (String, String),
+    kept: Option<String>,
+    lab_cache: Option<LabCache>,
+}
+
+/// Build the seeded lab at `before.version`, `measure` it, migrate it to the head,
+/// `measure` again — raced against a stop — and drop the lab (unless kept). `what`
+/// names the measurement in the progress lines.
+async fn on_lab<R, F, Fut>(
+    server: &DbUrl,
+    before: &BeforeOptions,
+    what: &str,
+    measure: F,
+) -> Result<OnLab<R>>
+where
+    F: Fn(DbUrl) -> Fut,
+    Fut: std::future::Future<Output = Result<R>>,
+{
     let (mut lab, built, head) = lab_at(server, before).await?;
     let labels = (
         before.migrations.label(before.version),
         before.migrations.label(head),
     );
+    let (v, h) = (&labels.0, &labels.1);
+    let both = async {
+        crate::progress::say(&format!("bench --before {v}: running {what} at {v}"));
+        let at_v = measure(lab.url().clone()).await?;
+        crate::progress::say(&format!("bench --before {v}: migrating to the head ({h})"));
+        // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
+        let head_cache = lab.migrate_on(None).await?;
+        crate::progress::say(&format!("bench --before {v}: running {what} at {h}"));
+        let at_head = measure(lab.url().clone()).await?;
+        Ok::<_, anyhow::Error>((at_v, at_head, head_cache))
+    };
     let measured = tokio::select! {
-        m = measure(&mut lab, opts, &labels) => m,
+        m = both => m,
         _ = super::stop_signal() => Err(interrupted()),
     };
-    let (before_report, after_report, head_cache) = match measured {
+    let (at_v, at_head, head_cache) = match measured {
         Ok(both) => both,
         Err(e) => {
             let _ = lab.finish(false).await;
             return Err(e);
         }
     };
-    let kept = kept(lab, before.keep).await?;
-    let comparison = compare(&before_report, &after_report);
-    Ok(BeforeAfter {
-        before_version: before.version.get(),
-        after_version: head.get(),
+    let kept = match lab.finish(before.keep).await? {
+        Finished::Kept { url, .. } => Some(url.to_string()),
+        Finished::Dropped => None,
+    };
+    Ok(OnLab {
+        before: at_v,
+        after: at_head,
+        head,
         labels,
-        orgs: before.orgs,
-        before: before_report,
-        after: after_report,
-        comparison,
         kept,
         lab_cache: LabCache::of(&built.cache, &head_cache),
     })
@@ -155,14 +206,6 @@ async fn lab_at(
     Ok((lab, built, head))
 }
 
-/// Finish the lab: its URL when kept.
-async fn kept(lab: Lab, keep: bool) -> Result<Option<String>> {
-    Ok(match lab.finish(keep).await? {
-        Finished::Kept { url, .. } => Some(url.to_string()),
-        Finished::Dropped => None,
-    })
-}
-
 /// `bench --before V` on a catalog's mix: the mix at V, then at the head, on the same
 /// lab database.
 pub async fn run_mix(
@@ -171,51 +214,22 @@ pub async fn run_mix(
     opts: &MixOptions,
     before: &BeforeOptions,
 ) -> Result<MixBeforeAfter> {
-    let (mut lab, built, head) = lab_at(server, before).await?;
-    let labels = (
-        before.migrations.label(before.version),
-        before.migrations.label(head),
-    );
-    let measured = async {
-        crate::progress::say(&format!(
-            "bench --before {0}: running the mix at {0}",
-            labels.0
-        ));
-        let at_v = super::mix::run(lab.url(), source, opts).await?;
-        crate::progress::say(&format!(
-            "bench --before {}: migrating to the head ({})",
-            labels.0, labels.1
-        ));
-        let head_cache = lab.migrate_on(None).await?;
-        crate::progress::say(&format!(
-            "bench --before {}: running the mix at {}",
-            labels.0, labels.1
-        ));
-        let at_head = super::mix::run(lab.url(), source, opts).await?;
-        Ok::<_, anyhow::Error>((at_v, at_head, head_cache))
+    let both = on_lab(server, before, "the mix", |url| async move {
+        super::mix::run(&url, source, opts).await
+    })
+    .await?;
+    let rows = |r: &MixReport| -> Vec<QueryRow> {
+        r.queries
+            .iter()
+            .chain(std::iter::once(&r.overall))
+            .cloned()
+            .collect()
     };
-    let measured = tokio::select! {
-        m = measured => m,
-        _ = super::stop_signal() => Err(interrupted()),
-    };
-    let (before_report, after_report, head_cache) = match measured {
-        Ok(both) => both,
-        Err(e) => {
-            let _ = lab.finish(false).await;
-            return Err(e);
-        }
-    };
-    let kept = kept(lab, before.keep).await?;
-    let comparison = before_report
-        .queries
+    let after_rows = rows(&both.after);
+    let comparison = rows(&both.before)
         .iter()
-        .chain(std::iter::once(&before_report.overall))
         .filter_map(|b| {
-            let a = after_report
-                .queries
-                .iter()
-                .chain(std::iter::once(&after_report.overall))
-                .find(|a| a.query == b.query)?;
+            let a = after_rows.iter().find(|a| a.query == b.query)?;
             Some(Comparison {
                 name: b.query.clone(),
                 concurrency: opts.phase.concurrency,
@@ -231,14 +245,14 @@ pub async fn run_mix(
         .collect();
     Ok(MixBeforeAfter {
         before_version: before.version.get(),
-        after_version: head.get(),
-        labels,
+        after_version: both.head.get(),
+        labels: both.labels,
         orgs: before.orgs,
-        before: before_report,
-        after: after_report,
+        before: both.before,
+        after: both.after,
         comparison,
-        kept,
-        lab_cache: LabCache::of(&built.cache, &head_cache),
+        kept: both.kept,
+        lab_cache: both.lab_cache,
     })
 }
 
@@ -266,29 +280,6 @@ fn speedup(before: f64, after: f64) -> f64 {
     } else {
         0.0
     }
-}
-
-/// The scenarios at V, then at the head, on the same lab database; and whether the head
-/// came from the cache.
-async fn measure(
-    lab: &mut Lab,
-    opts: &BenchOptions,
-    (version, head): &(String, String),
-) -> Result<(BenchReport, BenchReport, CacheUse)> {
-    crate::progress::say(&format!(
-        "bench --before {version}: running the scenarios at {version}"
-    ));
-    let before = super::run(lab.url(), opts).await?;
-    crate::progress::say(&format!(
-        "bench --before {version}: migrating to the head ({head})"
-    ));
-    // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
-    let head_cache = lab.migrate_on(None).await?;
-    crate::progress::say(&format!(
-        "bench --before {version}: running the scenarios at {head}"
-    ));
-    let after = super::run(lab.url(), opts).await?;
-    Ok((before, after, head_cache))
 }
 
 pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {
