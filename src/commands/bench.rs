@@ -61,9 +61,20 @@ async fn mix(
     format: Format,
 ) -> Result<Outcome> {
     if args.scenario.is_some() {
+        let missing: Vec<&str> = match &source {
+            CatalogSource::Loaded(catalog) => crate::bench::canonical::BOOKING_QUERIES
+                .iter()
+                .copied()
+                .filter(|name| !catalog.queries.iter().any(|q| q.name == *name))
+                .collect(),
+            CatalogSource::Derived { .. } => crate::bench::canonical::BOOKING_QUERIES.to_vec(),
+        };
         return Err(hinted(
-            "--scenario replays the booking transaction; this catalog runs as a mix",
-            "use --concurrency, --duration or --requests and --rate for the mix",
+            format!(
+                "--scenario replays the booking transaction, and this catalog has no query `{}`: it runs as a mix",
+                missing.join("`, `")
+            ),
+            "bench needs catalog.yaml with provider_contact_validation, provider_conflict_check and booking_insert for the scenarios; for the mix use --concurrency, --duration or --requests and --rate",
         ));
     }
     let opts = MixOptions {

@@ -134,9 +134,23 @@ fn explain_sampling_error(client: &Client, e: anyhow::Error, what: &str) -> anyh
             one_line(&e),
             "catalog.yaml samplers run in a READ ONLY transaction that is rolled back: write samplers that only read",
         )
+    } else if writes_in_a_cte(&e) {
+        // Wrapped to read its value as text, a sampler with a DELETE … RETURNING in a
+        // CTE is refused before it runs: it would have failed in the read-only
+        // transaction anyway.
+        hinted(
+            format!("{}: the sampler writes, and samplers run in a read-only transaction that is rolled back", one_line(&e)),
+            "write samplers that only read",
+        )
     } else {
         e
     }
+}
+
+/// PostgreSQL's refusal of a data-modifying WITH inside the text wrapper.
+fn writes_in_a_cte(e: &anyhow::Error) -> bool {
+    sql_state(e) == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+        && e.chain().any(|c| c.to_string().contains("data-modifying"))
 }
 
 /// Samplers only read: PostgreSQL refuses any write in them (a DELETE in a CTE
