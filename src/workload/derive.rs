@@ -632,7 +632,8 @@ fn child_query(
 }
 
 /// The table's main timestamp: the first timestamp or date column that is not an
-/// audit column (`created_at`, …), else the first audit one.
+/// audit column (`created_at`, …), else the audit one listed first (creation before
+/// update).
 fn main_timestamp(rel: &Relation) -> Option<&Column> {
     let temporal =
         |c: &&Column| matches!(c.base_type.as_str(), "timestamptz" | "timestamp" | "date");
@@ -640,7 +641,11 @@ fn main_timestamp(rel: &Relation) -> Option<&Column> {
         .iter()
         .filter(temporal)
         .find(|c| !AUDIT_COLUMNS.contains(&c.name.as_str()))
-        .or_else(|| rel.columns.iter().filter(temporal).next())
+        .or_else(|| {
+            AUDIT_COLUMNS
+                .iter()
+                .find_map(|a| rel.columns.iter().filter(temporal).find(|c| c.name == *a))
+        })
 }
 
 fn label_column(rel: &Relation) -> Option<String> {
@@ -1040,6 +1045,16 @@ mod tests {
         let tenancy = crate::schema::tenancy::infer(&facts, &Default::default());
         let err = files(&Model { facts, tenancy }).unwrap_err();
         assert!(crate::error::hint(&err).contains("dbkit.yaml"), "{err:#}");
+    }
+
+    #[test]
+    fn creation_time_before_update_time_when_only_audit_columns_exist() {
+        let mut invitations = table(9, "invitations", &["id"]);
+        timestamp(&mut invitations, "updated_at");
+        timestamp(&mut invitations, "created_at");
+        assert_eq!(main_timestamp(&invitations).unwrap().name, "created_at");
+        timestamp(&mut invitations, "expires_at");
+        assert_eq!(main_timestamp(&invitations).unwrap().name, "expires_at");
     }
 
     #[test]
