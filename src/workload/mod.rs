@@ -26,8 +26,28 @@ use anyhow::Result;
 use tokio_postgres::Client;
 
 use crate::migrate::layout::Located;
-use crate::migrate::SourceOptions;
+use crate::migrate::{MigrationSet, SourceOptions};
 use crate::schema::Config;
+
+/// Whether the migrations in `located` are the booking schema's (its V2, the tables,
+/// is the shipped one): a copy of dbkit's migrations, extended or not, runs the
+/// shipped booking queries.
+fn is_booking_schema(located: &Located) -> bool {
+    let Located::Dir { dir, layout } = located else {
+        return false;
+    };
+    let (Ok(set), Ok(shipped)) = (
+        MigrationSet::strict_dir(dir, *layout),
+        MigrationSet::embedded(),
+    ) else {
+        return false;
+    };
+    let schema = |s: &MigrationSet| {
+        s.get(crate::migrate::Version::new(2))
+            .map(|m| m.sql.trim().to_string())
+    };
+    schema(&set).is_some() && schema(&set) == schema(&shipped)
+}
 
 /// The queries directory a project keeps its catalog in.
 pub const DEFAULT_DIR: &str = "queries";
@@ -61,7 +81,9 @@ impl CatalogSource {
         let loaded = match queries {
             Some(dir) => Some(Catalog::load(dir)?),
             None if default.join("catalog.yaml").exists() => Some(Catalog::load(default)?),
-            None if located == Located::Embedded => Some(Catalog::embedded()?),
+            None if located == Located::Embedded || is_booking_schema(&located) => {
+                Some(Catalog::embedded()?)
+            }
             None => None,
         };
         match loaded {
