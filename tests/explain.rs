@@ -94,8 +94,11 @@ fn unknown_fail_on_rule_is_a_usage_error() {
     );
 }
 
+/// A query file that no longer parses is an error at its file and line (exit 1), and
+/// the other queries still run.
 #[test]
-fn a_broken_query_file_is_reported_by_name_before_connecting() {
+fn a_broken_query_file_is_reported_by_name_and_the_rest_runs() {
+    let db = seeded_db(2);
     let dir = copied_queries();
     std::fs::write(
         dir.path().join("contact_history.sql"),
@@ -106,14 +109,23 @@ fn a_broken_query_file_is_reported_by_name_before_connecting() {
         .args([
             "explain",
             "--database-url",
-            "postgres://nobody@127.0.0.1:1/none",
+            &db.url_string(),
+            "--only",
+            "contact_history,org_settings",
+            "--runs",
+            "1",
             "--queries",
         ])
         .arg(dir.path())
         .assert()
-        .code(2);
-    let stderr = String::from_utf8_lossy(&out.get_output().stderr).to_string();
-    assert!(stderr.contains("contact_history.sql:3:"), "{stderr}");
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).to_string();
+    assert!(stdout.contains("error: "), "{stdout}");
+    assert!(stdout.contains("contact_history.sql:3:"), "{stdout}");
+    assert!(
+        stdout.contains("org_settings"),
+        "the other query ran: {stdout}"
+    );
 }
 
 #[test]

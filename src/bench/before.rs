@@ -10,16 +10,19 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::mix::{MixOptions, MixReport, QueryRow};
 use super::{BenchOptions, BenchReport};
 use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::lab::{CacheUse, Finished, Lab};
 use crate::migrate::{MigrationSet, Version};
+use crate::workload::CatalogSource;
 
 /// The lab side of `--before`.
 #[derive(Debug, Clone)]
 pub struct BeforeOptions {
-    pub version: i32,
+    /// A version of `migrations` below the head.
+    pub version: Version,
     pub orgs: u32,
     pub keep: bool,
     pub migrations: MigrationSet,
@@ -43,8 +46,11 @@ pub struct Comparison {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BeforeAfter {
-    pub before_version: i32,
-    pub after_version: i32,
+    pub before_version: i64,
+    pub after_version: i64,
+    /// The two versions as the project's layout names them (`V3`, `20240101120000`).
+    #[serde(skip)]
+    pub labels: (String, String),
     pub orgs: u32,
     pub before: BenchReport,
     pub after: BenchReport,
@@ -89,39 +95,68 @@ pub async fn run(
     opts: &BenchOptions,
     before: &BeforeOptions,
 ) -> Result<BeforeAfter> {
-    let set = &before.migrations;
-    let version = before.version;
-    let head = set.latest().unwrap_or(Version::new(0));
-    if Version::from(version) >= head || set.get(Version::from(version)).is_none() {
-        return Err(hinted(
-            format!(
-                "--before {version}: there is no migration V{version} below the head (V{head})"
-            ),
-            format!("pick a version between 1 and {}", head.get() - 1),
-        ));
-    }
-    let interrupted = || {
-        hinted(
-            "bench --before interrupted",
-            "the lab database was dropped; the target was not touched",
-        )
-    };
-    let (mut lab, built) = Lab::seeded_for(
-        server,
-        &format!("bench --before {version}"),
-        "bench",
-        set.clone(),
-        Version::from(version),
-        before.orgs,
-        before.cache,
-        interrupted,
-    )
+    let both = on_lab(server, before, "the scenarios", |url| async move {
+        super::run(&url, opts).await
+    })
     .await?;
+    let comparison = compare(&both.before, &both.after);
+    Ok(BeforeAfter {
+        before_version: before.version.get(),
+        after_version: both.head.get(),
+        labels: both.labels,
+        orgs: before.orgs,
+        before: both.before,
+        after: both.after,
+        comparison,
+        kept: both.kept,
+        lab_cache: both.lab_cache,
+    })
+}
+
+/// What one measurement at V and one at the head on the same lab gave.
+struct OnLab<R> {
+    before: R,
+    after: R,
+    head: Version,
+    labels: (String, String),
+    kept: Option<String>,
+    lab_cache: Option<LabCache>,
+}
+
+/// Build the seeded lab at `before.version`, `measure` it, migrate it to the head,
+/// `measure` again — raced against a stop — and drop the lab (unless kept). `what`
+/// names the measurement in the progress lines.
+async fn on_lab<R, F, Fut>(
+    server: &DbUrl,
+    before: &BeforeOptions,
+    what: &str,
+    measure: F,
+) -> Result<OnLab<R>>
+where
+    F: Fn(DbUrl) -> Fut,
+    Fut: std::future::Future<Output = Result<R>>,
+{
+    let (mut lab, built, head) = lab_at(server, before).await?;
+    let labels = (
+        before.migrations.label(before.version),
+        before.migrations.label(head),
+    );
+    let (v, h) = (&labels.0, &labels.1);
+    let both = async {
+        crate::progress::say(&format!("bench --before {v}: running {what} at {v}"));
+        let at_v = measure(lab.url().clone()).await?;
+        crate::progress::say(&format!("bench --before {v}: migrating to the head ({h})"));
+        // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
+        let head_cache = lab.migrate_on(None).await?;
+        crate::progress::say(&format!("bench --before {v}: running {what} at {h}"));
+        let at_head = measure(lab.url().clone()).await?;
+        Ok::<_, anyhow::Error>((at_v, at_head, head_cache))
+    };
     let measured = tokio::select! {
-        m = measure(&mut lab, opts, version, head.to_i32()?) => m,
+        m = both => m,
         _ = super::stop_signal() => Err(interrupted()),
     };
-    let (before_report, after_report, head_cache) = match measured {
+    let (at_v, at_head, head_cache) = match measured {
         Ok(both) => both,
         Err(e) => {
             let _ = lab.finish(false).await;
@@ -132,41 +167,119 @@ pub async fn run(
         Finished::Kept { url, .. } => Some(url.to_string()),
         Finished::Dropped => None,
     };
-    let comparison = compare(&before_report, &after_report);
-    Ok(BeforeAfter {
-        before_version: version,
-        after_version: head.to_i32()?,
-        orgs: before.orgs,
-        before: before_report,
-        after: after_report,
-        comparison,
+    Ok(OnLab {
+        before: at_v,
+        after: at_head,
+        head,
+        labels,
         kept,
         lab_cache: LabCache::of(&built.cache, &head_cache),
     })
 }
 
-/// The scenarios at V, then at the head, on the same lab database; and whether the head
-/// came from the cache.
-async fn measure(
-    lab: &mut Lab,
-    opts: &BenchOptions,
-    version: i32,
-    head: i32,
-) -> Result<(BenchReport, BenchReport, CacheUse)> {
-    crate::progress::say(&format!(
-        "bench --before {version}: running the scenarios at V{version}"
-    ));
-    let before = super::run(lab.url(), opts).await?;
-    crate::progress::say(&format!(
-        "bench --before {version}: migrating to the head (V{head})"
-    ));
-    // With the lab cache, the head may be a clone of a template: `lab.url()` changes.
-    let head_cache = lab.migrate_on(None).await?;
-    crate::progress::say(&format!(
-        "bench --before {version}: running the scenarios at V{head}"
-    ));
-    let after = super::run(lab.url(), opts).await?;
-    Ok((before, after, head_cache))
+fn interrupted() -> anyhow::Error {
+    hinted(
+        "bench --before interrupted",
+        "the lab database was dropped; the target was not touched",
+    )
+}
+
+/// The seeded lab at `before.version` (raced against a stop), and the head.
+async fn lab_at(
+    server: &DbUrl,
+    before: &BeforeOptions,
+) -> Result<(Lab, crate::lab::Built, Version)> {
+    let set = &before.migrations;
+    let version = set.below_head("--before", before.version)?;
+    let head = set.latest().unwrap_or(Version::new(0));
+    let (lab, built) = Lab::seeded_for(
+        server,
+        &format!("bench --before {}", set.label(version)),
+        "bench",
+        set.clone(),
+        version,
+        before.orgs,
+        before.cache,
+        interrupted,
+    )
+    .await?;
+    Ok((lab, built, head))
+}
+
+/// `bench --before V` on a catalog's mix: the mix at V, then at the head, on the same
+/// lab database.
+pub async fn run_mix(
+    server: &DbUrl,
+    source: &CatalogSource,
+    opts: &MixOptions,
+    before: &BeforeOptions,
+) -> Result<MixBeforeAfter> {
+    let both = on_lab(server, before, "the mix", |url| async move {
+        super::mix::run(&url, source, opts).await
+    })
+    .await?;
+    let rows = |r: &MixReport| -> Vec<QueryRow> {
+        r.queries
+            .iter()
+            .chain(std::iter::once(&r.overall))
+            .cloned()
+            .collect()
+    };
+    let after_rows = rows(&both.after);
+    let comparison = rows(&both.before)
+        .iter()
+        .filter_map(|b| {
+            let a = after_rows.iter().find(|a| a.query == b.query)?;
+            Some(Comparison {
+                name: b.query.clone(),
+                concurrency: opts.phase.concurrency,
+                p95_before_ms: b.p95_ms,
+                p95_after_ms: a.p95_ms,
+                p95_speedup: speedup(b.p95_ms, a.p95_ms),
+                throughput_before_rps: b.throughput_rps,
+                throughput_after_rps: a.throughput_rps,
+                errors_before: b.errors,
+                errors_after: a.errors,
+            })
+        })
+        .collect();
+    Ok(MixBeforeAfter {
+        before_version: before.version.get(),
+        after_version: both.head.get(),
+        labels: both.labels,
+        orgs: before.orgs,
+        before: both.before,
+        after: both.after,
+        comparison,
+        kept: both.kept,
+        lab_cache: both.lab_cache,
+    })
+}
+
+/// `--before` on a catalog's mix: both runs and the per-query comparison.
+#[derive(Debug, Clone, Serialize)]
+pub struct MixBeforeAfter {
+    pub before_version: i64,
+    pub after_version: i64,
+    #[serde(skip)]
+    pub labels: (String, String),
+    pub orgs: u32,
+    pub before: MixReport,
+    pub after: MixReport,
+    /// One row per query and the overall row (`all`).
+    pub comparison: Vec<Comparison>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kept: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lab_cache: Option<LabCache>,
+}
+
+fn speedup(before: f64, after: f64) -> f64 {
+    if after > 0.0 {
+        (before / after * 10.0).round() / 10.0
+    } else {
+        0.0
+    }
 }
 
 pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {
@@ -180,11 +293,7 @@ pub fn compare(before: &BenchReport, after: &BenchReport) -> Vec<Comparison> {
                 concurrency: b.concurrency,
                 p95_before_ms: b.p95_ms,
                 p95_after_ms: a.p95_ms,
-                p95_speedup: if a.p95_ms > 0.0 {
-                    (b.p95_ms / a.p95_ms * 10.0).round() / 10.0
-                } else {
-                    0.0
-                },
+                p95_speedup: speedup(b.p95_ms, a.p95_ms),
                 throughput_before_rps: b.throughput_rps,
                 throughput_after_rps: a.throughput_rps,
                 errors_before: b.errors,

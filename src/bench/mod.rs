@@ -2,19 +2,21 @@
 //! the database alone — the booking transaction as PostgREST runs it, through a
 //! connection pool — then prove that the bench created no double booking and remove
 //! what it inserted. Safe on a live database: only the bench's own rows are checked
-//! and deleted, whatever other writers do meanwhile.
+//! and deleted, whatever other writers do meanwhile. Any other catalog runs as a
+//! weighted mix of its queries (`mix`), pgbench-like.
 //!
 //! `scenario` (load shapes), `stats` (HDR histograms, summary rows), `workload`
 //! (requests drawn from the seeded data), `transaction` (the booking statements),
 //! `runner` (pool and clients), `client_thread` (the runtime the clients run on),
 //! `verify` (overlap proof, cleanup), `before` (the before/after comparison on a lab
-//! database), `progress` (the bench's indicators).
+//! database), `progress` (the bench's indicators), `mix` (any catalog's queries).
 //! The engine takes plain `BenchOptions` and returns `BenchReport`; rendering is
 //! `crate::report::bench`'s.
 
 pub mod before;
 pub mod canonical;
 pub mod client_thread;
+pub mod mix;
 pub mod progress;
 pub mod runner;
 pub mod scenario;

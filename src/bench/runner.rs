@@ -68,11 +68,17 @@ impl Windows {
         self.stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn current(&self) -> usize {
+    pub(crate) fn current(&self) -> usize {
         self.current.load(Ordering::SeqCst)
     }
 
-    fn record(&self, window: usize, outcome: &Outcome, pool_wait: Duration, query: Duration) {
+    pub(crate) fn record(
+        &self,
+        window: usize,
+        outcome: &Outcome,
+        pool_wait: Duration,
+        query: Duration,
+    ) {
         let mut stats = self.stats.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = stats.get_mut(window) {
             s.record(outcome, pool_wait, query);

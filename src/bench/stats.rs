@@ -69,6 +69,8 @@ pub enum Outcome {
     Invalid,
     /// A database error that leaves the connection usable, by SQLSTATE.
     Error(String),
+    /// A catalog query that ran (bench's mix, rehearse's traffic on any catalog).
+    Done,
 }
 
 /// Who said the slot was taken.
@@ -123,6 +125,7 @@ impl PhaseStats {
             }
             Outcome::Invalid => *self.errors.entry("invalid".into()).or_default() += 1,
             Outcome::Error(code) => *self.errors.entry(code.clone()).or_default() += 1,
+            Outcome::Done => {}
         }
     }
 

@@ -272,7 +272,7 @@ impl<'a> tokio_postgres::types::FromSql<'a> for NotNull {
 
 /// Connection-level failures: the server terminated the backend (57P01..57P03), the
 /// connection class 08, or the socket is closed.
-fn is_fatal(err: &tokio_postgres::Error, client: &Client) -> bool {
+pub(crate) fn is_fatal(err: &tokio_postgres::Error, client: &Client) -> bool {
     if client.is_closed() || err.is_closed() {
         return true;
     }
@@ -286,7 +286,7 @@ fn is_fatal(err: &tokio_postgres::Error, client: &Client) -> bool {
     }
 }
 
-fn fatal(err: tokio_postgres::Error) -> Fatal {
+pub(crate) fn fatal(err: tokio_postgres::Error) -> Fatal {
     let code = err.code().map(|c| c.code().to_string());
     let message = match err.as_db_error() {
         Some(db) => db.message().to_string(),

@@ -7,7 +7,29 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
+use crate::bench::mix::MixPhase;
 use crate::bench::scenario::{self, Phase, Scenario, Stop};
+use crate::explain::rules::Role;
+use crate::migrate::Version;
+
+/// `--as`: the role the mix runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    Tenant,
+    Service,
+}
+
+impl From<RoleArg> for Role {
+    fn from(arg: RoleArg) -> Role {
+        match arg {
+            RoleArg::Tenant => Role::Tenant,
+            RoleArg::Service => Role::Service,
+        }
+    }
+}
+
+/// How long the mix runs when neither --duration nor --requests is given.
+pub const DEFAULT_MIX_DURATION: Duration = Duration::from_secs(10);
 
 /// The report's scenarios, as `--scenario` spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -35,12 +57,28 @@ impl From<ScenarioArg> for Scenario {
 
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
+    after_help = "Examples:\n  dbkit bench --scenario burst\n  dbkit bench --concurrency 10 --duration 30s --pool-size 20 --format json\n  dbkit bench --mix --rate 200 --duration 30s --as tenant\n  dbkit bench --cleanup          # rows left by a run that could not clean up"
 )]
 pub struct BenchArgs {
-    /// Load shape from the phase-6 report (default: all).
-    #[arg(long, value_enum, conflicts_with_all = ["concurrency", "duration", "requests"])]
+    /// Load shape from the phase-6 report (default: all; the booking catalog only).
+    #[arg(long, value_enum, conflicts_with_all = ["concurrency", "duration", "requests", "mix", "rate"])]
     pub scenario: Option<ScenarioArg>,
+    /// Run the catalog's weighted mix of queries (catalog.yaml `weight`, default equal)
+    /// instead of the booking transaction: the default for any catalog but the booking
+    /// service's (a project's queries/, or queries derived from its schema).
+    #[arg(long)]
+    pub mix: bool,
+    /// Open loop, like pgbench -R: this many requests per second in all, on a Poisson
+    /// schedule; latency counts from the scheduled start (the mix only).
+    #[arg(long, value_name = "PER_SECOND", value_parser = positive_rate)]
+    pub rate: Option<f64>,
+    /// Who sends the mix's queries: `tenant` (role authenticated and the tenant's JWT
+    /// claims, as PostgREST) or `service` (the connecting role).
+    #[arg(long = "as", value_enum, default_value_t = RoleArg::Tenant, value_name = "ROLE")]
+    pub role: RoleArg,
+    /// Tenants the mix's traffic is spread over (the largest ones, weighted by size).
+    #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub tenants: u32,
     /// One custom phase with N concurrent clients (with --duration or --requests).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub concurrency: Option<u32>,
@@ -72,10 +110,11 @@ pub struct BenchArgs {
     /// binary — as explain).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
-    /// Measure before and after: on a scratch database migrated to version V and seeded,
-    /// then on the same database migrated to the head (the target is not touched).
+    /// Measure before and after: on a scratch database migrated to version V (`3`, a
+    /// Supabase timestamp) and seeded, then on the same database migrated to the head
+    /// (the target is not touched).
     #[arg(long, value_name = "V", conflicts_with = "cleanup")]
-    pub before: Option<u32>,
+    pub before: Option<Version>,
     /// Orgs to seed the --before scratch database with.
     #[arg(long, value_name = "N", default_value_t = 50, requires = "before")]
     pub orgs: u32,
@@ -111,6 +150,32 @@ impl BenchArgs {
             self.scenario.map(Scenario::from).unwrap_or(Scenario::All),
             self.requests_per_client.max(1),
         )
+    }
+}
+
+impl BenchArgs {
+    /// The mix's one phase: `--concurrency` clients (10) until `--duration` (10 s) or
+    /// `--requests`, at `--rate` when given.
+    pub fn mix_phase(&self) -> MixPhase {
+        MixPhase {
+            concurrency: self.concurrency.unwrap_or(10) as usize,
+            stop: match (self.duration, self.requests) {
+                (Some(d), _) => Stop::Duration(d),
+                (None, Some(n)) => Stop::Requests(n),
+                (None, None) => Stop::Duration(DEFAULT_MIX_DURATION),
+            },
+            rate: self.rate,
+        }
+    }
+}
+
+/// Requests per second: a finite number above zero.
+pub fn positive_rate(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{raw}` is not a positive number of requests per second (e.g. 200)"
+        )),
     }
 }
 
@@ -191,6 +256,32 @@ mod tests {
             assert!(parse(&["--collide-ratio", bad]).is_err(), "{bad}");
         }
         assert_eq!(parse(&["--collide-ratio", "1"]).unwrap().collide_ratio, 1.0);
+    }
+
+    #[test]
+    fn the_mix_phase_and_its_flags() {
+        let a = parse(&[
+            "--mix",
+            "--rate",
+            "200",
+            "--concurrency",
+            "4",
+            "--as",
+            "service",
+        ])
+        .unwrap();
+        let p = a.mix_phase();
+        assert_eq!((p.concurrency, p.rate), (4, Some(200.0)));
+        assert_eq!(p.stop, Stop::Duration(DEFAULT_MIX_DURATION));
+        assert_eq!(Role::from(a.role), Role::Service);
+        assert!(parse(&["--rate", "0"]).is_err());
+        assert!(parse(&["--rate", "NaN"]).is_err());
+        assert!(parse(&["--mix", "--scenario", "burst"]).is_err());
+        let v = parse(&["--before", "20240101120000"])
+            .unwrap()
+            .before
+            .unwrap();
+        assert_eq!(v.get(), 20_240_101_120_000);
     }
 
     #[test]

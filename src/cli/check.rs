@@ -17,7 +17,7 @@ pub struct CheckArgs {
     /// scratch database migrated to this version and seeded with a few orgs, and
     /// report only the catalog findings they introduce.
     #[arg(long, value_name = "V")]
-    pub base: Option<i64>,
+    pub base: Option<crate::migrate::Version>,
     /// With --base: also show the catalog findings already present at the base.
     #[arg(long, requires = "base")]
     pub all: bool,

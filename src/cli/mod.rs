@@ -11,6 +11,7 @@ mod check;
 pub mod db;
 pub mod explain;
 pub mod migrate;
+pub mod queries;
 pub mod rehearse;
 pub mod review;
 mod rules;
@@ -98,9 +99,13 @@ pub enum Command {
     /// Create the next migration file: migrations/V<n+1>__<name>.sql, or a timestamped
     /// one in supabase/migrations.
     New(NewArgs),
-    /// EXPLAIN ANALYZE the canonical booking queries as service and tenant, flag plan
-    /// problems; with --before V, on a scratch database before and after the migrations.
+    /// EXPLAIN ANALYZE the project's queries as service and tenant, flag plan problems;
+    /// with --before V, on a scratch database before and after the migrations.
     Explain(ExplainArgs),
+    /// Write a starter query catalog for explain, bench and rehearse: derived from the
+    /// schema, or from the database's pg_stat_statements.
+    #[command(after_help = "Example:\n  dbkit queries init && dbkit explain")]
+    Queries(queries::QueriesArgs),
     /// Replay the report's booking load test (ramp, burst, sustained) through a connection
     /// pool: latency percentiles, pool wait, errors by SQLSTATE, and a double-booking proof.
     Bench(bench::BenchArgs),

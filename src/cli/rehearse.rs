@@ -7,10 +7,10 @@ use clap::Args;
 
 #[derive(Debug, Clone, Args)]
 pub struct RehearseArgs {
-    /// Start the lab database at version V (default: the version the target is at, so
-    /// the target's pending migrations are rehearsed).
+    /// Start the lab database at version V (`3`, a Supabase timestamp; default: the
+    /// version the target is at, so the target's pending migrations are rehearsed).
     #[arg(long, value_name = "V")]
-    pub before: Option<u32>,
+    pub before: Option<crate::migrate::Version>,
     /// Orgs to seed the lab database with (50: about a million appointments).
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
     pub orgs: u32,
@@ -35,7 +35,9 @@ pub struct RehearseArgs {
     /// prune-cache` removes them).
     #[arg(long)]
     pub cache: bool,
-    /// Directory of canonical query files for the booking traffic (as `dbkit bench --queries`).
+    /// Directory of the query catalog whose mix is the traffic (as `dbkit bench
+    /// --queries`; default ./queries, or queries derived from the schema; the booking
+    /// catalog drives the booking transaction).
     #[arg(long, value_name = "DIR")]
     pub queries: Option<PathBuf>,
     #[command(flatten)]

@@ -24,7 +24,7 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
     };
     let opts = CheckOptions {
         source: args.source.options(),
-        base: args.base,
+        base: args.base.map(crate::migrate::Version::get),
         all: args.all,
         server,
         keep: args.keep,
@@ -73,7 +73,8 @@ fn rehearse_options(
     let migrations = crate::migrate::MigrationSet::resolve(&args.source.options())?;
     let load = super::rehearse::Load {
         queries: None,
-        before: args.base.map(|b| u32::try_from(b).unwrap_or(u32::MAX)),
+        source: args.source.options(),
+        before: args.base,
         orgs: args.orgs,
         clients: args.clients,
         max_stall: args.max_stall,

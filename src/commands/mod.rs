@@ -9,6 +9,7 @@ mod db;
 mod explain;
 mod migrate;
 mod new;
+mod queries;
 mod rehearse;
 mod review;
 mod rules;
@@ -42,6 +43,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Migrate(args) => migrate::run(&connect, &args, format).await,
                 Command::Seed(args) => seed::run(&connect, &args, format).await,
                 Command::New(args) => new::run(&args, format),
+                Command::Queries(args) => queries::run(&connect, &args, format).await,
                 Command::Bench(args) => bench::run(&connect, &args, format).await,
                 Command::Rules(args) => rules::run(&args, format),
                 Command::Check(_)

@@ -9,18 +9,21 @@ use anyhow::Result;
 use crate::cli::rehearse::RehearseArgs;
 use crate::cli::{ConnectOpts, OutputFormat};
 use crate::config::Database;
-use crate::error::hinted;
 use crate::exit::Outcome;
 use crate::migrate::MigrationSet;
-use crate::rehearse::RehearseOptions;
+use crate::migrate::Version;
+use crate::rehearse::{RehearseOptions, TrafficSource};
 use crate::report::{emit, sarif};
+use crate::workload::CatalogSource;
 
 /// What a rehearsal needs besides its defaults (baseline 5 s, lock_timeout 5 s, no
 /// `--keep`, the lab cache as the target allows).
 pub struct Load {
     /// Query files of the booking traffic (None: `queries/` or the embedded ones).
     pub queries: Option<std::path::PathBuf>,
-    pub before: Option<u32>,
+    pub before: Option<Version>,
+    /// Where the migrations are (to tell the booking schema from a project's own).
+    pub source: crate::migrate::SourceOptions,
     pub orgs: u32,
     pub clients: u32,
     pub max_stall: Duration,
@@ -34,13 +37,15 @@ pub fn options(
     load: Load,
 ) -> Result<RehearseOptions> {
     let before = match load.before {
-        Some(v) => Some(i32::try_from(v).map_err(|_| {
-            hinted(
-                format!("--before {v} is too large"),
-                "versions are 32-bit integers",
-            )
-        })?),
+        Some(v) => Some(migrations.below_head("--before", v)?),
         None => None,
+    };
+    // The booking catalog drives the booking transaction; any other, its mix.
+    let source = CatalogSource::locate(load.queries.as_deref(), &load.source, &[])?;
+    let traffic = if crate::bench::canonical::is_booking(&source) {
+        TrafficSource::Booking(crate::bench::load_statements(load.queries.as_deref())?)
+    } else {
+        TrafficSource::Catalog(source)
     };
     Ok(RehearseOptions {
         target: database.url()?,
@@ -52,7 +57,7 @@ pub fn options(
         baseline: crate::rehearse::MIN_BASELINE,
         lock_timeout: Duration::from_secs(5),
         keep: false,
-        statements: crate::bench::load_statements(load.queries.as_deref())?,
+        traffic,
         seed: 42,
         cache: crate::lab::CachePolicy::for_target(
             matches!(database, Database::Local(_)),
@@ -73,6 +78,7 @@ pub async fn run(
     let database = Database::resolve(connect.database_url.as_deref())?;
     let load = Load {
         queries: args.queries.clone(),
+        source: args.source.options(),
         before: args.before,
         orgs: args.orgs,
         clients: args.clients,

@@ -13,11 +13,12 @@ use crate::config::Database;
 use crate::exit::Outcome;
 use crate::explain::rules::Thresholds;
 use crate::explain::{BeforeOptions, ExplainOptions, RunOptions};
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::report::review::{ReviewReport, COMMENT_LIMIT};
 use crate::report::sarif;
 use crate::review::{PlanOptions, ReviewOptions};
 use crate::seed::{Profile, SeedOptions};
+use crate::workload::CatalogSource;
 
 pub async fn run(
     connect: &ConnectOpts,
@@ -33,24 +34,15 @@ pub async fn run(
     let source = args.source.options();
     let migrations = MigrationSet::resolve(&source)?;
     let mut not_run = Vec::new();
-    // rehearse and explain --before take 32-bit V-numbers; a Supabase timestamp is not one.
-    let small_base = u32::try_from(args.base).ok();
-    let too_large = |what: &str| {
-        format!(
-            "{what}: version {} is beyond 32 bits (a timestamp); it takes V-numbers only",
-            args.base
-        )
-    };
+    let base = Version::new(args.base);
     let rehearse = if args.no_rehearse {
         not_run.push("rehearsal under traffic: --no-rehearse".to_string());
-        None
-    } else if small_base.is_none() {
-        not_run.push(too_large("rehearsal under traffic"));
         None
     } else {
         let load = super::rehearse::Load {
             queries: traffic_queries(args),
-            before: small_base,
+            source: source.clone(),
+            before: Some(base),
             orgs: args.orgs,
             clients: args.clients,
             max_stall: args.max_stall,
@@ -65,17 +57,12 @@ pub async fn run(
     let plans = if args.no_plans {
         not_run.push("query plans: --no-plans".to_string());
         None
-    } else if let Some(base) = small_base {
+    } else {
         let explain = explain_options(args, base, migrations, local)?;
-        let catalog = crate::explain::load_catalog(&explain)?;
         Some(PlanOptions {
             server: database.url()?,
-            catalog,
             explain,
         })
-    } else {
-        not_run.push(too_large("query plans"));
-        None
     };
     let opts = ReviewOptions {
         check: CheckOptions {
@@ -131,8 +118,9 @@ fn issues(review: &crate::review::Review) -> Vec<sarif::Issue> {
     issues
 }
 
-/// The rehearsal's traffic: `--queries` when it is not the default, else what
-/// rehearse itself picks (./queries, or the shipped ones).
+/// The catalog of the plans and the rehearsal's traffic: `--queries` when it is not the
+/// default, else what explain and rehearse pick themselves (./queries, the shipped
+/// booking queries for the booking schema, or queries derived from the schema).
 fn traffic_queries(args: &ReviewArgs) -> Option<std::path::PathBuf> {
     (args.queries != std::path::Path::new("queries")).then(|| args.queries.clone())
 }
@@ -141,17 +129,17 @@ fn traffic_queries(args: &ReviewArgs) -> Option<std::path::PathBuf> {
 /// (the verdict rests on plan shape and buffers, not on timings).
 fn explain_options(
     args: &ReviewArgs,
-    base: u32,
+    base: Version,
     migrations: MigrationSet,
     local: bool,
 ) -> Result<ExplainOptions> {
+    let catalog = CatalogSource::locate(traffic_queries(args).as_deref(), &args.source.options(), &[])?;
     let profile = match &args.profile {
         Some(path) => Profile::from_file(path)?,
         None => Profile::default_profile(),
     };
     Ok(ExplainOptions {
-        queries: args.queries.clone(),
-        only: Vec::new(),
+        catalog,
         run: RunOptions {
             runs: 3,
             series_budget: Duration::from_millis(500),
@@ -161,7 +149,7 @@ fn explain_options(
             thresholds: Thresholds::default(),
         },
         before: Some(BeforeOptions {
-            version: base,
+            version: migrations.below_head("--base", base)?,
             migrations,
             seed: SeedOptions {
                 orgs: args.orgs,

@@ -5,7 +5,6 @@
 //! from `ExplainReport::fails`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -13,17 +12,16 @@ use serde::Serialize;
 use super::compare::DiffRow;
 use super::plan::{Buffers, Explained};
 use super::rules::{Finding, Role, Rule, Thresholds};
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::seed::SeedOptions;
+use crate::workload::CatalogSource;
 
 /// Everything `explain` needs, as plain values.
 #[derive(Debug, Clone)]
 pub struct ExplainOptions {
-    /// Directory with catalog.yaml; the shipped catalog when it is the default
-    /// `queries` and does not exist.
-    pub queries: PathBuf,
-    /// Only these queries (empty: all).
-    pub only: Vec<String>,
+    /// The queries: a catalog loaded from a directory (or shipped), or derived from
+    /// the schema of the database explained (narrowed to `--only` either way).
+    pub catalog: CatalogSource,
     pub run: RunOptions,
     /// `--before V`: explain on a scratch database before and after the migrations.
     pub before: Option<BeforeOptions>,
@@ -32,7 +30,7 @@ pub struct ExplainOptions {
 /// The `--before V` part of the options.
 #[derive(Debug, Clone)]
 pub struct BeforeOptions {
-    pub version: u32,
+    pub version: Version,
     pub migrations: MigrationSet,
     /// How to seed the scratch database at V (orgs, seed, profile).
     pub seed: SeedOptions,
@@ -131,15 +129,28 @@ impl Run {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Setting {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub before_version: Option<i32>,
+    pub before_version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub after_version: Option<i32>,
+    pub after_version: Option<i64>,
+    /// The two versions as the project's layout names them (`V3`, `20240101120000`).
+    #[serde(skip)]
+    pub labels: Option<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orgs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appointments: Option<i64>,
+    /// The largest table seeded and its rows (`appointments` for the booking schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub largest_table: Option<TableRows>,
     /// Wall-clock milliseconds per step (scratch, migrate, seed, explain before, ...).
     pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// A table and how many rows it holds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableRows {
+    pub table: String,
+    pub rows: i64,
 }
 
 /// What `explain` found.
@@ -151,6 +162,19 @@ pub struct ExplainReport {
     pub regressions: Vec<String>,
     pub setting: Setting,
     pub notes: Vec<String>,
+    /// Catalog queries that could not run (a broken file, a column the schema lost),
+    /// each `file:line: message`: errors, the other queries ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catalog_errors: Vec<String>,
+}
+
+/// An index the report suggests: its table and the statement that builds it (what
+/// `explain --write-migration` writes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SuggestedIndex {
+    pub table: String,
+    /// `CREATE INDEX CONCURRENTLY … ON table (…);`
+    pub statement: String,
 }
 
 /// One `--fail-on` item.
@@ -170,8 +194,33 @@ impl ExplainReport {
         }
     }
 
+    /// The indexes to write as the next migration: the suggestions of the last
+    /// phase's runs, each once, in the order found.
+    pub fn advised_indexes(&self) -> Vec<SuggestedIndex> {
+        let last = self.last_phase();
+        let mut out: Vec<SuggestedIndex> = Vec::new();
+        let found = self
+            .runs
+            .iter()
+            .filter(|r| r.phase == last)
+            .flat_map(|r| &r.findings)
+            .filter(|f| f.rule == Rule::IndexSuggestion);
+        for f in found {
+            let (Some(table), Some(ddl)) = (&f.evidence.relation, &f.evidence.expression) else {
+                continue;
+            };
+            if !out.iter().any(|s| &s.statement == ddl) {
+                out.push(SuggestedIndex {
+                    table: table.clone(),
+                    statement: ddl.clone(),
+                });
+            }
+        }
+        out
+    }
+
     /// `--fail-on`: rules judged on the last phase's runs; regression on the diff. A
-    /// run that errored fails too.
+    /// run that errored fails too, and so does a catalog query that could not run.
     pub fn fails(&self, fail_on: &[FailOn]) -> bool {
         let last = self.last_phase();
         let failing = fail_on.iter().any(|f| match f {
@@ -182,7 +231,7 @@ impl ExplainReport {
                 .filter(|r| r.phase == last)
                 .any(|r| r.findings.iter().any(|x| x.rule == *rule)),
         });
-        failing || self.runs.iter().any(|r| r.error.is_some())
+        failing || self.runs.iter().any(|r| r.error.is_some()) || !self.catalog_errors.is_empty()
     }
 }
 
@@ -219,6 +268,7 @@ mod tests {
             regressions,
             setting: Setting::default(),
             notes: vec![],
+            catalog_errors: vec![],
         }
     }
 
@@ -234,6 +284,39 @@ mod tests {
         assert!(r.fails(&[FailOn::Rule(Rule::SeqScan)]));
         assert!(!r.fails(&[FailOn::Rule(Rule::DiskSort)]));
         assert!(!r.fails(&[]));
+    }
+
+    #[test]
+    fn suggested_indexes_come_once_from_the_last_phase() {
+        use crate::explain::rules::{Evidence, Severity};
+        let suggestion = |table: &str, ddl: &str| Finding {
+            rule: Rule::IndexSuggestion,
+            severity: Severity::Info,
+            message: String::new(),
+            evidence: Evidence {
+                relation: Some(table.into()),
+                expression: Some(ddl.into()),
+                ..Default::default()
+            },
+        };
+        let mut before = run(Phase::Before, &[]);
+        before.findings = vec![suggestion(
+            "a",
+            "CREATE INDEX CONCURRENTLY a_x_idx ON a (x);",
+        )];
+        let mut after = run(Phase::After, &[]);
+        after.findings = vec![
+            suggestion("b", "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
+            suggestion("b", "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
+        ];
+        let r = report(vec![before, after], true, vec![]);
+        assert_eq!(
+            r.advised_indexes(),
+            vec![SuggestedIndex {
+                table: "b".into(),
+                statement: "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);".into()
+            }]
+        );
     }
 
     #[test]

@@ -128,7 +128,8 @@ impl Lab {
         interrupted: impl Fn() -> anyhow::Error,
     ) -> Result<(Lab, Built)> {
         crate::progress::say(&format!(
-            "{who}: building a lab database at V{version} with {orgs} orgs"
+            "{who}: building a lab database at {} with {orgs} orgs",
+            migrations.label(version)
         ));
         let seed = SeedOptions {
             orgs,

@@ -48,6 +48,8 @@ mod tests {
 
     fn rehearsal(findings: Vec<RehearseFinding>) -> Rehearsal {
         Rehearsal {
+            layout: crate::migrate::Layout::Dbkit,
+            traffic: "booking".into(),
             before_version: 5,
             orgs: 1,
             clients: 3,

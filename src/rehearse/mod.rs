@@ -1,9 +1,9 @@
 //! `dbkit rehearse`: apply the pending migrations to a seeded lab database under live
-//! booking traffic and measure, statement by statement, what the traffic saw — the
+//! traffic (the booking transaction, or any catalog's mix: `traffic`) and measure, statement by statement, what the traffic saw — the
 //! stall — and which locks did it. Owns the orchestration and the result types;
 //! `probe` (the observer given to the migrate engine), `sampler` (pg_locks,
 //! pg_stat_activity, relfilenodes, from a connection of its own) and `verdict`
-//! (budget, recipes) do the parts. Traffic is bench's runner, pool and statements.
+//! (budget, recipes) do the parts. Traffic runs on bench's runners and pool.
 //! Rendering is `crate::report::rehearse`'s. The target is only read (its version);
 //! the lab database is dropped unless kept — also on Ctrl-C or SIGTERM.
 
@@ -12,6 +12,7 @@ pub mod failure;
 pub mod gate;
 pub mod probe;
 pub mod sampler;
+pub mod traffic;
 pub mod verdict;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,11 +22,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use crate::bench::runner::{self, Runner, Windows};
-use crate::bench::scenario::{self, Stop};
+use crate::bench::runner::Windows;
 use crate::bench::stats::PhaseStats;
-use crate::bench::transaction::{self, BookingStatements};
-use crate::bench::{progress::Counter, verify, workload};
 use crate::db::{connect, DbUrl};
 use crate::error::hinted;
 use crate::lab::{CachePolicy, CacheUse, Finished, Lab};
@@ -34,6 +32,8 @@ use crate::migrate::failure::MigrationFailed;
 use crate::migrate::{MigrationSet, Version};
 pub use failure::StepFailure;
 use probe::{Probe, StepRecord};
+use traffic::Clients;
+pub use traffic::TrafficSource;
 
 /// What to rehearse: the engine's plain options.
 #[derive(Debug, Clone)]
@@ -43,7 +43,7 @@ pub struct RehearseOptions {
     pub target: DbUrl,
     pub migrations: MigrationSet,
     /// The version the lab starts at (None: the target's).
-    pub before: Option<i32>,
+    pub before: Option<Version>,
     pub orgs: u32,
     /// Concurrent booking clients (and pool connections).
     pub clients: u32,
@@ -54,7 +54,8 @@ pub struct RehearseOptions {
     /// As `dbkit migrate --lock-timeout`.
     pub lock_timeout: Duration,
     pub keep: bool,
-    pub statements: BookingStatements,
+    /// What the clients send: the booking transaction, or a catalog's mix.
+    pub traffic: TrafficSource,
     pub seed: u64,
     /// Whether the seeded database at `before` may come from (and is kept as) a lab
     /// template.
@@ -141,6 +142,11 @@ pub struct Finding {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Rehearsal {
+    /// How the project names its versions (`V3`, `20240101120000`).
+    #[serde(skip)]
+    pub layout: crate::migrate::Layout,
+    /// What the clients sent: `booking` (the booking transaction) or the catalog's mix.
+    pub traffic: String,
     pub before_version: i64,
     pub orgs: u32,
     pub clients: u32,
@@ -161,6 +167,11 @@ pub struct Rehearsal {
 }
 
 impl Rehearsal {
+    /// A version as the project's layout names it.
+    pub fn label(&self, version: i64) -> String {
+        self.layout.label(Version::new(version))
+    }
+
     pub fn passed(&self) -> bool {
         self.findings.is_empty()
     }
@@ -196,17 +207,18 @@ impl MigrationRehearsal {
 /// Rehearse: build the lab, run the traffic, apply and measure, judge, clean up.
 pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
     let version = match opts.before {
-        Some(v) => Version::from(v),
+        Some(v) => v,
         None => target_version(&opts.target, &opts.migrations).await?,
     };
     let head = opts.migrations.latest().unwrap_or(Version::new(0));
     if opts.migrations.get(version).is_none() || version > head {
+        let label = opts.migrations.label(version);
         return Err(hinted(
             format!(
-                "--before {version}: there is no migration V{version} in {}",
+                "--before {label}: there is no migration {label} in {}",
                 opts.migrations.describe()
             ),
-            format!("pick a version between 1 and {head}"),
+            format!("pick a version up to {}", opts.migrations.label(head)),
         ));
     }
     let interrupted = || {
@@ -249,7 +261,10 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
             m.wall_ms = round1(wall.as_secs_f64() * 1000.0);
         }
     }
-    let findings = assemble::findings(&opts.migrations, &migrations, failed);
+    let mut findings = assemble::findings(&opts.migrations, &migrations, failed);
+    if matches!(opts.traffic, TrafficSource::Catalog(_)) {
+        reword_for_requests(&mut migrations, &mut findings);
+    }
     let not_rehearsed = match failed {
         Some(f) => opts
             .migrations
@@ -261,6 +276,11 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         None => Vec::new(),
     };
     Ok(Rehearsal {
+        layout: opts.migrations.layout(),
+        traffic: match &opts.traffic {
+            TrafficSource::Booking(_) => "booking".into(),
+            TrafficSource::Catalog(_) => "catalog".into(),
+        },
         before_version: version.get(),
         orgs: opts.orgs,
         clients: measured.clients,
@@ -277,6 +297,28 @@ pub async fn run(opts: &RehearseOptions) -> Result<Rehearsal> {
         },
         kept,
     })
+}
+
+/// The verdict's texts speak of bookings (the booking transaction's traffic); under a
+/// catalog's mix the traffic is requests.
+fn reword_for_requests(migrations: &mut [MigrationRehearsal], findings: &mut [Finding]) {
+    fn reword(text: &str) -> String {
+        text.replace("the booking traffic", "the traffic")
+            .replace("a booking (pid", "a request (pid")
+            .replace("bookings", "requests")
+    }
+    for s in migrations.iter_mut().flat_map(|m| m.statements.iter_mut()) {
+        for f in &mut s.failures {
+            *f = reword(f);
+        }
+        if let Some(e) = &mut s.error {
+            e.conflict = e.conflict.as_deref().map(reword);
+        }
+    }
+    for f in findings.iter_mut() {
+        f.message = reword(&f.message);
+        f.recipe = reword(&f.recipe);
+    }
 }
 
 /// The lab and the value; on an error the lab is dropped before the error is returned.
@@ -325,41 +367,20 @@ struct Measured {
 async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
     let url = lab.url();
     let control = connect(url).await?;
-    let tenants = workload::load(&control).await?;
-    let providers: usize = tenants.iter().map(|t| t.providers.len()).sum();
-    // One client per provider at most: clients never share a provider's calendar.
-    // No clients: the probe alone (what benches/rehearse_overhead.sh measures).
-    let clients = (opts.clients as usize).min(providers);
-    let workload = workload::Workload::new(tenants, 0.0)?.partitioned(clients);
-    let marker = transaction::marker(uuid::Uuid::new_v4());
     let windows = Arc::new(Windows::default());
-    let pool = runner::pool(url, clients.max(1))?;
-    let runner = Arc::new(
-        Runner::new(
-            pool.clone(),
-            opts.statements.clone(),
-            workload,
-            marker.clone(),
-            opts.seed,
-        )
-        .with_windows(windows.clone()),
-    );
+    // No clients: the probe alone (what benches/rehearse_overhead.sh measures).
+    let (runner, clients) = Clients::prepare(
+        &opts.traffic,
+        url,
+        &control,
+        opts.clients as usize,
+        opts.seed,
+        windows.clone(),
+    )
+    .await?;
     let _stop = StopOnDrop(runner.abort_flag());
-    if clients > 0 {
-        if let Err(fatal) = runner.warm_up(clients).await? {
-            return Err(hinted(
-                format!("the booking traffic cannot start: {}", fatal.message),
-                "check the lab server and run again",
-            ));
-        }
-    }
     windows.open();
-    let traffic = (clients > 0).then(|| {
-        let runner = runner.clone();
-        // Runs until the abort flag is set (a day is only the upper bound).
-        let phase = scenario::custom(clients, Stop::Duration(Duration::from_secs(86_400)));
-        tokio::spawn(async move { runner.run_phase(&phase, 0, &Counter::default()).await })
-    });
+    let traffic = (clients > 0).then(|| runner.spawn(clients));
     let baseline_window = windows.open();
     if clients > 0 {
         crate::progress::say(&format!(
@@ -383,15 +404,15 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
     };
     crate::progress::say("rehearse: applying the pending migrations under traffic");
     let applied = migrate_observed(&mut migration, lab.migrations(), &apply, &probe).await;
-    // Let the bookings that waited on the last statement finish, then stop.
+    // Let the requests that waited on the last statement finish, then stop.
     runner.abort_flag().store(true, Ordering::Relaxed);
     let traffic = match traffic {
         Some(task) => task.await,
-        None => Ok(Ok(PhaseStats::default())),
+        None => Ok(Ok(())),
     };
-    pool.close();
+    runner.close();
     let (records, walls, sampling_error) = probe.finish();
-    let _ = verify::cleanup(&control, &runner.inserted(), &marker).await;
+    runner.stop_and_clean(&control).await;
     let failed = match applied {
         Ok(_) => None,
         Err(partial) => match partial.error.downcast_ref::<MigrationFailed>() {
@@ -403,11 +424,11 @@ async fn rehearse_on(lab: &Lab, opts: &RehearseOptions) -> Result<Measured> {
         Ok(Ok(_)) => {}
         Ok(Err(fatal)) => {
             return Err(hinted(
-                format!("the booking traffic lost its connection: {}", fatal.message),
+                format!("the traffic lost its connection: {}", fatal.message),
                 "the measurements are incomplete; check the lab server and run again",
             ))
         }
-        Err(join) => return Err(anyhow::anyhow!("the booking traffic failed: {join}")),
+        Err(join) => return Err(anyhow::anyhow!("the traffic failed: {join}")),
     }
     // Fail closed: a statement measured without its samples is not a pass.
     if let Some(e) = sampling_error {

@@ -166,15 +166,15 @@ fn render_before_after(both: &BeforeAfter, format: Format) -> Result<String> {
         value["double_bookings"] = both.after.double_bookings.into();
         return Ok(serde_json::to_string_pretty(&value)? + "\n");
     }
-    let (b, a) = (both.before_version, both.after_version);
+    let (b, a) = (&both.labels.0, &both.labels.1);
     let headers = [
         "scenario".to_string(),
         "clients".to_string(),
-        format!("p95 V{b} ms"),
-        format!("p95 V{a} ms"),
+        format!("p95 {b} ms"),
+        format!("p95 {a} ms"),
         "p95 cut".to_string(),
-        format!("req/s V{b}"),
-        format!("req/s V{a}"),
+        format!("req/s {b}"),
+        format!("req/s {a}"),
         "errors".to_string(),
     ];
     let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
@@ -198,14 +198,14 @@ fn render_before_after(both: &BeforeAfter, format: Format) -> Result<String> {
     if format == Format::Markdown {
         writeln!(
             out,
-            "### dbkit bench: before (V{b}) / after (V{a}), {} orgs\n",
+            "### dbkit bench: before ({b}) / after ({a}), {} orgs\n",
             both.orgs
         )
         .map_err(fmt_err)?;
     } else {
         writeln!(
             out,
-            "Before (V{b}) / After (V{a}), {} orgs, same seeded data:",
+            "Before ({b}) / After ({a}), {} orgs, same seeded data:",
             both.orgs
         )
         .map_err(fmt_err)?;
@@ -215,14 +215,14 @@ fn render_before_after(both: &BeforeAfter, format: Format) -> Result<String> {
     let bullet = if format == Format::Markdown { "- " } else { "" };
     writeln!(
         out,
-        "{bullet}double bookings: V{b} {}, V{a} {}",
+        "{bullet}double bookings: {b} {}, {a} {}",
         both.before.double_bookings, both.after.double_bookings
     )
     .map_err(fmt_err)?;
     for f in &both.before.failures {
-        writeln!(out, "{bullet}V{b} (expected to fail, not judged): {f}").map_err(fmt_err)?;
+        writeln!(out, "{bullet}{b} (expected to fail, not judged): {f}").map_err(fmt_err)?;
     }
-    writeln!(out, "\nAfter (V{a}):").map_err(fmt_err)?;
+    writeln!(out, "\nAfter ({a}):").map_err(fmt_err)?;
     out.push_str(&render(&both.after, format)?);
     if let Some(url) = &both.kept {
         writeln!(out, "{bullet}kept the lab database: {url}").map_err(fmt_err)?;
@@ -352,6 +352,7 @@ mod tests {
         BeforeAfter {
             before_version: 3,
             after_version: 6,
+            labels: ("V3".into(), "V6".into()),
             orgs: 5,
             before,
             after,

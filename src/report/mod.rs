@@ -5,9 +5,11 @@
 //! is the only place that writes a result to stdout.
 
 pub mod bench;
+pub mod bench_mix;
 pub mod db;
 pub mod explain;
 pub mod migrate;
+pub mod queries;
 pub mod rehearse;
 pub mod review;
 pub mod rules;

@@ -6,6 +6,7 @@
 use std::io::{self, Write};
 
 use super::{render_rows, Format, Render};
+use crate::migrate::Version;
 use crate::rehearse::{LockTaken, MigrationRehearsal, Rehearsal, StatementRehearsal};
 
 impl Render for Rehearsal {
@@ -22,26 +23,55 @@ fn heading(r: &Rehearsal) -> String {
     let head = r
         .migrations
         .last()
-        .map(|m| format!(" → V{}", m.version))
+        .map(|m| format!(" → {}", r.label(m.version)))
         .unwrap_or_else(|| " (nothing pending)".to_string());
     format!(
-        "rehearsal V{}{head}, {} orgs, {} booking clients; stall budget {} ms",
-        r.before_version, r.orgs, r.clients, r.stall_budget_ms
+        "rehearsal {}{head}, {} orgs, {} {} clients; stall budget {} ms",
+        r.label(r.before_version),
+        r.orgs,
+        r.clients,
+        clients_of(r),
+        r.stall_budget_ms
     )
+}
+
+/// What the traffic sends: bookings, or the catalog's requests.
+fn requests_of(r: &Rehearsal) -> &'static str {
+    if r.traffic == "booking" {
+        "bookings"
+    } else {
+        "requests"
+    }
+}
+
+/// What the traffic's clients are called: booking clients, or the catalog's.
+fn clients_of(r: &Rehearsal) -> &'static str {
+    if r.traffic == "booking" {
+        "booking"
+    } else {
+        "catalog-mix"
+    }
 }
 
 fn baseline(r: &Rehearsal) -> String {
     format!(
-        "baseline: {} bookings, {} errors, p99 {:.1} ms",
-        r.baseline.requests, r.baseline.errors, r.baseline.p99_ms
+        "baseline: {} {}, {} errors, p99 {:.1} ms",
+        r.baseline.requests,
+        if r.traffic == "booking" {
+            "bookings"
+        } else {
+            "requests"
+        },
+        r.baseline.errors,
+        r.baseline.p99_ms
     )
 }
 
-/// `V6:12`, or `V6 commit`.
-fn step(m: &MigrationRehearsal, s: &StatementRehearsal) -> String {
+/// `V6:12`, or `V6 commit` (a Supabase version by its timestamp).
+fn step(r: &Rehearsal, m: &MigrationRehearsal, s: &StatementRehearsal) -> String {
     match s.line {
-        Some(line) => format!("V{}:{line}", m.version),
-        None => format!("V{} commit", m.version),
+        Some(line) => format!("{}:{line}", r.label(m.version)),
+        None => format!("{} commit", r.label(m.version)),
     }
 }
 
@@ -92,7 +122,7 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
                 .map(short_lock)
                 .unwrap_or_else(|| "-".into());
             vec![
-                step(m, s),
+                step(r, m, s),
                 format!("{:.0}", s.ms),
                 lock,
                 s.traffic.requests.to_string(),
@@ -122,12 +152,13 @@ fn table(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "reqs, err, max (ms): bookings started during the step; wait: the longest lock wait (ms)"
+        "reqs, err, max (ms): {} started during the step; wait: the longest lock wait (ms)",
+        requests_of(r)
     )?;
     // The statements themselves under the table, so its rows fit the width.
     for (m, s) in &steps {
         if s.line.is_some() {
-            writeln!(out, "{:<7} {}", step(m, s), short_sql(&s.sql, 88))?;
+            writeln!(out, "{:<7} {}", step(r, m, s), short_sql(&s.sql, 88))?;
         }
     }
     for s in steps.iter().map(|(_, s)| s) {
@@ -159,7 +190,7 @@ fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<
         .findings
         .iter()
         .filter(|f| f.sqlstate.is_some())
-        .map(|f| format!("V{}", f.version))
+        .map(|f| r.label(f.version))
         .collect();
     if !failed.is_empty() {
         writeln!(
@@ -171,7 +202,8 @@ fn verdict_line(r: &Rehearsal, out: &mut dyn Write, bullet: &str) -> io::Result<
     } else if r.passed() {
         writeln!(
             out,
-            "{bullet}verdict: passed (no statement stalled bookings beyond {} ms or failed more than 1% of them)",
+            "{bullet}verdict: passed (no statement stalled {} beyond {} ms or failed more than 1% of them)",
+            requests_of(r),
             r.stall_budget_ms
         )?;
     } else {
@@ -201,7 +233,9 @@ fn markdown(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
         .iter()
         .map(|m| {
             vec![
-                format!("V{}__{}", m.version, m.name),
+                crate::migrate::failure::file_name_of(r.layout, Version::new(m.version), &m.name)
+                    .trim_end_matches(".sql")
+                    .to_string(),
                 m.worst_lock()
                     .map(|l| format!("{} on {}", l.mode, l.relation))
                     .unwrap_or_else(|| "-".into()),
@@ -231,7 +265,7 @@ fn markdown(r: &Rehearsal, out: &mut dyn Write) -> io::Result<()> {
                 .map(|l| format!("{} on {}", l.mode, l.relation))
                 .collect();
             vec![
-                step(m, s),
+                step(r, m, s),
                 format!("`{}`", short_sql(&s.sql, 200).replace('`', "'")),
                 format!("{:.1}", s.ms),
                 locks.join(", "),
@@ -341,6 +375,8 @@ mod tests {
             ],
         };
         Rehearsal {
+            layout: crate::migrate::Layout::Dbkit,
+            traffic: "booking".into(),
             before_version: 3,
             orgs: 5,
             clients: 5,

@@ -73,11 +73,11 @@ pub fn from_rehearsal(
 /// explain's findings on the last phase (after the migrations, or the database as it
 /// is): what the code under review leaves. Each is placed on its query's file in
 /// `queries` when that file exists (`name.tenant.sql` for a tenant run that has one).
-pub fn from_explain(report: &ExplainReport, queries: &Path) -> Vec<Issue> {
+pub fn from_explain(report: &ExplainReport, queries: Option<&Path>) -> Vec<Issue> {
     let last = report.last_phase();
     let mut issues = Vec::new();
     for run in report.runs.iter().filter(|r| r.phase == last) {
-        let file = query_file(queries, &run.query, &run.role.to_string());
+        let file = queries.and_then(|dir| query_file(dir, &run.query, &run.role.to_string()));
         for f in &run.findings {
             issues.push(Issue {
                 rule: f.rule,

@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::check::rule::Finding;
 use crate::check::{CheckOptions, Findings};
 use crate::db::DbUrl;
-use crate::explain::catalog::Catalog;
+use crate::workload::CatalogSource;
 use crate::explain::{ExplainOptions, ExplainReport, Phase};
 use crate::rule::Severity;
 
@@ -33,7 +33,6 @@ pub struct ReviewOptions {
 #[derive(Debug)]
 pub struct PlanOptions {
     pub server: DbUrl,
-    pub catalog: Catalog,
     pub explain: ExplainOptions,
 }
 
@@ -66,8 +65,13 @@ pub async fn review(opts: ReviewOptions) -> Result<Review> {
     let check = crate::check::check(&opts.check).await?;
     let (plans, plan_findings) = match &opts.plans {
         Some(p) => {
-            let report = crate::explain::explain(&p.server, &p.catalog, &p.explain).await?;
-            let findings = appeared(&report, &p.catalog.dir);
+            let report = crate::explain::explain(&p.server, &p.explain).await?;
+            // Derived queries have no files: their findings carry no location.
+            let dir = match &p.explain.catalog {
+                CatalogSource::Loaded(catalog) => Some(catalog.dir.as_path()),
+                CatalogSource::Derived { .. } => None,
+            };
+            let findings = appeared(&report, dir);
             (Some(report), findings)
         }
         None => (None, Vec::new()),
@@ -84,7 +88,7 @@ pub async fn review(opts: ReviewOptions) -> Result<Review> {
 
 /// The after phase's plan findings whose rule the same query × org × role did not
 /// have before: what the migrations bring. Placed on the query's file when it exists.
-pub fn appeared(report: &ExplainReport, queries: &Path) -> Vec<Finding> {
+pub fn appeared(report: &ExplainReport, queries: Option<&Path>) -> Vec<Finding> {
     let before = |run: &crate::explain::Run, rule| {
         report.runs.iter().any(|b| {
             b.phase == Phase::Before
@@ -97,7 +101,7 @@ pub fn appeared(report: &ExplainReport, queries: &Path) -> Vec<Finding> {
         for f in run.findings.iter().filter(|f| !before(run, f.rule)) {
             let mut finding = Finding::new(f.rule, f.message.clone()).object(run.label());
             finding.severity = f.severity;
-            if let Some(file) = query_file(queries, &run.query) {
+            if let Some(file) = queries.and_then(|dir| query_file(dir, &run.query)) {
                 finding = finding.at(file, 1);
             }
             out.push(finding);

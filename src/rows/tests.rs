@@ -122,17 +122,17 @@ fn rows_stay_inside_their_org_satisfy_checks_and_repeat_per_seed() {
     let mut member_org = HashMap::new();
     for (t, row, org) in &out.rows {
         if *t == items {
-            item_org.insert(row[col(items, "id")].clone(), *org);
+            item_org.insert(row[col(items, "id")].to_text(), *org);
         }
         if *t == members {
-            member_org.insert(row[col(members, "user_id")].clone(), *org);
+            member_org.insert(row[col(members, "user_id")].to_text(), *org);
         }
     }
     let mut n = 0;
     for (t, row, org) in out.rows.iter().filter(|(t, _, _)| *t == events) {
         n += 1;
-        assert_eq!(item_org[&row[col(*t, "item_id")]], *org, "item of another org");
-        assert_eq!(member_org[&row[col(*t, "owner_id")]], *org, "owner of another org");
+        assert_eq!(item_org[&row[col(*t, "item_id")].to_text()], *org, "item of another org");
+        assert_eq!(member_org[&row[col(*t, "owner_id")].to_text()], *org, "owner of another org");
         let (s, e) = (&row[col(*t, "starts_at")], &row[col(*t, "ends_at")]);
         assert!(e.ordinal() > s.ordinal(), "{s:?} {e:?}");
     }

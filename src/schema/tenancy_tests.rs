@@ -32,6 +32,7 @@ fn starter() -> Facts {
     ];
     Facts {
         relations: vec![users, accounts, members, tasks, comments, profiles, audit],
+        triggers: vec![],
         functions: vec![Function {
             oid: 20,
             name: "has_role_on_account".into(),

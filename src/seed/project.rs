@@ -385,7 +385,11 @@ pub async fn load(
     if let Err(e) = loading {
         let triggers = s.triggers
             && s.model.facts.triggers.iter().any(|t| {
-                t.enabled && plan.tables.iter().any(|p| p.oid == t.table && p.role != Role::Existing)
+                t.enabled
+                    && plan
+                        .tables
+                        .iter()
+                        .any(|p| p.oid == t.table && p.role != Role::Existing)
             });
         return Err(hinted(
             format!(

@@ -403,6 +403,7 @@ mod tests {
         )];
         Facts {
             relations: vec![orgs, appointments, notes, view],
+            triggers: vec![],
             functions: vec![Function {
                 oid: 9,
                 name: "all_appointments".into(),
