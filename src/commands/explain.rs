@@ -7,7 +7,7 @@ use crate::cli::{ConnectOpts, ExplainArgs};
 use crate::config::Database;
 use crate::exit::Outcome;
 use crate::explain::rules::Thresholds;
-use crate::explain::{BeforeOptions, ExplainOptions, ExplainReport, RunOptions};
+use crate::explain::{AdviseOptions, BeforeOptions, ExplainOptions, ExplainReport, RunOptions};
 use crate::migrate::MigrationSet;
 use crate::report::Format;
 use crate::seed::{Profile, SeedOptions};
@@ -62,7 +62,17 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
         }
         None => None,
     };
+    let advise = if args.advise {
+        let source = args.source.options();
+        Some(AdviseOptions {
+            migrations: MigrationSet::resolve(&source)?,
+            config: crate::schema::Config::find(&source.dir)?,
+        })
+    } else {
+        None
+    };
     Ok(ExplainOptions {
+        advise,
         queries: args.queries.clone(),
         only: args.only.clone(),
         run: RunOptions {

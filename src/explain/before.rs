@@ -7,9 +7,10 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::advice::Advice;
 use super::catalog::Catalog;
 use super::compare;
-use super::model::{BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting};
+use super::model::{AdviseOptions, BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting};
 use super::runner::{self, Phases};
 use super::sample;
 use super::session::connector;
@@ -28,6 +29,7 @@ struct OnScratch {
     head: Option<i32>,
     appointments: i64,
     notes: Vec<String>,
+    advice: Option<Advice>,
 }
 
 pub async fn before_after(
@@ -35,6 +37,7 @@ pub async fn before_after(
     catalog: &Catalog,
     run: &RunOptions,
     before: &BeforeOptions,
+    advise: Option<&AdviseOptions>,
     progress: &Indicator,
 ) -> Result<ExplainReport> {
     let version = i32::try_from(before.version).map_err(|_| {
@@ -53,7 +56,7 @@ pub async fn before_after(
         &mut lab,
         catalog,
         run,
-        before,
+        (before, advise),
         version,
         progress,
         &mut timings,
@@ -128,6 +131,7 @@ pub async fn before_after(
             timings_ms: timings.into_iter().collect(),
         },
         notes,
+        advice: explained.advice,
     })
 }
 
@@ -136,7 +140,7 @@ async fn on_scratch(
     lab: &mut Lab,
     catalog: &Catalog,
     run: &RunOptions,
-    before: &BeforeOptions,
+    (before, advise): (&BeforeOptions, Option<&AdviseOptions>),
     version: i32,
     progress: &Indicator,
     timings: &mut Timings,
@@ -196,11 +200,26 @@ async fn on_scratch(
     notes.extend(super::hypopg_note(&client, run).await?);
     notes.extend(explained.notes);
     notes.extend(cache_note(&built.cache, &head_cache));
+    drop(client);
+    // Advice on top of the head, on a copy of it: the lab stays as explained (--keep).
+    let advice = match advise {
+        Some(advise) => {
+            let t = Instant::now();
+            progress.set_message("copy the head for advice");
+            let copy = lab.copy("advice").await?;
+            let advice =
+                super::advice::advise(copy, catalog, &orgs, run, &advise.config, progress).await?;
+            timings.push(lap("advise", t));
+            Some(advice)
+        }
+        None => None,
+    };
     Ok(OnScratch {
         runs: explained.runs,
         head,
         appointments,
         notes,
+        advice,
     })
 }
 

@@ -11,6 +11,7 @@
 //! hypothetical indexes (`hypopg`), the before/after flow (`before`) and its diff
 //! (`compare`).
 
+pub mod advice;
 pub mod before;
 pub mod catalog;
 pub mod compare;
@@ -31,7 +32,9 @@ use crate::db::DbUrl;
 use crate::progress::Indicator;
 use catalog::Catalog;
 use model::Setting;
-pub use model::{BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions};
+pub use model::{
+    AdviseOptions, BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions,
+};
 use runner::Phases;
 
 /// The catalog `opts` names: `--queries DIR`, or the shipped one when DIR is the
@@ -55,8 +58,18 @@ pub async fn explain(
 ) -> Result<ExplainReport> {
     let progress = Indicator::bar(0, "{spinner} {msg} [{pos}/{len}] {elapsed}");
     let report = match &opts.before {
-        Some(before) => before::before_after(url, catalog, &opts.run, before, &progress).await,
-        None => current(url, catalog, &opts.run, &progress).await,
+        Some(before) => {
+            before::before_after(
+                url,
+                catalog,
+                &opts.run,
+                before,
+                opts.advise.as_ref(),
+                &progress,
+            )
+            .await
+        }
+        None => current(url, catalog, &opts.run, opts.advise.as_ref(), &progress).await,
     };
     progress.finish();
     report
@@ -67,6 +80,7 @@ async fn current(
     url: &DbUrl,
     catalog: &Catalog,
     opts: &RunOptions,
+    advise: Option<&AdviseOptions>,
     progress: &Indicator,
 ) -> Result<ExplainReport> {
     let client = crate::db::connect(url).await?;
@@ -92,13 +106,49 @@ async fn current(
         .insert("explain".into(), started.elapsed().as_millis() as u64);
     notes.extend(hypopg_note(&client, opts).await?);
     notes.extend(explained.notes);
+    // Copying the database needs every session on it closed, this one included.
+    drop(client);
+    let advice = match advise {
+        Some(advise) => {
+            let started = Instant::now();
+            let copy = copy_target(url, advise).await?;
+            let advice =
+                advice::advise(copy, catalog, &orgs, opts, &advise.config, progress).await?;
+            setting
+                .timings_ms
+                .insert("advise".into(), started.elapsed().as_millis() as u64);
+            Some(advice)
+        }
+        None => None,
+    };
     Ok(ExplainReport {
         runs: explained.runs,
         diff: None,
         regressions: Vec::new(),
         setting,
         notes,
+        advice,
     })
+}
+
+/// A lab copy of the target database for `--advise`: a template clone, which
+/// PostgreSQL allows only while nobody else is connected to it.
+async fn copy_target(url: &DbUrl, advise: &AdviseOptions) -> Result<crate::lab::Lab> {
+    let source = url.dbname();
+    crate::lab::Lab::copy_of(url, &source, "advice", advise.migrations.clone(), None)
+        .await
+        .map_err(|e| {
+            if session::sql_state(&e) == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) {
+                crate::error::hinted(
+                    format!(
+                        "--advise cannot copy the database {source}: other sessions are connected to it"
+                    ),
+                    "--advise builds indexes on a copy, never on the target: close the other sessions, or add --before V to advise on a lab database built from the migrations",
+                )
+            } else {
+                e
+            }
+        })
 }
 
 /// `--save-plans DIR`: each run's median plan (EXPLAIN's JSON) as

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::advice::{Advice, IndexAdvice};
 use super::compare::DiffRow;
 use super::plan::{Buffers, Explained};
 use super::rules::{Finding, Role, Rule, Thresholds};
@@ -27,6 +28,19 @@ pub struct ExplainOptions {
     pub run: RunOptions,
     /// `--before V`: explain on a scratch database before and after the migrations.
     pub before: Option<BeforeOptions>,
+    /// `--advise`: one verified index set, measured on a lab copy of the database the
+    /// last phase ran on.
+    pub advise: Option<AdviseOptions>,
+}
+
+/// The `--advise` part of the options.
+#[derive(Debug, Clone)]
+pub struct AdviseOptions {
+    /// The project's migrations: what a copy of the target needs provided again
+    /// (the Supabase platform objects) when there is no `--before` lab.
+    pub migrations: MigrationSet,
+    /// dbkit.yaml: the tenancy model that names each table's tenant key.
+    pub config: crate::schema::Config,
 }
 
 /// The `--before V` part of the options.
@@ -151,6 +165,9 @@ pub struct ExplainReport {
     pub regressions: Vec<String>,
     pub setting: Setting,
     pub notes: Vec<String>,
+    /// `--advise`: the verified index set and its measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
 }
 
 /// One `--fail-on` item.
@@ -161,6 +178,43 @@ pub enum FailOn {
 }
 
 impl ExplainReport {
+    /// The indexes to write as the next migration: the verified set with `--advise`,
+    /// else the hypopg suggestions of the last phase (one per statement).
+    pub fn advised_indexes(&self) -> Vec<IndexAdvice> {
+        if let Some(advice) = &self.advice {
+            return advice.indexes.clone();
+        }
+        let last = self.last_phase();
+        let mut out: Vec<IndexAdvice> = Vec::new();
+        for run in self.runs.iter().filter(|r| r.phase == last) {
+            for f in run
+                .findings
+                .iter()
+                .filter(|f| f.rule == Rule::IndexSuggestion)
+            {
+                let (Some(table), Some(statement)) = (&f.evidence.relation, &f.evidence.expression)
+                else {
+                    continue;
+                };
+                if out.iter().any(|i| &i.statement == statement) {
+                    continue;
+                }
+                out.push(IndexAdvice {
+                    table: table.clone(),
+                    name: statement
+                        .split_whitespace()
+                        .nth(3)
+                        .unwrap_or_default()
+                        .to_string(),
+                    statement: statement.clone(),
+                    reason: format!("{}: {}", run.label(), f.message),
+                    size_bytes: 0,
+                });
+            }
+        }
+        out
+    }
+
     /// The phase rules are judged on: after (with a diff), else current.
     pub fn last_phase(&self) -> Phase {
         if self.diff.is_some() {
@@ -219,6 +273,7 @@ mod tests {
             regressions,
             setting: Setting::default(),
             notes: vec![],
+            advice: None,
         }
     }
 
