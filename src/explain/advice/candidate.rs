@@ -265,7 +265,19 @@ fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
 /// columns, or one of `wide`).
 pub fn covering(spec: &IndexSpec, scans: &[&ScanShape], wide: &[String]) -> Option<IndexSpec> {
     let mut missing: BTreeSet<String> = BTreeSet::new();
-    for scan in scans.iter().filter(|s| spec.serves(s)) {
+    // A tenant's generic plan returns every column from a table under RLS (the policy
+    // is a security barrier below the query's own projection); the service's plan of
+    // the same query says what it reads. The tenant key is in the key already.
+    let service: BTreeSet<&str> = scans
+        .iter()
+        .filter(|s| !s.tenant)
+        .map(|s| s.query.as_str())
+        .collect();
+    let judged = scans
+        .iter()
+        .filter(|s| spec.serves(s))
+        .filter(|s| !s.tenant || !service.contains(s.query.as_str()));
+    for scan in judged {
         // A column tested only by the partial predicate is not needed from the index.
         let predicate_only: BTreeSet<&String> = scan
             .constants

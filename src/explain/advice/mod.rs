@@ -120,12 +120,15 @@ async fn on_bench(
     let mut trials: Vec<Figures> = Vec::new();
     let mut admissible: Vec<bool> = Vec::new();
     let mut rejected: Vec<String> = Vec::new();
+    // Per candidate: the run it made worse alone, if any (said when it is ruled out).
+    let mut worse_alone: Vec<Option<String>> = Vec::new();
     let mut tried = 0;
     for (i, c) in candidates.iter().enumerate() {
         let queries = relevant(&c.spec, &shapes, &failing);
         if queries.iter().all(|q| writes.contains(q)) {
             trials.push(Figures::new());
             admissible.push(false);
+            worse_alone.push(None);
             continue;
         }
         progress.set_message(format!(
@@ -142,12 +145,9 @@ async fn on_bench(
         tried += 1;
         let ok = select::admissible(&base, &measured.figures, &writes);
         if !ok {
-            rejected.push(format!(
-                "{}: {}",
-                c.spec.label(),
-                why_not(&base, &measured.figures, &writes)
-            ));
+            rejected.push(format!("{}: cuts no query's buffers", c.spec.label()));
         }
+        worse_alone.push(why_not(&base, &measured.figures, &writes));
         trials.push(measured.figures);
         admissible.push(ok);
     }
@@ -191,8 +191,12 @@ async fn on_bench(
         for c in culprits {
             admissible[c] = false;
             rejected.push(format!(
-                "{}: with the rest of the set, plans using it read more than before",
-                candidates[c].spec.label()
+                "{}: with the rest of the set, a plan using it reads more than before{}",
+                candidates[c].spec.label(),
+                worse_alone[c]
+                    .as_ref()
+                    .map(|w| format!(" (alone: {w})"))
+                    .unwrap_or_default()
             ));
         }
     }
@@ -248,6 +252,16 @@ async fn on_bench(
     let mut i = 0;
     while i < members.len() {
         let member = members[i].clone();
+        if measured.users_of(&member.name).is_empty() {
+            // No plan uses it: it serves nothing the others do not, and costs writes.
+            bench.drop_index(&member.spec.table, &member.name).await?;
+            rejected.push(format!(
+                "{}: with the rest of the set, no plan uses it",
+                member.spec.label()
+            ));
+            members.remove(i);
+            continue;
+        }
         let queries = measured_scope(&member, &measured, &shapes, &failing);
         progress.set_message(format!("advice: without {}", member.spec.label()));
         bench.drop_index(&member.spec.table, &member.name).await?;
@@ -474,19 +488,18 @@ async fn apply(
     Ok(())
 }
 
-/// Why a single-index trial was left out.
-fn why_not(base: &Figures, trial: &Figures, writes: &BTreeSet<String>) -> String {
+/// The first read run a single-index trial made worse, said as a reason.
+fn why_not(base: &Figures, trial: &Figures, writes: &BTreeSet<String>) -> Option<String> {
     let worse = select::worsened(base, trial, writes);
-    match worse.first() {
-        Some(k) if trial[k] == u64::MAX => {
-            format!("{} ({}, {}) failed with it", k.query, k.org, k.role)
-        }
-        Some(k) => format!(
-            "{} ({}, {}) reads more with it: {} → {} blocks",
+    let k = worse.first()?;
+    Some(if trial[k] == u64::MAX {
+        format!("{} ({}, {}) failed with it", k.query, k.org, k.role)
+    } else {
+        format!(
+            "{} ({}, {}) reads {} → {} blocks",
             k.query, k.org, k.role, base[k], trial[k]
-        ),
-        None => "cuts no query's buffers".to_string(),
-    }
+        )
+    })
 }
 
 /// The reason shown with a member: the queries whose plans use it, their buffers before

@@ -124,6 +124,20 @@ pub async fn generic_plan(
     result.with_context(|| format!("reading the generic plan of {} as {role}", query.name))
 }
 
+/// Nodes whose Output is their input's, unprojected.
+const PASS_THROUGH: &[&str] = &[
+    "Hash",
+    "Sort",
+    "Incremental Sort",
+    "Limit",
+    "Materialize",
+    "Memoize",
+    "Gather",
+    "Gather Merge",
+    "Unique",
+    "LockRows",
+];
+
 /// The columns of each table (schema, name), for reading unqualified references.
 pub type Columns = HashMap<Table, Vec<String>>;
 
@@ -138,6 +152,26 @@ pub fn read_plan(
 ) -> Shapes {
     let mut shapes = Shapes::default();
     walk(&plan.plan, query, tenant, columns, &mut shapes);
+    // What each scan must return: its alias's columns in the outputs of the nodes that
+    // compute (joins, aggregates, the root). A scan's own Output, and that of the nodes
+    // that pass rows through (Hash, Sort, Limit, …), may be the table's whole row: the
+    // planner skips a projection there (a "physical tlist"), so it says nothing of need.
+    let mut outputs: Vec<String> = plan.plan.output.clone();
+    for node in plan.nodes() {
+        if !node.is_scan() && !PASS_THROUGH.contains(&node.node_type.as_str()) {
+            outputs.extend(node.output.iter().cloned());
+        }
+    }
+    for scan in shapes.scans.iter_mut() {
+        let Some(table) = &scan.table else { continue };
+        let cols = columns.get(table).cloned().unwrap_or_default();
+        let scanned = Scanned {
+            alias: &scan.alias,
+            columns: &cols,
+        };
+        scan.returns = predicate::columns_read(&outputs, &scanned);
+        scan.reads.extend(scan.returns.iter().cloned());
+    }
     for scan in shapes.scans.iter_mut() {
         let Some(table) = &scan.table else { continue };
         if tenant {
@@ -246,8 +280,6 @@ fn scan_of(
             }
         }
     }
-    shape.returns = predicate::columns_read(&node.output, &scanned);
-    shape.reads.extend(shape.returns.iter().cloned());
     shape
 }
 
