@@ -227,11 +227,20 @@ fn a_target_others_are_connected_to_is_refused_with_a_hint() {
     // Another session on the target: PostgreSQL cannot copy a database in use.
     let mut other = std::process::Command::new("psql")
         .arg(db.url_string())
-        .args(["-c", "SELECT pg_sleep(60)"])
+        .args(["-c", "SELECT pg_sleep(300)"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("psql");
+    let started = std::time::Instant::now();
+    let sleeping = format!(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND query LIKE 'SELECT pg_sleep%'",
+        db.name()
+    );
+    while common::sql(&common::server_url(), &sleeping)[0].get::<_, i64>(0) == 0 {
+        assert!(started.elapsed().as_secs() < 30, "psql never connected");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let out = common::dbkit()
         .args(["explain", "--database-url", &db.url_string()])
         .args(["--only", "org_settings", "--runs", "1", "--advise"])
@@ -306,9 +315,8 @@ fn with_before_the_advice_is_on_a_copy_of_the_head() {
         report["setting"]["timings_ms"]["advise"].is_u64(),
         "{report:#}"
     );
-    assert_eq!(
-        databases_like("dbkit_scratch_%"),
-        0,
-        "scratch databases left behind"
-    );
+    for purpose in ["explain", "lab", "advice"] {
+        let left = databases_like(&format!("dbkit_scratch_{purpose}%"));
+        assert_eq!(left, 0, "{purpose} scratch databases left behind");
+    }
 }

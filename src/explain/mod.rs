@@ -135,21 +135,41 @@ async fn current(
 /// PostgreSQL allows only while nobody else is connected to it.
 async fn copy_target(url: &DbUrl, advise: &AdviseOptions) -> Result<crate::lab::Lab> {
     let source = url.dbname();
+    let busy = || {
+        crate::error::hinted(
+            format!("--advise cannot copy the database {source}: other sessions are connected to it"),
+            "--advise builds indexes on a copy, never on the target: close the other sessions, or add --before V to advise on a lab database built from the migrations",
+        )
+    };
+    // PostgreSQL waits 5 s per attempt for a template's sessions to leave: say it at
+    // once when others stay (this process's own sessions end within moments).
+    let admin = crate::db::connect(&url.with_dbname("postgres")).await?;
+    let mut waited = 0;
+    loop {
+        let others: i64 = admin.query_one(SESSIONS_ON, &[&source]).await?.get(0);
+        if others == 0 {
+            break;
+        }
+        if waited >= 20 {
+            return Err(busy());
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(admin);
     crate::lab::Lab::copy_of(url, &source, "advice", advise.migrations.clone(), None)
         .await
         .map_err(|e| {
             if session::sql_state(&e) == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) {
-                crate::error::hinted(
-                    format!(
-                        "--advise cannot copy the database {source}: other sessions are connected to it"
-                    ),
-                    "--advise builds indexes on a copy, never on the target: close the other sessions, or add --before V to advise on a lab database built from the migrations",
-                )
+                busy()
             } else {
                 e
             }
         })
 }
+
+/// Sessions connected to a database.
+const SESSIONS_ON: &str = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1";
 
 /// `--save-plans DIR`: each run's median plan (EXPLAIN's JSON) as
 /// DIR/{phase}_{query}_{org}_{role}.json.
