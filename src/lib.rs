@@ -25,6 +25,7 @@ pub mod rule;
 pub mod schema;
 pub mod seed;
 pub mod signal;
+pub mod workload;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

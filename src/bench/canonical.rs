@@ -17,7 +17,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 
 use super::transaction::{BookingStatements, Param, Statement};
-use crate::explain::catalog::{Catalog, ParamType};
+use crate::workload::catalog::{Catalog, ParamType};
 
 pub const VALIDATION: &str = "provider_contact_validation";
 pub const CONFLICT_CHECK: &str = "provider_conflict_check";
@@ -25,12 +25,12 @@ pub const INSERT: &str = "booking_insert";
 
 /// The shipped canonical queries (compiled into the binary).
 pub fn embedded() -> Result<BookingStatements> {
-    from_catalog(&Catalog::embedded()?, "queries/ (embedded)")
+    from_catalog(&Catalog::embedded()?.strict()?, "queries/ (embedded)")
 }
 
 /// The canonical queries of another directory (`--queries DIR`).
 pub fn load_dir(dir: &Path) -> Result<BookingStatements> {
-    from_catalog(&Catalog::load(dir)?, &dir.display().to_string())
+    from_catalog(&Catalog::load(dir)?.strict()?, &dir.display().to_string())
 }
 
 /// Build the statements from a loaded catalog; `origin` names it in the report.
@@ -53,7 +53,7 @@ pub fn from_catalog(catalog: &Catalog, origin: &str) -> Result<BookingStatements
             .map(|p| match param_for(&p.name) {
                 Some((param, ty)) if ty == p.ty => Ok(param),
                 Some((_, ty)) => Err(anyhow!(
-                    "{}: `{name}.{}` is declared {:?}; bench binds it as {ty:?}",
+                    "{}: `{name}.{}` is declared {}; bench binds it as {ty}",
                     file.display(),
                     p.name,
                     p.ty
@@ -86,14 +86,15 @@ pub fn from_catalog(catalog: &Catalog, origin: &str) -> Result<BookingStatements
 
 /// Which request field a catalog parameter name means, and the type it is bound as.
 pub fn param_for(name: &str) -> Option<(Param, ParamType)> {
-    Some(match name {
-        "org_id" => (Param::OrgId, ParamType::Uuid),
-        "provider_id" => (Param::ProviderId, ParamType::Uuid),
-        "contact_id" => (Param::ContactId, ParamType::Uuid),
-        "slot_start" | "scheduled_at" | "starts_at" => (Param::StartsAt, ParamType::Timestamptz),
-        "slot_end" | "ends_at" => (Param::EndsAt, ParamType::Timestamptz),
+    let (param, ty) = match name {
+        "org_id" => (Param::OrgId, "uuid"),
+        "provider_id" => (Param::ProviderId, "uuid"),
+        "contact_id" => (Param::ContactId, "uuid"),
+        "slot_start" | "scheduled_at" | "starts_at" => (Param::StartsAt, "timestamptz"),
+        "slot_end" | "ends_at" => (Param::EndsAt, "timestamptz"),
         _ => return None,
-    })
+    };
+    Some((param, ParamType::new(ty)))
 }
 
 /// Add `notes = $n` to a single-row INSERT … VALUES (…).
@@ -235,7 +236,7 @@ mod tests {
             (
                 "{ name: slot_end, type: timestamptz",
                 "{ name: slot_end, type: date",
-                "declared Date",
+                "declared date",
             ),
         ] {
             let err = catalog_error(from, to);

@@ -9,23 +9,26 @@ use clap::Args;
 
 use super::{at_least_one, parse_duration, MigrationSourceOpts};
 use crate::explain::FailOn;
+use crate::migrate::Version;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json\n  dbkit explain --advise           # one verified index set, measured on a copy"
+    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 20240101120000 --orgs 5  # a Supabase version\n  dbkit explain --write-migration add_indexes  # as the next migration\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json\n  dbkit explain --advise --write-migration add_indexes  # a verified set"
 )]
 pub struct ExplainArgs {
-    /// Directory with catalog.yaml and one .sql file per query (default: ./queries, or
-    /// the shipped booking queries when it does not exist).
-    #[arg(long, value_name = "DIR", default_value = "queries")]
-    pub queries: PathBuf,
+    /// Directory with catalog.yaml and one .sql file per query (default: ./queries; in
+    /// a project without one, queries derived from the schema — `dbkit queries init`
+    /// writes them —, and the shipped booking queries for the built-in schema).
+    #[arg(long, value_name = "DIR")]
+    pub queries: Option<PathBuf>,
     #[command(flatten)]
     pub source: MigrationSourceOpts,
     /// Explain on a scratch database migrated to V and seeded, then again after
-    /// migrating it to the head, and print the difference. The target database's data
-    /// is never touched.
+    /// migrating it to the head, and print the difference. V is any version of the
+    /// migrations (`3`, `V3`, a Supabase timestamp). The target database's data is
+    /// never touched.
     #[arg(long, value_name = "V")]
-    pub before: Option<u32>,
+    pub before: Option<Version>,
     /// Orgs to seed the scratch database with (--before only).
     #[arg(long, default_value_t = 50, requires = "before", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub orgs: u32,
@@ -75,6 +78,11 @@ pub struct ExplainArgs {
     /// Write each run's median plan (EXPLAIN's JSON) to DIR/{phase}_{query}_{org}_{role}.json.
     #[arg(long, value_name = "DIR")]
     pub save_plans: Option<PathBuf>,
+    /// Write the suggested indexes as the next migration of the project (its own
+    /// layout, no-transaction, CREATE INDEX CONCURRENTLY); NAME defaults to
+    /// `explain_indexes`.
+    #[arg(long, value_name = "NAME", num_args = 0..=1, default_missing_value = "explain_indexes")]
+    pub write_migration: Option<String>,
     /// Connections used in parallel.
     #[arg(long, default_value_t = 2, value_name = "N", value_parser = at_least_one)]
     pub jobs: usize,

@@ -78,6 +78,7 @@ impl NewArgs {
             name: self.name.clone(),
             source: self.source.options(),
             no_transaction: self.no_transaction,
+            body: String::new(),
         }
     }
 }

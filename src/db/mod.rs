@@ -1,7 +1,8 @@
 //! Everything about reaching PostgreSQL: URLs and TLS (`connect`), the one redaction
 //! of secrets (`redact`), dbkit's own local cluster (`cluster`, with `bindir`, `owner`
 //! and `postmaster`), whether a URL stays on this machine (`locality`) and throw-away
-//! databases (`scratch`). Nothing here writes to stdout.
+//! databases (`scratch`), and what engines running statements on several connections
+//! share (`session`: connectors, lost connections). Nothing here writes to stdout.
 
 pub mod bindir;
 pub mod cluster;
@@ -12,6 +13,7 @@ pub mod owner;
 pub mod postmaster;
 pub mod redact;
 pub mod scratch;
+pub mod session;
 pub mod settings;
 
 pub use connect::{connect, DbUrl};

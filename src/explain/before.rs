@@ -8,17 +8,19 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use super::advice::Advice;
-use super::catalog::Catalog;
 use super::compare;
-use super::model::{AdviseOptions, BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting};
+use super::model::{
+    AdviseOptions, BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting, TableRows,
+};
 use super::runner::{self, Phases};
-use super::sample;
 use super::session::connector;
 use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::lab::{CacheUse, Finished, Lab};
 use crate::migrate::{version_label, Version};
 use crate::progress::Indicator;
+use crate::workload::sample;
+use crate::workload::CatalogSource;
 
 /// Wall-clock milliseconds per step, in the order they ran.
 type Timings = Vec<(String, u64)>;
@@ -26,26 +28,24 @@ type Timings = Vec<(String, u64)>;
 /// What the steps on the scratch database produced.
 struct OnScratch {
     runs: Vec<Run>,
-    head: Option<i32>,
-    appointments: i64,
+    head: Option<Version>,
+    largest: Option<TableRows>,
     notes: Vec<String>,
     advice: Option<Advice>,
+    catalog_errors: Vec<String>,
 }
 
 pub async fn before_after(
     server: &DbUrl,
-    catalog: &Catalog,
+    catalog: &CatalogSource,
     run: &RunOptions,
     before: &BeforeOptions,
     advise: Option<&AdviseOptions>,
     progress: &Indicator,
 ) -> Result<ExplainReport> {
-    let version = i32::try_from(before.version).map_err(|_| {
-        hinted(
-            format!("--before {} is too large", before.version),
-            "versions are small integers",
-        )
-    })?;
+    let version = before.version;
+    let layout = before.migrations.layout();
+    let label = layout.label(version);
     let mut timings: Timings = Vec::new();
     let t = Instant::now();
     progress.set_message("create scratch database");
@@ -124,30 +124,40 @@ pub async fn before_after(
         diff: Some(diff),
         runs: explained.runs,
         setting: Setting {
-            before_version: Some(version),
-            after_version: explained.head,
+            before_version: Some(version.get()),
+            after_version: explained.head.map(Version::get),
+            labels: explained
+                .head
+                .map(|head| (label.clone(), layout.label(head))),
             orgs: Some(before.seed.orgs),
-            appointments: Some(explained.appointments),
+            appointments: explained
+                .largest
+                .as_ref()
+                .filter(|t| t.table == "appointments")
+                .map(|t| t.rows),
+            largest_table: explained.largest,
             timings_ms: timings.into_iter().collect(),
         },
         notes,
         advice: explained.advice,
+        catalog_errors: explained.catalog_errors,
     })
 }
 
 /// Everything that happens on the scratch database between creating and dropping it.
 async fn on_scratch(
     lab: &mut Lab,
-    catalog: &Catalog,
+    source: &CatalogSource,
     run: &RunOptions,
     (before, advise): (&BeforeOptions, Option<&AdviseOptions>),
-    version: i32,
+    version: Version,
     progress: &Indicator,
     timings: &mut Timings,
 ) -> Result<OnScratch> {
     let t = Instant::now();
-    progress.set_message(format!("migrate to V{version}"));
-    let target = Version::from(version);
+    let label = before.migrations.label(version);
+    progress.set_message(format!("migrate to {label}"));
+    let target = version;
     let built = lab
         .prepare(target, Some(&before.seed), before.cache)
         .await?;
@@ -155,7 +165,7 @@ async fn on_scratch(
     if reached != Some(target) {
         return Err(hinted(
             format!(
-                "--before {version}: the migrations reach {} instead",
+                "--before {label}: the migrations reach {} instead",
                 version_label(lab.migrations().layout(), reached)
             ),
             "pick a version that exists in the migrations directory",
@@ -168,35 +178,51 @@ async fn on_scratch(
     ));
     timings.push(("seed".to_string(), built.seeding.as_millis() as u64));
     timings.push(lap("build_at_v", t));
-    let appointments = appointment_count(lab.url()).await?;
+    let largest = largest_table(lab.url()).await?;
+    let (catalog, catalog_errors) = {
+        let client = crate::db::connect(lab.url()).await?;
+        super::checked_catalog(&client, source).await?
+    };
+    let catalog = &catalog;
     let connect = connector(lab.url());
     let t = Instant::now();
     progress.set_message("sample parameters");
     let orgs = sample::sample(&connect, catalog).await?;
     timings.push(lap("sample", t));
-    let phase = |phase| Phases {
+    let phase = |phase, policy| Phases {
         phase,
         catalog,
         orgs: &orgs,
         options: run,
+        policy,
+    };
+    let policy = {
+        let client = crate::db::connect(lab.url()).await?;
+        super::policy_info(&client).await?
     };
     let t = Instant::now();
-    let mut explained = runner::run_phase(&connect, phase(Phase::Before), progress).await?;
+    let mut explained =
+        runner::run_phase(&connect, phase(Phase::Before, &policy), progress).await?;
     timings.push(lap("explain_before", t));
     let t = Instant::now();
     progress.set_message("migrate to the head");
     let head_cache = lab.migrate_on(None).await?;
-    let head = lab.version().map(Version::to_i32).transpose()?;
+    let head = lab.version();
     timings.push(lap("migrate_after", t));
     // A cached head is a clone: another database, so connect anew.
     let connect = connector(lab.url());
+    let policy = {
+        let client = crate::db::connect(lab.url()).await?;
+        super::policy_info(&client).await?
+    };
     let t = Instant::now();
-    let after = runner::run_phase(&connect, phase(Phase::After), progress).await?;
+    let after = runner::run_phase(&connect, phase(Phase::After, &policy), progress).await?;
     timings.push(lap("explain_after", t));
     explained.runs.extend(after.runs);
     explained.notes.extend(after.notes);
     let client = crate::db::connect(lab.url()).await?;
     let mut notes = super::service_note(&client).await?;
+    notes.extend(super::skipped_notes(&orgs));
     notes.extend(super::hypopg_note(&client, run).await?);
     notes.extend(explained.notes);
     notes.extend(cache_note(&built.cache, &head_cache));
@@ -217,9 +243,10 @@ async fn on_scratch(
     Ok(OnScratch {
         runs: explained.runs,
         head,
-        appointments,
+        largest,
         notes,
         advice,
+        catalog_errors,
     })
 }
 
@@ -227,14 +254,36 @@ fn lap(step: &str, started: Instant) -> (String, u64) {
     (step.to_string(), started.elapsed().as_millis() as u64)
 }
 
-async fn appointment_count(url: &crate::db::DbUrl) -> Result<i64> {
+/// The project's largest table after seeding (its name as reported: schema omitted
+/// for `public`) and its exact row count.
+async fn largest_table(url: &crate::db::DbUrl) -> Result<Option<TableRows>> {
     let client = crate::db::connect(url).await?;
-    Ok(client
-        .query_one("SELECT count(*) FROM appointments", &[])
+    let row = client
+        .query_opt(LARGEST_TABLE, &[])
         .await
-        .context("counting the seeded appointments")?
-        .get(0))
+        .context("finding the largest seeded table")?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let (table, sql_name): (String, String) = (row.get(0), row.get(1));
+    let rows: i64 = client
+        .query_one(&format!("SELECT count(*) FROM {sql_name}"), &[])
+        .await
+        .with_context(|| format!("counting the rows of {table}"))?
+        .get(0);
+    Ok(Some(TableRows { table, rows }))
 }
+
+/// The project's table with the most rows by the statistics ANALYZE left.
+const LARGEST_TABLE: &str = concat!(
+    "SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END::text,
+            format('%I.%I', n.nspname, c.relname)
+     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.relkind IN ('r', 'p') AND ",
+    crate::schema::project_made!("c"),
+    " AND c.relname <> 'refinery_schema_history'
+     ORDER BY c.reltuples DESC, 1 LIMIT 1"
+);
 
 /// Say when the lab reused a template, so a fast run is not mistaken for a cold one.
 fn cache_note(at_v: &CacheUse, head: &CacheUse) -> Option<String> {

@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio_postgres::types::ToSql;
 use tokio_postgres::Client;
 
-use super::catalog::Query;
 use super::plan::Explained;
 use super::rules::index_suggestion::{Candidate, TableInfo};
 use super::rules::Role;
-use super::sample::SampledOrg;
 use super::session::{begin, rollback, types_of};
+use crate::workload::catalog::Query;
+use crate::workload::param::refs;
+use crate::workload::sample::SampledOrg;
 
 /// Installed (true), available (false) or absent (no row).
 const HYPOPG_STATUS: &str =
@@ -96,9 +96,10 @@ pub async fn cost_candidates(
         }
         let sql = format!("EXPLAIN (FORMAT JSON) {}", query.service_sql);
         let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
-        let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+        let values = org
+            .params_of(&query.name)
+            .ok_or_else(|| anyhow::anyhow!("no parameters sampled for {}", query.name))?;
+        let refs = refs(values);
         let mut out = Vec::new();
         for candidate in candidates {
             client

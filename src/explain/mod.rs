@@ -1,26 +1,23 @@
-//! `dbkit explain`: the canonical booking queries under EXPLAIN ANALYZE, as the service
-//! role and as a tenant under RLS, judged by plan rules — on the target database, or
+//! `dbkit explain`: the project's queries (its catalog, `crate::workload`) under EXPLAIN
+//! ANALYZE, as the service role and as a tenant under RLS, judged by plan rules — on the target database, or
 //! with `--before V` on a scratch database (`crate::lab`) before and after the
 //! migrations after V. The engine takes plain `ExplainOptions`, returns an
 //! `ExplainReport` and writes nothing to stdout; progress goes to stderr through
 //! `crate::progress`.
 //!
-//! Owns: the query catalog (`catalog`), the options and report types (`model`), the
-//! plan model (`plan`), the rules (`rules/`), parameter sampling (`sample`), the
-//! rolled-back session every run lives in (`session`), running a phase (`runner`),
+//! Owns: the options and report types (`model`), the plan model (`plan`), the rules
+//! (`rules/`), the rolled-back session every run lives in (`session`), running a phase (`runner`),
 //! hypothetical indexes (`hypopg`), the before/after flow (`before`) and its diff
 //! (`compare`).
 
 pub mod advice;
 pub mod before;
-pub mod catalog;
 pub mod compare;
 pub mod hypopg;
 pub mod model;
 pub mod plan;
 pub mod rules;
 pub mod runner;
-pub mod sample;
 pub mod session;
 
 use std::path::Path;
@@ -30,38 +27,23 @@ use anyhow::{Context, Result};
 
 use crate::db::DbUrl;
 use crate::progress::Indicator;
-use catalog::Catalog;
+use crate::workload::catalog::Catalog;
+use crate::workload::{sample, CatalogSource};
 use model::Setting;
 pub use model::{
     AdviseOptions, BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions,
 };
 use runner::Phases;
 
-/// The catalog `opts` names: `--queries DIR`, or the shipped one when DIR is the
-/// default `queries` and does not exist; narrowed to `--only`.
-pub fn load_catalog(opts: &ExplainOptions) -> Result<Catalog> {
-    let mut catalog = if opts.queries == Path::new("queries") && !opts.queries.exists() {
-        Catalog::embedded()?
-    } else {
-        Catalog::load(&opts.queries)?
-    };
-    catalog.retain(&opts.only)?;
-    Ok(catalog)
-}
-
 /// Explain the catalog on the database `url` points at — or, with `opts.before`, on a
 /// scratch database on its server.
-pub async fn explain(
-    url: &DbUrl,
-    catalog: &Catalog,
-    opts: &ExplainOptions,
-) -> Result<ExplainReport> {
+pub async fn explain(url: &DbUrl, opts: &ExplainOptions) -> Result<ExplainReport> {
     let progress = Indicator::bar(0, "{spinner} {msg} [{pos}/{len}] {elapsed}");
     let report = match &opts.before {
         Some(before) => {
             before::before_after(
                 url,
-                catalog,
+                &opts.catalog,
                 &opts.run,
                 before,
                 opts.advise.as_ref(),
@@ -69,16 +51,55 @@ pub async fn explain(
             )
             .await
         }
-        None => current(url, catalog, &opts.run, opts.advise.as_ref(), &progress).await,
+        None => {
+            current(
+                url,
+                &opts.catalog,
+                &opts.run,
+                opts.advise.as_ref(),
+                &progress,
+            )
+            .await
+        }
     };
     progress.finish();
     report
 }
 
+/// The catalog to run on the database `client` is connected to: resolved (derived from
+/// its schema when the project has none), checked against it — a query the server
+/// refuses is set aside with its file and line —, and the catalog's errors.
+pub(crate) async fn checked_catalog(
+    client: &tokio_postgres::Client,
+    source: &CatalogSource,
+) -> Result<(Catalog, Vec<String>)> {
+    let mut catalog = source.resolve(client, "explain").await?;
+    crate::workload::validate::validate(client, &mut catalog).await?;
+    let errors = catalog.problems.iter().map(|p| p.to_string()).collect();
+    Ok((catalog, errors))
+}
+
+/// What the plan rules need to know of the policies, from the schema model.
+pub(crate) async fn policy_info(client: &tokio_postgres::Client) -> Result<rules::PolicyInfo> {
+    let model = crate::schema::model(client, &crate::schema::Config::default()).await?;
+    Ok(rules::PolicyInfo::of(&model))
+}
+
+/// One note per query a sampler found nothing for, per org.
+pub(crate) fn skipped_notes(orgs: &[sample::SampledOrg]) -> Vec<String> {
+    orgs.iter()
+        .flat_map(|o| {
+            o.skipped
+                .iter()
+                .map(|(query, why)| format!("skipped {query} ({}): {why}", o.pick))
+        })
+        .collect()
+}
+
 /// The database as it is: sample, explain, notes.
 async fn current(
     url: &DbUrl,
-    catalog: &Catalog,
+    source: &CatalogSource,
     opts: &RunOptions,
     advise: Option<&AdviseOptions>,
     progress: &Indicator,
@@ -86,19 +107,23 @@ async fn current(
     let client = crate::db::connect(url).await?;
     let mut setting = Setting::default();
     let mut notes = service_note(&client).await?;
+    let (catalog, catalog_errors) = checked_catalog(&client, source).await?;
     let connect = session::connector(url);
     let started = Instant::now();
     progress.set_message("sample parameters");
-    let orgs = sample::sample(&connect, catalog).await?;
+    let orgs = sample::sample(&connect, &catalog).await?;
+    notes.extend(skipped_notes(&orgs));
     setting
         .timings_ms
         .insert("sample".into(), started.elapsed().as_millis() as u64);
     let started = Instant::now();
+    let policy = policy_info(&client).await?;
     let phase = Phases {
         phase: Phase::Current,
-        catalog,
+        catalog: &catalog,
         orgs: &orgs,
         options: opts,
+        policy: &policy,
     };
     let explained = runner::run_phase(&connect, phase, progress).await?;
     setting
@@ -113,7 +138,7 @@ async fn current(
             let started = Instant::now();
             let copy = copy_target(url, advise).await?;
             let advice =
-                advice::advise(copy, catalog, &orgs, opts, &advise.config, progress).await?;
+                advice::advise(copy, &catalog, &orgs, opts, &advise.config, progress).await?;
             setting
                 .timings_ms
                 .insert("advise".into(), started.elapsed().as_millis() as u64);
@@ -128,6 +153,7 @@ async fn current(
         setting,
         notes,
         advice,
+        catalog_errors,
     })
 }
 

@@ -5,7 +5,6 @@
 //! from `ExplainReport::fails`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -14,17 +13,16 @@ use super::advice::{Advice, IndexAdvice};
 use super::compare::DiffRow;
 use super::plan::{Buffers, Explained};
 use super::rules::{Finding, Role, Rule, Thresholds};
-use crate::migrate::MigrationSet;
+use crate::migrate::{MigrationSet, Version};
 use crate::seed::SeedOptions;
+use crate::workload::CatalogSource;
 
 /// Everything `explain` needs, as plain values.
 #[derive(Debug, Clone)]
 pub struct ExplainOptions {
-    /// Directory with catalog.yaml; the shipped catalog when it is the default
-    /// `queries` and does not exist.
-    pub queries: PathBuf,
-    /// Only these queries (empty: all).
-    pub only: Vec<String>,
+    /// The queries: a catalog loaded from a directory (or shipped), or derived from
+    /// the schema of the database explained (narrowed to `--only` either way).
+    pub catalog: CatalogSource,
     pub run: RunOptions,
     /// `--before V`: explain on a scratch database before and after the migrations.
     pub before: Option<BeforeOptions>,
@@ -46,7 +44,7 @@ pub struct AdviseOptions {
 /// The `--before V` part of the options.
 #[derive(Debug, Clone)]
 pub struct BeforeOptions {
-    pub version: u32,
+    pub version: Version,
     pub migrations: MigrationSet,
     /// How to seed the scratch database at V (orgs, seed, profile).
     pub seed: SeedOptions,
@@ -145,15 +143,28 @@ impl Run {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Setting {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub before_version: Option<i32>,
+    pub before_version: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub after_version: Option<i32>,
+    pub after_version: Option<i64>,
+    /// The two versions as the project's layout names them (`V3`, `20240101120000`).
+    #[serde(skip)]
+    pub labels: Option<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub orgs: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub appointments: Option<i64>,
+    /// The largest table seeded and its rows (`appointments` for the booking schema).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub largest_table: Option<TableRows>,
     /// Wall-clock milliseconds per step (scratch, migrate, seed, explain before, ...).
     pub timings_ms: BTreeMap<String, u64>,
+}
+
+/// A table and how many rows it holds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableRows {
+    pub table: String,
+    pub rows: i64,
 }
 
 /// What `explain` found.
@@ -168,6 +179,10 @@ pub struct ExplainReport {
     /// `--advise`: the verified index set and its measurements.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advice: Option<Advice>,
+    /// Catalog queries that could not run (a broken file, a column the schema lost),
+    /// each `file:line: message`: errors, the other queries ran.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub catalog_errors: Vec<String>,
 }
 
 /// One `--fail-on` item.
@@ -225,7 +240,7 @@ impl ExplainReport {
     }
 
     /// `--fail-on`: rules judged on the last phase's runs; regression on the diff. A
-    /// run that errored fails too.
+    /// run that errored fails too, and so does a catalog query that could not run.
     pub fn fails(&self, fail_on: &[FailOn]) -> bool {
         let last = self.last_phase();
         let failing = fail_on.iter().any(|f| match f {
@@ -236,7 +251,7 @@ impl ExplainReport {
                 .filter(|r| r.phase == last)
                 .any(|r| r.findings.iter().any(|x| x.rule == *rule)),
         });
-        failing || self.runs.iter().any(|r| r.error.is_some())
+        failing || self.runs.iter().any(|r| r.error.is_some()) || !self.catalog_errors.is_empty()
     }
 }
 
@@ -274,6 +289,7 @@ mod tests {
             setting: Setting::default(),
             notes: vec![],
             advice: None,
+            catalog_errors: vec![],
         }
     }
 
@@ -289,6 +305,44 @@ mod tests {
         assert!(r.fails(&[FailOn::Rule(Rule::SeqScan)]));
         assert!(!r.fails(&[FailOn::Rule(Rule::DiskSort)]));
         assert!(!r.fails(&[]));
+    }
+
+    #[test]
+    fn suggested_indexes_come_once_from_the_last_phase() {
+        use crate::explain::rules::{Evidence, Severity};
+        let suggestion = |table: &str, ddl: &str| Finding {
+            rule: Rule::IndexSuggestion,
+            severity: Severity::Info,
+            message: String::new(),
+            evidence: Evidence {
+                relation: Some(table.into()),
+                expression: Some(ddl.into()),
+                ..Default::default()
+            },
+        };
+        let mut before = run(Phase::Before, &[]);
+        before.findings = vec![suggestion(
+            "a",
+            "CREATE INDEX CONCURRENTLY a_x_idx ON a (x);",
+        )];
+        let mut after = run(Phase::After, &[]);
+        after.findings = vec![
+            suggestion("b", "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
+            suggestion("b", "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
+        ];
+        let r = report(vec![before, after], true, vec![]);
+        let found: Vec<(String, String)> = r
+            .advised_indexes()
+            .into_iter()
+            .map(|i| (i.table, i.statement))
+            .collect();
+        assert_eq!(
+            found,
+            [(
+                "b".to_string(),
+                "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -11,15 +11,15 @@ use std::time::Instant;
 use anyhow::Result;
 use tokio_postgres::Client;
 
-use super::catalog::{Catalog, Query};
 use super::hypopg::{self, Hypopg};
 use super::model::{Phase, Run, RunOptions};
 use super::plan::Explained;
 use super::rules::index_suggestion;
-use super::rules::{self, PlanContext, Role, Thresholds};
-use super::sample::SampledOrg;
+use super::rules::{self, PlanContext, PolicyInfo, Role, Thresholds};
 use super::session::{explain_once, is_lost, lost_connection, Connector};
 use crate::progress::Indicator;
+use crate::workload::catalog::{Catalog, Query};
+use crate::workload::sample::SampledOrg;
 
 /// One unit of work: a query for an org as a role.
 #[derive(Debug, Clone)]
@@ -34,6 +34,8 @@ pub struct Phases<'a> {
     pub catalog: &'a Catalog,
     pub orgs: &'a [SampledOrg],
     pub options: &'a RunOptions,
+    /// The policies' helpers and membership table at this phase's schema.
+    pub policy: &'a PolicyInfo,
 }
 
 /// One phase's runs, and what the engine has to say about them (suggestions it could
@@ -57,10 +59,15 @@ pub async fn run_phase(
         catalog,
         orgs,
         options,
+        policy,
     } = work;
     let mut series = Vec::new();
-    for (qi, _) in catalog.queries.iter().enumerate() {
-        for (oi, _) in orgs.iter().enumerate() {
+    for (qi, query) in catalog.queries.iter().enumerate() {
+        for (oi, org) in orgs.iter().enumerate() {
+            // A query whose samplers found nothing for this org is left out (said in a note).
+            if org.params_of(&query.name).is_none() {
+                continue;
+            }
             for role in [Role::Service, Role::Tenant] {
                 series.push(Series {
                     query: qi,
@@ -102,13 +109,15 @@ pub async fn run_phase(
             for (i, s) in mine {
                 let query = &catalog.queries[s.query];
                 let org = &orgs[s.org];
-                let mut run = run_series(client, phase, query, org, s.role, options).await?;
+                let mut run =
+                    run_series(client, phase, query, org, s.role, options, policy).await?;
                 if run.error.is_none()
                     && s.role == Role::Service
                     && !query.dml
                     && hypopg != Hypopg::Unavailable
                 {
-                    let suggested = suggest(client, &run, query, org, hypopg, tables, options);
+                    let suggested =
+                        suggest(client, &run, query, org, hypopg, tables, options, policy);
                     match suggested.await {
                         Ok(found) => run.findings.extend(found),
                         Err(e) if is_lost(client, &e) => {
@@ -146,6 +155,7 @@ pub async fn run_phase(
 
 /// Index suggestions for a service run's median plan: candidates from its filters,
 /// costed with hypopg.
+#[allow(clippy::too_many_arguments)]
 async fn suggest(
     client: &Client,
     run: &Run,
@@ -154,6 +164,7 @@ async fn suggest(
     hypopg: Hypopg,
     tables: &HashMap<String, index_suggestion::TableInfo>,
     options: &RunOptions,
+    policy: &PolicyInfo,
 ) -> Result<Vec<rules::Finding>> {
     let Some(plan) = &run.plan else {
         return Ok(Vec::new());
@@ -162,6 +173,7 @@ async fn suggest(
         plan,
         role: run.role,
         thresholds: &options.thresholds,
+        policy,
     };
     let candidates = index_suggestion::candidates(&ctx, tables);
     if candidates.is_empty() {
@@ -250,12 +262,13 @@ async fn run_series(
     org: &SampledOrg,
     role: Role,
     options: &RunOptions,
+    policy: &PolicyInfo,
 ) -> Result<Run> {
     let mut run = Run::empty(&query.name, &org.pick, phase, role);
     run.params = query
         .params
         .iter()
-        .zip(&org.params[&query.name])
+        .zip(org.params_of(&query.name).unwrap_or_default())
         .map(|(p, v)| (p.name.clone(), v.to_string()))
         .collect();
     let once = || explain_once(client, query, role, org, options.statement_timeout);
@@ -306,6 +319,7 @@ async fn run_series(
         plan: &median,
         role,
         thresholds: &options.thresholds,
+        policy,
     };
     run.findings = rules::check_plan(&ctx);
     run.plan = Some(median);

@@ -6,75 +6,22 @@
 use std::time::Duration;
 
 use anyhow::Result;
-use futures_util::future::BoxFuture;
-use tokio_postgres::error::SqlState;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::Type;
 use tokio_postgres::Client;
 
-use super::catalog::Query;
 use super::plan::Explained;
 use super::rules::Role;
-use super::sample::SampledOrg;
-use crate::db::DbUrl;
-use crate::error::{hinted, one_line};
+use crate::workload::catalog::Query;
+use crate::workload::param::refs;
+use crate::workload::sample::SampledOrg;
 
-/// Opens one more connection to the database being explained.
-pub type Connector = dyn Fn() -> BoxFuture<'static, Result<Client>> + Send + Sync;
-
-/// A `Connector` for `url`.
-pub fn connector(url: &DbUrl) -> Box<Connector> {
-    let url = url.clone();
-    Box::new(move || {
-        let url = url.clone();
-        Box::pin(async move { crate::db::connect(&url).await })
-    })
-}
-
-/// The SQLSTATE of the first PostgreSQL error in the chain.
-pub fn sql_state(err: &anyhow::Error) -> Option<&SqlState> {
-    err.chain()
-        .find_map(|c| c.downcast_ref::<tokio_postgres::Error>())
-        .and_then(|e| e.code())
-}
-
-/// Whether `err` means the session is gone (the server restarted, or the backend was
-/// terminated): nothing more can run on this connection.
-pub fn is_lost(client: &Client, err: &anyhow::Error) -> bool {
-    let closed = err
-        .chain()
-        .filter_map(|c| c.downcast_ref::<tokio_postgres::Error>())
-        .any(|e| e.is_closed());
-    let shutdown = matches!(
-        sql_state(err),
-        Some(s) if *s == SqlState::ADMIN_SHUTDOWN
-            || *s == SqlState::CRASH_SHUTDOWN
-            || *s == SqlState::CANNOT_CONNECT_NOW
-    );
-    closed || shutdown || client.is_closed()
-}
-
-/// The one error a lost connection ends explain with.
-pub fn lost_connection(err: anyhow::Error, doing: &str) -> anyhow::Error {
-    hinted(
-        format!(
-            "lost the connection to the database while {doing}: {}",
-            one_line(&err)
-        ),
-        "the server ended the session (restarted, or the backend was terminated): check that it is up and rerun; every run was rolled back",
-    )
-}
+pub use crate::db::session::{connector, is_lost, lost_connection, sql_state, Connector};
 
 /// statement_timeout for this transaction only.
 const SET_STATEMENT_TIMEOUT: &str = "SELECT set_config('statement_timeout', $1, true)";
 
 /// The JWT claims PostgREST sets, for this transaction only.
 const SET_CLAIMS: &str = "SELECT set_config('request.jwt.claims', $1, true)";
-
-/// A tenant session's claims, as PostgREST sets them.
-fn claims(org: &SampledOrg) -> String {
-    serde_json::json!({"sub": org.member, "role": "authenticated", "org_id": org.org_id})
-        .to_string()
-}
 
 /// Every run's sequential scans start at the table's first block. With the default
 /// (on), a scan of a large table starts where the previous one stopped, so a query that
@@ -90,7 +37,7 @@ pub async fn begin(client: &Client, role: Role, org: &SampledOrg, timeout: Durat
         .await?;
     if role == Role::Tenant {
         client.batch_execute("SET LOCAL ROLE authenticated").await?;
-        client.execute(SET_CLAIMS, &[&claims(org)]).await?;
+        client.execute(SET_CLAIMS, &[&org.claims]).await?;
     }
     Ok(())
 }
@@ -125,10 +72,10 @@ pub async fn explain_once(
             sql_for(query, role)
         );
         let stmt = client.prepare_typed(&sql, &types_of(query)).await?;
-        let values = &org.params[&query.name];
-        let refs: Vec<&(dyn ToSql + Sync)> =
-            values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-        let row = client.query_one(&stmt, &refs).await?;
+        let values = org
+            .params_of(&query.name)
+            .ok_or_else(|| anyhow::anyhow!("no parameters sampled for {}", query.name))?;
+        let row = client.query_one(&stmt, &refs(values)).await?;
         let json: serde_json::Value = row.try_get(0)?;
         Ok((Explained::from_json(&json)?, json))
     }

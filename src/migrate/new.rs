@@ -21,6 +21,8 @@ pub struct NewOptions {
     pub name: String,
     pub source: SourceOptions,
     pub no_transaction: bool,
+    /// Statements written after the header (empty: a file to fill in).
+    pub body: String,
 }
 
 /// The file `dbkit new` wrote.
@@ -132,6 +134,7 @@ pub fn create(opts: &NewOptions) -> Result<Created> {
             "-- {label}: {what}\n-- Runs in one transaction: a failure rolls all of it back. Never edit this file once\n-- it is applied anywhere; add a new migration instead.\n\n"
         ));
     }
+    body.push_str(&opts.body);
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)

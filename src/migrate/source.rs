@@ -348,6 +348,42 @@ impl MigrationSet {
         self.layout.label(version)
     }
 
+    /// `version` when a migration of the set has it and a later one follows (what
+    /// `--before` starts from); else a usage error naming `flag` and the versions there are.
+    pub fn below_head(&self, flag: &str, version: Version) -> anyhow::Result<Version> {
+        let head = self.latest();
+        if self.get(version).is_some() && head.is_some_and(|h| h > version) {
+            return Ok(version);
+        }
+        let versions: Vec<String> = self
+            .migrations
+            .iter()
+            .filter(|m| Some(m.version) != head)
+            .map(|m| self.label(m.version))
+            .collect();
+        let listed = match versions.len() {
+            0 => "none: the set has fewer than two migrations".to_string(),
+            n if n > 8 => format!(
+                "{} … {} ({n} in all)",
+                versions[..4].join(", "),
+                versions[n - 2..].join(", ")
+            ),
+            _ => versions.join(", "),
+        };
+        let why = match (self.get(version), head) {
+            (Some(_), Some(h)) if h == version => "is the head: nothing comes after it".to_string(),
+            _ => format!("is not a version of {}", self.describe()),
+        };
+        Err(crate::error::hinted(
+            format!(
+                "{flag} {}: {} {why}",
+                self.label(version),
+                self.label(version)
+            ),
+            format!("versions below the head: {listed}"),
+        ))
+    }
+
     /// The directory, for messages (`migrations/`, `embedded migrations`).
     pub fn describe(&self) -> String {
         match &self.origin {

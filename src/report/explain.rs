@@ -32,16 +32,15 @@ pub fn render_within(
     }
 }
 
-/// One `error:` line per run that failed (a statement timeout, a query error).
+/// One `error:` line per catalog query that could not run (file:line first) and per
+/// run that failed (a statement timeout, a query error).
 pub fn error_lines(report: &ExplainReport) -> Vec<String> {
-    report
-        .runs
-        .iter()
-        .filter_map(|r| {
-            let error = r.error.as_deref()?;
-            Some(format!("error: {} ({}): {error}", r.label(), r.phase))
-        })
-        .collect()
+    let catalog = report.catalog_errors.iter().map(|e| format!("error: {e}"));
+    let runs = report.runs.iter().filter_map(|r| {
+        let error = r.error.as_deref()?;
+        Some(format!("error: {} ({}): {error}", r.label(), r.phase))
+    });
+    catalog.chain(runs).collect()
 }
 
 fn ms(v: f64) -> String {
@@ -99,14 +98,17 @@ fn headline_row(rows: &[DiffRow]) -> Option<&DiffRow> {
 
 fn headline(report: &ExplainReport) -> String {
     let s = &report.setting;
-    let mut text = match (s.before_version, s.after_version) {
-        (Some(b), Some(a)) => format!("V{b} → V{a}"),
+    let mut text = match (&s.labels, s.before_version, s.after_version) {
+        (Some((b, a)), _, _) => format!("{b} → {a}"),
+        (None, Some(b), Some(a)) => format!("V{b} → V{a}"),
         _ => "current database".to_string(),
     };
     if let Some(orgs) = s.orgs {
         text.push_str(&format!(", {orgs} org{}", if orgs == 1 { "" } else { "s" }));
     }
-    if let Some(n) = s.appointments {
+    if let Some(t) = &s.largest_table {
+        text.push_str(&format!(", {} {}", count(t.rows as f64), t.table));
+    } else if let Some(n) = s.appointments {
         text.push_str(&format!(", {} appointments", count(n as f64)));
     }
     text
@@ -397,6 +399,9 @@ fn markdown(report: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
         super::advice::markdown(advice, out)?;
     }
     writeln!(out)?;
+    for error in &report.catalog_errors {
+        writeln!(out, "- ⛔ error: {}", error.replace('|', "\\|"))?;
+    }
     for reg in &report.regressions {
         writeln!(out, "- ⛔ regression: {reg}")?;
     }
@@ -421,6 +426,7 @@ mod tests {
             plan: &plan,
             role,
             thresholds: &t,
+            policy: &crate::explain::rules::NO_POLICY,
         });
         let mut run = Run::empty("provider_conflict_check", "largest", phase, role);
         run.execution_ms = plan.execution_ms;
@@ -475,6 +481,7 @@ mod tests {
             },
             notes: vec![],
             advice: None,
+            catalog_errors: vec![],
         }
     }
 
@@ -512,6 +519,7 @@ mod tests {
             setting: Setting::default(),
             notes: vec!["service runs use the connecting role, and RLS still applies to it on appointments, contacts, members, org_settings, providers: connect as the tables' owner".into()],
             advice: None,
+            catalog_errors: vec![],
         }
     }
 
@@ -555,6 +563,40 @@ mod tests {
         for line in text.lines() {
             assert!(line.chars().count() <= width, "wider than {width}: {line}");
         }
+    }
+
+    /// A Supabase project's report: timestamps in the headline, its own largest table,
+    /// a catalog query that no longer runs, in every format.
+    #[test]
+    fn a_foreign_project_has_its_versions_table_and_catalog_errors_in_every_format() {
+        let mut r = report();
+        r.setting.labels = Some(("20240101120000".into(), "20240301090000".into()));
+        r.setting.appointments = None;
+        r.setting.largest_table = Some(crate::explain::model::TableRows {
+            table: "bookings".into(),
+            rows: 12_345,
+        });
+        r.catalog_errors = vec![
+            "queries/bookings_newest.sql:3: query `bookings_newest` no longer runs: column \"starts\" does not exist (SQLSTATE 42703)".into(),
+        ];
+        let table = rendered_within(&r, Format::Table, 100);
+        assert!(
+            table.starts_with(
+                "dbkit explain: 20240101120000 → 20240301090000, 50 orgs, 12,345 bookings"
+            ),
+            "{table}"
+        );
+        assert_contains(
+            &table,
+            &["error: queries/bookings_newest.sql:3: query `bookings_newest`"],
+        );
+        let md = rendered_within(&r, Format::Markdown, 100);
+        assert_contains(&md, &["- ⛔ error: queries/bookings_newest.sql:3:"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&rendered_within(&r, Format::Json, 100)).unwrap();
+        assert_eq!(json["setting"]["largest_table"]["table"], "bookings");
+        assert!(json["catalog_errors"][0].as_str().unwrap().contains(":3:"));
+        assert!(r.fails(&[]), "a catalog error fails the run");
     }
 
     #[test]

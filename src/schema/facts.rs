@@ -1,7 +1,10 @@
-//! What the isolation proof and the exposure rules read from the catalog: relations with
-//! their columns, keys and constraints, API reachability (counting the privileges
-//! Supabase's default privileges would grant), functions, and policies. Loaded once per
-//! run; everything after this is a pure function of these facts.
+//! What every command reads from the catalog: relations with their columns (types down
+//! to the base type of a domain and the element type of an array, type modifiers,
+//! defaults, identity, generated, owned sequences), keys, foreign keys (composite and
+//! self-referencing), CHECKs, every index (partial and expression ones included) and
+//! exclusion constraints; API reachability (counting the privileges Supabase's default
+//! privileges would grant), functions, and policies. Loaded once per run; everything
+//! after this is a pure function of these facts.
 
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
@@ -51,6 +54,48 @@ pub struct Relation {
     pub checks: Vec<Check>,
     /// Relations a view or materialized view reads.
     pub reads: Vec<u32>,
+    /// A partition of a partitioned table (rows go in through its parent).
+    pub partition: bool,
+    /// Every index, constraint-owned ones included.
+    pub indexes: Vec<Index>,
+    pub exclusions: Vec<Exclusion>,
+}
+
+impl Relation {
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+}
+
+/// An index as the catalog has it.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub name: String,
+    pub unique: bool,
+    pub primary: bool,
+    /// One per key column: the column's name, or the expression's text
+    /// (`lower(email)`), as `pg_get_indexdef(index, k, true)` prints it.
+    pub keys: Vec<String>,
+    /// Whether each key is a plain column (false: an expression).
+    pub plain: Vec<bool>,
+    /// A partial index's WHERE.
+    pub predicate: Option<String>,
+    /// btree, gist, gin, ...
+    pub method: String,
+    /// A constraint (primary key, unique, exclusion) owns it.
+    pub constraint: bool,
+}
+
+/// An exclusion constraint: no two rows whose elements all match under their operators
+/// (`staff_id WITH =, tstzrange(starts_at, ends_at) WITH &&`), among the rows its
+/// predicate selects.
+#[derive(Debug, Clone)]
+pub struct Exclusion {
+    pub name: String,
+    /// Column names or expression texts, with their operators.
+    pub elements: Vec<(String, String)>,
+    pub predicate: Option<String>,
+    pub definition: String,
 }
 
 #[derive(Debug, Clone)]
@@ -70,6 +115,47 @@ pub struct Column {
     pub identity: bool,
     pub generated: bool,
     pub attnum: i16,
+    /// The declared type (a domain's own oid for a domain).
+    pub type_oid: u32,
+    /// The base type's oid and pg_type.typtype (b, e, r, m, c, p, ...).
+    pub base_oid: u32,
+    pub base_kind: String,
+    /// For an array: its element type's oid, name and category; its enum labels.
+    pub element: Option<Element>,
+    /// atttypmod (or the domain's): varchar's length + 4, numeric's precision and scale.
+    pub typmod: i32,
+    /// The DEFAULT expression.
+    pub default: Option<String>,
+    /// `a` (GENERATED ALWAYS) or `d` (BY DEFAULT) for identity columns, else empty.
+    pub identity_kind: String,
+    /// The sequence a serial or identity column owns (`public.t_id_seq`).
+    pub sequence: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Element {
+    pub oid: u32,
+    pub type_name: String,
+    pub category: String,
+    pub enum_labels: Vec<String>,
+}
+
+impl Column {
+    /// varchar(n) / char(n): at most n characters.
+    pub fn max_chars(&self) -> Option<usize> {
+        matches!(self.base_type.as_str(), "varchar" | "bpchar")
+            .then(|| self.typmod - 4)
+            .filter(|n| *n > 0)
+            .map(|n| n as usize)
+    }
+
+    /// numeric(p, s): precision and scale.
+    pub fn numeric_precision(&self) -> Option<(u32, u32)> {
+        (self.base_type == "numeric" && self.typmod >= 4).then(|| {
+            let m = (self.typmod - 4) as u32;
+            (m >> 16, m & 0xffff)
+        })
+    }
 }
 
 impl Column {
@@ -143,7 +229,8 @@ const RELATIONS: &str = concat!(
             coalesce(c.reloptions::text[] && ARRAY['security_invoker=true','security_invoker=on','security_invoker=1'], false),
             ARRAY(SELECT DISTINCT d.refobjid FROM pg_rewrite w JOIN pg_depend d ON d.objid = w.oid
                   WHERE w.ev_class = c.oid AND d.classid = 'pg_rewrite'::regclass
-                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid)
+                    AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> c.oid),
+            c.relispartition
      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.relkind IN ('r', 'p', 'v', 'm')
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')
@@ -161,9 +248,18 @@ const COLUMNS: &str = "
            ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = coalesce(bt.oid, t.oid) ORDER BY e.enumsortorder),
            ARRAY(SELECT con.conname::text FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY 1),
            ARRAY(SELECT pg_get_constraintdef(con.oid) FROM pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c' ORDER BY con.conname),
-           a.attnotnull OR coalesce(t.typnotnull, false), a.atthasdef, a.attidentity <> '', a.attgenerated <> '', a.attnum
+           a.attnotnull OR coalesce(t.typnotnull, false), a.atthasdef, a.attidentity <> '', a.attgenerated <> '', a.attnum,
+           t.oid, coalesce(bt.oid, t.oid), coalesce(bt.typtype, t.typtype)::text,
+           coalesce(et.oid, 0::oid), coalesce(et.typname::text, ''), coalesce(et.typcategory::text, ''),
+           ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = et.oid ORDER BY e.enumsortorder),
+           CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE coalesce(nullif(t.typtypmod, -1), -1) END,
+           pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text,
+           pg_get_serial_sequence(a.attrelid::regclass::text, a.attname)
     FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
     LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+    LEFT JOIN pg_type et ON coalesce(bt.typcategory, t.typcategory) = 'A'
+                        AND et.oid = coalesce(bt.typelem, t.typelem)
+    LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
     WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
     ORDER BY a.attnum";
 
@@ -176,6 +272,27 @@ const CONSTRAINTS: &str = "
                  JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.i),
            pg_get_constraintdef(con.oid)
     FROM pg_constraint con WHERE con.conrelid = $1 ORDER BY 1";
+
+/// Every index: its key columns or expressions, predicate, method.
+const INDEXES: &str = "
+    SELECT ic.relname::text, i.indisunique, i.indisprimary,
+           ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, true) FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
+           ARRAY(SELECT (i.indkey::int2[])[k - 1] <> 0 FROM generate_series(1, i.indnkeyatts) k ORDER BY k),
+           pg_get_expr(i.indpred, i.indrelid, true), am.amname::text,
+           EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid AND con.conrelid = i.indrelid
+                   AND con.contype IN ('p', 'u', 'x'))
+    FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+    WHERE i.indrelid = $1 ORDER BY 1";
+
+/// Exclusion constraints: elements with their operators, predicate.
+const EXCLUSIONS: &str = "
+    SELECT con.conname::text,
+           ARRAY(SELECT pg_get_indexdef(con.conindid, k::int, true) FROM generate_series(1, cardinality(con.conexclop)) k ORDER BY k),
+           ARRAY(SELECT o.oprname::text FROM unnest(con.conexclop) WITH ORDINALITY e(op, k)
+                 JOIN pg_operator o ON o.oid = e.op ORDER BY e.k),
+           pg_get_expr(i.indpred, i.indrelid, true), pg_get_constraintdef(con.oid)
+    FROM pg_constraint con JOIN pg_index i ON i.indexrelid = con.conindid
+    WHERE con.conrelid = $1 AND con.contype = 'x' ORDER BY 1";
 
 /// Unique indexes that are not constraints.
 const UNIQUE_INDEXES: &str = "
@@ -246,11 +363,14 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
             default_acl,
             security_invoker: r.get(10),
             reads: r.get(11),
+            partition: r.get(12),
             columns: vec![],
             foreign_keys: vec![],
             primary_key: vec![],
             uniques: vec![],
             checks: vec![],
+            indexes: vec![],
+            exclusions: vec![],
         });
     }
     // dbkit's own migration history is not the project's schema.
@@ -318,6 +438,22 @@ async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
                 identity: r.get(9),
                 generated: r.get(10),
                 attnum: r.get(11),
+                type_oid: r.get(12),
+                base_oid: r.get(13),
+                base_kind: r.get(14),
+                element: match r.get::<_, u32>(15) {
+                    0 => None,
+                    oid => Some(Element {
+                        oid,
+                        type_name: r.get(16),
+                        category: r.get(17),
+                        enum_labels: r.get(18),
+                    }),
+                },
+                typmod: r.get(19),
+                default: r.get(20),
+                identity_kind: r.get(21),
+                sequence: r.get(22),
             }
         })
         .collect();
@@ -344,6 +480,36 @@ async fn fill_relation(client: &Client, rel: &mut Relation) -> Result<()> {
     for r in client.query(UNIQUE_INDEXES, &[&rel.oid]).await? {
         rel.uniques.push((r.get(0), r.get(1)));
     }
+    rel.indexes = client
+        .query(INDEXES, &[&rel.oid])
+        .await?
+        .iter()
+        .map(|r| Index {
+            name: r.get(0),
+            unique: r.get(1),
+            primary: r.get(2),
+            keys: r.get(3),
+            plain: r.get(4),
+            predicate: r.get(5),
+            method: r.get(6),
+            constraint: r.get(7),
+        })
+        .collect();
+    rel.exclusions = client
+        .query(EXCLUSIONS, &[&rel.oid])
+        .await?
+        .iter()
+        .map(|r| {
+            let elements: Vec<String> = r.get(1);
+            let operators: Vec<String> = r.get(2);
+            Exclusion {
+                name: r.get(0),
+                elements: elements.into_iter().zip(operators).collect(),
+                predicate: r.get(3),
+                definition: r.get(4),
+            }
+        })
+        .collect();
     Ok(())
 }
 
@@ -384,6 +550,14 @@ pub mod testing {
                     identity: false,
                     generated: false,
                     attnum: i as i16 + 1,
+                    type_oid: 2950,
+                    base_oid: 2950,
+                    base_kind: "b".into(),
+                    element: None,
+                    typmod: -1,
+                    default: (*c == "id").then(|| "gen_random_uuid()".into()),
+                    identity_kind: String::new(),
+                    sequence: None,
                 })
                 .collect(),
             foreign_keys: vec![],
@@ -395,6 +569,9 @@ pub mod testing {
             uniques: vec![],
             checks: vec![],
             reads: vec![],
+            partition: false,
+            indexes: vec![],
+            exclusions: vec![],
         }
     }
 

@@ -129,6 +129,14 @@ mod tests {
             identity: false,
             generated: false,
             attnum: 3,
+            type_oid: 0,
+            base_oid: 0,
+            base_kind: "b".into(),
+            element: None,
+            typmod: -1,
+            default: None,
+            identity_kind: String::new(),
+            sequence: None,
         }
     }
 

@@ -29,13 +29,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use anyhow::Result;
 
-use crate::explain::catalog::Catalog;
 use crate::explain::model::RunOptions;
 use crate::explain::rules::Role;
-use crate::explain::sample::SampledOrg;
 use crate::lab::Lab;
 use crate::progress::Indicator;
 use crate::schema::Config;
+use crate::workload::catalog::Catalog;
+use crate::workload::sample::SampledOrg;
 use candidate::{Candidate, Existing, IndexSpec};
 pub use model::{Advice, AdviceRun, IndexAdvice};
 use select::Figures;

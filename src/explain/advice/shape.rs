@@ -13,11 +13,11 @@ use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
 use super::predicate::{self, Scanned, Term};
-use crate::explain::catalog::Query;
 use crate::explain::plan::{Explained, Node};
 use crate::explain::rules::Role;
-use crate::explain::sample::SampledOrg;
-use crate::explain::session::{begin, rollback, sql_for, types_of};
+use crate::explain::session::{begin, rollback, sql_for};
+use crate::workload::catalog::Query;
+use crate::workload::sample::SampledOrg;
 
 /// A table by schema and name, as the plan names it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -87,9 +87,10 @@ pub async fn generic_plan(
     org: &SampledOrg,
     timeout: Duration,
 ) -> Result<Explained> {
-    let types: Vec<String> = types_of(query)
+    let types: Vec<String> = query
+        .params
         .iter()
-        .map(|t| t.name().to_string())
+        .map(|p| p.ty.name().to_string())
         .collect();
     let prepare = if types.is_empty() {
         format!("PREPARE {SHAPE_STATEMENT} AS {}", sql_for(query, role))

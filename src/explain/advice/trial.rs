@@ -13,13 +13,14 @@ use super::candidate::IndexSpec;
 use super::select::{Figures, RunKey};
 use super::shape::Table;
 use crate::db::ident::quote;
-use crate::explain::catalog::Catalog;
 use crate::explain::model::{Phase, RunOptions};
+use crate::explain::rules::PolicyInfo;
 use crate::explain::runner::{self, Phases};
-use crate::explain::sample::SampledOrg;
 use crate::explain::session::connector;
 use crate::lab::Lab;
 use crate::progress::Indicator;
+use crate::workload::catalog::Catalog;
+use crate::workload::sample::SampledOrg;
 
 /// Columns wider than this on average (bytes, `pg_stats`) are not copied into an
 /// index's INCLUDE.
@@ -75,6 +76,7 @@ pub struct Workbench<'a> {
     catalog: &'a Catalog,
     orgs: &'a [SampledOrg],
     options: RunOptions,
+    policy: PolicyInfo,
     progress: &'a Indicator,
 }
 
@@ -97,12 +99,14 @@ impl<'a> Workbench<'a> {
             index_suggestions: false,
             ..run.clone()
         };
+        let policy = crate::explain::policy_info(&client).await?;
         Ok(Workbench {
             lab,
             client,
             catalog,
             orgs,
             options,
+            policy,
             progress,
         })
     }
@@ -123,6 +127,7 @@ impl<'a> Workbench<'a> {
             catalog: &catalog,
             orgs: self.orgs,
             options: &self.options,
+            policy: &self.policy,
         };
         let explained = runner::run_phase(&connector(self.lab.url()), phase, self.progress).await?;
         let mut out = Measured::default();

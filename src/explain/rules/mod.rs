@@ -106,11 +106,70 @@ impl fmt::Display for Role {
     }
 }
 
+/// What the schema says about the policies a tenant's plan evaluates: the functions
+/// they call and the membership table, so per-row policy work can be named and the
+/// rewrite that removes it written with the project's own names.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyInfo {
+    /// Functions the policies call (names as the plan prints them, unqualified).
+    pub helpers: Vec<String>,
+    /// The table mapping users to tenants.
+    pub membership: Option<MembershipInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipInfo {
+    pub table: String,
+    pub key: String,
+    pub user_column: String,
+}
+
+impl PolicyInfo {
+    /// Nothing known about the policies.
+    pub const NONE: PolicyInfo = PolicyInfo {
+        helpers: Vec::new(),
+        membership: None,
+    };
+
+    /// From the schema model: functions any policy calls, and the membership table.
+    pub fn of(model: &crate::schema::Model) -> PolicyInfo {
+        let texts: Vec<&String> = model
+            .facts
+            .policies
+            .iter()
+            .flat_map(|p| p.using.iter().chain(p.with_check.iter()))
+            .collect();
+        let mut helpers: Vec<String> = model
+            .facts
+            .functions
+            .iter()
+            .filter(|f| !f.is_trigger)
+            .filter(|f| texts.iter().any(|t| t.contains(&format!("{}(", f.short))))
+            .map(|f| f.short.clone())
+            .collect();
+        helpers.sort();
+        helpers.dedup();
+        PolicyInfo {
+            helpers,
+            membership: model.tenancy.membership.as_ref().map(|m| MembershipInfo {
+                table: m.table.clone(),
+                key: m.key.clone(),
+                user_column: m.user_column.clone(),
+            }),
+        }
+    }
+}
+
+/// `PolicyInfo::NONE`, to borrow for as long as needed.
+pub static NO_POLICY: PolicyInfo = PolicyInfo::NONE;
+
 /// Everything a single-plan rule may look at.
 pub struct PlanContext<'a> {
     pub plan: &'a Explained,
     pub role: Role,
     pub thresholds: &'a Thresholds,
+    /// The policies' helpers and membership table (`PolicyInfo::NONE` when unknown).
+    pub policy: &'a PolicyInfo,
 }
 
 /// Run every single-plan rule. (`rls-overhead` compares two runs and
@@ -164,6 +223,7 @@ pub(crate) mod fixtures {
             plan,
             role,
             thresholds,
+            policy: &super::NO_POLICY,
         }
     }
 
