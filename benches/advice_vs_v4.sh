@@ -62,7 +62,7 @@ cleanup() {
         done
         rm -rf "$work"
     else
-        echo "kept: $server/$base (and ${base}_<set>), $work"
+        echo "kept: the databases $base and ${base}_<set> on the server, and $work"
     fi
 }
 trap cleanup EXIT
@@ -82,9 +82,9 @@ if [ -n "${INDEX_ADVISOR_SQL:-}" ]; then
     psql_on "$advisor" -c "CREATE EXTENSION IF NOT EXISTS hypopg" -f "$INDEX_ADVISOR_SQL"
     for file in $(awk '$1 == "file:" {print $2}' queries/catalog.yaml); do
         body=$(cat "queries/$file")
-        psql_on "$advisor" -At -v body="$body" \
-            -c "SELECT s FROM index_advisor(:'body') a, unnest(a.index_statements) s" \
-            2>/dev/null >>"$work/index_advisor.sql" || true
+        # psql interpolates :'body' (quoted) in what it reads, not in -c.
+        echo "SELECT s || ';' FROM index_advisor(:'body') a, unnest(a.index_statements) s" |
+            psql_on "$advisor" -At -v body="$body" 2>/dev/null >>"$work/index_advisor.sql" || true
     done
     sort -u -o "$work/index_advisor.sql" "$work/index_advisor.sql"
     psql_on postgres -c "DROP DATABASE $advisor WITH (FORCE)"

@@ -16,6 +16,15 @@ fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The booking catalog (queries/): named explicitly, as a project without one gets a
+/// catalog derived from its schema.
+fn booking_queries() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("queries")
+        .display()
+        .to_string()
+}
+
 fn small_profile() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/seed_small.yaml")
 }
@@ -86,8 +95,11 @@ fn the_verified_set_is_measured_on_a_copy_and_lowers_what_the_target_reads() {
     let _serial = serial();
     let db = at_v3(3);
     let before_indexes = indexes(&db);
+    let queries = booking_queries();
     let args = [
         "explain",
+        "--queries",
+        &queries,
         "--database-url",
         &db.url_string(),
         "--only",
@@ -243,6 +255,7 @@ fn a_target_others_are_connected_to_is_refused_with_a_hint() {
     }
     let out = common::dbkit()
         .args(["explain", "--database-url", &db.url_string()])
+        .args(["--queries", &booking_queries()])
         .args(["--only", "org_settings", "--runs", "1", "--advise"])
         .assert()
         .code(2);
@@ -277,6 +290,7 @@ fn with_before_the_advice_is_on_a_copy_of_the_head() {
         .arg(small_profile())
         .arg("--migrations")
         .arg(common::repo_migrations())
+        .args(["--queries", &booking_queries()])
         .args([
             "--only",
             "provider_conflict_check,booking_insert",

@@ -145,6 +145,8 @@ fn list(columns: &[String]) -> String {
 pub struct Candidate {
     pub spec: IndexSpec,
     pub origins: BTreeSet<Origin>,
+    /// The queries whose scans it was made from.
+    pub queries: BTreeSet<String>,
 }
 
 /// An index the database already has (valid, btree): its key and whether it is partial
@@ -174,7 +176,10 @@ pub fn candidates(scans: &[ScanShape], existing: &[Existing]) -> Vec<Candidate> 
                 continue;
             }
             match out.iter_mut().find(|c| c.spec == candidate.spec) {
-                Some(known) => known.origins.extend(candidate.origins),
+                Some(known) => {
+                    known.origins.extend(candidate.origins);
+                    known.queries.extend(candidate.queries);
+                }
                 None => out.push(candidate),
             }
         }
@@ -197,11 +202,14 @@ fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
         };
         equal.push((c.clone(), origin));
     }
-    for c in &scan.joins {
-        if !equal.iter().any(|(e, _)| e == c) {
-            equal.push((c.clone(), Origin::Join));
-        }
-    }
+    // A hash or merge join's column helps only a nested loop probing this table: a
+    // variant of its own (the filter's equalities, then the join's), not in every key.
+    let joined: Vec<(String, Origin)> = scan
+        .joins
+        .iter()
+        .filter(|c| !equal.iter().any(|(e, _)| e == *c))
+        .map(|c| (c.clone(), Origin::Join))
+        .collect();
     let pinned: Vec<(String, Origin)> = scan
         .constants
         .iter()
@@ -227,6 +235,23 @@ fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
         }
     }
     let mut out = Vec::new();
+    if !joined.is_empty() {
+        let key: Vec<(String, Origin)> = [equal.clone(), joined]
+            .concat()
+            .into_iter()
+            .take(MAX_KEY)
+            .collect();
+        out.push(Candidate {
+            spec: IndexSpec {
+                table: table.clone(),
+                key: key.iter().map(|(c, _)| c.clone()).collect(),
+                include: Vec::new(),
+                predicate: Vec::new(),
+            },
+            origins: key.iter().map(|(_, o)| *o).collect(),
+            queries: [scan.query.clone()].into(),
+        });
+    }
     for (lead, predicate) in variants {
         let lead: Vec<(String, Origin)> = lead.into_iter().take(MAX_KEY - 1).collect();
         let usable: Vec<&(String, Origin)> = tails
@@ -253,7 +278,40 @@ fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
                     predicate: predicate.clone(),
                 },
                 origins,
+                queries: [scan.query.clone()].into(),
             });
+        }
+    }
+    out
+}
+
+/// The candidates and, after each, its covering variant for the queries it was made
+/// from (when one exists and is new): an index-only scan can read far fewer blocks
+/// than the same key with heap fetches, so both are measured. `wide`: per table, the
+/// columns too wide to copy into an index.
+pub fn with_covering(
+    candidates: Vec<Candidate>,
+    scans: &[ScanShape],
+    wide: &dyn Fn(&Table) -> Vec<String>,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    for c in candidates {
+        let from: Vec<&ScanShape> = scans
+            .iter()
+            .filter(|s| c.queries.contains(&s.query))
+            .collect();
+        let variant = covering(&c.spec, &from, &wide(&c.spec.table));
+        out.push(c.clone());
+        if let Some(spec) = variant {
+            if !out.iter().any(|o| o.spec == spec) {
+                let mut origins = c.origins.clone();
+                origins.insert(Origin::Covering);
+                out.push(Candidate {
+                    spec,
+                    origins,
+                    queries: c.queries.clone(),
+                });
+            }
         }
     }
     out

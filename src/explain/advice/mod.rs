@@ -113,7 +113,19 @@ async fn on_bench(
             plain: i.plain_btree,
         })
         .collect();
-    let candidates = candidate::candidates(&shapes.scans, &existing);
+    let mut wide: HashMap<Table, Vec<String>> = HashMap::new();
+    for scan in &shapes.scans {
+        if let Some(t) = &scan.table {
+            if !wide.contains_key(t) {
+                wide.insert(t.clone(), bench.wide_columns(t).await?);
+            }
+        }
+    }
+    let candidates = candidate::with_covering(
+        candidate::candidates(&shapes.scans, &existing),
+        &shapes.scans,
+        &|t: &Table| wide.get(t).cloned().unwrap_or_default(),
+    );
 
     // Each candidate alone: built, the queries it could serve (and the writes it costs)
     // measured, dropped.
@@ -139,7 +151,7 @@ async fn on_bench(
         ));
         let name = format!("dbkit_advice_trial_{i}");
         bench.build(&c.spec, &name).await?;
-        let measured = bench.measure(&queries).await;
+        let measured = bench.measure_once(&queries).await;
         bench.drop_index(&c.spec.table, &name).await?;
         let measured = measured?;
         tried += 1;
@@ -204,7 +216,10 @@ async fn on_bench(
     // Covering variants: a member replaced by its INCLUDE form when that reads less.
     for i in 0..members.len() {
         let member = members[i].clone();
-        let wide = bench.wide_columns(&member.spec.table).await?;
+        if !member.spec.include.is_empty() {
+            continue;
+        }
+        let wide = wide.get(&member.spec.table).cloned().unwrap_or_default();
         let users = measured.users_of(&member.name);
         let scans: Vec<&shape::ScanShape> = shapes
             .scans

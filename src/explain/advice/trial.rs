@@ -117,6 +117,24 @@ impl<'a> Workbench<'a> {
 
     /// Measure `queries` (every org and role) as the database is now.
     pub async fn measure(&self, queries: &BTreeSet<String>) -> Result<Measured> {
+        self.measure_with(queries, &self.options).await
+    }
+
+    /// `measure` with one run after the warm-up: for screening single candidates,
+    /// where buffers, not times, decide (a plan reads the same blocks run after run).
+    pub async fn measure_once(&self, queries: &BTreeSet<String>) -> Result<Measured> {
+        let once = RunOptions {
+            runs: 1,
+            ..self.options.clone()
+        };
+        self.measure_with(queries, &once).await
+    }
+
+    async fn measure_with(
+        &self,
+        queries: &BTreeSet<String>,
+        options: &RunOptions,
+    ) -> Result<Measured> {
         let mut catalog = self.catalog.clone();
         catalog.queries.retain(|q| queries.contains(&q.name));
         if catalog.queries.is_empty() {
@@ -126,7 +144,7 @@ impl<'a> Workbench<'a> {
             phase: Phase::Current,
             catalog: &catalog,
             orgs: self.orgs,
-            options: &self.options,
+            options,
             policy: &self.policy,
         };
         let explained = runner::run_phase(&connector(self.lab.url()), phase, self.progress).await?;
