@@ -95,12 +95,15 @@ fn query_table(advice: &Advice, format: Format, width: usize) -> String {
     )
 }
 
+/// Writes `text` wrapped: (out, text, first line's indent, the others' indent).
+pub type Wrap<'a> = dyn Fn(&mut dyn Write, &str, &str, &str) -> io::Result<()> + 'a;
+
 /// The advice as plain text within `width` (under the explain table).
 pub fn table(
     advice: &Advice,
     width: usize,
     out: &mut dyn Write,
-    wrap: &dyn Fn(&mut dyn Write, &str, &str, &str) -> io::Result<()>,
+    wrap: &Wrap<'_>,
 ) -> io::Result<()> {
     writeln!(out)?;
     wrap(

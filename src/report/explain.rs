@@ -241,7 +241,7 @@ fn table(report: &ExplainReport, width: usize, out: &mut dyn Write) -> io::Resul
         }
     }
     if let Some(advice) = &report.advice {
-        let wrap = |out: &mut dyn Write, text: &str, first: &str, rest: &str| {
+        let wrap = move |out: &mut dyn Write, text: &str, first: &str, rest: &str| {
             write_wrapped(out, text, first, rest, width)
         };
         super::advice::table(advice, width, out, &wrap)?;

@@ -547,7 +547,7 @@ fn main_timestamp(rel: &Relation) -> Option<&Column> {
         .iter()
         .filter(temporal)
         .find(|c| !AUDIT_COLUMNS.contains(&c.name.as_str()))
-        .or_else(|| rel.columns.iter().filter(temporal).next())
+        .or_else(|| rel.columns.iter().find(temporal))
 }
 
 fn label_column(rel: &Relation) -> Option<String> {

@@ -187,6 +187,9 @@ pub fn candidates(scans: &[ScanShape], existing: &[Existing]) -> Vec<Candidate> 
     out
 }
 
+/// A key column and where it came from.
+type Keyed = (String, Origin);
+
 /// The candidates of one scan.
 fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
     let Some(table) = &scan.table else {
@@ -217,7 +220,7 @@ fn of_scan(scan: &ScanShape) -> Vec<Candidate> {
         .map(|(c, _, _)| (c.clone(), Origin::Filter))
         .collect();
     let predicate: Vec<String> = scan.constants.iter().map(|(_, s, _)| s.clone()).collect();
-    let mut variants: Vec<(Vec<(String, Origin)>, Vec<String>)> = Vec::new();
+    let mut variants: Vec<(Vec<Keyed>, Vec<String>)> = Vec::new();
     // Plain: constant-pinned columns join the key.
     variants.push(([equal.clone(), pinned].concat(), Vec::new()));
     // Partial: the constant predicates move to WHERE.

@@ -272,12 +272,12 @@ fn scan_of(
             match predicate::classify(&conj, &scanned) {
                 Some(Term::Equality(c)) => push(&mut shape.equalities, c),
                 Some(Term::Range(c)) => push(&mut shape.ranges, c),
-                Some(Term::Constant { column, sql, fixes }) => {
-                    if !shape.constants.iter().any(|(_, s, _)| *s == sql) {
-                        shape.constants.push((column, sql, fixes));
-                    }
+                Some(Term::Constant { column, sql, fixes })
+                    if !shape.constants.iter().any(|(_, s, _)| *s == sql) =>
+                {
+                    shape.constants.push((column, sql, fixes));
                 }
-                None => {}
+                _ => {}
             }
         }
     }
