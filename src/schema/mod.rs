@@ -6,7 +6,6 @@
 
 pub mod config;
 pub mod facts;
-pub mod indexes;
 pub mod policy;
 pub mod policy_expr;
 pub mod tenancy;

@@ -99,20 +99,8 @@ async fn on_bench(
     let mut base = baseline.figures.clone();
     base.retain(|k, _| !failing.contains(&k.query));
 
-    let shapes = read_shapes(bench, catalog, orgs, run, config, &failing, &mut notes).await?;
-    let existing: Vec<Existing> = crate::schema::indexes::load(bench.client())
-        .await?
-        .into_iter()
-        .map(|i| Existing {
-            table: Table {
-                schema: i.schema,
-                name: i.table,
-            },
-            name: i.name,
-            key: i.key,
-            plain: i.plain_btree,
-        })
-        .collect();
+    let (shapes, existing) =
+        read_shapes(bench, catalog, orgs, run, config, &failing, &mut notes).await?;
     let mut wide: HashMap<Table, Vec<String>> = HashMap::new();
     for scan in &shapes.scans {
         if let Some(t) = &scan.table {
@@ -333,7 +321,8 @@ async fn on_bench(
     })
 }
 
-/// The generic plans of every query as service and tenant, read into scans.
+/// The generic plans of every query as service and tenant, read into scans; and the
+/// indexes the tables have (from the schema model).
 async fn read_shapes(
     bench: &Workbench<'_>,
     catalog: &Catalog,
@@ -342,16 +331,25 @@ async fn read_shapes(
     config: &Config,
     failing: &BTreeSet<String>,
     notes: &mut Vec<String>,
-) -> Result<Shapes> {
+) -> Result<(Shapes, Vec<Existing>)> {
     let client = bench.client();
     let model = crate::schema::model(client, config).await?;
     let mut columns: Columns = HashMap::new();
     let mut keys: HashMap<Table, String> = HashMap::new();
+    let mut existing: Vec<Existing> = Vec::new();
     for r in &model.facts.relations {
         let table = Table {
             schema: r.schema.clone(),
             name: r.short.clone(),
         };
+        for i in &r.indexes {
+            existing.push(Existing {
+                table: table.clone(),
+                name: i.name.clone(),
+                key: i.keys.clone(),
+                plain: i.method == "btree" && i.predicate.is_none() && i.plain.iter().all(|p| *p),
+            });
+        }
         columns.insert(
             table.clone(),
             r.columns.iter().map(|c| c.name.clone()).collect(),
@@ -363,7 +361,7 @@ async fn read_shapes(
     let tenant_key = |t: &Table| keys.get(t).cloned();
     let mut shapes = Shapes::default();
     let Some(org) = orgs.first() else {
-        return Ok(shapes);
+        return Ok((shapes, existing));
     };
     for query in catalog
         .queries
@@ -395,7 +393,7 @@ async fn read_shapes(
             }
         }
     }
-    Ok(shapes)
+    Ok((shapes, existing))
 }
 
 /// The queries a candidate could change: those with a scan it serves, and those that
