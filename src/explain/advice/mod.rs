@@ -530,10 +530,11 @@ fn reason(candidate: &Candidate, member: &Member, base: &Figures, after: &Measur
         .iter()
         .map(|(q, (b, a))| format!("{q} {b} → {a}"))
         .collect();
-    let mut origins: Vec<String> = candidate.origins.iter().map(|o| o.to_string()).collect();
+    let mut origins = candidate.origins.clone();
     if !member.spec.include.is_empty() {
-        origins.push(candidate::Origin::Covering.to_string());
+        origins.insert(candidate::Origin::Covering);
     }
+    let origins: Vec<String> = origins.iter().map(|o| o.to_string()).collect();
     format!(
         "serves {} (buffers, all orgs and roles); from {}",
         if served.is_empty() {
