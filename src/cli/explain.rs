@@ -13,7 +13,7 @@ use crate::migrate::Version;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 20240101120000 --orgs 5  # a Supabase version\n  dbkit explain --write-migration add_indexes     # indexes as a migration\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json"
+    after_help = "Examples:\n  dbkit explain --before 3         # scratch DB at V3 vs the head, 50 orgs\n  dbkit explain --format markdown  # the configured database as it is\n  dbkit explain --before 20240101120000 --orgs 5  # a Supabase version\n  dbkit explain --write-migration add_indexes  # as the next migration\n  dbkit explain --before 3 --orgs 5 --fail-on regression --format json\n  dbkit explain --advise --write-migration add_indexes  # a verified set"
 )]
 pub struct ExplainArgs {
     /// Directory with catalog.yaml and one .sql file per query (default: ./queries; in
@@ -65,6 +65,13 @@ pub struct ExplainArgs {
     /// Sequential scans reading fewer rows than this are not flagged.
     #[arg(long, default_value_t = 1000, value_name = "ROWS")]
     pub seq_scan_min_rows: u64,
+    /// Advise one index set for the whole catalog, verified by measurement: candidates
+    /// (filters, joins, ORDER BY, constant predicates as partial indexes, the tenant's
+    /// RLS filter) are built for real on a lab copy of the database the last phase ran
+    /// on (with --before, its head), and kept only where measured buffers drop and no
+    /// query reads more. The target database is never changed.
+    #[arg(long)]
+    pub advise: bool,
     /// Do not cost hypothetical indexes (hypopg).
     #[arg(long)]
     pub no_index_suggestions: bool,

@@ -8,7 +8,7 @@ use crate::cli::{ConnectOpts, ExplainArgs, OutputFormat};
 use crate::config::Database;
 use crate::exit::Outcome;
 use crate::explain::rules::Thresholds;
-use crate::explain::{BeforeOptions, ExplainOptions, ExplainReport, RunOptions};
+use crate::explain::{AdviseOptions, BeforeOptions, ExplainOptions, ExplainReport, RunOptions};
 use crate::migrate::{MigrationSet, NewOptions};
 use crate::report::Format;
 use crate::seed::{Profile, SeedOptions};
@@ -130,7 +130,17 @@ fn options(args: &ExplainArgs, local_cluster: bool) -> Result<ExplainOptions> {
         }
         None => None,
     };
+    let advise = if args.advise {
+        let source = args.source.options();
+        Some(AdviseOptions {
+            migrations: MigrationSet::resolve(&source)?,
+            config: crate::schema::Config::find(&source.dir)?,
+        })
+    } else {
+        None
+    };
     Ok(ExplainOptions {
+        advise,
         catalog,
         run: RunOptions {
             runs: args.runs.max(1),

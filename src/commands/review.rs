@@ -140,6 +140,7 @@ fn explain_options(
     };
     Ok(ExplainOptions {
         catalog,
+        advise: None,
         run: RunOptions {
             runs: 3,
             series_budget: Duration::from_millis(500),

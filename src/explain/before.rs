@@ -7,8 +7,11 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use super::advice::Advice;
 use super::compare;
-use super::model::{BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting, TableRows};
+use super::model::{
+    AdviseOptions, BeforeOptions, ExplainReport, Phase, Run, RunOptions, Setting, TableRows,
+};
 use super::runner::{self, Phases};
 use super::session::connector;
 use crate::db::DbUrl;
@@ -28,6 +31,7 @@ struct OnScratch {
     head: Option<Version>,
     largest: Option<TableRows>,
     notes: Vec<String>,
+    advice: Option<Advice>,
     catalog_errors: Vec<String>,
 }
 
@@ -36,6 +40,7 @@ pub async fn before_after(
     catalog: &CatalogSource,
     run: &RunOptions,
     before: &BeforeOptions,
+    advise: Option<&AdviseOptions>,
     progress: &Indicator,
 ) -> Result<ExplainReport> {
     let version = before.version;
@@ -51,7 +56,7 @@ pub async fn before_after(
         &mut lab,
         catalog,
         run,
-        before,
+        (before, advise),
         version,
         progress,
         &mut timings,
@@ -134,6 +139,7 @@ pub async fn before_after(
             timings_ms: timings.into_iter().collect(),
         },
         notes,
+        advice: explained.advice,
         catalog_errors: explained.catalog_errors,
     })
 }
@@ -143,7 +149,7 @@ async fn on_scratch(
     lab: &mut Lab,
     source: &CatalogSource,
     run: &RunOptions,
-    before: &BeforeOptions,
+    (before, advise): (&BeforeOptions, Option<&AdviseOptions>),
     version: Version,
     progress: &Indicator,
     timings: &mut Timings,
@@ -220,11 +226,26 @@ async fn on_scratch(
     notes.extend(super::hypopg_note(&client, run).await?);
     notes.extend(explained.notes);
     notes.extend(cache_note(&built.cache, &head_cache));
+    drop(client);
+    // Advice on top of the head, on a copy of it: the lab stays as explained (--keep).
+    let advice = match advise {
+        Some(advise) => {
+            let t = Instant::now();
+            progress.set_message("copy the head for advice");
+            let copy = lab.copy("advice").await?;
+            let advice =
+                super::advice::advise(copy, catalog, &orgs, run, &advise.config, progress).await?;
+            timings.push(lap("advise", t));
+            Some(advice)
+        }
+        None => None,
+    };
     Ok(OnScratch {
         runs: explained.runs,
         head,
         largest,
         notes,
+        advice,
         catalog_errors,
     })
 }

@@ -10,6 +10,7 @@
 //! hypothetical indexes (`hypopg`), the before/after flow (`before`) and its diff
 //! (`compare`).
 
+pub mod advice;
 pub mod before;
 pub mod compare;
 pub mod hypopg;
@@ -29,7 +30,9 @@ use crate::progress::Indicator;
 use crate::workload::catalog::Catalog;
 use crate::workload::{sample, CatalogSource};
 use model::Setting;
-pub use model::{BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions};
+pub use model::{
+    AdviseOptions, BeforeOptions, ExplainOptions, ExplainReport, FailOn, Phase, Run, RunOptions,
+};
 use runner::Phases;
 
 /// Explain the catalog on the database `url` points at — or, with `opts.before`, on a
@@ -38,9 +41,26 @@ pub async fn explain(url: &DbUrl, opts: &ExplainOptions) -> Result<ExplainReport
     let progress = Indicator::bar(0, "{spinner} {msg} [{pos}/{len}] {elapsed}");
     let report = match &opts.before {
         Some(before) => {
-            before::before_after(url, &opts.catalog, &opts.run, before, &progress).await
+            before::before_after(
+                url,
+                &opts.catalog,
+                &opts.run,
+                before,
+                opts.advise.as_ref(),
+                &progress,
+            )
+            .await
         }
-        None => current(url, &opts.catalog, &opts.run, &progress).await,
+        None => {
+            current(
+                url,
+                &opts.catalog,
+                &opts.run,
+                opts.advise.as_ref(),
+                &progress,
+            )
+            .await
+        }
     };
     progress.finish();
     report
@@ -81,6 +101,7 @@ async fn current(
     url: &DbUrl,
     source: &CatalogSource,
     opts: &RunOptions,
+    advise: Option<&AdviseOptions>,
     progress: &Indicator,
 ) -> Result<ExplainReport> {
     let client = crate::db::connect(url).await?;
@@ -110,15 +131,71 @@ async fn current(
         .insert("explain".into(), started.elapsed().as_millis() as u64);
     notes.extend(hypopg_note(&client, opts).await?);
     notes.extend(explained.notes);
+    // Copying the database needs every session on it closed, this one included.
+    drop(client);
+    let advice = match advise {
+        Some(advise) => {
+            let started = Instant::now();
+            let copy = copy_target(url, advise).await?;
+            let advice =
+                advice::advise(copy, &catalog, &orgs, opts, &advise.config, progress).await?;
+            setting
+                .timings_ms
+                .insert("advise".into(), started.elapsed().as_millis() as u64);
+            Some(advice)
+        }
+        None => None,
+    };
     Ok(ExplainReport {
         runs: explained.runs,
         diff: None,
         regressions: Vec::new(),
         setting,
         notes,
+        advice,
         catalog_errors,
     })
 }
+
+/// A lab copy of the target database for `--advise`: a template clone, which
+/// PostgreSQL allows only while nobody else is connected to it.
+async fn copy_target(url: &DbUrl, advise: &AdviseOptions) -> Result<crate::lab::Lab> {
+    let source = url.dbname();
+    let busy = || {
+        crate::error::hinted(
+            format!("--advise cannot copy the database {source}: other sessions are connected to it"),
+            "--advise builds indexes on a copy, never on the target: close the other sessions, or add --before V to advise on a lab database built from the migrations",
+        )
+    };
+    // PostgreSQL waits 5 s per attempt for a template's sessions to leave: say it at
+    // once when others stay (this process's own sessions end within moments).
+    let admin = crate::db::connect(&url.with_dbname("postgres")).await?;
+    let mut waited = 0;
+    loop {
+        let others: i64 = admin.query_one(SESSIONS_ON, &[&source]).await?.get(0);
+        if others == 0 {
+            break;
+        }
+        if waited >= 20 {
+            return Err(busy());
+        }
+        waited += 1;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    drop(admin);
+    crate::lab::Lab::copy_of(url, &source, "advice", advise.migrations.clone(), None)
+        .await
+        .map_err(|e| {
+            if session::sql_state(&e) == Some(&tokio_postgres::error::SqlState::OBJECT_IN_USE) {
+                busy()
+            } else {
+                e
+            }
+        })
+}
+
+/// Sessions connected to a database.
+const SESSIONS_ON: &str = "SELECT count(*) FROM pg_stat_activity WHERE datname = $1";
 
 /// `--save-plans DIR`: each run's median plan (EXPLAIN's JSON) as
 /// DIR/{phase}_{query}_{org}_{role}.json.

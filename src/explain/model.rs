@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use super::advice::{Advice, IndexAdvice};
 use super::compare::DiffRow;
 use super::plan::{Buffers, Explained};
 use super::rules::{Finding, Role, Rule, Thresholds};
@@ -25,6 +26,19 @@ pub struct ExplainOptions {
     pub run: RunOptions,
     /// `--before V`: explain on a scratch database before and after the migrations.
     pub before: Option<BeforeOptions>,
+    /// `--advise`: one verified index set, measured on a lab copy of the database the
+    /// last phase ran on.
+    pub advise: Option<AdviseOptions>,
+}
+
+/// The `--advise` part of the options.
+#[derive(Debug, Clone)]
+pub struct AdviseOptions {
+    /// The project's migrations: what a copy of the target needs provided again
+    /// (the Supabase platform objects) when there is no `--before` lab.
+    pub migrations: MigrationSet,
+    /// dbkit.yaml: the tenancy model that names each table's tenant key.
+    pub config: crate::schema::Config,
 }
 
 /// The `--before V` part of the options.
@@ -162,19 +176,13 @@ pub struct ExplainReport {
     pub regressions: Vec<String>,
     pub setting: Setting,
     pub notes: Vec<String>,
+    /// `--advise`: the verified index set and its measurements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<Advice>,
     /// Catalog queries that could not run (a broken file, a column the schema lost),
     /// each `file:line: message`: errors, the other queries ran.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub catalog_errors: Vec<String>,
-}
-
-/// An index the report suggests: its table and the statement that builds it (what
-/// `explain --write-migration` writes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SuggestedIndex {
-    pub table: String,
-    /// `CREATE INDEX CONCURRENTLY … ON table (…);`
-    pub statement: String,
 }
 
 /// One `--fail-on` item.
@@ -185,6 +193,43 @@ pub enum FailOn {
 }
 
 impl ExplainReport {
+    /// The indexes to write as the next migration: the verified set with `--advise`,
+    /// else the hypopg suggestions of the last phase (one per statement).
+    pub fn advised_indexes(&self) -> Vec<IndexAdvice> {
+        if let Some(advice) = &self.advice {
+            return advice.indexes.clone();
+        }
+        let last = self.last_phase();
+        let mut out: Vec<IndexAdvice> = Vec::new();
+        for run in self.runs.iter().filter(|r| r.phase == last) {
+            for f in run
+                .findings
+                .iter()
+                .filter(|f| f.rule == Rule::IndexSuggestion)
+            {
+                let (Some(table), Some(statement)) = (&f.evidence.relation, &f.evidence.expression)
+                else {
+                    continue;
+                };
+                if out.iter().any(|i| &i.statement == statement) {
+                    continue;
+                }
+                out.push(IndexAdvice {
+                    table: table.clone(),
+                    name: statement
+                        .split_whitespace()
+                        .nth(3)
+                        .unwrap_or_default()
+                        .to_string(),
+                    statement: statement.clone(),
+                    reason: format!("{}: {}", run.label(), f.message),
+                    size_bytes: 0,
+                });
+            }
+        }
+        out
+    }
+
     /// The phase rules are judged on: after (with a diff), else current.
     pub fn last_phase(&self) -> Phase {
         if self.diff.is_some() {
@@ -192,31 +237,6 @@ impl ExplainReport {
         } else {
             Phase::Current
         }
-    }
-
-    /// The indexes to write as the next migration: the suggestions of the last
-    /// phase's runs, each once, in the order found.
-    pub fn advised_indexes(&self) -> Vec<SuggestedIndex> {
-        let last = self.last_phase();
-        let mut out: Vec<SuggestedIndex> = Vec::new();
-        let found = self
-            .runs
-            .iter()
-            .filter(|r| r.phase == last)
-            .flat_map(|r| &r.findings)
-            .filter(|f| f.rule == Rule::IndexSuggestion);
-        for f in found {
-            let (Some(table), Some(ddl)) = (&f.evidence.relation, &f.evidence.expression) else {
-                continue;
-            };
-            if !out.iter().any(|s| &s.statement == ddl) {
-                out.push(SuggestedIndex {
-                    table: table.clone(),
-                    statement: ddl.clone(),
-                });
-            }
-        }
-        out
     }
 
     /// `--fail-on`: rules judged on the last phase's runs; regression on the diff. A
@@ -268,6 +288,7 @@ mod tests {
             regressions,
             setting: Setting::default(),
             notes: vec![],
+            advice: None,
             catalog_errors: vec![],
         }
     }
@@ -310,12 +331,17 @@ mod tests {
             suggestion("b", "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);"),
         ];
         let r = report(vec![before, after], true, vec![]);
+        let found: Vec<(String, String)> = r
+            .advised_indexes()
+            .into_iter()
+            .map(|i| (i.table, i.statement))
+            .collect();
         assert_eq!(
-            r.advised_indexes(),
-            vec![SuggestedIndex {
-                table: "b".into(),
-                statement: "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);".into()
-            }]
+            found,
+            [(
+                "b".to_string(),
+                "CREATE INDEX CONCURRENTLY b_y_idx ON b (y);".to_string()
+            )]
         );
     }
 

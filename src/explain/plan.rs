@@ -74,6 +74,11 @@ pub struct Node {
     pub join_filter: Option<String>,
     #[serde(rename = "Hash Cond", skip_serializing_if = "Option::is_none")]
     pub hash_cond: Option<String>,
+    #[serde(rename = "Merge Cond", skip_serializing_if = "Option::is_none")]
+    pub merge_cond: Option<String>,
+    /// The columns and expressions the node returns (`EXPLAIN (VERBOSE)` only).
+    #[serde(rename = "Output", skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
     #[serde(rename = "One-Time Filter", skip_serializing_if = "Option::is_none")]
     pub one_time_filter: Option<String>,
     #[serde(rename = "Rows Removed by Filter")]

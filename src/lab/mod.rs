@@ -95,6 +95,48 @@ impl Lab {
         })
     }
 
+    /// A copy of the database `source` on the server `server` points at, as a lab of
+    /// its own at `version` (`CREATE DATABASE … TEMPLATE`: nobody may be connected to
+    /// `source`). Work that changes the schema to measure it — index advice builds
+    /// candidate indexes — happens on the copy; `source` is never touched.
+    pub async fn copy_of(
+        server: &DbUrl,
+        source: &str,
+        purpose: &str,
+        migrations: MigrationSet,
+        version: Option<Version>,
+    ) -> Result<Lab> {
+        // A session on `source` itself would make it busy: connect elsewhere on the server.
+        let admin = if server.dbname() == source {
+            server.with_dbname("postgres")
+        } else {
+            server.clone()
+        };
+        let scratch = open_scratch(&admin, purpose, Some(source), &migrations)
+            .await
+            .with_context(|| format!("cannot copy the database {source} for {purpose}"))?;
+        Ok(Lab {
+            scratch,
+            migrations,
+            version,
+            server: admin,
+            policy: CachePolicy::Off,
+            key: None,
+        })
+    }
+
+    /// A copy of this lab's database (see `copy_of`).
+    pub async fn copy(&self, purpose: &str) -> Result<Lab> {
+        Lab::copy_of(
+            &self.server,
+            self.name(),
+            purpose,
+            self.migrations.clone(),
+            self.version,
+        )
+        .await
+    }
+
     /// Create, migrate to `version` and, when `seed` is given, seed and ANALYZE: the
     /// database `--before V` starts from.
     pub async fn seeded_at(

@@ -240,6 +240,12 @@ fn table(report: &ExplainReport, width: usize, out: &mut dyn Write) -> io::Resul
             write_wrapped(out, &line, "  ", "      ", width)?;
         }
     }
+    if let Some(advice) = &report.advice {
+        let wrap = move |out: &mut dyn Write, text: &str, first: &str, rest: &str| {
+            write_wrapped(out, text, first, rest, width)
+        };
+        super::advice::table(advice, width, out, &wrap)?;
+    }
     let mut footer: Vec<String> = error_lines(report);
     footer.extend(
         report
@@ -389,6 +395,9 @@ fn markdown(report: &ExplainReport, out: &mut dyn Write) -> io::Result<()> {
     if skipped > 0 {
         writeln!(out, "\n_{skipped} more plans left out to keep this comment short; `--format json` has every run._")?;
     }
+    if let Some(advice) = &report.advice {
+        super::advice::markdown(advice, out)?;
+    }
     writeln!(out)?;
     for error in &report.catalog_errors {
         writeln!(out, "- ⛔ error: {}", error.replace('|', "\\|"))?;
@@ -471,6 +480,7 @@ mod tests {
                 ..Setting::default()
             },
             notes: vec![],
+            advice: None,
             catalog_errors: vec![],
         }
     }
@@ -508,8 +518,45 @@ mod tests {
             regressions: vec![],
             setting: Setting::default(),
             notes: vec!["service runs use the connecting role, and RLS still applies to it on appointments, contacts, members, org_settings, providers: connect as the tables' owner".into()],
+            advice: None,
             catalog_errors: vec![],
         }
+    }
+
+    /// The current report with `--advise`'s verified set.
+    fn advised_report() -> ExplainReport {
+        ExplainReport {
+            advice: Some(crate::report::advice::tests::advice()),
+            ..current_report()
+        }
+    }
+
+    #[test]
+    fn advice_is_rendered_in_every_format() {
+        let report = advised_report();
+        let table = rendered_within(&report, Format::Table, 100);
+        assert_fits(&table, 100);
+        assert_contains(&table, &["Index advice: 1 index verified on a lab copy"]);
+        assert_contains(&table, &["1. CREATE INDEX CONCURRENTLY IF NOT EXISTS"]);
+        assert_contains(&table, &["provider_conflict_check │ read  │ 32,990 │ 6"]);
+        assert_contains(
+            &table,
+            &["left out: appointments (org_id): cuts no query's buffers"],
+        );
+        let md = rendered_within(&report, Format::Markdown, 100);
+        assert_contains(&md, &["### Index advice"]);
+        assert_contains(&md, &["```sql\nCREATE INDEX CONCURRENTLY IF NOT EXISTS appointments_org_id_provider_id_ends_at_partial_idx"]);
+        assert_contains(&md, &["| `booking_insert` | write | 2 | 7 | +250% |"]);
+        assert_contains(&md, &["<details><summary>Every run</summary>"]);
+        let json: serde_json::Value =
+            serde_json::from_str(&rendered_within(&report, Format::Json, 100)).unwrap();
+        let index = &json["advice"]["indexes"][0];
+        assert_has_keys(
+            index,
+            &["table", "name", "statement", "reason", "size_bytes"],
+        );
+        assert_eq!(json["advice"]["runs"][2]["writes"], true);
+        assert_eq!(report.advised_indexes()[0].table, "appointments");
     }
 
     fn assert_fits(text: &str, width: usize) {

@@ -4,6 +4,7 @@
 //! write to any `io::Write`, so each format is a unit test over a `Vec<u8>`; `emit`
 //! is the only place that writes a result to stdout.
 
+pub mod advice;
 pub mod bench;
 pub mod bench_mix;
 pub mod db;
