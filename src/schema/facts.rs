@@ -186,8 +186,8 @@ const UNIQUE_INDEXES: &str = "
     WHERE i.indrelid = $1 AND i.indisunique AND NOT i.indisprimary
       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)";
 
-// $1: exposed schemas. Functions in exposed schemas, and SECURITY DEFINER ones anywhere
-// in the project's schemas.
+// $1: exposed schemas. Functions in exposed schemas and in the project's schemas (the
+// tenancy inference reads their bodies: a helper in `private` may read the caller).
 const FUNCTIONS: &str = concat!(
     "SELECT p.oid, CASE WHEN n.nspname = 'public' THEN p.proname ELSE n.nspname || '.' || p.proname END::text,
             p.proname::text, format('%I.%I', n.nspname, p.proname), n.nspname = ANY($1), p.prosecdef, p.proretset,
@@ -197,7 +197,7 @@ const FUNCTIONS: &str = concat!(
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prokind = 'f'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-       AND (n.nspname = ANY($1) OR (p.prosecdef AND ", user_schema!(), "))
+       AND (n.nspname = ANY($1) OR (", user_schema!(), "))
      ORDER BY 2"
 );
 

@@ -18,6 +18,22 @@ use crate::check::rule::{Finding, Rule};
 use crate::schema::facts::{Facts, Relation};
 use crate::schema::tenancy::Tenancy;
 
+/// Set the claim at a dotted path (`app_metadata.org_id`) in the claims object.
+fn set_claim(claims: &mut Value, path: &str, value: Value) {
+    let mut at = claims;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            at[part] = value;
+            return;
+        }
+        if !at[part].is_object() {
+            at[part] = json!({});
+        }
+        at = &mut at[part];
+    }
+}
+
 /// What one probe did.
 enum Outcome {
     /// Rows read or written (0: isolated).
@@ -148,7 +164,7 @@ async fn as_actor<'a>(
     if actor == Actor::Member {
         claims["sub"] = json!(a.member);
         for claim in tenancy.claims() {
-            claims[claim] = json!(a.id);
+            set_claim(&mut claims, claim, json!(a.id));
         }
     }
     tx.query(
