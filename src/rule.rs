@@ -118,6 +118,12 @@ rules! {
     TenantKeyNotInUnique = "tenant-key-not-in-unique", Info, Catalog, "a primary key, unique constraint or foreign key between tenant tables without the tenant key (sharding by tenant needs it)";
     IsolationUntested = "isolation-untested", Error, Isolation, "a table an API role can reach whose isolation dbkit cannot test: no tenancy inferred or configured, or no row could be made";
     IsolationInconclusive = "isolation-inconclusive", Warning, Isolation, "the tenant-isolation proof could not test a table";
+    MembershipSelfInsert = "membership-self-insert", Error, Isolation, "a user can insert their own membership into another tenant: anyone joins any tenant";
+    SecurityDefinerLeak = "security-definer-leak", Error, Isolation, "called with another tenant's ids, owners or names, a SECURITY DEFINER function returned or changed that tenant's data";
+    ProofFailed = "proof-failed", Error, Isolation, "the isolation proof itself failed (dbkit's fixture or call, not the project's schema), so what it would have tested is unproven";
+    StorageBucketOpen = "storage-bucket-open", Error, Catalog, "a storage.objects policy lets anon or every user read, overwrite or delete a bucket's files with no owner or folder condition";
+    ForeignTableExposed = "foreign-table-exposed", Error, Catalog, "a foreign table in an exposed schema: no row-level security is possible on it";
+    SensitiveColumnsExposed = "sensitive-columns-exposed", Error, Catalog, "columns that look like secrets or personal data (tokens, keys, webhook URLs, e-mails) readable by anon or by every user";
     SeqScan = "seq-scan", Warning, Plan, "a sequential scan reading many rows of a large table";
     RlsPerRow = "rls-per-row", Warning, Plan, "a policy function evaluated per row in a scan filter instead of once (InitPlan)";
     RlsOverhead = "rls-overhead", Warning, Plan, "the tenant run reads far more blocks (or takes far longer) than the service run";

@@ -102,7 +102,11 @@ fn pair(name: &str, expected: &[(&str, &str)]) {
             leak.stdout
         );
     }
-    for f in leak.errors().iter().filter(|f| f["rule"] == "tenant-leak") {
+    for f in leak
+        .errors()
+        .iter()
+        .filter(|f| f["rule"] == "tenant-leak" || f["rule"] == "security-definer-leak")
+    {
         assert!(
             f["file"].as_str().unwrap_or("").ends_with("V7__change.sql"),
             "{name}: leak not placed at the V7: {f}"
@@ -131,10 +135,7 @@ fn view_without_security_invoker() {
 fn security_definer_function_for_anon() {
     pair(
         "02_definer_function",
-        &[
-            ("security-definer-exposed", "all_appointments()"),
-            ("tenant-leak", "all_appointments()"),
-        ],
+        &[("security-definer-leak", "all_appointments()")],
     );
 }
 
@@ -242,7 +243,7 @@ fn insert_policy_checking_only_the_creator() {
 fn role_assignment_without_caller_check() {
     pair(
         "12_assign_role",
-        &[("security-definer-exposed", "assign_user_role()")],
+        &[("security-definer-leak", "assign_user_role()")],
     );
 }
 
@@ -250,7 +251,7 @@ fn role_assignment_without_caller_check() {
 fn security_definer_delete_executable_by_anon() {
     pair(
         "13_anon_purge",
-        &[("security-definer-exposed", "purge_org_appointments()")],
+        &[("security-definer-leak", "purge_org_appointments()")],
     );
 }
 
@@ -408,8 +409,8 @@ fn starter_schema_planted_holes_are_caught() {
         ),
         ("policy-ignores-tenant-key", "tasks.tasks_quick_add"),
         ("tenant-leak", "tasks"),
-        ("security-definer-exposed", "assign_account_role()"),
-        ("security-definer-exposed", "delete_profile_named()"),
+        ("security-definer-leak", "assign_account_role()"),
+        ("security-definer-leak", "delete_profile_named()"),
     ] {
         assert!(
             run.has_error(rule, object),

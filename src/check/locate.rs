@@ -45,6 +45,7 @@ fn defined_by(ast: &Ast) -> Vec<String> {
     };
     match ast {
         Ast::CreateTable(t) => keys_of("table", &t.name).to_vec(),
+        Ast::CreateForeignTable(t) => keys_of("table", &t.name).to_vec(),
         // The statement that switched RLS is where rls-* findings belong.
         Ast::AlterTable(a)
             if a.operations.iter().any(|op| {

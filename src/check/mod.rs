@@ -71,6 +71,8 @@ pub struct Ran {
     pub present_at_base: Vec<Finding>,
     /// Lab databases left on the server (`--keep`).
     pub kept: Vec<KeptDatabase>,
+    /// What the tenant-isolation proof tried; None when it did not run.
+    pub proof: Option<isolation::ProofSummary>,
 }
 
 /// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
@@ -130,6 +132,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         findings.extend(labs.findings);
         ran.kept = labs.kept;
         ran.applied = labs.applied;
+        ran.proof = labs.proof;
         baseline = labs.baseline;
     }
     if let Some(rehearse) = &opts.rehearse {
@@ -230,6 +233,8 @@ struct LabRuns {
     findings: Vec<Finding>,
     /// Every migration applied from zero.
     applied: bool,
+    /// What the isolation proof tried.
+    proof: Option<isolation::ProofSummary>,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
@@ -250,6 +255,7 @@ async fn on_labs(
         return Ok(LabRuns {
             findings: vec![],
             applied: false,
+            proof: None,
             baseline: None,
             kept: vec![],
         });
@@ -277,7 +283,7 @@ async fn on_labs(
     };
     // Both run to the end (and clean up their database) even when the other fails.
     let (fresh, upgrade) = tokio::join!(fresh, upgrade);
-    let (((mut findings, applied), fresh_lab), upgrade) = (fresh?, upgrade?);
+    let (((mut findings, applied, proof), fresh_lab), upgrade) = (fresh?, upgrade?);
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -290,6 +296,7 @@ async fn on_labs(
     Ok(LabRuns {
         findings,
         applied,
+        proof,
         baseline,
         kept,
     })
@@ -305,21 +312,26 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-/// The findings on the final schema, and whether every migration applied.
+/// The findings on the final schema, whether every migration applied, and what the
+/// isolation proof tried.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
     config: &crate::schema::Config,
-) -> Result<(Vec<Finding>, bool)> {
+) -> Result<(Vec<Finding>, bool, Option<isolation::ProofSummary>)> {
     if let Some(failure) = apply::migrate(lab, None).await? {
         let finding = failure_finding(failure, "applying from an empty database: ");
-        return Ok((vec![finding], false));
+        return Ok((vec![finding], false, None));
     }
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
-    findings.extend(isolation::prove(&mut client, &model, locator).await?);
-    Ok((findings, true))
+    let proof = isolation::prove(&mut client, &model, locator).await?;
+    // The calls decide what the static SECURITY DEFINER rule could only suspect.
+    isolation::definer_call::regrade(&mut findings, &proof.called);
+    isolation::regrade_policies(&mut findings, &model.facts, &proof);
+    findings.extend(proof.findings);
+    Ok((findings, true, Some(proof.summary)))
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.

@@ -207,6 +207,9 @@ struct Reading {
     /// Own columns read in a boolean atom that also reads the caller, with the first
     /// such atom as evidence (`policy tasks_all: has_role_on_account(account_id)`).
     tied: BTreeMap<String, String>,
+    /// Every such atom's text per column, lowercased, unquoted (to tell a lookup of
+    /// the parent row from a membership lookup).
+    atoms: BTreeMap<String, Vec<String>>,
     /// Own columns compared with a JWT claim, and the claim's path.
     claims: Vec<(String, String)>,
     /// A permissive policy applies to an API role.
@@ -233,6 +236,10 @@ fn reading(facts: &Facts, r: &Relation, helpers: &BTreeSet<String>) -> Reading {
             for atom in policy_expr::atoms(&expr) {
                 let columns = policy_expr::own_columns(atom, &r.short);
                 if policy_expr::mentions_caller(atom, helpers) {
+                    let text = atom.to_string().to_lowercase().replace('"', "");
+                    for c in &columns {
+                        out.atoms.entry(c.clone()).or_default().push(text.clone());
+                    }
                     for c in &columns {
                         out.tied.entry(c.clone()).or_insert_with(|| {
                             format!("policy {}: {}", p.name, shorten(&atom.to_string(), 70))
@@ -351,7 +358,18 @@ fn infer_tenant_table(
                 let [column] = fk.columns.as_slice() else {
                     continue;
                 };
-                if rd.tied.contains_key(column) {
+                // `EXISTS (SELECT 1 FROM projects WHERE projects.id = project_id AND
+                // ...)` looks up the parent row: a child, not a tenant key.
+                let parent_lookup = rd.atoms.get(column).is_some_and(|atoms| {
+                    let short = root.short.to_lowercase();
+                    let qualified = format!("from {}.{short}", root.schema.to_lowercase());
+                    atoms.iter().all(|a| {
+                        a.contains(&format!("from {short} "))
+                            || a.contains(&format!("from {short})"))
+                            || a.contains(&qualified)
+                    })
+                });
+                if rd.tied.contains_key(column) && !parent_lookup {
                     used.push(format!("{}.{column}", r.name));
                 } else if rd.tied.is_empty() && KNOWN_KEYS.contains(&column.as_str()) {
                     known.push(format!("{}.{column}", r.name));
@@ -471,6 +489,24 @@ fn own_tenancy(
             rd.tied[*c].clone(),
         );
     }
+    // Without a tenant table (tenants kept elsewhere, e.g. an identity provider): a
+    // column of a usual tenant key name (or dbkit.yaml's) that a policy ties to the
+    // caller.
+    if root.is_none() {
+        let mut names = config
+            .tenancy
+            .key
+            .iter()
+            .map(String::as_str)
+            .chain(KNOWN_KEYS.iter().copied());
+        if let Some((n, e)) = names.find_map(|n| rd.tied.get(n).map(|e| (n, e))) {
+            return inferred(
+                Kind::Keyed { key: n.to_string() },
+                Confidence::High,
+                e.clone(),
+            );
+        }
+    }
     let users = user_columns(facts, r);
     let tied_user = users
         .iter()
@@ -539,8 +575,32 @@ fn own_tenancy(
 
 /// No API role can touch its rows: row-level security on, and no permissive policy for
 /// anon, authenticated or PUBLIC (service role only).
+/// A policy with neither USING nor WITH CHECK lets no row through.
 fn closed(facts: &Facts, r: &Relation) -> bool {
-    r.rls && !facts.policies_on(r).any(|p| p.permissive && p.for_api())
+    r.rls
+        && !facts
+            .policies_on(r)
+            .any(|p| p.permissive && p.for_api() && (p.using.is_some() || p.with_check.is_some()))
+}
+
+fn is_true(e: &Option<String>) -> bool {
+    e.as_deref().is_some_and(|e| {
+        e.trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim()
+            == "true"
+    })
+}
+
+/// Reference data readable by everyone: every permissive policy for an API role is a
+/// read of every row (`FOR SELECT USING (true)`), and none writes.
+fn reference_data(facts: &Facts, r: &Relation) -> bool {
+    let mut api = facts
+        .policies_on(r)
+        .filter(|p| p.permissive && p.for_api())
+        .peekable();
+    r.rls && api.peek().is_some() && api.all(|p| p.cmd == "r" && is_true(&p.using))
 }
 
 /// Infer the model from the facts, then apply the configuration.
@@ -680,6 +740,19 @@ pub fn infer(facts: &Facts, config: &Config) -> Tenancy {
         }
         tables.extend(added);
     }
+    for r in owned() {
+        if !tables.iter().any(|t| t.oid == r.oid) && reference_data(facts, r) {
+            tables.push(entry(
+                r,
+                Inferred {
+                    kind: Kind::Public,
+                    confidence: Confidence::Medium,
+                    evidence: "its only policies for API roles read every row (FOR SELECT USING (true)) and none writes: reference data".into(),
+                },
+                false,
+            ));
+        }
+    }
     tables.sort_by(|a, b| a.table.cmp(&b.table));
 
     let membership = infer_membership(facts, config, &tables);
@@ -732,14 +805,17 @@ fn infer_membership(facts: &Facts, config: &Config, tables: &[TableTenancy]) -> 
             user_column: m.user_column.clone(),
         });
     }
-    let texts: Vec<String> = facts
+    let lower = |t: &String| t.to_lowercase().replace('"', "");
+    let policy_texts: Vec<String> = facts
         .policies
         .iter()
         .flat_map(|p| p.using.iter().chain(p.with_check.iter()))
-        .chain(facts.functions.iter().map(|f| &f.body))
-        .map(|t| t.to_lowercase().replace('"', ""))
+        .map(lower)
         .collect();
-    let mut candidates: Vec<(bool, bool, Membership)> = tables
+    let bodies: Vec<String> = facts.functions.iter().map(|f| lower(&f.body)).collect();
+    // Most looked up by other tables' policies, then by functions (the helpers they
+    // call), then named like one.
+    let mut candidates: Vec<((usize, usize, bool), Membership)> = tables
         .iter()
         .filter_map(|t| {
             let Kind::Keyed { key } = &t.kind else {
@@ -748,26 +824,43 @@ fn infer_membership(facts: &Facts, config: &Config, tables: &[TableTenancy]) -> 
             let r = facts.relation(t.oid)?;
             let user = user_column(facts, r)?;
             let short = r.short.to_lowercase();
-            let looked_up = texts.iter().any(|x| {
-                x.contains(&format!("from {short}"))
-                    || x.contains(&format!("from {}.{short}", r.schema.to_lowercase()))
-                    || x.contains(&format!("join {short}"))
-                    || x.contains(&format!("join {}.{short}", r.schema.to_lowercase()))
-            });
-            Some((
-                looked_up,
-                r.short.contains("member") || r.short.contains("users_on"),
-                Membership {
-                    oid: r.oid,
-                    table: r.name.clone(),
-                    key: key.clone(),
-                    user_column: user,
-                },
-            ))
+            let schema = r.schema.to_lowercase();
+            // A lookup of the caller's rows: the table read, its user column and the
+            // caller in one text (`FROM members m WHERE m.user_id = auth.uid()`).
+            let user_lower = user.to_lowercase();
+            let looks_up = |x: &&String| {
+                (x.contains(&format!("from {short} "))
+                    || x.contains(&format!("from {short})"))
+                    || x.contains(&format!("from {schema}.{short}"))
+                    || x.contains(&format!("join {short} "))
+                    || x.contains(&format!("join {schema}.{short}")))
+                    && x.contains(&user_lower)
+                    && (x.contains("auth.uid")
+                        || x.contains("auth.jwt")
+                        || x.contains("request.jwt"))
+            };
+            let score = (
+                policy_texts.iter().filter(looks_up).count(),
+                bodies.iter().filter(looks_up).count(),
+                ["member", "users_on", "role"]
+                    .iter()
+                    .any(|n| short.contains(n)),
+            );
+            (score.0 + score.1 > 0 || score.2).then(|| {
+                (
+                    score,
+                    Membership {
+                        oid: r.oid,
+                        table: r.name.clone(),
+                        key: key.clone(),
+                        user_column: user,
+                    },
+                )
+            })
         })
         .collect();
-    candidates.sort_by_key(|(looked_up, named, _)| (!looked_up, !named));
-    candidates.into_iter().next().map(|(_, _, m)| m)
+    candidates.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+    candidates.into_iter().next().map(|(_, m)| m)
 }
 
 fn infer_derivations(

@@ -45,6 +45,8 @@ fn starter() -> Facts {
             anon: false,
             authenticated: true,
             body: "select exists (select 1 from public.accounts_memberships m where m.user_id = auth.uid())".into(),
+            returns: String::new(),
+            args: vec![],
         }],
         policies,
     }
@@ -245,6 +247,8 @@ fn a_helper_in_another_schema_ties_the_key_and_mfa_claims_are_no_tenant_claims()
         anon: true,
         authenticated: true,
         body: "select team_id from users_on_team where user_id = auth.uid()".into(),
+        returns: String::new(),
+        args: vec![],
     };
     let facts = Facts {
         relations: vec![teams, invoices],
