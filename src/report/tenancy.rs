@@ -29,7 +29,7 @@ fn rows(t: &Tenancy) -> Vec<Vec<String>> {
                     ("child", format!("via {} -> {parent}", via.join(", ")))
                 }
                 Kind::PerUser { column } => ("per user", format!("{column} = auth.uid()")),
-                Kind::Public => ("public", "readable by everyone".to_string()),
+                Kind::Public => ("no tenant", "public on purpose".to_string()),
             };
             let kind = if table.closed {
                 format!("{kind} (service role only)")

@@ -593,14 +593,25 @@ fn is_true(e: &Option<String>) -> bool {
     })
 }
 
-/// Reference data readable by everyone: every permissive policy for an API role is a
-/// read of every row (`FOR SELECT USING (true)`), and none writes.
-fn reference_data(facts: &Facts, r: &Relation) -> bool {
-    let mut api = facts
+/// A table with no tenant whose policies say what it is for: reference data readable by
+/// everyone (every permissive policy for an API role reads every row, `FOR SELECT
+/// USING (true)`, and none writes), or a form (API roles may only insert: a waitlist,
+/// a contact form; nobody reads it back through the API). The evidence, if so.
+fn public_by_policies(facts: &Facts, r: &Relation) -> Option<&'static str> {
+    let api: Vec<_> = facts
         .policies_on(r)
         .filter(|p| p.permissive && p.for_api())
-        .peekable();
-    r.rls && api.peek().is_some() && api.all(|p| p.cmd == "r" && is_true(&p.using))
+        .collect();
+    if !r.rls || api.is_empty() {
+        return None;
+    }
+    if api.iter().all(|p| p.cmd == "r" && is_true(&p.using)) {
+        Some("its only policies for API roles read every row (FOR SELECT USING (true)) and none writes: reference data")
+    } else if api.iter().all(|p| p.cmd == "a") {
+        Some("API roles may only insert into it (a form, a waitlist): nobody reads it back through the API")
+    } else {
+        None
+    }
 }
 
 /// Infer the model from the facts, then apply the configuration.
@@ -741,13 +752,16 @@ pub fn infer(facts: &Facts, config: &Config) -> Tenancy {
         tables.extend(added);
     }
     for r in owned() {
-        if !tables.iter().any(|t| t.oid == r.oid) && reference_data(facts, r) {
+        if tables.iter().any(|t| t.oid == r.oid) {
+            continue;
+        }
+        if let Some(evidence) = public_by_policies(facts, r) {
             tables.push(entry(
                 r,
                 Inferred {
                     kind: Kind::Public,
                     confidence: Confidence::Medium,
-                    evidence: "its only policies for API roles read every row (FOR SELECT USING (true)) and none writes: reference data".into(),
+                    evidence: evidence.into(),
                 },
                 false,
             ));
