@@ -444,15 +444,53 @@ fn membership_insert_with_an_or_branch_lets_anyone_join() {
     );
 }
 
+/// A Supabase-layout project (the platform provides `storage`) of one migration.
+fn supabase_project(sql: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("supabase/migrations");
+    std::fs::create_dir_all(&migrations).unwrap();
+    std::fs::write(migrations.join("20240101000000_storage.sql"), sql).unwrap();
+    dir
+}
+
 #[test]
 fn storage_bucket_without_an_owner_or_folder_condition() {
-    pair(
-        "17_storage_bucket_open",
-        &[
-            ("storage-bucket-open", "storage.objects.invoices read"),
-            ("storage-bucket-open", "storage.objects.invoices delete"),
-        ],
+    let check_storage = |side: &str| {
+        let dir = supabase_project(&pair_file("17_storage_bucket_open", side));
+        let output = common::dbkit_in(dir.path())
+            .args(["--database-url", &common::fresh_db().url_string(), "check"])
+            .args(["--migrations", "supabase/migrations", "--format", "json"])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let v: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {stdout}"));
+        (
+            output.status.code().unwrap(),
+            v["findings"].as_array().unwrap().clone(),
+            stdout,
+        )
+    };
+    let (code, findings, stdout) = check_storage("leak");
+    assert_eq!(code, 1, "{stdout}");
+    for object in [
+        "storage.objects.invoices read",
+        "storage.objects.invoices delete",
+    ] {
+        assert!(
+            findings.iter().any(|f| f["rule"] == "storage-bucket-open"
+                && f["object"] == object
+                && f["severity"] == "error"
+                && f["file"].as_str().unwrap_or("").ends_with("_storage.sql")),
+            "no storage-bucket-open error on {object}: {stdout}"
+        );
+    }
+    let (code, findings, stdout) = check_storage("fix");
+    assert!(
+        !findings.iter().any(|f| f["severity"] == "error"),
+        "{stdout}"
     );
+    assert_eq!(code, 0, "{stdout}");
 }
 
 #[test]
