@@ -93,8 +93,10 @@ rules! {
     BanDropTable = "ban-drop-table", Error, Lint, "a table dropped (breaks running clients, loses data)";
     RenamingColumn = "renaming-column", Error, Lint, "a column renamed (breaks running clients)";
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
-    TransactionNesting = "transaction-nesting", Error, Lint, "BEGIN/COMMIT/ROLLBACK inside a transactional migration (breaks its atomicity; dbkit refuses to run it)";
+    TransactionNesting = "transaction-nesting", Error, Lint, "COMMIT/ROLLBACK/BEGIN inside a transactional migration other than a whole-file BEGIN … COMMIT or a file of such blocks, or a statement outside its blocks (breaks its atomicity; dbkit refuses to run it)";
+    TransactionBlocks = "transaction-blocks", Warning, Lint, "a migration of several BEGIN … COMMIT blocks: a failure in a later one leaves the earlier ones committed";
     ApplyFailed = "apply-failed", Error, Apply, "PostgreSQL rejected a migration when applying it";
+    ExtensionUnavailable = "extension-unavailable", Error, Apply, "a migration creates an extension the server cannot provide (not installed there, and not one dbkit stubs): nothing could be applied";
     RehearsalStall = "rehearsal-stall", Error, Apply, "rehearsed under booking traffic (`check --rehearse`), a statement made bookings wait longer than --max-stall or failed more than 1 % of them";
     RehearsalFailed = "rehearsal-failed", Error, Apply, "rehearsed under booking traffic (`check --rehearse`), a migration failed: a deadlock with the bookings, lock_timeout exhausted after the retries, …";
     RlsDisabled = "rls-disabled", Error, Catalog, "an exposed table an API role can reach, with row-level security off";

@@ -597,3 +597,74 @@ fn keep_names_the_lab_databases_on_stderr() {
         db.execute(&format!("DROP DATABASE {name}"));
     }
 }
+
+/// Issue 21: the gate applies what the Supabase CLI applies. A whole-file `BEGIN; …
+/// COMMIT;` and a file of several blocks (an enum value committed, then used) are no
+/// `transaction-nesting` error and apply; the file of blocks is one
+/// `transaction-blocks` warning; the catalog rules then judge the result (the
+/// wrapped file's table without a primary key is found).
+#[test]
+fn transaction_wrappers_are_applied_and_checked() {
+    let run = check(&[
+        (
+            "V7__wrapped.sql",
+            "BEGIN;\n\nCREATE TABLE import_log (body text);\n\nCOMMIT;\n",
+        ),
+        (
+            "V8__note_kinds.sql",
+            "BEGIN;\nCREATE TYPE note_kind AS ENUM ('plain');\nCOMMIT;\n\nBEGIN;\nALTER TYPE note_kind ADD VALUE 'pinned';\nCOMMIT;\n\n\
+             BEGIN;\nALTER TABLE import_log ADD COLUMN kind note_kind NOT NULL DEFAULT 'pinned';\nCOMMIT;\n",
+        ),
+    ]);
+    assert_eq!(run.hits("transaction-nesting").len(), 0, "{}", run.stdout);
+    assert_eq!(run.hits("apply-failed").len(), 0, "{}", run.stdout);
+    let blocks = run.hits("transaction-blocks");
+    assert_eq!(blocks.len(), 1, "{}", run.stdout);
+    assert!(blocks[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("V8__note_kinds.sql"));
+    assert_eq!(blocks[0]["line"], 5);
+    assert_eq!(blocks[0]["severity"], "warning");
+    assert_eq!(
+        run.objects("no-primary-key"),
+        vec!["import_log".to_string()]
+    );
+}
+
+/// Fail closed: a migration that cannot be applied means no catalog rule and no
+/// isolation proof ran — the first line of the output says so, in every format, and
+/// the exit code is 1.
+#[test]
+fn a_check_that_could_not_apply_says_so_first() {
+    let dir = project_plus(&[(
+        "V7__broken.sql",
+        "CREATE TABLE ok (id int PRIMARY KEY);\nSELEC 1;\n",
+    )]);
+    let json = dbkit(dir.path(), "json", &[]);
+    assert_eq!(json.code, 1);
+    let report: Value = serde_json::from_str(&json.stdout).unwrap();
+    let reason = report["incomplete"].as_str().unwrap_or_default();
+    assert!(
+        reason.ends_with("V7__broken.sql:2 could not be applied"),
+        "{}",
+        json.stdout
+    );
+    let table = dbkit(dir.path(), "table", &[]);
+    assert_eq!(table.code, 1);
+    let first = table.stdout.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with("dbkit check INCOMPLETE: the catalog rules and the tenant-isolation proof did not run (")
+            && first.contains("V7__broken.sql:2 could not be applied"),
+        "{}",
+        table.stdout
+    );
+    let github = dbkit(dir.path(), "github", &[]);
+    assert!(
+        github
+            .stdout
+            .starts_with("::error title=dbkit check incomplete::dbkit check INCOMPLETE"),
+        "{}",
+        github.stdout
+    );
+}

@@ -228,3 +228,133 @@ fn a_no_transaction_file_may_group_statements() {
         .stderr(predicate::str::contains("error").not());
     assert_eq!(tables(&db), vec!["g".to_string()]);
 }
+
+/// The mode column `migrate` printed for `version` (table output).
+fn mode_of(stdout: &str, version: &str) -> String {
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&format!("│ {version} ")))
+        .and_then(|l| l.split('│').nth(3))
+        .map(|c| c.trim().to_string())
+        .unwrap_or_else(|| panic!("no row for {version}: {stdout}"))
+}
+
+/// Issue 21: a whole-file `BEGIN; … COMMIT;` (as the Supabase CLI accepts it) is the
+/// file's one transaction — applied and recorded together, the BEGIN's modes kept, and
+/// still all-or-nothing when a statement inside fails.
+#[test]
+fn a_whole_file_wrapper_is_one_transaction() {
+    let db = fresh_db();
+    let dir = dir_with(&[
+        (
+            "V1__wrapped.sql",
+            "-- the whole file, as psql would run it\nBEGIN;\n\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1);\n\nCOMMIT;\n",
+        ),
+        (
+            "V2__serializable.sql",
+            "begin isolation level serializable;\ncreate table b as select current_setting('transaction_isolation') as iso;\nend;\n",
+        ),
+    ]);
+    let out = migrate(&db, dir.path()).success().get_output().clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(mode_of(&stdout, "1"), "transactional");
+    assert!(!stdout.contains("warning"), "{stdout}");
+    assert_eq!(tables(&db), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(count(&db, "SELECT count(*) FROM a"), 1);
+    let iso: String = db.query("SELECT iso FROM b")[0].get(0);
+    assert_eq!(iso, "serializable");
+    assert_eq!(applied(&db), 2);
+    // refinery's checksum of the file as written: status sees both as applied.
+    dbkit()
+        .args(["migrate", "status", "--database-url", &db.url_string()])
+        .arg("--migrations")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("divergent").not());
+
+    std::fs::write(
+        dir.path().join("V3__broken.sql"),
+        "BEGIN;\nCREATE TABLE c ();\nSELEC broken;\nCOMMIT;\n",
+    )
+    .unwrap();
+    let stderr = refused_at_run(migrate(&db, dir.path()), "V3__broken.sql:3");
+    assert!(stderr.contains("database left at V2"), "{stderr}");
+    assert_eq!(tables(&db), vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(applied(&db), 2);
+}
+
+/// A failed run: one `error:` line naming the place, exit 2.
+fn refused_at_run(assert: assert_cmd::assert::Assert, place: &str) -> String {
+    let out = assert.code(2).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(errors[0].contains(place), "{stderr}");
+    stderr
+}
+
+/// Issue 21: a file of several BEGIN … COMMIT blocks runs block by block, as
+/// PostgreSQL would — the enum value committed in the first block is usable in the
+/// second (in one transaction PostgreSQL refuses that) — with a warning; the history
+/// row is written with the last block. A failure in a later block keeps the earlier
+/// ones, says so, and leaves the file unrecorded.
+#[test]
+fn a_file_of_blocks_runs_block_by_block() {
+    let db = fresh_db();
+    let dir = dir_with(&[
+        (
+            "V1__roles.sql",
+            "CREATE TYPE role AS ENUM ('user');\nCREATE TABLE m (r role);\n",
+        ),
+        (
+            "V2__error_role.sql",
+            "BEGIN;\nALTER TYPE role ADD VALUE 'error';\nCOMMIT;\n\n-- now use it\nBEGIN;\nINSERT INTO m VALUES ('error');\nCOMMIT;\n",
+        ),
+    ]);
+    let out = migrate(&db, dir.path()).success().get_output().clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(mode_of(&stdout, "2"), "2 transactions");
+    assert!(
+        stdout.contains("warning: ") && stdout.contains("V2__error_role.sql ran as 2 transactions"),
+        "{stdout}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM m WHERE r = 'error'"), 1);
+    assert_eq!(applied(&db), 2);
+
+    std::fs::write(
+        dir.path().join("V3__half.sql"),
+        "BEGIN;\nCREATE TABLE kept ();\nCOMMIT;\nBEGIN;\nCREATE TABLE lost ();\nSELEC broken;\nCOMMIT;\n",
+    )
+    .unwrap();
+    let stderr = refused_at_run(migrate(&db, dir.path()), "V3__half.sql:6");
+    assert!(
+        stderr.contains("database left at V2 plus the first transaction block of V3, committed before this one failed (V3 is not recorded as applied)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("split the file"), "{stderr}");
+    assert_eq!(tables(&db), vec!["kept".to_string(), "m".to_string()]);
+    assert_eq!(applied(&db), 2);
+}
+
+/// In a file of blocks, a statement outside them would commit on its own: refused
+/// before anything runs, naming it.
+#[test]
+fn statements_outside_the_blocks_are_refused() {
+    let db = fresh_db();
+    let dir = dir_with(&[(
+        "V1__mixed.sql",
+        "CREATE TABLE early ();\nBEGIN;\nCREATE TABLE inside ();\nCOMMIT;\n",
+    )]);
+    let stderr = refused(
+        migrate(&db, dir.path()),
+        "V1__mixed.sql:1",
+        "CREATE TABLE outside the file's BEGIN … COMMIT blocks",
+    );
+    assert!(
+        stderr.contains("refused before running anything"),
+        "{stderr}"
+    );
+    assert_eq!(tables(&db), Vec::<String>::new());
+    assert_eq!(applied(&db), 0);
+}

@@ -165,6 +165,18 @@ fn provide_creates_the_platform_once() {
         "search_path \"$user\", public, extensions (database)",
         "grant usage on schema public to anon",
         "publication supabase_realtime",
+        // Supabase Auth's and Storage's current tables and types (issue 21).
+        "table auth.identities",
+        "table auth.sessions",
+        "table auth.mfa_factors",
+        "table auth.mfa_challenges",
+        "table auth.refresh_tokens",
+        "table auth.one_time_tokens",
+        "table auth.sso_providers",
+        "type auth.aal_level",
+        "type auth.factor_type",
+        "type storage.buckettype",
+        "table storage.s3_multipart_uploads",
     ] {
         assert!(
             first.created.iter().any(|c| c == object),
@@ -203,6 +215,16 @@ fn provide_creates_the_platform_once() {
     assert!(db
         .query("SELECT relrowsecurity FROM pg_class WHERE oid = 'storage.objects'::regclass")[0]
         .get::<_, bool>(0));
+    // PostgREST's login role switches to the API roles: it is a member of each.
+    let members = db.query(
+        "SELECT string_agg(r.rolname, ',' ORDER BY r.rolname) FROM pg_auth_members m \
+         JOIN pg_roles r ON r.oid = m.roleid \
+         WHERE m.member = 'authenticator'::regrole AND r.rolname IN ('anon', 'authenticated', 'service_role')",
+    );
+    assert_eq!(
+        members[0].get::<_, String>(0),
+        "anon,authenticated,service_role"
+    );
     let before = snapshot(&db);
     let second = provide(&db);
     assert_eq!(second, Provided::default());
@@ -326,8 +348,41 @@ fn existing_platform_objects_are_left_alone() {
     ));
     let before = snapshot(&db);
     let provided = provide(&db);
-    assert_eq!(provided, Provided::default());
-    assert_eq!(snapshot(&db), before);
+    // Only what this stand-in lacks of current Supabase is added (Auth's tables beside
+    // users, their enum types, Storage's multipart tables; the cluster's roles and
+    // their memberships, when no test made them yet) ...
+    assert!(
+        provided.created.iter().all(|c| {
+            (c.starts_with("table auth.")
+                || c.starts_with("table storage.")
+                || c.starts_with("type ")
+                || c.starts_with("role ")
+                || c.ends_with(" to authenticator"))
+                && !c.ends_with(".users")
+                && !c.ends_with(".buckets")
+                && !c.ends_with(".objects")
+        }),
+        "{provided:#?}"
+    );
+    // ... and every object that was there is as it was (a FOR ALL TABLES publication
+    // lists the new tables too, by definition: its own settings are compared).
+    let key = |line: &String| line.split(' ').take(2).collect::<Vec<_>>().join(" ");
+    let own = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|l| match l.find(" tables=") {
+                Some(at) if l.starts_with("publication ") => l[..at].to_string(),
+                _ => l,
+            })
+            .collect()
+    };
+    let existed: Vec<String> = before.iter().map(key).collect();
+    let after: Vec<String> = snapshot(&db)
+        .into_iter()
+        .filter(|line| existed.contains(&key(line)))
+        .collect();
+    assert_eq!(own(after), own(before));
+    assert_eq!(provide(&db), Provided::default());
 }
 
 /// An extension the server lacks: one error naming it, its file:line and the Debian
@@ -433,14 +488,15 @@ fn migrate_on_the_local_cluster_provides_the_platform_first() {
 
 /// `dbkit check` on a Supabase-layout project: its scratch databases get the platform,
 /// so the project applies (no `apply-failed`); a migration creating an extension the
-/// server lacks is one `apply-failed` finding naming the package, not a cascade.
+/// server lacks is one `extension-unavailable` finding naming the package, not a
+/// cascade, and the check fails closed (`incomplete`).
 #[test]
 fn check_applies_a_supabase_project_and_names_a_missing_extension() {
     let root = tempfile::tempdir().unwrap();
     let dir = write_project(root.path());
     // The target whose history check compares (none): scratch databases go beside it.
     let target = fresh_db();
-    let findings = |expected_exit: i32| -> Vec<serde_json::Value> {
+    let report = |expected_exit: i32| -> serde_json::Value {
         let out = dbkit()
             .args(["--database-url", &target.url_string()])
             .args(["check", "--format", "json", "--migrations"])
@@ -450,28 +506,43 @@ fn check_applies_a_supabase_project_and_names_a_missing_extension() {
             .get_output()
             .stdout
             .clone();
-        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        report["findings"].as_array().unwrap().clone()
+        serde_json::from_slice(&out).unwrap()
     };
-    let apply_failed = |all: &[serde_json::Value]| -> Vec<serde_json::Value> {
-        all.iter()
-            .filter(|f| f["rule"] == "apply-failed")
+    let hits = |report: &serde_json::Value, rule: &str| -> Vec<serde_json::Value> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
             .cloned()
             .collect()
     };
-    let clean = findings(0);
+    let clean = report(0);
     assert_eq!(
-        apply_failed(&clean),
+        hits(&clean, "apply-failed"),
         Vec::<serde_json::Value>::new(),
         "{clean:#?}"
     );
+    assert!(clean.get("incomplete").is_none(), "{clean:#?}");
     std::fs::write(
         dir.join("20240103090000_embeddings.sql"),
         "create extension if not exists vector with schema extensions;\n\
          alter table public.notes add column embedding vector(3);\n",
     )
     .unwrap();
-    let failing = apply_failed(&findings(1));
+    let failed = report(1);
+    assert_eq!(
+        hits(&failed, "apply-failed"),
+        Vec::<serde_json::Value>::new()
+    );
+    assert!(
+        failed["incomplete"]
+            .as_str()
+            .unwrap()
+            .starts_with("the server lacks vector (install postgresql-"),
+        "{failed:#?}"
+    );
+    let failing = hits(&failed, "extension-unavailable");
     assert_eq!(failing.len(), 1, "{failing:#?}");
     assert_eq!(failing[0]["line"], 1);
     assert!(
@@ -541,4 +612,341 @@ fn a_cloned_lab_keeps_the_extensions_search_path() {
             second.0.finish(false).await
         })
         .unwrap();
+}
+
+/// A project in dbkit's own layout that is a Supabase project all the same (as the
+/// realworld sets are without their hand-written shim), referencing what current
+/// Supabase has: MFA factors, identities, sessions, `storage.buckets.avif_autodetection`,
+/// the role `authenticator`.
+const PLAIN_LAYOUT_PROJECT: &[(&str, &str)] = &[
+    (
+        "V1__profiles.sql",
+        "create table public.profiles (\n    id uuid primary key references auth.users (id) on delete cascade,\n    provider text\n);\n\
+         alter table public.profiles enable row level security;\n\
+         create policy own on public.profiles for select to authenticated using ((select auth.uid()) = id);\n\
+         alter role authenticator set statement_timeout to '15s';\n",
+    ),
+    (
+        "V2__mfa.sql",
+        "create function public.has_verified_factor() returns boolean\n    language sql stable security definer set search_path = ''\n\
+         as $$ select exists (select 1 from auth.mfa_factors f where f.user_id = auth.uid() and f.status = 'verified') $$;\n\
+         create view public.my_logins with (security_invoker = true) as\n    select i.provider, s.aal, s.created_at from auth.identities i join auth.sessions s using (user_id);\n\
+         insert into storage.buckets (id, name, public, avif_autodetection) values ('avatars', 'avatars', false, false);\n",
+    ),
+];
+
+fn write_plain_layout(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, sql) in PLAIN_LAYOUT_PROJECT {
+        std::fs::write(dir.join(name), sql).unwrap();
+    }
+    dir
+}
+
+/// Issue 19 item 5: on a plain PostgreSQL named by --database-url (a CI service
+/// container), a Supabase project fails on `schema "auth"` — and the error says to pass
+/// `--platform supabase`; with it, the platform is provided (current Auth and Storage
+/// objects included) and the project applies.
+#[test]
+fn platform_supabase_provides_the_platform_on_a_plain_server() {
+    let db = fresh_db();
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_plain_layout(root.path());
+    let migrate = |extra: &[&str]| {
+        dbkit()
+            .args(["migrate", "--database-url", &db.url_string()])
+            .arg("--migrations")
+            .arg(&dir)
+            .args(extra)
+            .assert()
+    };
+    let out = migrate(&[]).code(2).get_output().clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("V1__profiles.sql:") && stderr.contains("schema \"auth\" does not exist"),
+        "{stderr}"
+    );
+    let hint = stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or("");
+    assert!(
+        hint.contains("schema auth is Supabase's")
+            && hint.contains("dbkit migrate --platform supabase"),
+        "{stderr}"
+    );
+    migrate(&["--platform", "supabase"])
+        .success()
+        .stderr(predicate::str::contains("provided the Supabase platform"));
+    assert_eq!(
+        db.query("SELECT count(*) FROM storage.buckets WHERE id = 'avatars' AND NOT avif_autodetection AND type = 'STANDARD'")[0]
+            .get::<_, i64>(0),
+        1
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM refinery_schema_history")[0].get::<_, i64>(0),
+        2
+    );
+    // The helper runs: no factor, so not verified.
+    assert!(!db.query("SELECT public.has_verified_factor()")[0].get::<_, bool>(0));
+}
+
+/// A Supabase project's own database (Supabase Auth's migration table is there) gets
+/// nothing from dbkit, even with --platform supabase: its platform is the real one.
+#[test]
+fn platform_supabase_never_touches_a_supabase_database() {
+    let db = fresh_db();
+    db.execute(
+        "CREATE SCHEMA auth; CREATE TABLE auth.schema_migrations (version varchar(255) PRIMARY KEY);\n\
+         CREATE TABLE auth.users (id uuid PRIMARY KEY);",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("V1__profiles.sql"),
+        "create table public.profiles (id uuid primary key references auth.users (id));",
+    )
+    .unwrap();
+    dbkit()
+        .args([
+            "migrate",
+            "--platform",
+            "supabase",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .arg("--migrations")
+        .arg(dir.path())
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(
+            "this database is a Supabase project's",
+        ))
+        .stderr(predicate::str::contains("provided the Supabase platform").not());
+    let untouched = &db.query(
+        "SELECT to_regnamespace('storage') IS NULL, to_regclass('auth.identities') IS NULL, \
+                to_regprocedure('auth.uid()') IS NULL",
+    )[0];
+    assert!(
+        untouched.get::<_, bool>(0) && untouched.get::<_, bool>(1) && untouched.get::<_, bool>(2)
+    );
+}
+
+/// A Supabase-layout project as `supabase db dump` writes one: Supabase's own
+/// extensions created (some with COMMENT ON EXTENSION), a webhook trigger, a function
+/// posting with pg_net a URL read from Vault, pgjwt tokens, a wrappers FDW, a CHECK
+/// built on pg_jsonschema.
+const STUBBED_PROJECT: &str = r#"CREATE EXTENSION IF NOT EXISTS "pg_net" WITH SCHEMA "extensions";
+CREATE EXTENSION IF NOT EXISTS "pgsodium" WITH SCHEMA "pgsodium";
+CREATE EXTENSION IF NOT EXISTS "pg_graphql" WITH SCHEMA "graphql";
+COMMENT ON EXTENSION "pg_graphql" IS 'pg_graphql: GraphQL support';
+CREATE EXTENSION IF NOT EXISTS "pgjwt" WITH SCHEMA "extensions";
+CREATE EXTENSION IF NOT EXISTS "supabase_vault" WITH SCHEMA "vault";
+create extension if not exists "wrappers" with schema "extensions";
+create extension if not exists pg_jsonschema with schema extensions;
+
+create foreign data wrapper stripe_wrapper
+    handler extensions.stripe_fdw_handler validator extensions.stripe_fdw_validator;
+
+create table public.settings (
+    id bigint primary key,
+    doc jsonb not null check (extensions.jsonb_matches_schema('{"type": "object"}', doc))
+);
+
+create function public.post_setting() returns trigger
+    language plpgsql security definer set search_path = ''
+as $$
+begin
+    perform net.http_post(
+        url := (select decrypted_secret from vault.decrypted_secrets where name = 'hook_url'),
+        body := to_jsonb(new));
+    return new;
+end
+$$;
+create trigger settings_posted after insert on public.settings
+    for each row execute function public.post_setting();
+create trigger settings_webhook after insert on public.settings
+    for each row execute function supabase_functions.http_request(
+        'https://example.com/hook', 'POST', '{"Content-type":"application/json"}', '{}', '5000');
+"#;
+
+/// Issue 21: Supabase's own extensions the server lacks are stubbed — same names and
+/// signatures, said once — so such a project applies, and its triggers run.
+#[test]
+fn supabase_own_extensions_are_stubbed_where_the_server_lacks_them() {
+    let db = fresh_db();
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("supabase").join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("20240201090000_remote_schema.sql"),
+        STUBBED_PROJECT,
+    )
+    .unwrap();
+    // What this server lacks is stubbed; an extension it has would be the real one.
+    let lacking: Vec<String> = db
+        .query(
+            "SELECT n FROM unnest(ARRAY['pg_graphql', 'pg_jsonschema', 'pg_net', 'pgjwt', \
+             'pgsodium', 'supabase_vault', 'wrappers']) AS n \
+             WHERE n NOT IN (SELECT name FROM pg_available_extensions) ORDER BY n",
+        )
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(lacking.contains(&"pg_net".to_string()), "{lacking:?}");
+    let out = dbkit()
+        .args([
+            "migrate",
+            "--platform",
+            "supabase",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .arg("--migrations")
+        .arg(&dir)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("stubbed")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    let mut expected = lacking.clone();
+    expected.push("database webhooks (supabase_functions)".into());
+    expected.sort();
+    assert!(said[0].ends_with(&expected.join(", ")), "{stderr}");
+
+    db.execute(
+        "SELECT vault.create_secret('https://example.com/posted', 'hook_url');\n\
+         INSERT INTO public.settings VALUES (1, '{\"theme\": \"dark\"}');",
+    );
+    let posted = &db.query(
+        "SELECT (SELECT count(*) FROM net.http_request_queue WHERE url = 'https://example.com/posted'), \
+                (SELECT count(*) FROM supabase_functions.hooks WHERE hook_name = 'settings_webhook')",
+    )[0];
+    assert_eq!((posted.get::<_, i64>(0), posted.get::<_, i64>(1)), (1, 1));
+    let jwt = &db.query(
+        "SELECT v.valid, v.payload ->> 'sub' FROM extensions.verify(\
+             extensions.sign('{\"sub\": \"u1\"}', 'secret'), 'secret') AS v",
+    )[0];
+    assert!(jwt.get::<_, bool>(0));
+    assert_eq!(jwt.get::<_, String>(1), "u1");
+    assert!(
+        db.query("SELECT graphql_public.graphql(query := '{ settings { id } }') ? 'errors'")[0]
+            .get::<_, bool>(0)
+    );
+    assert_eq!(
+        db.query("SELECT count(*) FROM pg_foreign_data_wrapper WHERE fdwname = 'stripe_wrapper'")
+            [0]
+        .get::<_, i64>(0),
+        1
+    );
+    // A second run has nothing to do and stubs nothing.
+    dbkit()
+        .args([
+            "migrate",
+            "--platform",
+            "supabase",
+            "--database-url",
+            &db.url_string(),
+        ])
+        .arg("--migrations")
+        .arg(&dir)
+        .assert()
+        .success()
+        .stderr(predicate::str::contains("stubbed").not());
+}
+
+/// `dbkit check` on that project: the scratch databases get the stubs, the note under
+/// the findings names them, nothing fails to apply.
+#[test]
+fn check_applies_a_project_using_supabase_own_extensions() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("supabase").join("migrations");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("20240201090000_remote_schema.sql"),
+        STUBBED_PROJECT,
+    )
+    .unwrap();
+    let target = fresh_db();
+    let out = dbkit()
+        .args(["--database-url", &target.url_string()])
+        .args(["check", "--format", "json", "--migrations"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout} {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(report.get("incomplete").is_none(), "{report:#}");
+    assert_eq!(report["ran"]["applied"], true, "{report:#}");
+    let stubbed: Vec<&str> = report["ran"]["stubbed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        stubbed.contains(&"pg_net") && stubbed.contains(&"database webhooks (supabase_functions)"),
+        "{stubbed:?}"
+    );
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["rule"] != "apply-failed" && f["rule"] != "extension-unavailable"),
+        "{report:#}"
+    );
+}
+
+/// The realworld pattern without its hand-written shim: `dbkit check` cannot apply a
+/// Supabase project in dbkit's layout, fails closed and names `--platform supabase`;
+/// with it, the project applies and is judged.
+#[test]
+fn check_names_platform_supabase_and_applies_with_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = write_plain_layout(root.path());
+    let target = fresh_db();
+    let run = |extra: &[&str]| -> (i32, serde_json::Value) {
+        let out = dbkit()
+            .args(["--database-url", &target.url_string()])
+            .args(["check", "--format", "json", "--migrations"])
+            .arg(&dir)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        (
+            out.status.code().unwrap(),
+            serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}")),
+        )
+    };
+    let (code, bare) = run(&[]);
+    assert_eq!(code, 1);
+    assert!(
+        bare["incomplete"]
+            .as_str()
+            .unwrap()
+            .contains("V1__profiles.sql:1 could not be applied"),
+        "{bare:#}"
+    );
+    let failed = &bare["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "apply-failed")
+        .cloned()
+        .unwrap();
+    assert!(
+        failed["message"]
+            .as_str()
+            .unwrap()
+            .contains("`dbkit check --platform supabase` provides Supabase's platform"),
+        "{failed:#}"
+    );
+    let (_, with) = run(&["--platform", "supabase"]);
+    assert!(with.get("incomplete").is_none(), "{with:#}");
+    assert_eq!(with["ran"]["applied"], true, "{with:#}");
 }

@@ -9,7 +9,7 @@ use super::files::ParsedFile;
 use crate::lab::Lab;
 use crate::migrate::source::{MigrationSet, Origin};
 use crate::migrate::MigrationFailed;
-use crate::migrate::{Layout, Version};
+use crate::migrate::{Layout, Platform, Version};
 
 /// Where and why PostgreSQL rejected a migration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +17,20 @@ pub struct ApplyFailure {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// The extensions the server lacks (`vector (install postgresql-15-pgvector)`), when
+    /// that is why nothing could run.
+    pub missing_extensions: Vec<String>,
 }
 
-/// The migrate engine's view of the files that passed the file checks. None when they
-/// cannot form a set (duplicate versions): the file checks already say why.
-pub fn migration_set(files: &[ParsedFile]) -> Option<MigrationSet> {
+/// The migrate engine's view of the files that passed the file checks, assuming
+/// `platform` (`--platform`) when named. None when they cannot form a set (duplicate
+/// versions): the file checks already say why.
+pub fn migration_set(files: &[ParsedFile], platform: Option<Platform>) -> Option<MigrationSet> {
     let migrations = files.iter().map(|f| f.migration.clone()).collect();
     let layout = files.first().map_or(Layout::Dbkit, |f| f.layout);
-    MigrationSet::checked(Origin::Dir(".".into()), layout, migrations).ok()
+    MigrationSet::checked(Origin::Dir(".".into()), layout, migrations)
+        .ok()
+        .map(|set| set.with_platform(platform))
 }
 
 /// Migrate the lab's database up to `upto` (all when None). A migration PostgreSQL
@@ -43,14 +49,21 @@ impl From<&MigrationFailed> for ApplyFailure {
     /// A failure at COMMIT or in the history row has no line: it goes on the file's
     /// first, with migrate's whole message (which says where it happened).
     fn from(failed: &MigrationFailed) -> ApplyFailure {
-        let message = match failed.line {
+        let mut message = match failed.line {
             Some(_) => failed.reason(),
             None => failed.to_string(),
         };
+        // The check did not provide the platform the migrations assume: say how.
+        if let Some(object) = crate::platform::missing_object(&failed.message) {
+            message.push_str(&format!(
+                " — {object} is Supabase's: `dbkit check --platform supabase` provides Supabase's platform on the scratch databases"
+            ));
+        }
         ApplyFailure {
             file: failed.display.clone(),
             line: failed.line.unwrap_or(1),
             message,
+            missing_extensions: failed.missing_extensions.clone(),
         }
     }
 }
@@ -72,8 +85,10 @@ mod tests {
             message: "syntax error at or near \"SELEC\"".into(),
             applied_before: Some(Version::new(6)),
             partially_applied: false,
+            blocks_committed: 0,
             retries: 0,
             lock_timeout: Duration::from_secs(5),
+            missing_extensions: Vec::new(),
         }
     }
 
@@ -87,8 +102,17 @@ mod tests {
                 line: 3,
                 message: "syntax error at or near \"SELEC\" (SQLSTATE 42601); database left at V6"
                     .into(),
+                missing_extensions: vec![],
             }
         );
+        let auth = MigrationFailed {
+            message: "schema \"auth\" does not exist".into(),
+            sqlstate: Some("3F000".into()),
+            ..failed(Some(2))
+        };
+        assert!(ApplyFailure::from(&auth).message.ends_with(
+            "database left at V6 — schema auth is Supabase's: `dbkit check --platform supabase` provides Supabase's platform on the scratch databases"
+        ));
         let f = ApplyFailure::from(&failed(None));
         assert_eq!(f.line, 1);
         assert!(

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod baseline;
 pub mod catalog;
+pub mod extension_unavailable;
 pub mod files;
 pub mod ignore;
 pub mod isolation;
@@ -49,6 +50,11 @@ pub struct CheckOptions {
 /// The result of `dbkit check`: the findings to report, and what ran.
 #[derive(Debug, Clone, Serialize)]
 pub struct Findings {
+    /// Why the catalog rules and the tenant-isolation proof did not run, when they
+    /// could not (an apply failure, an extension the server lacks, …): the run fails
+    /// closed, and every output format says so first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<String>,
     pub findings: Vec<Finding>,
     pub ran: Ran,
 }
@@ -73,6 +79,9 @@ pub struct Ran {
     pub kept: Vec<KeptDatabase>,
     /// What the tenant-isolation proof tried; None when it did not run.
     pub proof: Option<isolation::ProofSummary>,
+    /// Supabase's own extensions stubbed on the scratch databases (the server lacks
+    /// them): names and signatures only, their behaviour was not checked.
+    pub stubbed: Vec<String>,
 }
 
 /// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
@@ -93,10 +102,16 @@ pub struct KeptDatabase {
 }
 
 impl Findings {
-    /// Any error-severity finding fails the run.
+    /// Any error-severity finding fails the run, and so does a security part that
+    /// could not run.
     pub fn failed(&self) -> bool {
-        self.findings.iter().any(|f| f.severity == Severity::Error)
+        self.incomplete.is_some() || self.findings.iter().any(|f| f.severity == Severity::Error)
     }
+}
+
+/// The headline of a run whose catalog rules and isolation proof did not run.
+pub fn incomplete_headline(reason: &str) -> String {
+    format!("INCOMPLETE: the catalog rules and the tenant-isolation proof did not run ({reason}); nothing here says the schema is safe")
 }
 
 pub async fn check(opts: &CheckOptions) -> Result<Findings> {
@@ -122,11 +137,13 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ..Ran::default()
     };
     let mut baseline = None;
+    let mut incomplete = None;
     if let Some(server) = &opts.server {
         let target = connect(server).await?;
         if let Some(applied) = files::applied_history(&target).await? {
             findings.extend(files::applied_findings(&files, &applied)?);
         }
+        ran.stubbed = stubbed_on_labs(&target, &files, opts).await?;
         drop(target);
         let labs = on_labs(server, &files, opts, &config).await?;
         findings.extend(labs.findings);
@@ -134,6 +151,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         ran.applied = labs.applied;
         ran.proof = labs.proof;
         baseline = labs.baseline;
+        incomplete = labs.skipped;
     }
     if let Some(rehearse) = &opts.rehearse {
         let rehearsal = crate::rehearse::run(rehearse).await?;
@@ -154,7 +172,11 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     sort(&mut findings);
     sort(&mut present);
     ran.present_at_base = present;
-    Ok(Findings { findings, ran })
+    Ok(Findings {
+        incomplete,
+        findings,
+        ran,
+    })
 }
 
 /// The tenancy model of the migrations applied from zero on a lab database, as the
@@ -168,7 +190,7 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
             "drop --offline: the model is read from the applied schema",
         ));
     };
-    let Some(set) = apply::migration_set(&files) else {
+    let Some(set) = apply::migration_set(&files, opts.source.platform) else {
         anyhow::bail!("two migration files share a version: run dbkit check to see which");
     };
     let mut lab = Lab::create(server, "check", set).await?;
@@ -182,6 +204,24 @@ pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenan
     .await;
     lab.finish(opts.keep).await?;
     result
+}
+
+/// Supabase's own extensions the scratch databases get as stubs: those the
+/// migrations need that the server lacks, when they assume the Supabase platform.
+async fn stubbed_on_labs(
+    server: &tokio_postgres::Client,
+    files: &[ParsedFile],
+    opts: &CheckOptions,
+) -> Result<Vec<String>> {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
+        return Ok(Vec::new());
+    };
+    if !crate::platform::wanted(&set) {
+        return Ok(Vec::new());
+    }
+    let wanted = crate::migrate::guard::stubs_wanted(set.migrations.iter());
+    let lacking = crate::platform::stubs::lacking(server, &wanted).await?;
+    Ok(crate::platform::stubs::labels(&lacking))
 }
 
 /// The statements sqlparser could not parse, where they are and why.
@@ -224,8 +264,11 @@ pub fn sort(findings: &mut [Finding]) {
 }
 
 fn failure_finding(failure: apply::ApplyFailure, context: &str) -> Finding {
-    Finding::new(Rule::ApplyFailed, format!("{context}{}", failure.message))
-        .at(failure.file, failure.line)
+    Finding::new(
+        extension_unavailable::rule_of(&failure),
+        format!("{context}{}", failure.message),
+    )
+    .at(failure.file, failure.line)
 }
 
 /// What the lab runs found.
@@ -235,6 +278,8 @@ struct LabRuns {
     applied: bool,
     /// What the isolation proof tried.
     proof: Option<isolation::ProofSummary>,
+    /// Why the catalog rules and the isolation proof did not run on the final schema.
+    skipped: Option<String>,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
@@ -250,12 +295,15 @@ async fn on_labs(
     config: &crate::schema::Config,
 ) -> Result<LabRuns> {
     let locator = Locator::new(files);
-    let Some(set) = apply::migration_set(files) else {
+    let Some(set) = apply::migration_set(files, opts.source.platform) else {
         // Duplicate versions: already reported; there is no order to apply them in.
         return Ok(LabRuns {
             findings: vec![],
             applied: false,
             proof: None,
+            skipped: Some(
+                "two migration files share a version, so there is no order to apply them in".into(),
+            ),
             baseline: None,
             kept: vec![],
         });
@@ -283,7 +331,13 @@ async fn on_labs(
     };
     // Both run to the end (and clean up their database) even when the other fails.
     let (fresh, upgrade) = tokio::join!(fresh, upgrade);
-    let (((mut findings, applied, proof), fresh_lab), upgrade) = (fresh?, upgrade?);
+    let ((fresh, fresh_lab), upgrade) = (fresh?, upgrade?);
+    let FreshSchema {
+        mut findings,
+        skipped,
+        proof,
+    } = fresh;
+    let applied = skipped.is_none();
     progress.finish();
 
     let mut kept: Vec<KeptDatabase> = kept_database(fresh_lab).into_iter().collect();
@@ -297,6 +351,7 @@ async fn on_labs(
         findings,
         applied,
         proof,
+        skipped,
         baseline,
         kept,
     })
@@ -312,16 +367,30 @@ fn kept_database(finished: Finished) -> Option<KeptDatabase> {
     }
 }
 
-/// The findings on the final schema, whether every migration applied, and what the
-/// isolation proof tried.
+/// What the run from zero found.
+struct FreshSchema {
+    findings: Vec<Finding>,
+    /// Why the catalog rules and the isolation proof did not run (a migration could
+    /// not be applied).
+    skipped: Option<String>,
+    /// What the isolation proof tried.
+    proof: Option<isolation::ProofSummary>,
+}
+
+/// The findings on the final schema, or why there is none to judge.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
     config: &crate::schema::Config,
-) -> Result<(Vec<Finding>, bool, Option<isolation::ProofSummary>)> {
+) -> Result<FreshSchema> {
     if let Some(failure) = apply::migrate(lab, None).await? {
+        let skipped = extension_unavailable::skipped(&failure);
         let finding = failure_finding(failure, "applying from an empty database: ");
-        return Ok((vec![finding], false, None));
+        return Ok(FreshSchema {
+            findings: vec![finding],
+            skipped: Some(skipped),
+            proof: None,
+        });
     }
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
@@ -331,7 +400,11 @@ async fn fresh_schema(
     isolation::definer_call::regrade(&mut findings, &proof.called);
     isolation::regrade_policies(&mut findings, &model.facts, &proof);
     findings.extend(proof.findings);
-    Ok((findings, true, Some(proof.summary)))
+    Ok(FreshSchema {
+        findings,
+        skipped: None,
+        proof: Some(proof.summary),
+    })
 }
 
 /// What the upgrade at the base found: apply failures on data, and the catalog there.

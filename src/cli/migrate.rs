@@ -6,15 +6,27 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::parse_duration;
-use crate::migrate::{NewOptions, SourceOptions, Version};
+use crate::migrate::{NewOptions, Platform, SourceOptions, Version};
 
-/// Where the migration files are.
+/// Where the migration files are, and the platform they assume.
 #[derive(Debug, Clone, Args)]
 pub struct MigrationSourceOpts {
     /// Directory of V<n>__<name>.sql files, or of Supabase's <timestamp>_<name>.sql.
     /// Default: ./migrations, else ./supabase/migrations, else the built-in booking schema.
     #[arg(long, global = true, value_name = "DIR", default_value = "migrations")]
     pub migrations: PathBuf,
+    /// The platform the migrations assume: `supabase` provides Supabase's roles, auth,
+    /// storage and own extensions (stubs) where they are missing — on a plain
+    /// PostgreSQL named by --database-url too (never on a Supabase project's database).
+    /// Implied for the Supabase CLI's layout on dbkit's own databases.
+    #[arg(long, global = true, value_name = "PLATFORM", value_enum)]
+    pub platform: Option<PlatformArg>,
+}
+
+/// `--platform` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlatformArg {
+    Supabase,
 }
 
 impl MigrationSourceOpts {
@@ -22,6 +34,9 @@ impl MigrationSourceOpts {
     pub fn options(&self) -> SourceOptions {
         SourceOptions {
             dir: self.migrations.clone(),
+            platform: self.platform.map(|p| match p {
+                PlatformArg::Supabase => Platform::Supabase,
+            }),
         }
     }
 }

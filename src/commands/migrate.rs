@@ -38,7 +38,10 @@ pub async fn run(connect: &ConnectOpts, args: &MigrateArgs, format: Format) -> R
                 target: args.target,
                 lock_timeout: args.lock_timeout,
                 lock_wait: args.lock_wait,
-                provide_platform: matches!(database, crate::config::Database::Local(_)),
+                // dbkit's own cluster, or a server `--platform` names the platform for
+                // (never a Supabase project's database: `platform::is_supabase`).
+                provide_platform: matches!(database, crate::config::Database::Local(_))
+                    || set.platform_named(),
             };
             match migrate::migrate(&mut client, &set, &opts).await {
                 Ok(applied) => {

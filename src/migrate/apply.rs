@@ -23,7 +23,7 @@ use tokio_postgres::error::{ErrorPosition, SqlState};
 use tokio_postgres::{Client, GenericClient};
 
 use super::failure::{failure_error, refusal_error, StatementError};
-use super::guard;
+use super::guard::{self, StubAction};
 use super::history;
 use super::layout::Layout;
 use super::plan::{plan, Plan};
@@ -31,6 +31,7 @@ use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::Statement;
 use super::version::Version;
 use crate::error::hinted;
+use crate::platform::stubs::Stub;
 
 /// Advisory-lock key of a migrate run: the bytes of "dbkitmig". Advisory locks are
 /// per database, so runs on different databases of one server do not wait for each other.
@@ -56,7 +57,8 @@ pub struct ApplyOptions {
     /// How long to wait for the advisory lock held by another migrate run.
     pub lock_wait: Duration,
     /// Provide the Supabase platform (`crate::platform`) first when the migrations
-    /// assume it: on dbkit's own servers (local cluster, scratch databases) only.
+    /// assume it: on dbkit's own servers (local cluster, scratch databases), and on a
+    /// server `--platform supabase` names it for (never a Supabase project's database).
     pub provide_platform: bool,
 }
 
@@ -78,6 +80,9 @@ pub struct AppliedMigration {
     pub name: String,
     pub mode: String,
     pub ms: u64,
+    /// What the run could not make safe, e.g. a file of several transactions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
 }
 
 /// What a run did: the result of `dbkit migrate`.
@@ -233,7 +238,7 @@ impl Run<'_> {
             Plan::Refuse(refusal) => return Err(fail(refusal_error(set, &refusal))),
         };
         // platform: refuse what cannot run, then provide what the files assume.
-        guard::before_first(client, set, &versions, before, opts.provide_platform)
+        let stubbed = guard::before_first(client, set, &versions, before, opts.provide_platform)
             .await
             .map_err(fail)?;
         let history_table = history::ensure(client, set.layout()).await.map_err(fail)?;
@@ -249,6 +254,7 @@ impl Run<'_> {
                 history_table: &history_table,
                 lock_timeout: opts.lock_timeout,
                 observer,
+                stubbed: &stubbed,
             };
             let result = match file.mode {
                 Mode::Transactional => run.transactional(client).await,
@@ -256,14 +262,16 @@ impl Run<'_> {
             };
             if let Err(error) = result {
                 let at = report.version();
-                let error = failure_error(file, error, at, opts.lock_timeout);
+                let provided = opts.provide_platform && crate::platform::wanted(set);
+                let error = failure_error(file, error, at, opts.lock_timeout, provided);
                 return Err(Partial { report, error });
             }
             report.applied.push(AppliedMigration {
                 version: file.version,
                 name: file.name.clone(),
-                mode: file.mode.to_string(),
+                mode: guard::mode_of(file),
                 ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                warning: guard::blocks_warning(file),
             });
         }
         warn_invalid_indexes(client).await;
@@ -364,6 +372,9 @@ struct FileRun<'a> {
     history_table: &'a str,
     lock_timeout: Duration,
     observer: Option<&'a dyn Observer>,
+    /// Supabase's own extensions stubbed in this run: their CREATE EXTENSION runs the
+    /// stub (`guard::stub_action`).
+    stubbed: &'a [&'static Stub],
 }
 
 impl FileRun<'_> {
@@ -390,30 +401,75 @@ impl FileRun<'_> {
     ) -> std::result::Result<(), tokio_postgres::Error> {
         let step = Step::Statement { stmt, retry };
         self.before(step).await;
-        let result = client.batch_execute(&stmt.text).await;
+        let result = match guard::stub_action(&stmt.text, self.stubbed) {
+            None => client.batch_execute(&stmt.text).await,
+            Some(StubAction::Skip) => Ok(()),
+            Some(StubAction::Create { stub, schema }) => {
+                let schema = match schema {
+                    Some(schema) => Ok(schema),
+                    // Where PostgreSQL would put the extension's objects.
+                    None => client
+                        .query_one("SELECT coalesce(current_schema(), 'extensions')", &[])
+                        .await
+                        .map(|row| row.get(0)),
+                };
+                match schema {
+                    Ok(schema) => client.batch_execute(&stub.sql(&schema)).await,
+                    Err(e) => Err(e),
+                }
+            }
+        };
         self.after(step, result.as_ref().err()).await;
         result
     }
 
-    /// The whole file in one transaction, statement by statement, then the history row.
-    /// A lock timeout rolls everything back and retries the file.
+    /// The file's transactions (`guard::transactions`: the whole file in one, or each
+    /// of its own BEGIN … COMMIT blocks in turn), statement by statement; the history
+    /// row goes in the last, so the file is recorded exactly when all of it committed.
     async fn transactional(&self, client: &mut Client) -> std::result::Result<(), StatementError> {
         let statements = guard::statements(&self.file.sql);
+        // The preflight refused every other shape before anything ran.
+        let shape = guard::transactions(&statements).unwrap_or(guard::Transactions::One);
+        let groups = shape.groups(statements.len());
+        let last = groups.len() - 1;
+        for (index, (range, modes)) in groups.into_iter().enumerate() {
+            self.transaction(client, &statements[range], modes, index == last)
+                .await
+                .map_err(|error| StatementError {
+                    blocks_committed: index,
+                    ..error
+                })?;
+        }
+        Ok(())
+    }
+
+    /// One transaction: `statements` after `SET TRANSACTION modes`, then (`record`) the
+    /// history row, then COMMIT. A lock timeout rolls it back and retries it.
+    async fn transaction(
+        &self,
+        client: &mut Client,
+        statements: &[Statement],
+        modes: Option<&str>,
+        record: bool,
+    ) -> std::result::Result<(), StatementError> {
         let mut retries = 0;
         loop {
             let err = |line, error| StatementError {
-                line,
-                error,
-                partial: false,
                 retries,
-                left_invalid: None,
+                ..StatementError::new(line, error)
             };
             session_settings(client, self.lock_timeout)
                 .await
                 .map_err(|e| err(None, e))?;
             let tx = client.transaction().await.map_err(|e| err(None, e))?;
+            if let Some(modes) = modes {
+                let first = statements.first().map(|s| s.line);
+                tx.batch_execute(&format!("SET TRANSACTION {modes}"))
+                    .await
+                    .map_err(|e| err(first, e))?;
+            }
             let mut failed = None;
-            for stmt in &statements {
+            for stmt in statements {
                 if let Err(e) = self.execute(&tx, stmt, retries).await {
                     failed = Some((line_of(stmt, &e), e));
                     break;
@@ -427,6 +483,11 @@ impl FileRun<'_> {
                     continue;
                 }
                 return Err(err(Some(line), e));
+            }
+            if !record {
+                // A block of the file's own: its COMMIT, not shown to the observer (whose
+                // COMMIT step is the file's last, with the history row).
+                return tx.commit().await.map_err(|e| err(None, e));
             }
             self.before(Step::Commit).await;
             let committed = match history::record(&tx, self.history_table, self.file).await {
@@ -448,11 +509,9 @@ impl FileRun<'_> {
             let mut retries = 0;
             loop {
                 let err = |line, error| StatementError {
-                    line: Some(line),
-                    error,
                     partial: index > 0,
                     retries,
-                    left_invalid: None,
+                    ..StatementError::new(Some(line), error)
                 };
                 let attempt = async {
                     if let Some(target) = concurrent_index_target(&stmt.text) {

@@ -35,6 +35,8 @@ pub struct StatementError {
     pub retries: u32,
     /// An index this statement left INVALID (a failed `CREATE INDEX CONCURRENTLY`).
     pub left_invalid: Option<String>,
+    /// The file's own BEGIN … COMMIT blocks committed before this one failed.
+    pub blocks_committed: usize,
 }
 
 impl StatementError {
@@ -46,6 +48,7 @@ impl StatementError {
             partial: false,
             retries: 0,
             left_invalid: None,
+            blocks_committed: 0,
         }
     }
 }
@@ -76,9 +79,15 @@ pub struct MigrationFailed {
     /// Statements of this file that were committed before the failure
     /// (no-transaction files only).
     pub partially_applied: bool,
+    /// The file's own BEGIN … COMMIT blocks committed before the failing one (files of
+    /// several blocks only).
+    pub blocks_committed: usize,
     /// Lock-timeout retries made before giving up.
     pub retries: u32,
     pub lock_timeout: Duration,
+    /// The extensions the server lacks, with what to install (`vector (install
+    /// postgresql-15-pgvector)`), when that is why the run was refused.
+    pub missing_extensions: Vec<String>,
 }
 
 impl MigrationFailed {
@@ -110,7 +119,20 @@ impl MigrationFailed {
         } else {
             String::new()
         };
-        let left = if self.partially_applied {
+        let left = if self.blocks_committed > 0 {
+            let n = self.blocks_committed;
+            format!(
+                "database left at {} plus the first {} of {}, committed before this one failed ({} is not recorded as applied)",
+                version_label(self.layout, self.applied_before),
+                if n == 1 {
+                    "transaction block".to_string()
+                } else {
+                    format!("{n} transaction blocks")
+                },
+                self.layout.label(self.version),
+                self.layout.label(self.version),
+            )
+        } else if self.partially_applied {
             format!(
                 "database left at {} ({} runs outside a transaction: its statements before this one stay applied)",
                 version_label(self.layout, self.applied_before),
@@ -144,12 +166,15 @@ impl MigrationFailed {
     }
 }
 
-/// The `MigrationFailed` for a statement error, with a hint for the user.
+/// The `MigrationFailed` for a statement error, with a hint for the user
+/// (`platform_provided`: whether this run provided the Supabase platform; when it did
+/// not, a missing `auth` schema or `anon` role points at `--platform supabase`).
 pub fn failure_error(
     file: &MigrationFile,
     failure: StatementError,
     at: Option<Version>,
     lock_timeout: Duration,
+    platform_provided: bool,
 ) -> anyhow::Error {
     let (message, code, pg_hint) = match failure.error.as_db_error() {
         Some(db) => {
@@ -178,8 +203,10 @@ pub fn failure_error(
         message,
         applied_before: at,
         partially_applied: file.mode == Mode::NoTransaction && failure.partial,
+        blocks_committed: failure.blocks_committed,
         retries: failure.retries,
         lock_timeout,
+        missing_extensions: Vec::new(),
     };
     let mut hint = match code {
         Some(SqlState::LOCK_NOT_AVAILABLE) => format!(
@@ -188,6 +215,10 @@ pub fn failure_error(
         ),
         Some(SqlState::ACTIVE_SQL_TRANSACTION) => format!(
             "this statement cannot run inside a transaction: put `-- dbkit:no-transaction` on the first line of {} (if it is not applied anywhere yet)",
+            file.file_name
+        ),
+        _ if failure.blocks_committed > 0 => format!(
+            "the transaction blocks of {} before this one stay committed and run again next time: make them safe to repeat (IF NOT EXISTS, ADD VALUE IF NOT EXISTS) or split the file into one migration per block; fix it and run `dbkit migrate` again",
             file.file_name
         ),
         _ if file.mode == Mode::NoTransaction => format!(
@@ -201,6 +232,15 @@ pub fn failure_error(
     };
     if !pg_hint.is_empty() {
         hint = format!("PostgreSQL says: {pg_hint} — {hint}");
+    }
+    // Not the migration's fault: the platform it assumes is missing. That is the hint.
+    if let Some(object) = crate::platform::missing_object(&failed.message) {
+        if !platform_provided {
+            hint = format!(
+                "the migrations assume Supabase's platform ({object} is Supabase's): on a plain PostgreSQL (a CI service container, a local server), `dbkit migrate --platform supabase` provides it — roles, auth, storage, stubs of Supabase's own extensions; nothing of {} was kept",
+                file.file_name
+            );
+        }
     }
     // A failed concurrent build leaves its index behind, INVALID: say so, and what
     // the next run does about it (`apply::drop_invalid_index`).
@@ -301,8 +341,10 @@ mod tests {
             message: "could not create unique index \"t_a_key\"".into(),
             applied_before: Some(Version::new(1)),
             partially_applied: true,
+            blocks_committed: 0,
             retries: 0,
             lock_timeout: Duration::from_millis(200),
+            missing_extensions: Vec::new(),
         };
         let err = failed.clone().into_error("fix it".into());
         assert_eq!(err.downcast_ref::<MigrationFailed>(), Some(&failed));

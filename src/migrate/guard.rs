@@ -1,8 +1,11 @@
 //! Pre-flight checks on a migration's statements, made before anything runs, for what
 //! PostgreSQL would accept but that would break dbkit's promises:
-//! - transaction control inside a transactional file (`COMMIT`, `ROLLBACK`, `BEGIN`,
-//!   …): dbkit runs the file in one transaction, and a `COMMIT` halfway would keep the
-//!   first half when the second fails, while the history says nothing was applied;
+//! - a transactional file's own transaction control (`transactions`): a whole-file
+//!   `BEGIN; … COMMIT;` is one transaction, as the Supabase CLI runs it; a file of
+//!   several `BEGIN … COMMIT` blocks runs block by block, as PostgreSQL would; any
+//!   other `COMMIT`, `ROLLBACK`, `BEGIN`, … (or a statement outside the blocks) is
+//!   refused: a `COMMIT` halfway would keep the first half when the second fails, while
+//!   the history says nothing was applied;
 //! - `COPY … FROM STDIN` / `TO STDOUT`: only psql can feed or drain it;
 //! - the extensions the statements create (checked against the server by
 //!   `platform::extensions`).
@@ -11,6 +14,9 @@
 //! Everything here but `before_first` is pure; `check`'s `transaction-nesting` lint
 //! uses the same verdict.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::tokenizer::{Token, Tokenizer};
 
@@ -20,7 +26,7 @@ use super::failure::MigrationFailed;
 use super::source::{MigrationFile, MigrationSet, Mode};
 use super::split::{split, Statement};
 use super::version::Version;
-use crate::platform::{self, extensions::ExtensionUse};
+use crate::platform::{self, extensions::ExtensionUse, stubs::Stub};
 
 const BOM: char = '\u{feff}';
 
@@ -58,6 +64,13 @@ pub enum Why {
     ForeignSavepoint,
     /// COPY from the client or to it.
     CopyStdio,
+    /// A statement (and `more` after it) outside the BEGIN … COMMIT blocks of a file
+    /// made of such blocks.
+    OutsideBlocks { more: usize },
+    /// BEGIN inside a block that is still open.
+    NestedBegin,
+    /// BEGIN whose block no COMMIT ends.
+    Unclosed,
 }
 
 impl Blocked {
@@ -74,13 +87,35 @@ impl Blocked {
             Why::CopyStdio => format!(
                 "{command} streams data through the client (FROM STDIN / TO STDOUT), which only psql can do"
             ),
+            Why::OutsideBlocks { more } => {
+                let more = match more {
+                    0 => String::new(),
+                    1 => " (and the statement after it)".to_string(),
+                    n => format!(" (and the {n} statements after it)"),
+                };
+                format!(
+                    "{command}{more} outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
+                )
+            }
+            Why::NestedBegin => format!(
+                "{command} inside a BEGIN … COMMIT block that is still open: PostgreSQL ignores it (a transaction is in progress), so the file's blocks are not what they look like"
+            ),
+            Why::Unclosed => format!(
+                "{command} opens a transaction block that no COMMIT ends"
+            ),
         }
     }
 
     pub fn hint(&self) -> &'static str {
         match self.why {
             Why::LeavesTransaction | Why::ForeignSavepoint => {
-                "remove it: dbkit wraps each file in BEGIN … COMMIT itself; a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
+                "remove it: dbkit runs each file in one transaction; a file may also be wrapped whole in BEGIN … COMMIT, or be made of several such blocks (nothing outside them); a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
+            }
+            Why::OutsideBlocks { .. } => {
+                "dbkit runs a file in one transaction by itself: remove the file's BEGIN and COMMIT lines if its statements may commit together; else put every statement in a block, or split the file into one migration per transaction"
+            }
+            Why::NestedBegin | Why::Unclosed => {
+                "end each BEGIN … COMMIT block with COMMIT before the next BEGIN"
             }
             Why::CopyStdio => {
                 "write the rows as INSERT … VALUES in the migration, or load data outside migrations (psql's \\copy, `dbkit seed`)"
@@ -142,14 +177,106 @@ fn is(word: Option<&Word>, keyword: &str) -> bool {
     word.is_some_and(|w| !w.quoted && w.value == keyword)
 }
 
-/// The transaction control of a transactional file that dbkit refuses: anything that
-/// ends or starts a transaction, and savepoint commands that name a savepoint the
-/// file did not create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own
-/// savepoints stay inside its transaction and pass.
-pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
+/// One `BEGIN … COMMIT` block of a file: the indexes of its BEGIN and its COMMIT among
+/// the file's statements, and the BEGIN's transaction modes (`ISOLATION LEVEL
+/// SERIALIZABLE`), which dbkit sets with `SET TRANSACTION` in the transaction it opens
+/// for the block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub begin: usize,
+    pub commit: usize,
+    pub modes: Option<String>,
+}
+
+impl Block {
+    /// The indexes of the statements inside the block.
+    pub fn inner(&self) -> std::ops::Range<usize> {
+        self.begin + 1..self.commit
+    }
+}
+
+/// How a transactional file's statements group into transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transactions {
+    /// No transaction control: the whole file in one transaction, dbkit's.
+    One,
+    /// `BEGIN; … COMMIT;` around the whole file (as the Supabase CLI accepts it): still
+    /// one transaction; dbkit runs what is inside, with the BEGIN's modes.
+    Wrapped(Block),
+    /// Several `BEGIN … COMMIT` blocks and nothing outside them (e.g. `ALTER TYPE … ADD
+    /// VALUE` committed before a second block uses the value): one transaction each, in
+    /// order, as PostgreSQL runs such a file. A failure in a later block leaves the
+    /// earlier ones committed.
+    Blocks(Vec<Block>),
+}
+
+impl Transactions {
+    /// What dbkit runs, one transaction after the other: the statement indexes of each
+    /// (of `count` statements) and the modes to set first.
+    pub fn groups(&self, count: usize) -> Vec<(std::ops::Range<usize>, Option<&str>)> {
+        match self {
+            Transactions::One => vec![(0..count, None)],
+            Transactions::Wrapped(block) => vec![(block.inner(), block.modes.as_deref())],
+            Transactions::Blocks(blocks) => blocks
+                .iter()
+                .map(|b| (b.inner(), b.modes.as_deref()))
+                .collect(),
+        }
+    }
+
+    /// `transactional`, or `3 transactions` for a file of blocks.
+    pub fn mode(&self) -> String {
+        match self {
+            Transactions::One | Transactions::Wrapped(_) => Mode::Transactional.to_string(),
+            Transactions::Blocks(blocks) => format!("{} transactions", blocks.len()),
+        }
+    }
+}
+
+/// The modes after `BEGIN [WORK | TRANSACTION]` or `START TRANSACTION`, as PostgreSQL
+/// reads them (comments dropped), for `SET TRANSACTION`.
+fn transaction_modes(text: &str) -> Option<String> {
+    let tokens = Tokenizer::new(&PostgreSqlDialect {}, text)
+        .tokenize()
+        .ok()?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect::<Vec<_>>();
+    let keyword = |i: usize, k: &str| matches!(tokens.get(i), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(k));
+    let skip = if keyword(0, "start") {
+        2
+    } else if keyword(1, "work") || keyword(1, "transaction") {
+        2
+    } else {
+        1
+    };
+    let modes = tokens
+        .iter()
+        .skip(skip)
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace(" ,", ",");
+    (!modes.is_empty()).then_some(modes)
+}
+
+/// The transaction control of a transactional file: how its statements group into
+/// transactions, or what dbkit refuses — anything else that ends or starts a
+/// transaction (ROLLBACK, a COMMIT without a BEGIN, BEGIN inside an open block, a
+/// block without COMMIT, PREPARE TRANSACTION, …), statements outside the blocks of a
+/// file made of blocks, and savepoint commands naming a savepoint the file did not
+/// create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own savepoints pass.
+pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocked>> {
     let mut savepoints: Vec<String> = Vec::new();
     let mut out = Vec::new();
-    for stmt in statements {
+    let mut blocks: Vec<Block> = Vec::new();
+    // The BEGIN of the block being read (index, modes, command), and whether any
+    // block was opened.
+    let mut open: Option<(usize, Option<String>, String)> = None;
+    let mut opened_any = false;
+    // Indexes of the ordinary statements outside any block.
+    let mut outside: Vec<usize> = Vec::new();
+    for (index, stmt) in statements.iter().enumerate() {
         let words = leading_words(&stmt.text);
         let w = |i: usize| words.get(i);
         let upper = |n: usize| {
@@ -179,13 +306,52 @@ pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
                 from
             }
         };
+        let begins = |n: usize| {
+            if open.is_some() {
+                Err(block(n, Why::NestedBegin))
+            } else {
+                Ok((index, transaction_modes(&stmt.text), upper(n)))
+            }
+        };
         let first = w(0).filter(|w| !w.quoted).map(|w| w.value.as_str());
         match first {
-            Some("begin" | "commit" | "end" | "abort") => {
-                let n = if is(w(1), "prepared") { 2 } else { 1 };
-                out.push(block(n, Why::LeavesTransaction));
+            Some("begin") | Some("start") if first == Some("begin") || is(w(1), "transaction") => {
+                let n = if first == Some("start") { 2 } else { 1 };
+                match begins(n) {
+                    Ok(begin) => {
+                        open = Some(begin);
+                        opened_any = true;
+                        savepoints.clear();
+                    }
+                    Err(blocked) => out.push(blocked),
+                }
             }
-            Some("start") if is(w(1), "transaction") => out.push(block(2, Why::LeavesTransaction)),
+            Some("commit" | "end") => {
+                let chained = words
+                    .iter()
+                    .skip(1)
+                    .any(|w| !w.quoted && w.value == "chain")
+                    && !words.iter().skip(1).any(|w| !w.quoted && w.value == "no");
+                if is(w(1), "prepared") {
+                    out.push(block(2, Why::LeavesTransaction));
+                } else if chained {
+                    out.push(block(1, Why::LeavesTransaction));
+                } else if let Some((begin, modes, _)) = open.take() {
+                    blocks.push(Block {
+                        begin,
+                        commit: index,
+                        modes,
+                    });
+                    savepoints.clear();
+                } else {
+                    out.push(block(1, Why::LeavesTransaction));
+                }
+            }
+            Some("abort") => {
+                out.push(block(1, Why::LeavesTransaction));
+                // It ends the block it is in (refused once, not again as unclosed).
+                open = None;
+            }
             Some("prepare") if is(w(1), "transaction") => {
                 out.push(block(2, Why::LeavesTransaction))
             }
@@ -222,13 +388,88 @@ pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
                     None => {
                         let n = if is(w(1), "prepared") { 2 } else { 1 };
                         out.push(block(n, Why::LeavesTransaction));
+                        if n == 1 {
+                            open = None;
+                        }
                     }
                 }
             }
+            _ if open.is_none() => outside.push(index),
             _ => {}
         }
     }
-    out
+    if let Some((begin, _, command)) = open {
+        out.push(Blocked {
+            line: statements[begin].line,
+            command,
+            why: Why::Unclosed,
+        });
+    }
+    if opened_any {
+        // One refusal per run of consecutive statements outside the blocks.
+        let mut runs: Vec<(usize, usize)> = Vec::new();
+        for &index in &outside {
+            match runs.last_mut() {
+                Some((first, n)) if *first + *n == index => *n += 1,
+                _ => runs.push((index, 1)),
+            }
+        }
+        for (first, n) in runs {
+            let stmt = &statements[first];
+            let words = leading_words(&stmt.text);
+            out.push(Blocked {
+                line: stmt.line,
+                command: words
+                    .iter()
+                    .take(2)
+                    .map(|w| w.value.to_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                why: Why::OutsideBlocks { more: n - 1 },
+            });
+        }
+    }
+    if !out.is_empty() {
+        out.sort_by_key(|b| b.line);
+        return Err(out);
+    }
+    Ok(match blocks.len() {
+        0 => Transactions::One,
+        1 => Transactions::Wrapped(blocks.remove(0)),
+        _ => Transactions::Blocks(blocks),
+    })
+}
+
+/// How `file` runs, as `migrate` reports it: `no-transaction`, `transactional`, or
+/// `2 transactions` for a file of BEGIN … COMMIT blocks.
+pub fn mode_of(file: &MigrationFile) -> String {
+    match file.mode {
+        Mode::NoTransaction => file.mode.to_string(),
+        Mode::Transactional => transactions(&statements(&file.sql))
+            .map(|t| t.mode())
+            .unwrap_or_else(|_| file.mode.to_string()),
+    }
+}
+
+/// For a file of several BEGIN … COMMIT blocks: that a failure in a later block leaves
+/// the earlier ones committed, and to split it.
+pub fn blocks_warning(file: &MigrationFile) -> Option<String> {
+    if file.mode != Mode::Transactional {
+        return None;
+    }
+    match transactions(&statements(&file.sql)) {
+        Ok(Transactions::Blocks(blocks)) => Some(format!(
+            "{} ran as {} transactions, one per BEGIN … COMMIT block: had a later one failed, the earlier ones would have stayed committed with the file not recorded as applied; split it into one migration per transaction",
+            file.display,
+            blocks.len()
+        )),
+        _ => None,
+    }
+}
+
+/// What `transactions` refuses in a transactional file (none: it can run).
+pub fn transaction_nesting(statements: &[Statement]) -> Vec<Blocked> {
+    transactions(statements).err().unwrap_or_default()
 }
 
 /// `COPY … FROM STDIN` and `COPY … TO STDOUT` (any file).
@@ -321,8 +562,10 @@ fn refusal(
         message,
         applied_before: at,
         partially_applied: false,
+        blocks_committed: 0,
         retries: 0,
         lock_timeout: std::time::Duration::ZERO,
+        missing_extensions: Vec::new(),
     }
 }
 
@@ -332,6 +575,7 @@ fn missing_extensions(
     set: &MigrationSet,
     missing: &[platform::extensions::Missing],
     at: Option<Version>,
+    suggest_platform: bool,
 ) -> anyhow::Result<()> {
     let Some(first) = missing.first() else {
         return Ok(());
@@ -355,11 +599,6 @@ fn missing_extensions(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    let advice = missing
-        .iter()
-        .map(|m| format!("{}: {}", m.usage.name, m.install))
-        .collect::<Vec<_>>()
-        .join("; ");
     let file = set
         .get(first.usage.version)
         .expect("extension uses come from the set's files");
@@ -367,39 +606,242 @@ fn missing_extensions(
         "the server lacks the extension{} {listed}; refused before running anything",
         if missing.len() == 1 { "" } else { "s" }
     );
-    Err(refusal(file, first.usage.line, message, at).into_error(format!(
-        "{advice} (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
-    )))
+    // Packages to install; Supabase's own extensions dbkit stubs need the flag instead.
+    let (stubbable, installable): (Vec<_>, Vec<_>) = missing
+        .iter()
+        .partition(|m| Stub::of_extension(&m.usage.name).is_some());
+    let mut hints = Vec::new();
+    if !installable.is_empty() {
+        hints.push(format!(
+            "{} (apt-get install on the PostgreSQL server), or drop the extension from the migrations",
+            installable
+                .iter()
+                .map(|m| format!("{}: {}", m.usage.name, m.install))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !stubbable.is_empty() {
+        let names = stubbable
+            .iter()
+            .map(|m| m.usage.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        hints.push(if suggest_platform {
+            format!("{names}: Supabase's own extensions; on a plain PostgreSQL, `--platform supabase` stubs them (same names and signatures)")
+        } else {
+            format!("{names}: Supabase's own extensions, which this server can neither install nor be given stubs of")
+        });
+    }
+    let mut failed = refusal(file, first.usage.line, message, at);
+    failed.missing_extensions = missing
+        .iter()
+        .map(|m| format!("{} ({})", m.usage.name, m.install))
+        .collect();
+    Err(failed.into_error(format!("{}; then run again", hints.join("; "))))
 }
 
 /// Before the first pending file (`versions` of `set`; the database is at `at`) runs:
-/// refuse statements dbkit cannot run safely and extensions the server lacks, then
-/// provide the Supabase platform when the files assume it and `provide_platform`
-/// (dbkit's own servers). The one part of this module that talks to the server.
+/// refuse statements dbkit cannot run safely and extensions the server lacks, then —
+/// when the files assume the Supabase platform and `provide_platform` (dbkit's own
+/// servers, or `--platform supabase`) — provide it, with stubs of Supabase's own
+/// extensions the server lacks, unless the database is a Supabase project's own. The
+/// stubs in use are returned: their CREATE EXTENSION statements run the stub instead
+/// (`stub_action`). The one part of this module that talks to the server.
 pub async fn before_first(
     client: &Client,
     set: &MigrationSet,
     versions: &[Version],
     at: Option<Version>,
     provide_platform: bool,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<&'static Stub>> {
     let pending: Vec<&MigrationFile> = versions.iter().filter_map(|v| set.get(*v)).collect();
     preflight(pending.iter().copied(), at)?;
-    let uses = extensions(pending.iter().copied());
+    let providing = provide_platform && !pending.is_empty() && platform::wanted(set);
+    let supabase = providing && platform::is_supabase(client).await?;
+    if supabase {
+        eprintln!(
+            "dbkit: this database is a Supabase project's (Supabase Auth's or Storage's own tables are here): the platform is Supabase's, dbkit provides nothing"
+        );
+    }
+    let stubbed = if providing && !supabase {
+        platform::stubs::lacking(client, &stubs_wanted(pending.iter().copied())).await?
+    } else {
+        Vec::new()
+    };
+    let uses: Vec<ExtensionUse> = extensions(pending.iter().copied())
+        .into_iter()
+        .filter(|u| !stubbed.iter().any(|s| s.extension && s.name == u.name))
+        .collect();
     missing_extensions(
         set,
         &platform::extensions::missing(client, &uses).await?,
         at,
+        !providing,
     )?;
-    if provide_platform && !pending.is_empty() && platform::wanted(set) {
-        let provided = platform::provide(client).await?;
+    if providing && !supabase {
+        let created = schemas_created(pending.iter().copied());
+        // Fixed-schema stubs go in first (a function body may call them before any
+        // CREATE EXTENSION), unless the migrations make that schema themselves.
+        let up_front: Vec<&'static Stub> = stubbed
+            .iter()
+            .copied()
+            .filter(|s| {
+                !s.relocatable() && !s.schemas.iter().any(|x| created.contains(&x.to_string()))
+            })
+            .collect();
+        let provided = platform::provide_with(client, &up_front).await?;
         // Not progress: dbkit changed the database, so it says so, like starting
         // the local cluster.
         if !provided.is_empty() {
             eprintln!("dbkit: {}", provided.summary());
         }
+        if !stubbed.is_empty() {
+            eprintln!("dbkit: {}", platform::stubs::summary(&stubbed));
+        }
     }
-    Ok(())
+    Ok(stubbed)
+}
+
+/// The schemas `CREATE SCHEMA` statements of `files` make.
+fn schemas_created<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in files {
+        for stmt in statements(&file.sql) {
+            let words = leading_words(&stmt.text);
+            if !(is(words.first(), "create") && is(words.get(1), "schema")) {
+                continue;
+            }
+            let at = if is(words.get(2), "if") { 5 } else { 2 };
+            if let Some(name) = words.get(at) {
+                out.push(name.value.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Schema names of the stubs, as a regex alternation.
+fn stub_schemas() -> String {
+    platform::stubs::STUBS
+        .iter()
+        .flat_map(|s| s.schemas.iter().copied())
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// The stubs `files` need: the extensions dbkit can stub that their CREATE, COMMENT
+/// ON, ALTER or DROP EXTENSION statements name, and the platform pieces whose schemas
+/// their statements name (`net.http_post(…)` in a function body, `GRANT USAGE ON
+/// SCHEMA vault …`).
+pub fn stubs_wanted<'a>(files: impl IntoIterator<Item = &'a MigrationFile>) -> Vec<&'static Stub> {
+    static QUALIFIED: OnceLock<Regex> = OnceLock::new();
+    static SCHEMA: OnceLock<Regex> = OnceLock::new();
+    let qualified = QUALIFIED.get_or_init(|| {
+        Regex::new(&format!(
+            r#"(?i)(?:^|[^\w$."])"?({})"?\s*\.\s*"?[a-z_]"#,
+            stub_schemas()
+        ))
+        .expect("valid regex")
+    });
+    let schema = SCHEMA.get_or_init(|| {
+        Regex::new(&format!(
+            r#"(?i)\bschema\s+(?:if\s+not\s+exists\s+)?"?({})"?(?:[^\w$]|$)"#,
+            stub_schemas()
+        ))
+        .expect("valid regex")
+    });
+    let files: Vec<&MigrationFile> = files.into_iter().collect();
+    let mut out: Vec<&'static Stub> = Vec::new();
+    let mut add = |stub: &'static Stub| {
+        if !out.contains(&stub) {
+            out.push(stub);
+        }
+    };
+    let every: Vec<&'static Stub> = platform::stubs::STUBS.iter().collect();
+    for file in &files {
+        for stmt in statements(&file.sql) {
+            // CREATE, COMMENT ON, ALTER or DROP EXTENSION of one.
+            match stub_action(&stmt.text, &every) {
+                Some(StubAction::Create { stub, .. }) => add(stub),
+                Some(StubAction::Skip) => {
+                    if let Some(stub) = every
+                        .iter()
+                        .copied()
+                        .find(|s| stub_action(&stmt.text, &[*s]).is_some())
+                    {
+                        add(stub);
+                    }
+                }
+                None => {}
+            }
+            for caps in qualified
+                .captures_iter(&stmt.text)
+                .chain(schema.captures_iter(&stmt.text))
+            {
+                if let Some(stub) = Stub::owning(&caps[1].to_lowercase()) {
+                    add(stub);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What dbkit runs instead of a statement about a stubbed extension.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StubAction {
+    /// `CREATE EXTENSION name [WITH SCHEMA s]`: the stub (a relocatable one's objects
+    /// in `s`, else in the current schema, as PostgreSQL would place them).
+    Create {
+        stub: &'static Stub,
+        schema: Option<String>,
+    },
+    /// `COMMENT ON`, `ALTER` or `DROP EXTENSION` of it: nothing (no extension exists
+    /// to change; a stub's objects stay).
+    Skip,
+}
+
+/// The action for `text` when it names one of the `stubbed` extensions.
+pub fn stub_action(text: &str, stubbed: &[&'static Stub]) -> Option<StubAction> {
+    if stubbed.is_empty() {
+        return None;
+    }
+    let words = leading_words(text);
+    let w = |i: usize| words.get(i);
+    let named = |at: usize| {
+        w(at).and_then(|name| {
+            stubbed
+                .iter()
+                .copied()
+                .find(|s| s.extension && s.name == name.value)
+        })
+    };
+    if is(w(0), "create") && is(w(1), "extension") {
+        let at = if is(w(2), "if") { 5 } else { 2 };
+        let stub = named(at)?;
+        let schema = words
+            .iter()
+            .skip(at + 1)
+            .position(|w| !w.quoted && w.value == "schema")
+            .and_then(|i| words.get(at + 2 + i))
+            .map(|w| w.value.clone());
+        return Some(StubAction::Create { stub, schema });
+    }
+    let at = if is(w(0), "comment") && is(w(1), "on") && is(w(2), "extension") {
+        3
+    } else if is(w(0), "alter") && is(w(1), "extension") {
+        2
+    } else if is(w(0), "drop") && is(w(1), "extension") {
+        if is(w(2), "if") {
+            4
+        } else {
+            2
+        }
+    } else {
+        return None;
+    };
+    named(at).map(|_| StubAction::Skip)
 }
 
 /// The `CREATE EXTENSION [IF NOT EXISTS] name` statements of `files`.
@@ -448,9 +890,6 @@ mod tests {
             vec![(1, "ROLLBACK".into(), L)]
         );
         for (sql, command) in [
-            ("BEGIN", "BEGIN"),
-            ("begin transaction isolation level serializable", "BEGIN"),
-            ("START TRANSACTION", "START TRANSACTION"),
             ("END", "END"),
             ("ABORT", "ABORT"),
             ("COMMIT AND CHAIN", "COMMIT"),
@@ -461,10 +900,106 @@ mod tests {
         ] {
             assert_eq!(nesting(sql), vec![(1, command.into(), L)], "{sql}");
         }
+        // A block that no COMMIT ends.
+        for (sql, command) in [
+            ("BEGIN", "BEGIN"),
+            ("begin transaction isolation level serializable", "BEGIN"),
+            ("START TRANSACTION;\nSELECT 1", "START TRANSACTION"),
+        ] {
+            assert_eq!(
+                nesting(sql),
+                vec![(1, command.into(), Why::Unclosed)],
+                "{sql}"
+            );
+        }
         // Comments before the command: its line is the command's own.
         assert_eq!(
             nesting("/* c */ -- d\n  Commit"),
             vec![(2, "COMMIT".into(), L)]
+        );
+        // ROLLBACK inside a block: refused once, the block is not also unclosed.
+        assert_eq!(
+            nesting("BEGIN;\nSELECT 1;\nROLLBACK;"),
+            vec![(3, "ROLLBACK".into(), L)]
+        );
+        assert_eq!(
+            nesting("BEGIN;\nBEGIN;\nSELECT 1;\nCOMMIT;"),
+            vec![(2, "BEGIN".into(), Why::NestedBegin)]
+        );
+    }
+
+    fn shape(sql: &str) -> Transactions {
+        transactions(&split(sql)).unwrap_or_else(|b| panic!("{sql}: {b:?}"))
+    }
+
+    #[test]
+    fn a_whole_file_wrapper_is_one_transaction() {
+        assert_eq!(shape("CREATE TABLE a ();\nSELECT 1;"), Transactions::One);
+        let wrapped =
+            shape("-- header\nBEGIN;\n\nCREATE TABLE a ();\nSELECT 1;\n\nCOMMIT;\n-- end\n");
+        assert_eq!(
+            wrapped,
+            Transactions::Wrapped(Block {
+                begin: 0,
+                commit: 3,
+                modes: None
+            })
+        );
+        assert_eq!(wrapped.groups(4), vec![(1..3, None)]);
+        assert_eq!(wrapped.mode(), "transactional");
+        // Every spelling of BEGIN and COMMIT, savepoints of the file inside.
+        for sql in [
+            "begin work; select 1; end;",
+            "START TRANSACTION; SAVEPOINT s; SELECT 1; ROLLBACK TO s; COMMIT WORK;",
+            "BEGIN TRANSACTION; SELECT 1; COMMIT AND NO CHAIN;",
+        ] {
+            assert!(matches!(shape(sql), Transactions::Wrapped(_)), "{sql}");
+        }
+        // The BEGIN's modes are kept for SET TRANSACTION; comments are not.
+        let Transactions::Wrapped(block) = shape(
+            "BEGIN ISOLATION LEVEL SERIALIZABLE, READ WRITE -- strict\n;\nSELECT 1;\nCOMMIT;",
+        ) else {
+            panic!("not wrapped")
+        };
+        assert_eq!(
+            block.modes.as_deref(),
+            Some("ISOLATION LEVEL SERIALIZABLE, READ WRITE")
+        );
+        let Transactions::Wrapped(block) = shape("start transaction read only; select 1; commit;")
+        else {
+            panic!("not wrapped")
+        };
+        assert_eq!(block.modes.as_deref(), Some("read only"));
+    }
+
+    #[test]
+    fn blocks_run_one_after_the_other() {
+        let sql = "BEGIN;\nALTER TYPE role ADD VALUE 'error';\nCOMMIT;\n\n-- use it\nBEGIN;\nUPDATE m SET r = 'error';\nSELECT 1;\nCOMMIT;\nbegin; commit;";
+        let blocks = shape(sql);
+        assert_eq!(blocks.mode(), "3 transactions");
+        assert_eq!(
+            blocks.groups(split(sql).len()),
+            vec![(1..2, None), (4..6, None), (8..8, None)]
+        );
+    }
+
+    #[test]
+    fn statements_outside_the_blocks_are_refused() {
+        let out = |sql: &str| -> Vec<(usize, String, Why)> { nesting(sql) };
+        assert_eq!(
+            out("CREATE TABLE a ();\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\nSELECT 3;"),
+            vec![
+                (1, "CREATE TABLE".into(), Why::OutsideBlocks { more: 0 }),
+                (5, "SELECT".into(), Why::OutsideBlocks { more: 1 }),
+            ]
+        );
+        let blocked = transactions(&split(
+            "BEGIN;\nSELECT 1;\nCOMMIT;\nCREATE INDEX i ON t (a);\nSELECT 2;",
+        ))
+        .unwrap_err();
+        assert_eq!(
+            blocked[0].message(),
+            "CREATE INDEX (and the statement after it) outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
         );
     }
 
@@ -590,7 +1125,7 @@ mod tests {
             },
             install: install.into(),
         };
-        missing_extensions(&set, &[], None).unwrap();
+        missing_extensions(&set, &[], None, true).unwrap();
         let err = missing_extensions(
             &set,
             &[
@@ -598,6 +1133,7 @@ mod tests {
                 missing("vector", 2, 1, "install postgresql-15-pgvector"),
             ],
             None,
+            false,
         )
         .unwrap_err();
         assert_eq!(
@@ -606,8 +1142,91 @@ mod tests {
         );
         assert_eq!(
             crate::error::hint(&err),
-            "pg_net: Supabase's own; vector: install postgresql-15-pgvector (apt-get install on the PostgreSQL server), or drop the extension from the migrations; then run again"
+            "vector: install postgresql-15-pgvector (apt-get install on the PostgreSQL server), or drop the extension from the migrations; pg_net: Supabase's own extensions, which this server can neither install nor be given stubs of; then run again"
         );
+        let err = missing_extensions(
+            &set,
+            &[missing("pg_net", 1, 4, "Supabase's own")],
+            None,
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(
+            crate::error::hint(&err),
+            "pg_net: Supabase's own extensions; on a plain PostgreSQL, `--platform supabase` stubs them (same names and signatures); then run again"
+        );
+        let failed = err.downcast_ref::<MigrationFailed>().unwrap();
+        assert_eq!(
+            failed.missing_extensions,
+            vec!["pg_net (Supabase's own)".to_string()]
+        );
+    }
+
+    #[test]
+    fn stubs_wanted_by_extension_statements_and_schema_references() {
+        let names = |sql: &str| -> Vec<&str> {
+            stubs_wanted([&file("V1__s.sql", sql)])
+                .into_iter()
+                .map(|s| s.name)
+                .collect()
+        };
+        assert_eq!(
+            names("CREATE EXTENSION IF NOT EXISTS \"pg_net\" WITH SCHEMA \"extensions\";\ncreate extension vector;"),
+            vec!["pg_net"]
+        );
+        // Referenced in a function body, granted on, dropped: each needs its stub.
+        assert_eq!(
+            names("create function f() returns void language plpgsql as $$ begin perform net.http_post('x'); end $$;\n\
+                   GRANT USAGE ON SCHEMA \"vault\" TO service_role;\n\
+                   select graphql_public.graphql(query := '{}');\n\
+                   drop extension if exists pgjwt;\n\
+                   create trigger t after insert on x for each row execute function supabase_functions.http_request();"),
+            vec!["pg_net", "supabase_vault", "pg_graphql", "pgjwt", "supabase_functions"]
+        );
+        // Not references: another schema's column, a comment between statements. (A
+        // string is one: dynamic SQL names its objects in strings.)
+        assert_eq!(
+            names("select public.net_total, my.vault_x from t;\n-- uses net.http_post\nselect 1;"),
+            Vec::<&str>::new()
+        );
+        assert_eq!(
+            names("execute 'select * from vault.secrets';"),
+            vec!["supabase_vault"]
+        );
+    }
+
+    #[test]
+    fn statements_about_stubbed_extensions_run_the_stub_or_nothing() {
+        let net = Stub::of_extension("pg_net").unwrap();
+        let jwt = Stub::of_extension("pgjwt").unwrap();
+        let stubbed = [net, jwt];
+        assert_eq!(
+            stub_action(
+                "CREATE EXTENSION IF NOT EXISTS \"pgjwt\" WITH SCHEMA \"extensions\"",
+                &stubbed
+            ),
+            Some(StubAction::Create {
+                stub: jwt,
+                schema: Some("extensions".into())
+            })
+        );
+        assert_eq!(
+            stub_action("create extension pg_net", &stubbed),
+            Some(StubAction::Create {
+                stub: net,
+                schema: None
+            })
+        );
+        for sql in [
+            "COMMENT ON EXTENSION pg_net IS 'async http'",
+            "alter extension pg_net update",
+            "DROP EXTENSION IF EXISTS pgjwt CASCADE",
+        ] {
+            assert_eq!(stub_action(sql, &stubbed), Some(StubAction::Skip), "{sql}");
+        }
+        assert_eq!(stub_action("create extension vector", &stubbed), None);
+        assert_eq!(stub_action("create extension pg_net", &[]), None);
+        assert_eq!(stub_action("select net.http_get('x')", &stubbed), None);
     }
 
     #[test]

@@ -70,16 +70,35 @@ impl Layout {
     }
 }
 
-/// Plain options naming the migrations (`--migrations DIR`, from the command layer).
+/// The platform a project's migrations assume, beyond PostgreSQL (`--platform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Supabase: its roles, `auth`, `storage`, its own extensions (`crate::platform`).
+    Supabase,
+}
+
+impl fmt::Display for Platform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Platform::Supabase => "supabase",
+        })
+    }
+}
+
+/// Plain options naming the migrations (`--migrations DIR`, from the command layer)
+/// and the platform they assume (`--platform`; the Supabase CLI's layout implies
+/// Supabase's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceOptions {
     pub dir: PathBuf,
+    pub platform: Option<Platform>,
 }
 
 impl Default for SourceOptions {
     fn default() -> Self {
         SourceOptions {
             dir: PathBuf::from(DEFAULT_DIR),
+            platform: None,
         }
     }
 }
@@ -88,13 +107,14 @@ impl From<&Path> for SourceOptions {
     fn from(dir: &Path) -> SourceOptions {
         SourceOptions {
             dir: dir.to_path_buf(),
+            platform: None,
         }
     }
 }
 
 impl From<&PathBuf> for SourceOptions {
     fn from(dir: &PathBuf) -> SourceOptions {
-        SourceOptions { dir: dir.clone() }
+        SourceOptions::from(dir.as_path())
     }
 }
 
@@ -286,9 +306,7 @@ mod tests {
     #[test]
     fn locating() {
         let tmp = tempfile::tempdir().unwrap();
-        let under = |p: &str| SourceOptions {
-            dir: tmp.path().join(p),
-        };
+        let under = |p: &str| SourceOptions::from(tmp.path().join(p).as_path());
         // An explicit directory of timestamped files is Supabase's.
         let dir = tmp.path().join("sb");
         std::fs::create_dir(&dir).unwrap();

@@ -26,7 +26,7 @@ use tokio_postgres::Client;
 
 pub use apply::{migrate, migrate_url, Applied, AppliedMigration, ApplyOptions, Partial};
 pub use failure::{refusal_error, version_label, MigrationFailed};
-pub use layout::{Layout, SourceOptions};
+pub use layout::{Layout, Platform, SourceOptions};
 pub use new::{Created, NewOptions};
 pub use plan::{HistoryRow, State, StatusRow};
 pub use source::{MigrationFile, MigrationSet, Mode};
@@ -97,7 +97,7 @@ pub async fn dry_run(
         .map(|m| Planned {
             version: m.version,
             name: m.name.clone(),
-            mode: m.mode.to_string(),
+            mode: guard::mode_of(m),
         })
         .collect();
     Ok(DryRun {

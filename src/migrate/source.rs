@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use sha2::{Digest, Sha256};
 
-use super::layout::{self, Layout, Located, SourceOptions};
+use super::layout::{self, Layout, Located, Platform, SourceOptions};
 use super::split::{split, Statement};
 use super::version::Version;
 use crate::error::hinted;
@@ -265,6 +265,9 @@ pub struct MigrationSet {
     pub origin: Origin,
     layout: Layout,
     pub migrations: Vec<MigrationFile>,
+    /// `--platform`: the platform the migrations assume, when named (the Supabase
+    /// layout assumes Supabase's without it).
+    platform: Option<Platform>,
 }
 
 impl MigrationSet {
@@ -272,7 +275,28 @@ impl MigrationSet {
     /// the built-in booking schema (saying so on stderr); an explicit `--migrations
     /// DIR` in whichever layout it holds.
     pub fn resolve(opts: &SourceOptions) -> Result<MigrationSet> {
-        MigrationSet::strict(Scan::resolve(opts)?)
+        Ok(MigrationSet::strict(Scan::resolve(opts)?)?.with_platform(opts.platform))
+    }
+
+    /// The same migrations, assuming `platform` (`--platform`) when named.
+    pub fn with_platform(mut self, platform: Option<Platform>) -> MigrationSet {
+        self.platform = platform.or(self.platform);
+        self
+    }
+
+    /// The platform the migrations assume: `--platform`, else Supabase's for the
+    /// Supabase CLI's layout. dbkit's own layout and the booking schema (whose V1
+    /// brings what its migrations need) assume none.
+    pub fn platform(&self) -> Option<Platform> {
+        match self.layout {
+            Layout::Supabase => Some(Platform::Supabase),
+            Layout::Dbkit | Layout::Embedded => self.platform,
+        }
+    }
+
+    /// Whether `--platform` named the platform (as opposed to the layout implying it).
+    pub fn platform_named(&self) -> bool {
+        self.platform.is_some()
     }
 
     /// The shipped booking-schema migrations.
@@ -326,6 +350,7 @@ impl MigrationSet {
             origin,
             layout,
             migrations,
+            platform: None,
         })
     }
 

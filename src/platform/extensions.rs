@@ -69,6 +69,9 @@ pub fn install_advice(extension: &str, major: u32) -> String {
     if let Some((_, suffix)) = PACKAGES.iter().find(|(name, _)| *name == extension) {
         return format!("install postgresql-{major}-{suffix}");
     }
+    if super::stubs::Stub::of_extension(extension).is_some() {
+        return "Supabase's own: `--platform supabase` stubs it on a plain PostgreSQL".to_string();
+    }
     if SUPABASE_ONLY.contains(&extension) {
         return "Supabase's own: no Debian package, build it from source".to_string();
     }
@@ -136,7 +139,8 @@ mod tests {
             "install postgresql-16-postgis-3"
         );
         assert_eq!(install_advice("pg_cron", 15), "install postgresql-15-cron");
-        assert!(install_advice("pg_net", 15).contains("no Debian package"));
+        assert!(install_advice("pg_net", 15).contains("`--platform supabase` stubs it"));
+        assert!(install_advice("pgmq", 15).contains("no Debian package"));
         assert_eq!(
             install_advice("pg_foo", 15),
             "install the package that ships it, often postgresql-15-pg-foo"

@@ -11,13 +11,14 @@
 //! install, is `extensions`.
 
 pub mod extensions;
+pub mod stubs;
 
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::db::DbUrl;
-use crate::migrate::{Layout, MigrationSet};
+use crate::migrate::{MigrationSet, Platform};
 
 /// The platform's pieces, in the order they apply (roles first: the others grant to
 /// them).
@@ -93,6 +94,12 @@ impl Provided {
 
 /// Create the platform objects that are missing, in one transaction.
 pub async fn provide(client: &Client) -> Result<Provided> {
+    provide_with(client, &[]).await
+}
+
+/// `provide`, with `stubs` of Supabase's own extensions (fixed-schema ones) created in
+/// the same transaction.
+pub async fn provide_with(client: &Client, stubs: &[&'static stubs::Stub]) -> Result<Provided> {
     let before = present(client).await?;
     client
         .batch_execute("BEGIN")
@@ -108,6 +115,10 @@ pub async fn provide(client: &Client) -> Result<Provided> {
             });
         }
     }
+    if let Err(err) = stubs::provide(client, stubs).await {
+        let _ = client.batch_execute("ROLLBACK").await;
+        return Err(err.context("cannot provide the Supabase platform; nothing of it was kept"));
+    }
     client
         .batch_execute("COMMIT")
         .await
@@ -115,6 +126,24 @@ pub async fn provide(client: &Client) -> Result<Provided> {
     let after = present(client).await?;
     let created = after.into_iter().filter(|o| !before.contains(o)).collect();
     Ok(Provided { created })
+}
+
+/// Is this database a Supabase project's own? Supabase Auth's and Storage's migration
+/// tables (and Realtime's) are there, which neither dbkit nor a project creates. Such a
+/// database gets nothing from dbkit: its platform is the real one. (Per database, not
+/// per server: a scratch database made on a Supabase server is plain and gets the
+/// platform.)
+pub async fn is_supabase(client: &Client) -> Result<bool> {
+    Ok(client
+        .query_one(
+            "SELECT to_regclass('auth.schema_migrations') IS NOT NULL \
+                 OR to_regclass('storage.migrations') IS NOT NULL \
+                 OR to_regclass('realtime.schema_migrations') IS NOT NULL",
+            &[],
+        )
+        .await
+        .context("cannot tell whether the database is a Supabase project's")?
+        .get(0))
 }
 
 /// `provide` on the database at `url` when `set` assumes the platform: for databases
@@ -135,15 +164,83 @@ pub async fn present(client: &Client) -> Result<Vec<String>> {
 }
 
 /// Does `set` assume the Supabase platform (so dbkit provides it first)? The
-/// Supabase CLI's layout does; dbkit's own and the booking schema (whose V1 brings what
-/// its migrations need) do not.
+/// Supabase CLI's layout does, and any set with `--platform supabase`; dbkit's own
+/// and the booking schema (whose V1 brings what its migrations need) do not.
 pub fn wanted(set: &MigrationSet) -> bool {
-    set.layout() == Layout::Supabase
+    set.platform() == Some(Platform::Supabase)
+}
+
+/// The Supabase platform object a PostgreSQL error message says is missing (`schema
+/// "auth"`, `role "authenticated"`, `relation "storage.buckets"`, `function
+/// auth.uid()`, or a function of the extensions Supabase installs in `extensions`,
+/// called unqualified: `gen_random_bytes(integer)`), if it names one: the error of a
+/// Supabase project migrated where the platform was not provided.
+pub fn missing_object(message: &str) -> Option<String> {
+    static EXTENSION_FUNCTION: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let unqualified = EXTENSION_FUNCTION.get_or_init(|| {
+        regex::Regex::new(
+            r"^function (uuid_generate_v[1345]|uuid_nil|gen_random_bytes|gen_salt|crypt|digest|hmac|pgp_sym_encrypt|pgp_sym_decrypt)\(.*\) does not exist$",
+        )
+        .expect("valid regex")
+    });
+    if let Some(caps) = unqualified.captures(message) {
+        let extension = if caps[1].starts_with("uuid_") {
+            "uuid-ossp"
+        } else {
+            "pgcrypto"
+        };
+        return Some(format!(
+            "function {} of {extension}, in the extensions schema on the search_path,",
+            &caps[1]
+        ));
+    }
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(
+            r#"^(?:(schema) "(auth|storage|extensions|vault|net|graphql|graphql_public|pgsodium|supabase_functions)"|(role) "(anon|authenticated|service_role|authenticator|supabase_[a-z_]+|dashboard_user|pgsodium_[a-z]+)"|(relation) "((?:auth|storage|vault|net|supabase_functions)\.[A-Za-z0-9_]+)"|(function) ((?:auth|storage|vault|net|extensions|graphql)\.[A-Za-z0-9_]+)\(.*\)) does not exist$"#,
+        )
+        .expect("valid regex")
+    });
+    let caps = re.captures(message)?;
+    // Pairs of groups (kind, name): one pair matched.
+    (1..=7).step_by(2).find_map(|i| {
+        Some(format!(
+            "{} {}",
+            caps.get(i)?.as_str(),
+            caps.get(i + 1)?.as_str()
+        ))
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_platform_objects_are_recognised() {
+        assert_eq!(
+            missing_object("schema \"auth\" does not exist").as_deref(),
+            Some("schema auth")
+        );
+        assert_eq!(
+            missing_object("role \"authenticated\" does not exist").as_deref(),
+            Some("role authenticated")
+        );
+        assert_eq!(
+            missing_object("relation \"storage.buckets\" does not exist").as_deref(),
+            Some("relation storage.buckets")
+        );
+        assert_eq!(
+            missing_object("function auth.uid() does not exist").as_deref(),
+            Some("function auth.uid")
+        );
+        assert_eq!(
+            missing_object("function gen_random_bytes(integer) does not exist").as_deref(),
+            Some("function gen_random_bytes of pgcrypto, in the extensions schema on the search_path,")
+        );
+        assert_eq!(missing_object("relation \"orders\" does not exist"), None);
+        assert_eq!(missing_object("schema \"billing\" does not exist"), None);
+    }
 
     #[test]
     fn only_the_supabase_layout_wants_the_platform() {

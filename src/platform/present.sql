@@ -1,19 +1,34 @@
 -- The platform objects present, one line each: read before and after providing, the
--- difference is what dbkit created.
+-- difference is what dbkit created. Tables, views, types and functions count in the
+-- platform's schemas (and dbkit's stubs in `extensions`), not those of an extension.
+WITH platform_schemas (nspname) AS (
+    VALUES ('auth'), ('storage'), ('vault'), ('net'), ('pgsodium'), ('graphql'),
+           ('graphql_public'), ('supabase_functions'), ('extensions')
+)
 SELECT 'role ' || rolname FROM pg_roles
- WHERE rolname IN ('anon', 'authenticated', 'service_role', 'supabase_auth_admin')
+ WHERE rolname IN ('anon', 'authenticated', 'service_role', 'supabase_auth_admin', 'authenticator',
+                   'supabase_storage_admin', 'supabase_functions_admin', 'supabase_realtime_admin',
+                   'supabase_read_only_user', 'dashboard_user', 'pgbouncer', 'postgres',
+                   'pgsodium_keyiduser', 'pgsodium_keyholder', 'pgsodium_keymaker')
 UNION ALL
-SELECT 'schema ' || nspname FROM pg_namespace
- WHERE nspname IN ('auth', 'storage', 'extensions')
+SELECT 'schema ' || nspname FROM pg_namespace WHERE nspname IN (SELECT nspname FROM platform_schemas)
 UNION ALL
-SELECT 'table ' || c.oid::regclass::text FROM pg_class c
- WHERE c.oid IN (to_regclass('auth.users'), to_regclass('storage.buckets'), to_regclass('storage.objects'))
+SELECT CASE c.relkind WHEN 'v' THEN 'view ' ELSE 'table ' END || c.oid::regclass::text FROM pg_class c
+ WHERE c.relkind IN ('r', 'v', 'p')
+   AND c.relnamespace::regnamespace::text IN (SELECT nspname FROM platform_schemas)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass
+                   AND d.objid = c.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'type ' || t.oid::regtype::text FROM pg_type t
+ WHERE t.typtype IN ('e', 'd')
+   AND t.typnamespace::regnamespace::text IN (SELECT nspname FROM platform_schemas)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_type'::regclass
+                   AND d.objid = t.oid AND d.deptype = 'e')
 UNION ALL
 SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p
- WHERE p.oid IN (to_regprocedure('auth.uid()'), to_regprocedure('auth.role()'),
-                 to_regprocedure('auth.email()'), to_regprocedure('auth.jwt()'),
-                 to_regprocedure('storage.foldername(text)'), to_regprocedure('storage.filename(text)'),
-                 to_regprocedure('storage.extension(text)'))
+ WHERE p.pronamespace::regnamespace::text IN (SELECT nspname FROM platform_schemas)
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                   AND d.objid = p.oid AND d.deptype = 'e')
 UNION ALL
 SELECT 'extension ' || e.extname || ' in ' || e.extnamespace::regnamespace::text FROM pg_extension e
  WHERE e.extname IN ('uuid-ossp', 'pgcrypto')
@@ -32,6 +47,11 @@ UNION ALL
 SELECT 'grant usage on schema public to anon' FROM pg_namespace n,
        aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS acl
  WHERE n.nspname = 'public' AND acl.privilege_type = 'USAGE' AND acl.grantee = (SELECT oid FROM pg_roles WHERE rolname = 'anon')
+UNION ALL
+SELECT 'grant ' || r.rolname || ' to authenticator' FROM pg_auth_members m
+  JOIN pg_roles r ON r.oid = m.roleid
+ WHERE m.member = (SELECT oid FROM pg_roles WHERE rolname = 'authenticator')
+   AND r.rolname IN ('anon', 'authenticated', 'service_role')
 UNION ALL
 SELECT 'publication ' || pubname FROM pg_publication WHERE pubname = 'supabase_realtime'
 ORDER BY 1

@@ -9,7 +9,7 @@ use std::io::{self, Write};
 
 use crate::check::isolation::ProofSummary;
 use crate::check::rule::{Finding, Severity};
-use crate::check::Findings;
+use crate::check::{incomplete_headline, Findings};
 use crate::report::{render_rows, table_width, write_json, write_wrapped, Format, Render};
 
 /// `Findings` with what the reader asked to see besides them.
@@ -23,9 +23,14 @@ pub struct CheckReport<'a> {
 impl Render for CheckReport<'_> {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
         let result = self.findings;
+        // A run that could not judge security says so before anything else.
+        let headline = result.incomplete.as_deref().map(incomplete_headline);
         match format {
             Format::Json => write_json(out, result),
             Format::Markdown => {
+                if let Some(headline) = &headline {
+                    writeln!(out, "> **dbkit check {headline}**\n")?;
+                }
                 writeln!(out, "### dbkit check\n")?;
                 if result.findings.is_empty() {
                     writeln!(out, "No findings.")?;
@@ -40,6 +45,9 @@ impl Render for CheckReport<'_> {
                 Ok(())
             }
             Format::Table => {
+                if let Some(headline) = &headline {
+                    writeln!(out, "dbkit check {headline}")?;
+                }
                 if result.findings.is_empty() {
                     writeln!(out, "dbkit check: no findings")?;
                 } else {
@@ -105,6 +113,12 @@ impl CheckReport<'_> {
                     lines.push(format!("  {}:{}: {}", s.file, s.line, s.reason));
                 }
             }
+        }
+        if !ran.stubbed.is_empty() {
+            lines.push(format!(
+                "Supabase's own extensions stubbed on the scratch databases (same names and signatures, no behaviour; the server lacks them): {}",
+                ran.stubbed.join(", ")
+            ));
         }
         if ran.ignored > 0 {
             lines.push(format!(
@@ -266,6 +280,13 @@ pub fn summary(findings: &[Finding]) -> String {
 /// `::error file=F,line=L,title=RULE::message` — GitHub shows it on the PR diff. The
 /// notes go in the log before the summary, which stays the last line.
 pub fn github(report: &CheckReport, out: &mut dyn Write) -> io::Result<()> {
+    if let Some(reason) = &report.findings.incomplete {
+        writeln!(
+            out,
+            "::error title=dbkit check incomplete::{}",
+            escape_data(&format!("dbkit check {}", incomplete_headline(reason)))
+        )?;
+    }
     let findings = &report.findings.findings;
     for f in findings {
         let level = match f.severity {
@@ -328,6 +349,7 @@ mod tests {
 
     fn result(findings: Vec<Finding>) -> Findings {
         Findings {
+            incomplete: None,
             findings,
             ran: Ran {
                 files: 7,
@@ -349,6 +371,7 @@ mod tests {
             reason: "Expected: comment object_type, found: POLICY".into(),
         }];
         r.ran.ignored = 2;
+        r.ran.stubbed = vec!["pg_net".into(), "supabase_vault".into()];
         r
     }
 
@@ -464,6 +487,43 @@ mod tests {
         );
     }
 
+    /// Fail closed: when the security part did not run, every format says so on its
+    /// first line, and the run fails even without an error finding.
+    #[test]
+    fn an_incomplete_run_says_so_first_in_every_format() {
+        let mut r = result(vec![]);
+        assert!(!r.failed());
+        r.incomplete = Some("migrations/V3__x.sql:2 could not be applied".into());
+        assert!(r.failed());
+        let headline = "INCOMPLETE: the catalog rules and the tenant-isolation proof did not run (migrations/V3__x.sql:2 could not be applied); nothing here says the schema is safe";
+        let table = text(&r, Format::Table, false);
+        assert_eq!(
+            table.lines().next(),
+            Some(format!("dbkit check {headline}").as_str()),
+            "{table}"
+        );
+        let md = text(&r, Format::Markdown, false);
+        assert_eq!(
+            md.lines().next(),
+            Some(format!("> **dbkit check {headline}**").as_str()),
+            "{md}"
+        );
+        let json = text(&r, Format::Json, false);
+        assert_eq!(
+            json.lines().nth(1).map(str::trim_start),
+            Some("\"incomplete\": \"migrations/V3__x.sql:2 could not be applied\","),
+            "{json}"
+        );
+        let gh = annotations(&r);
+        assert_eq!(
+            gh.lines().next(),
+            Some(format!("::error title=dbkit check incomplete::dbkit check {headline}").as_str()),
+            "{gh}"
+        );
+        // A complete run has no such line (and no such JSON field).
+        assert!(!text(&result(vec![]), Format::Json, false).contains("incomplete"));
+    }
+
     #[test]
     fn the_proof_says_what_it_tried_and_left_out() {
         let mut r = result(sample());
@@ -507,6 +567,7 @@ mod tests {
         assert_contains(&quiet, &["1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"]);
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
+        assert!(quiet.contains("Supabase's own extensions stubbed on the scratch databases (same names and signatures, no behaviour; the server lacks them): pg_net, supabase_vault"), "{quiet}");
         let verbose = text(&narrowed(), Format::Table, true);
         assert_contains(
             &verbose,

@@ -59,7 +59,11 @@ impl Render for Applied {
             .iter()
             .map(|m| migration_row(m.version, &m.name, [m.mode.clone(), m.ms.to_string()]))
             .collect();
-        out.write_all(render_rows(format, &["version", "name", "mode", "ms"], &cells).as_bytes())
+        out.write_all(render_rows(format, &["version", "name", "mode", "ms"], &cells).as_bytes())?;
+        for warning in self.applied.iter().filter_map(|m| m.warning.as_ref()) {
+            writeln!(out, "warning: {warning}")?;
+        }
+        Ok(())
     }
 }
 
@@ -177,6 +181,7 @@ mod tests {
             name: "idx".into(),
             mode: "no-transaction".into(),
             ms: 12,
+            warning: None,
         }]);
         let table = to_string(&run, Format::Table);
         assert!(
@@ -189,6 +194,30 @@ mod tests {
         assert_eq!(
             json,
             json!({"applied": [{"version": 4, "name": "idx", "mode": "no-transaction", "ms": 12}], "version": 4})
+        );
+    }
+
+    #[test]
+    fn a_warning_follows_the_table_and_joins_its_migration_in_json() {
+        let run = applied(vec![AppliedMigration {
+            version: Version::new(5),
+            name: "enum".into(),
+            mode: "2 transactions".into(),
+            ms: 3,
+            warning: Some("m/V5__enum.sql ran as 2 transactions".into()),
+        }]);
+        for format in [Format::Table, Format::Markdown] {
+            let text = to_string(&run, format);
+            assert!(
+                text.contains("2 transactions")
+                    && text.ends_with("\nwarning: m/V5__enum.sql ran as 2 transactions\n"),
+                "{text}"
+            );
+        }
+        let json: serde_json::Value = serde_json::from_str(&to_string(&run, Format::Json)).unwrap();
+        assert_eq!(
+            json["applied"][0]["warning"],
+            "m/V5__enum.sql ran as 2 transactions"
         );
     }
 

@@ -18,6 +18,7 @@ mod constraint_missing_not_valid;
 mod identifier_too_long;
 mod renaming_column;
 mod require_concurrent_index_creation;
+mod transaction_blocks;
 mod transaction_nesting;
 
 /// What a rule sees besides the statement.
@@ -88,7 +89,10 @@ const ALL_TEXT_RULES: &[TextRuleFn] = &[identifier_too_long::check_text];
 /// A rule over the whole file (it needs what came before a statement), with lines.
 type FileRuleFn = fn(&Ctx) -> Vec<(usize, Violation)>;
 
-const FILE_RULES: &[FileRuleFn] = &[transaction_nesting::check_file];
+const FILE_RULES: &[FileRuleFn] = &[
+    transaction_nesting::check_file,
+    transaction_blocks::check_file,
+];
 
 const RULES: &[RuleFn] = &[
     require_concurrent_index_creation::check,

@@ -1,8 +1,9 @@
-//! `transaction-nesting`: BEGIN, COMMIT, ROLLBACK (and the rest of transaction
-//! control) inside a transactional migration. dbkit runs the file in one transaction;
-//! a COMMIT halfway keeps the first half when the second fails. `dbkit migrate`
+//! `transaction-nesting`: transaction control inside a transactional migration that
+//! dbkit cannot run safely — a COMMIT, ROLLBACK or BEGIN other than a whole-file
+//! `BEGIN … COMMIT` or a file of such blocks, and statements outside the blocks of such
+//! a file. A COMMIT halfway keeps the first half when the second fails. `dbkit migrate`
 //! refuses such a file before running anything — this reports it at review time, with
-//! the same verdict (`migrate::guard::transaction_nesting`).
+//! the same verdict (`migrate::guard::transactions`).
 
 use super::{Ctx, Violation};
 use crate::check::rule::Rule;
@@ -43,10 +44,24 @@ mod tests {
     }
 
     #[test]
-    fn flags_commit_rollback_begin() {
+    fn flags_commit_rollback_and_statements_outside_the_blocks() {
+        // Line 1 is outside the block BEGIN opens at line 3; COMMIT ends nothing;
+        // ROLLBACK ends the block early.
         assert_eq!(
             lines("CREATE TABLE a (x int);\nCOMMIT;\nBEGIN;\nCREATE TABLE b (x int);\nROLLBACK;"),
-            vec![2, 3, 5]
+            vec![1, 2, 5]
+        );
+    }
+
+    #[test]
+    fn passes_a_whole_file_wrapper_and_a_file_of_blocks() {
+        assert_eq!(
+            lines("BEGIN;\nCREATE TABLE a (x int);\nCOMMIT;"),
+            Vec::<usize>::new()
+        );
+        assert_eq!(
+            lines("BEGIN;\nCREATE TYPE r AS ENUM ('a');\nCOMMIT;\nBEGIN;\nALTER TYPE r ADD VALUE 'b';\nCOMMIT;"),
+            Vec::<usize>::new()
         );
     }
 
