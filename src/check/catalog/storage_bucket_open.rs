@@ -88,13 +88,24 @@ fn buckets(expr: &str) -> Vec<String> {
     out
 }
 
-/// Does an expression read who is calling (an owner or folder condition)?
-fn checks_caller(expr: &str, helpers: &BTreeSet<String>) -> bool {
-    match policy_expr::parse(expr) {
-        Ok(e) => policy_expr::mentions_caller(&e, helpers),
+/// Does an expression say anything about a file besides its bucket — who is calling
+/// (an owner or folder condition), or the file itself (`is_public_file(name)`)? Atoms
+/// comparing `bucket_id` with a constant, `true`, or the kind of caller
+/// (`auth.role() = 'authenticated'`) do not.
+fn conditions_files(expr: &str, helpers: &BTreeSet<String>) -> bool {
+    let Ok(e) = policy_expr::parse(expr) else {
         // What cannot be read is not called open.
-        Err(_) => true,
+        return true;
+    };
+    if policy_expr::mentions_caller(&e, helpers) {
+        return true;
     }
+    policy_expr::atoms(&e).iter().any(|atom| {
+        let text = atom.to_string().to_lowercase();
+        let bucket_only =
+            text.contains("bucket_id") && !text.contains('(') || text.starts_with("bucket_id");
+        !(bucket_only || text == "true" || text.contains("auth.role()"))
+    })
 }
 
 /// The finding on one policy, if it opens a bucket.
@@ -129,7 +140,7 @@ pub fn judge(
     let open: Vec<(&str, &String)> = ops
         .into_iter()
         .filter_map(|(op, e)| e.map(|e| (op, e)))
-        .filter(|(_, e)| !checks_caller(e, helpers))
+        .filter(|(_, e)| !conditions_files(e, helpers))
         .collect();
     if open.is_empty() {
         return None;
@@ -249,6 +260,24 @@ mod tests {
             None,
         );
         assert_eq!(graded(&owner, &[]), None);
+    }
+
+    #[test]
+    fn a_condition_on_the_file_itself_is_not_open() {
+        let flagged = policy(
+            "r",
+            &["public"],
+            Some("((bucket_id = 'files'::text) AND public.non_private_file_exists(name))"),
+            None,
+        );
+        assert_eq!(graded(&flagged, &[]), None);
+        let role = policy(
+            "d",
+            &["public"],
+            Some("((bucket_id = 'files'::text) AND (auth.role() = 'authenticated'::text))"),
+            None,
+        );
+        assert_eq!(graded(&role, &[]), Some(Severity::Error));
     }
 
     #[test]

@@ -87,7 +87,20 @@ pub struct TenantData<'a> {
     pub rows: Vec<(String, Vec<&'a snapshot::Row>)>,
 }
 
+/// The table the planted vault secret is shown as among B's rows.
+const VAULT: &str = "vault.secrets";
+
 impl TenantData<'_> {
+    /// The name of the vault secret planted for the calls, if one was.
+    fn vault_name(&self) -> Option<String> {
+        self.rows
+            .iter()
+            .find(|(t, _)| t == VAULT)
+            .and_then(|(_, rows)| rows.first())
+            .and_then(|r| r.get("name"))
+            .and_then(text)
+    }
+
     /// The first value of column `column` in any of the tenant's rows.
     fn column(&self, column: &str) -> Option<String> {
         self.rows
@@ -178,6 +191,10 @@ fn candidates(
                 push(rows.first().and_then(|r| r.get("id")).and_then(text));
             }
         }
+    }
+    // A secret's name: the vault secret planted for the calls.
+    if name.contains("secret") || name.contains("key") || name == "name" {
+        push(b.vault_name());
     }
     // A column of the same name in one of B's rows (`email`, `slug`, `name`, `role`).
     push(b.column(&name));
@@ -292,6 +309,54 @@ struct Call {
     changed_b: Vec<(String, usize)>,
 }
 
+/// Plant a secret in Supabase Vault (inside the rolled-back transaction), so a function
+/// that reads or deletes secrets by name is seen to: its name and value, as a row.
+async fn plant_secret(tx: &Transaction<'_>) -> Result<Option<snapshot::Row>> {
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('vault.secrets') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(None);
+    }
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+    let (name, value) = (
+        format!("dbkit_secret_{tag}"),
+        format!("dbkit-secret-value-{tag}"),
+    );
+    tx.execute(
+        "INSERT INTO vault.secrets (name, secret) VALUES ($1, $2)",
+        &[&name, &value],
+    )
+    .await?;
+    let mut row = snapshot::Row::new();
+    row.insert("name".into(), Value::String(name));
+    row.insert("secret".into(), Value::String(value));
+    Ok(Some(row))
+}
+
+/// Vault's secrets as the owner sees them: how many, and whether the planted one is
+/// there unchanged.
+async fn vault_state(
+    tx: &Transaction<'_>,
+    planted: Option<&snapshot::Row>,
+) -> Result<Option<(i64, bool)>> {
+    let Some(row) = planted else {
+        return Ok(None);
+    };
+    let (name, value) = (
+        row.get("name").and_then(text).unwrap_or_default(),
+        row.get("secret").and_then(text).unwrap_or_default(),
+    );
+    let r = tx
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE name = $1 AND secret = $2) = 1 FROM vault.secrets",
+            &[&name, &value],
+        )
+        .await?;
+    Ok(Some((r.get(0), r.get(1))))
+}
+
 /// Counters of this transaction's writes per table: what a call touched.
 const WRITES: &str =
     "SELECT relid::oid, (n_tup_ins + n_tup_upd + n_tup_del)::int8 FROM pg_stat_xact_user_tables";
@@ -315,9 +380,11 @@ async fn call_once(
     f: &Function,
     values: &[String],
     who: Who<'_>,
+    planted: Option<&snapshot::Row>,
 ) -> Result<Call> {
     tx.batch_execute("SAVEPOINT dbkit_call").await?;
     let counted = writes(tx).await?;
+    let vault_before = vault_state(tx, planted).await?;
     act(tx, tenancy, who).await?;
     let result = match tx.query_one(&call_sql(f), &params(values)).await {
         Ok(row) => Ok(row.get::<_, Option<String>>(0)),
@@ -342,6 +409,11 @@ async fn call_once(
                 + d.created.iter().filter(|row| of_b(row)).count();
             if n > 0 {
                 changed_b.push((r.name.clone(), n));
+            }
+        }
+        if let (Some(before), Some(after)) = (vault_before, vault_state(tx, planted).await?) {
+            if before != after {
+                changed_b.push((VAULT.to_string(), 1));
             }
         }
     }
@@ -406,6 +478,11 @@ async fn judge(
     me: &str,
     who: Who<'_>,
 ) -> Result<(Verdict, usize)> {
+    let planted = b
+        .rows
+        .iter()
+        .find(|(t, _)| t == VAULT)
+        .and_then(|(_, rows)| rows.first().copied());
     // A one-argument function gets every candidate; more arguments share the calls.
     let limit = if f.args.len() <= 1 { MAX_CALLS } else { 3 };
     let lists: Vec<Vec<String>> = f
@@ -415,7 +492,10 @@ async fn judge(
         .collect();
     let combos = combinations(&lists);
     let unknown: Vec<String> = f.args.iter().map(nobody).collect();
-    let baseline = call_once(tx, facts, tenancy, owners, before, f, &unknown, who).await?;
+    let baseline = call_once(
+        tx, facts, tenancy, owners, before, f, &unknown, who, planted,
+    )
+    .await?;
     let baseline_text = baseline.result.as_ref().ok().cloned().flatten();
     let mut calls = 1;
     let mut failures = Vec::new();
@@ -423,17 +503,23 @@ async fn judge(
     let b_values = b.values();
     for values in &combos {
         calls += 1;
-        let call = call_once(tx, facts, tenancy, owners, before, f, values, who).await?;
+        let call = call_once(tx, facts, tenancy, owners, before, f, values, who, planted).await?;
         if !call.changed_b.is_empty() {
             let changed: Vec<String> = call
                 .changed_b
                 .iter()
-                .map(|(table, n)| format!("{n} in {table}"))
+                .map(|(table, n)| {
+                    if table == VAULT {
+                        "the project's vault secrets".to_string()
+                    } else {
+                        format!("{n} row(s) of tenant B in {table}")
+                    }
+                })
                 .collect();
             return Ok((
                 Verdict::Leak(
                     format!(
-                        "called with {}, it wrote or deleted rows of tenant B ({})",
+                        "called with {}, it wrote or deleted {}",
                         shown(f, values, b, me),
                         changed.join(", ")
                     ),
@@ -452,6 +538,23 @@ async fn judge(
                     .filter(|v| !args.contains(v) && !a_values.contains(*v))
                     .filter(|v| result.contains(v.as_str()))
                     .collect();
+                let secret = planted.and_then(|p| p.get("secret")).and_then(text);
+                if let Some(v) = revealed
+                    .iter()
+                    .find(|v| Some(v.as_str()) == secret.as_deref())
+                {
+                    return Ok((
+                        Verdict::Leak(
+                            format!(
+                                "called with {}, it returned a vault secret's value ('{}')",
+                                shown(f, values, b, me),
+                                v.chars().take(40).collect::<String>()
+                            ),
+                            Severity::Error,
+                        ),
+                        calls,
+                    ));
+                }
                 if let Some(v) = revealed.first() {
                     return Ok((
                         Verdict::Leak(
@@ -606,6 +709,7 @@ pub async fn run(
     for (role, who) in [("anon", Who::Anon), ("authenticated", Who::Member(a))] {
         let tx = begin(client, tenancy).await?;
         let users = give_emails(&tx, facts, &[a, b]).await?;
+        let secret = plant_secret(&tx).await?;
         let before = snapshots(&tx, facts, tenancy).await?;
         let owners = Owners {
             facts,
@@ -614,7 +718,10 @@ pub async fn run(
             b,
             tables: &before,
         };
-        let b_data = tenant_data(facts, tenancy, &owners, &before, &users, Tenant::B, b);
+        let mut b_data = tenant_data(facts, tenancy, &owners, &before, &users, Tenant::B, b);
+        if let Some(secret) = &secret {
+            b_data.rows.push((VAULT.to_string(), vec![secret]));
+        }
         let a_values = tenant_data(facts, tenancy, &owners, &before, &users, Tenant::A, a).values();
         for f in functions.iter().filter(|f| {
             if role == "anon" {

@@ -27,7 +27,7 @@ use super::snapshot::{self, diff, identities, Owners, Stored, Tenant};
 use crate::check::locate::Locator;
 use crate::check::rule::{Finding, Rule, Severity};
 use crate::schema::facts::{Facts, RelKind};
-use crate::schema::tenancy::Tenancy;
+use crate::schema::tenancy::{Kind, Tenancy};
 
 /// Set the claim at a dotted path (`app_metadata.org_id`) in the claims object.
 fn set_claim(claims: &mut Value, path: &str, value: Value) {
@@ -339,6 +339,24 @@ async fn judge_write(tx: &Transaction<'_>, run: &Run<'_>, probe: &Probe) -> Resu
             let created: Vec<&snapshot::Row> = d.created.iter().collect();
             if created.is_empty() {
                 return Ok(Verdict::Isolated);
+            }
+            // A new tenant is its creator's (create-an-organisation); who else reads it
+            // is the SELECT probe's business. Created by anon, it is an open form.
+            let new_tenant = matches!(
+                run.tenancy.of(oid).map(|t| &t.kind),
+                Some(Kind::Tenant { .. })
+            );
+            if new_tenant {
+                return Ok(match probe.actor {
+                    Actor::Member => Verdict::Isolated,
+                    Actor::Anon => Verdict::Leak(
+                        format!(
+                            "{}: anyone may create a tenant — intended (sign-up)? If so, ignore this warning",
+                            probe.leak.replace("{n}", &created.len().to_string())
+                        ),
+                        Severity::Warning,
+                    ),
+                });
             }
             let by_b = visible_to(tx, run, oid, &created, Who::Member(run.b)).await?;
             let by_anon = visible_to(tx, run, oid, &created, Who::Anon).await?;
@@ -671,24 +689,39 @@ pub async fn run_probes(
         .filter(|l| l.severity == Severity::Error)
         .map(|l| (l.probe.object.clone(), l.probe.op.sql()))
         .collect();
-    for leak in leaks {
-        let (cause, keys) = blame(client, facts, &leak).await?;
+    // One finding per object, role, rule and severity: what each request did, and
+    // what allowed it, placed at the statement defined last among those to blame.
+    let mut groups: Vec<(Rule, Severity, &Probe, Vec<String>, Vec<Vec<String>>)> = Vec::new();
+    for leak in &leaks {
+        let (cause, keys) = blame(client, facts, leak).await?;
         let rule = match leak.probe.judge {
             Judge::Joined => Rule::MembershipSelfInsert,
             _ => Rule::TenantLeak,
         };
-        let mut finding = Finding::new(
-            rule,
-            format!(
-                "{}: {} — {} as {} allowed by {cause}",
-                leak.probe.object,
-                leak.what,
-                leak.probe.op.sql(),
-                leak.probe.actor.role()
-            ),
-        )
-        .object(leak.probe.object.clone());
-        finding.severity = leak.severity;
+        let part = format!(
+            "{} — {} as {} allowed by {cause}",
+            leak.what,
+            leak.probe.op.sql(),
+            leak.probe.actor.role()
+        );
+        let same = |g: &&mut (Rule, Severity, &Probe, Vec<String>, Vec<Vec<String>>)| {
+            g.0 == rule
+                && g.1 == leak.severity
+                && g.2.object == leak.probe.object
+                && g.2.actor == leak.probe.actor
+        };
+        match groups.iter_mut().find(same) {
+            Some(g) => {
+                g.3.push(part);
+                g.4.extend(keys);
+            }
+            None => groups.push((rule, leak.severity, leak.probe, vec![part], keys)),
+        }
+    }
+    for (rule, severity, probe, parts, keys) in groups {
+        let mut finding = Finding::new(rule, format!("{}: {}", probe.object, parts.join("; ")))
+            .object(probe.object.clone());
+        finding.severity = severity;
         let keys: Vec<&[String]> = keys.iter().map(Vec::as_slice).collect();
         if let Some((_, (file, line))) = locator.latest(&keys) {
             finding = finding.at(file, line);
