@@ -270,23 +270,23 @@ fn child_table_through_a_foreign_key() {
 }
 
 #[test]
-fn a_table_that_cannot_be_filled_is_untested_naming_the_constraint() {
-    pair("15_unfillable", &[("isolation-untested", "vouchers")]);
+fn a_table_that_cannot_be_filled_is_the_proof_s_failure_naming_the_constraint() {
+    pair("15_unfillable", &[("proof-failed", "vouchers")]);
     let run = check(
         shipped_plus(&pair_file("15_unfillable", "leak")).path(),
         &["--base", "6"],
     );
-    let untested = run
+    let failed = run
         .errors()
         .into_iter()
-        .find(|f| f["rule"] == "isolation-untested")
+        .find(|f| f["rule"] == "proof-failed")
         .unwrap();
     assert!(
-        untested["message"]
+        failed["message"]
             .as_str()
             .unwrap()
             .contains("vouchers_code_format"),
-        "{untested}"
+        "{failed}"
     );
 }
 

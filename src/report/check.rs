@@ -67,7 +67,12 @@ impl Render for CheckReport<'_> {
                     writeln!(out, "{}", summary(&result.findings))?;
                 }
                 for line in self.notes() {
-                    writeln!(out, "{line}")?;
+                    // Listed statements (`  file:line: reason`) stay whole.
+                    if line.starts_with("  ") {
+                        writeln!(out, "{line}")?;
+                    } else {
+                        write_wrapped(out, &line, "", "  ", table_width())?;
+                    }
                 }
                 Ok(())
             }
@@ -178,8 +183,15 @@ fn findings_table(out: &mut dyn Write, rows: &[Vec<String>], width: usize) -> io
 /// their object).
 fn named_message(f: &Finding) -> String {
     match &f.object {
-        Some(object) if !f.message.contains(object.as_str()) => format!("{object}: {}", f.message),
-        _ => f.message.clone(),
+        Some(object) => {
+            let last = object.rsplit('.').next().unwrap_or(object);
+            if f.message.contains(object.as_str()) || f.message.contains(last) {
+                f.message.clone()
+            } else {
+                format!("{object}: {}", f.message)
+            }
+        }
+        None => f.message.clone(),
     }
 }
 
@@ -548,6 +560,10 @@ mod tests {
         });
         r.ran.proof = Some(proof);
         let table = text(&r, Format::Table, false);
+        for line in table.lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        let table = table.replace("\n  ", " ");
         assert_contains(
             &table,
             &[
@@ -563,7 +579,8 @@ mod tests {
 
     #[test]
     fn not_linted_statements_are_a_count_listed_with_verbose() {
-        let quiet = text(&narrowed(), Format::Table, false);
+        // Notes wrap within the width; their continuation lines are indented.
+        let quiet = text(&narrowed(), Format::Table, false).replace("\n  ", " ");
         assert_contains(&quiet, &["1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"]);
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
@@ -575,6 +592,8 @@ mod tests {
         );
         let mut offline = narrowed();
         offline.ran.applied = false;
-        assert!(text(&offline, Format::Table, false).contains("PostgreSQL judges it when applying"));
+        assert!(text(&offline, Format::Table, false)
+            .replace("\n  ", " ")
+            .contains("PostgreSQL judges it when applying"));
     }
 }
