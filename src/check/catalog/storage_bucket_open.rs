@@ -175,8 +175,13 @@ pub fn judge(
                 .join(", ")
         )
     };
-    let harm = if ops.iter().any(|o| *o == "UPDATE" || *o == "DELETE") {
+    let (overwrites, deletes) = (ops.contains(&"UPDATE"), ops.contains(&"DELETE"));
+    let harm = if overwrites && deletes {
         "overwrites and deletes every user's files"
+    } else if overwrites {
+        "overwrites every user's files"
+    } else if deletes {
+        "deletes every user's files"
     } else if ops.contains(&"SELECT") {
         "reads every user's files"
     } else {
