@@ -6,6 +6,8 @@ mod common;
 /// Issue 11's findings: parser of record, `--base` narrowing, every schema located.
 #[path = "check/findings.rs"]
 mod findings;
+#[path = "check/stats.rs"]
+mod stats;
 
 use std::path::{Path, PathBuf};
 

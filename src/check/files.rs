@@ -1,8 +1,10 @@
 //! File checks on the migrate engine's model (`migrate::source::Scan`, the same files
 //! and checksums `migrate` uses): names that are not migrations (refinery silently
 //! skips them; dbkit reports them), duplicate and missing versions, applied files
-//! edited since (against the history `migrate` writes), and sqlparser parse errors with
-//! file:line. Everything here but `applied_history` is pure.
+//! edited since (against the history `migrate` writes), and statements PostgreSQL's
+//! grammar rejects, with file:line. Every statement is parsed by PostgreSQL's grammar
+//! (libpg_query) for the lint rules, and by sqlparser for the locator of catalog
+//! findings. Everything here but `applied_history` is pure.
 
 use std::collections::BTreeMap;
 use std::ops::Deref;
@@ -14,7 +16,7 @@ use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
 use tokio_postgres::Client;
 
-use super::lint::drop_index_concurrently;
+use super::lint::tree;
 use super::rule::{Finding, Rule};
 use crate::migrate::failure::file_name_of;
 use crate::migrate::history;
@@ -42,8 +44,18 @@ impl Deref for ParsedFile {
 #[derive(Debug, Clone)]
 pub struct ParsedStatement {
     pub stmt: Statement,
-    /// None when sqlparser cannot parse it (or it is a `DO` block, which it never can).
+    /// PostgreSQL's parse tree (one per statement in the text), or its syntax error.
+    pub tree: Result<Vec<pg_query::NodeEnum>, String>,
+    /// sqlparser's reading, where it has one (the locator of catalog findings uses
+    /// it); None when sqlparser cannot parse the statement.
     pub ast: Option<Ast>,
+}
+
+impl ParsedStatement {
+    /// The parse trees, none when PostgreSQL's grammar rejects the statement.
+    pub fn trees(&self) -> impl Iterator<Item = &pg_query::NodeEnum> {
+        self.tree.iter().flatten()
+    }
 }
 
 /// Read the migrations `opts` names (as every command resolves them): the valid
@@ -73,8 +85,9 @@ pub fn parse(migration: MigrationFile) -> ParsedFile {
         .statements()
         .into_iter()
         .map(|stmt| {
-            let ast = parse_statement(&stmt.text).ok().flatten();
-            ParsedStatement { stmt, ast }
+            let ast = sqlparser_ast(&stmt.text);
+            let tree = tree::parse(&stmt.text);
+            ParsedStatement { stmt, tree, ast }
         })
         .collect();
     ParsedFile {
@@ -102,57 +115,34 @@ pub fn parse_file(
     parse(migration)
 }
 
-/// Ok(None) for statements sqlparser is known not to handle (`DO` blocks, `DROP INDEX
-/// CONCURRENTLY`): opaque, no finding. Err(message, line offset within the statement)
-/// for a parse error.
-fn parse_statement(sql: &str) -> Result<Option<Ast>, (String, usize)> {
+/// sqlparser's reading of one statement, when it has exactly one (`DO` blocks never do).
+fn sqlparser_ast(sql: &str) -> Option<Ast> {
     let first_word = sql
         .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
         .next()
         .unwrap_or("");
-    // Lint rules that need them read these from their text (`lint::TEXT_RULES`).
-    if first_word.eq_ignore_ascii_case("do") || drop_index_concurrently(sql).is_some() {
-        return Ok(None);
+    if first_word.eq_ignore_ascii_case("do") {
+        return None;
     }
     match Parser::parse_sql(&PostgreSqlDialect {}, sql) {
-        Ok(mut stmts) if stmts.len() == 1 => Ok(stmts.pop()),
-        Ok(_) => Ok(None),
-        Err(e) => {
-            let message = e.to_string();
-            let line = line_in_message(&message).unwrap_or(1);
-            Err((message, line))
-        }
+        Ok(mut stmts) if stmts.len() == 1 => stmts.pop(),
+        _ => None,
     }
 }
 
-/// sqlparser says "... at Line: 3, Column: 7".
-fn line_in_message(message: &str) -> Option<usize> {
-    let at = message.find("Line: ")?;
-    message[at + 6..]
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()
-}
-
-/// Parse errors of the files, with the absolute line.
+/// Statements PostgreSQL's grammar rejects, with PostgreSQL's message, at the line
+/// where the statement starts.
 pub fn parse_findings(files: &[ParsedFile]) -> Vec<Finding> {
     let mut out = Vec::new();
     for file in files {
         for s in &file.statements {
-            if s.ast.is_some() {
-                continue;
-            }
-            if let Err((message, offset)) = parse_statement(&s.stmt.text) {
-                let message = message
-                    .strip_prefix("sql parser error: ")
-                    .unwrap_or(&message);
+            if let Err(message) = &s.tree {
                 out.push(
                     Finding::new(
                         Rule::ParseError,
-                        format!("sqlparser: {message}; lint rules skip this statement"),
+                        format!("PostgreSQL's grammar rejects this statement: {message}"),
                     )
-                    .at(file.display.clone(), s.stmt.line + offset - 1),
+                    .at(file.display.clone(), s.stmt.line),
                 );
             }
         }
@@ -340,10 +330,40 @@ mod tests {
         let (files, _) = load(dir.path()).unwrap();
         let findings = parse_findings(&files);
         assert_eq!(rules(&findings), vec![Rule::ParseError], "{findings:?}");
-        // sqlparser cannot parse DROP INDEX CONCURRENTLY; the lint reads it from its text.
-        let dir = dir_with(&[("V1__a.sql", "DROP INDEX CONCURRENTLY IF EXISTS a_idx;\n")]);
-        assert!(parse_findings(&load(dir.path()).unwrap().0).is_empty());
-        assert_eq!(findings[0].line, Some(6));
+        assert_eq!(findings[0].line, Some(4));
+        assert!(findings[0].message.contains("syntax error"), "{findings:?}");
+    }
+
+    /// Every form issue 22 lists as unread by sqlparser (on real projects: COMMENT ON
+    /// POLICY, ALTER TYPE … OWNER TO, ALTER INDEX IF EXISTS … RENAME, ALTER
+    /// PUBLICATION, a trigger with a string argument; in squawk's tests: REINDEX, ALTER
+    /// DOMAIN, CLUSTER, VACUUM with options, CREATE DOMAIN … NOT NULL) parses with
+    /// PostgreSQL's grammar, DO blocks too.
+    #[test]
+    fn postgres_grammar_reads_what_sqlparser_could_not() {
+        let forms = [
+            "DROP INDEX CONCURRENTLY IF EXISTS a_idx",
+            "COMMENT ON POLICY p ON t IS 'x'",
+            "ALTER TYPE mood OWNER TO postgres",
+            "ALTER INDEX IF EXISTS a RENAME TO b",
+            "ALTER PUBLICATION supabase_realtime ADD TABLE t",
+            "CREATE TRIGGER tr AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION f('arg')",
+            "REINDEX INDEX CONCURRENTLY a",
+            "ALTER DOMAIN d ADD CONSTRAINT c CHECK (VALUE > 0)",
+            "CLUSTER t USING a",
+            "VACUUM (FULL, ANALYZE) t",
+            "CREATE DOMAIN d2 AS text NOT NULL",
+            "DO $$ BEGIN NULL; END $$",
+        ];
+        for sql in forms {
+            let trees = tree::parse(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            assert_eq!(trees.len(), 1, "{sql}");
+        }
+        let text: String = forms.iter().map(|f| format!("{f};\n")).collect();
+        let dir = dir_with(&[("V1__a.sql", &text)]);
+        let (files, _) = load(dir.path()).unwrap();
+        assert_eq!(files[0].statements.len(), forms.len());
+        assert!(parse_findings(&files).is_empty());
     }
 
     #[test]

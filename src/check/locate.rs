@@ -10,7 +10,23 @@ use sqlparser::ast::{
 };
 
 use super::files::ParsedFile;
-use super::lint::{ident_key, table_key};
+
+/// An identifier as PostgreSQL folds it: unquoted names are lower-cased.
+fn ident_key(ident: &sqlparser::ast::Ident) -> String {
+    if ident.quote_style.is_some() {
+        ident.value.clone()
+    } else {
+        ident.value.to_lowercase()
+    }
+}
+
+/// The object's own name (schema dropped), folded.
+fn table_key(name: &ObjectName) -> String {
+    match name.0.last() {
+        Some(ObjectNamePart::Identifier(ident)) => ident_key(ident),
+        _ => name.to_string(),
+    }
+}
 
 /// Object keys: `table:S.NAME`, `rls:S.NAME`, `policy:S.TABLE.NAME`, `index:S.NAME` (the
 /// table's schema), `function:S.NAME`, `view:S.NAME`; each also without the `S.` part;

@@ -45,6 +45,9 @@ pub struct CheckOptions {
     /// `--rehearse`: rehearse the pending migrations under booking traffic; its
     /// findings join the gate's before the inline ignores apply.
     pub rehearse: Option<crate::rehearse::RehearseOptions>,
+    /// `--stats-from`: a production or staging database whose table statistics grade
+    /// the lock-taking lint findings (read only).
+    pub stats_from: Option<DbUrl>,
 }
 
 /// The result of `dbkit check`: the findings to report, and what ran.
@@ -64,7 +67,8 @@ pub struct Findings {
 pub struct Ran {
     pub files: usize,
     pub statements: usize,
-    /// Statements the lint rules could not read (sqlparser could not parse them).
+    /// Statements the lint rules could not read (PostgreSQL's grammar rejects them;
+    /// each is also a `parse-error` finding).
     pub not_linted: Vec<NotLinted>,
     pub base: Option<i64>,
     /// Whether PostgreSQL applied every migration from zero on a lab database (false
@@ -84,13 +88,12 @@ pub struct Ran {
     pub stubbed: Vec<String>,
 }
 
-/// A statement sqlparser cannot parse. Not a finding: PostgreSQL is the parser of
-/// record, and judges it when applying (a rejection is `apply-failed`).
+/// A statement PostgreSQL's grammar rejects, so no lint rule could read it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NotLinted {
     pub file: String,
     pub line: usize,
-    /// sqlparser's message.
+    /// PostgreSQL's message.
     pub reason: String,
 }
 
@@ -128,7 +131,12 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
             ));
         }
     }
-    findings.extend(lint::lint(&files, opts.base));
+    let sizes = match &opts.stats_from {
+        Some(url) => Some(read_sizes(url).await?),
+        None => None,
+    };
+    findings.extend(lint::lint(&files, opts.base, sizes.as_ref()));
+    findings.extend(files::parse_findings(&files));
     let mut ran = Ran {
         files: files.len(),
         statements: files.iter().map(|f| f.statements.len()).sum(),
@@ -179,6 +187,18 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
     })
 }
 
+/// The table statistics of the `--stats-from` database, as a hinted error when it
+/// cannot be read.
+async fn read_sizes(url: &DbUrl) -> Result<crate::schema::stats::TableSizes> {
+    let mut client = connect(url).await.map_err(|e| {
+        crate::error::hinted(
+            format!("--stats-from {url}: {}", crate::error::one_line(&e)),
+            "give a database dbkit can connect to and read pg_class from (a read-only role is enough)",
+        )
+    })?;
+    crate::schema::stats::TableSizes::read(&mut client).await
+}
+
 /// The tenancy model of the migrations applied from zero on a lab database, as the
 /// isolation proof sees it (`dbkit check --explain-tenancy`).
 pub async fn explain_tenancy(opts: &CheckOptions) -> Result<crate::schema::Tenancy> {
@@ -224,18 +244,17 @@ async fn stubbed_on_labs(
     Ok(crate::platform::stubs::labels(&lacking))
 }
 
-/// The statements sqlparser could not parse, where they are and why.
+/// The statements PostgreSQL's grammar rejects, where they are and why.
 fn not_linted(files: &[ParsedFile]) -> Vec<NotLinted> {
     files::parse_findings(files)
         .into_iter()
         .map(|f| NotLinted {
             file: f.file.unwrap_or_default(),
             line: f.line.unwrap_or(1),
-            // The file check words it as a finding; here it is only sqlparser's reason.
+            // The file check words it as a finding; here it is only PostgreSQL's reason.
             reason: f
                 .message
-                .trim_start_matches("sqlparser: ")
-                .trim_end_matches("; lint rules skip this statement")
+                .trim_start_matches("PostgreSQL's grammar rejects this statement: ")
                 .to_string(),
         })
         .collect()
@@ -397,7 +416,7 @@ async fn fresh_schema(
     let mut findings = catalog::check(&client, locator, &model).await?;
     let proof = isolation::prove(&mut client, &model, locator).await?;
     // The calls decide what the static SECURITY DEFINER rule could only suspect.
-    isolation::definer_call::regrade(&mut findings, &proof.called);
+    isolation::security_definer_leak::regrade(&mut findings, &proof.called);
     isolation::regrade_policies(&mut findings, &model.facts, &proof);
     findings.extend(proof.findings);
     Ok(FreshSchema {

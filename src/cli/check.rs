@@ -8,7 +8,7 @@ use super::MigrationSourceOpts;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6"
+    after_help = "Examples:\n  dbkit check                           # everything, on scratch databases\n  dbkit check --base 6 --format github  # CI: lint V7+, upgrade data from V6\n  dbkit check --offline                 # file checks and lint rules only\n  dbkit check --base 6 --all            # also findings already at V6\n  dbkit check --base 6 --stats-from \"$PROD_RO_URL\"   # graded by size"
 )]
 pub struct CheckArgs {
     #[command(flatten)]
@@ -31,6 +31,11 @@ pub struct CheckArgs {
     /// them; PostgreSQL is the judge when applying).
     #[arg(long, short)]
     pub verbose: bool,
+    /// A production or staging database (read only: pg_class, pg_stat_user_tables) whose
+    /// table sizes and write rates grade the lock-taking lint findings, each with its
+    /// estimated lock duration: info on a small table, error on a large one.
+    #[arg(long, value_name = "URL")]
+    pub stats_from: Option<String>,
     /// Print the tenancy model inferred from the migrations (and dbkit.yaml), then stop.
     #[arg(long)]
     pub explain_tenancy: bool,

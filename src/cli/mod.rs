@@ -12,10 +12,12 @@ pub mod db;
 pub mod explain;
 pub mod migrate;
 pub mod rehearse;
+mod rules;
 
 pub use check::CheckArgs;
 pub use explain::ExplainArgs;
 pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
+pub use rules::RulesArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -104,6 +106,9 @@ pub enum Command {
     /// Gate migrations in CI: file checks, lint rules, apply on scratch databases,
     /// catalog rules and a tenant-isolation proof.
     Check(CheckArgs),
+    /// List every rule dbkit reports, or print one rule's page (what it catches, why,
+    /// bad and good SQL, how to suppress it).
+    Rules(RulesArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -28,6 +28,11 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
         server,
         keep: args.keep,
         rehearse,
+        stats_from: args
+            .stats_from
+            .as_deref()
+            .map(|raw| crate::db::DbUrl::parse(raw, "--stats-from"))
+            .transpose()?,
     };
     if args.explain_tenancy {
         let tenancy = crate::check::explain_tenancy(&opts).await?;

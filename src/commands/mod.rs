@@ -10,6 +10,7 @@ mod explain;
 mod migrate;
 mod new;
 mod rehearse;
+mod rules;
 mod seed;
 
 use anyhow::Result;
@@ -39,6 +40,7 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Explain(args) => explain::run(&connect, &args, format).await,
                 Command::Bench(args) => bench::run(&connect, &args, format).await,
                 Command::Rehearse(args) => rehearse::run(&connect, &args, format).await,
+                Command::Rules(args) => rules::run(&args, format),
                 Command::Check(_) | Command::Completions { .. } => unreachable!("routed above"),
             }
         }

@@ -2,7 +2,7 @@
 //! beside it, wrapped; severity, rule and location kept whole), markdown for a PR
 //! comment, JSON (DESIGN.md's shape plus `ran`), and GitHub workflow annotations — the
 //! one result that has them. Under the findings: the summary, what the isolation proof
-//! tried and left out, what `--base` left out, what sqlparser could not read (listed
+//! tried and left out, what `--base` left out, what PostgreSQL's grammar rejects (listed
 //! with `--verbose`) and how many findings inline ignores silenced.
 
 use std::io::{self, Write};
@@ -94,18 +94,13 @@ impl CheckReport<'_> {
         if !ran.not_linted.is_empty() {
             let n = ran.not_linted.len();
             let them = if n == 1 { "it" } else { "them" };
-            let judge = if ran.applied {
-                format!("PostgreSQL applied {them}")
-            } else {
-                format!("PostgreSQL judges {them} when applying")
-            };
             let hint = if self.verbose {
                 ":"
             } else {
                 "; --verbose lists them"
             };
             lines.push(format!(
-                "{} not linted (sqlparser could not parse {them}; {judge}){hint}",
+                "{} not linted (PostgreSQL's grammar rejects {them}){hint}",
                 count(n, "statement")
             ));
             if self.verbose {
@@ -387,7 +382,7 @@ mod tests {
         r.ran.not_linted = vec![NotLinted {
             file: "migrations/V7__x.sql".into(),
             line: 5,
-            reason: "Expected: comment object_type, found: POLICY".into(),
+            reason: "syntax error at or near \")\"".into(),
         }];
         r.ran.ignored = 2;
         r.ran.stubbed = vec!["pg_net".into(), "supabase_vault".into()];
@@ -583,17 +578,17 @@ mod tests {
     #[test]
     fn not_linted_statements_are_a_count_listed_with_verbose() {
         let quiet = text(&narrowed(), Format::Table, false);
-        assert_contains(&quiet, &["1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them"]);
+        assert_contains(
+            &quiet,
+            &["1 statement not linted (PostgreSQL's grammar rejects it); --verbose lists them"],
+        );
         assert!(!quiet.contains("V7__x.sql:5"), "{quiet}");
         assert!(quiet.contains("2 findings silenced by `-- dbkit:ignore`"));
         assert!(quiet.contains("Supabase's own extensions stubbed on the scratch databases (same names and signatures, no behaviour; the server lacks them): pg_net, supabase_vault"), "{quiet}");
         let verbose = text(&narrowed(), Format::Table, true);
         assert_contains(
             &verbose,
-            &["  migrations/V7__x.sql:5: Expected: comment object_type, found: POLICY"],
+            &["  migrations/V7__x.sql:5: syntax error at or near \")\""],
         );
-        let mut offline = narrowed();
-        offline.ran.applied = false;
-        assert!(text(&offline, Format::Table, false).contains("PostgreSQL judges it when applying"));
     }
 }

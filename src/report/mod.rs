@@ -9,6 +9,7 @@ pub mod db;
 pub mod explain;
 pub mod migrate;
 pub mod rehearse;
+pub mod rules;
 pub mod seed;
 mod tenancy;
 

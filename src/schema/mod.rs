@@ -8,6 +8,7 @@ pub mod config;
 pub mod facts;
 pub mod policy;
 pub mod policy_expr;
+pub mod stats;
 pub mod tenancy;
 
 use anyhow::Result;

@@ -1,5 +1,5 @@
-//! `dbkit check`'s findings as Supabase projects need them: PostgreSQL is the parser of
-//! record (no parse noise), `--base` reports what the new migrations introduce, objects
+//! `dbkit check`'s findings as Supabase projects need them: PostgreSQL's grammar is the
+//! lints' parser (nothing unlinted), `--base` reports what the new migrations introduce, objects
 //! in every schema have a file:line, one finding per policy and per column.
 
 use serde_json::Value;
@@ -30,8 +30,9 @@ CREATE POLICY own_notes_mine ON own_notes TO authenticated
     assert_eq!(hits[0]["line"], 4);
 }
 
-/// Statements sqlparser cannot parse but PostgreSQL applies are no findings: a count
-/// line says they were not linted, `--verbose` lists them, lints run on the rest.
+/// PostgreSQL's grammar is the lints' parser: the statements sqlparser could not read
+/// (COMMENT ON POLICY, publications, REINDEX, CLUSTER, ...) are linted like the rest,
+/// so nothing goes unlinted; a statement PostgreSQL rejects is a `parse-error`.
 #[test]
 fn postgres_is_the_parser_of_record() {
     let v7 = "COMMENT ON POLICY appointments_tenant ON appointments IS 'members see their org';
@@ -41,6 +42,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA public TO service_role;
 ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO service_role;
 DO $$ BEGIN PERFORM 1; END $$;
 DROP PUBLICATION dbkit_test_realtime;
+REINDEX TABLE appointments;
+CLUSTER appointments USING appointments_pkey;
 DROP TABLE org_settings;
 ";
     let dir = project_plus(&[("V7__platform.sql", v7)]);
@@ -52,36 +55,47 @@ DROP TABLE org_settings;
         .unwrap();
     let v: Value = serde_json::from_slice(&output.stdout).unwrap();
     let findings = v["findings"].as_array().unwrap();
-    let rules: Vec<&str> = findings
+    let found: Vec<(&str, u64)> = findings
         .iter()
-        .map(|f| f["rule"].as_str().unwrap())
+        .map(|f| (f["rule"].as_str().unwrap(), f["line"].as_u64().unwrap()))
         .collect();
-    // Lints still see what parses; nothing else is wrong with V7.
-    assert_eq!(rules, vec!["ban-drop-table"], "{v}");
-    let not_linted = v["ran"]["not_linted"].as_array().unwrap();
-    assert!(!not_linted.is_empty(), "{v}");
-    let v7_path = dir.path().join("V7__platform.sql").display().to_string();
-    for s in not_linted {
-        assert_eq!(s["file"], v7_path.as_str(), "{v}");
-    }
-    let n = not_linted.len();
+    assert_eq!(
+        found,
+        vec![
+            ("require-concurrent-reindex", 8),
+            ("prefer-repack", 9),
+            ("ban-drop-table", 10)
+        ],
+        "{v}"
+    );
+    assert_eq!(v["ran"]["not_linted"], serde_json::json!([]), "{v}");
 
-    let run = dbkit(dir.path(), "table", &["--base", "6"]);
-    let count_line = match n {
-        1 => "1 statement not linted (sqlparser could not parse it; PostgreSQL applied it); --verbose lists them".to_string(),
-        n => format!("{n} statements not linted (sqlparser could not parse them; PostgreSQL applied them); --verbose lists them"),
-    };
-    assert!(run.stdout.contains(&count_line), "{}", run.stdout);
-    assert!(!run.stdout.contains("parse-error"), "{}", run.stdout);
-    let verbose = dbkit(dir.path(), "table", &["--base", "6", "--verbose"]);
-    for s in not_linted {
-        let place = format!("  {v7_path}:{}: ", s["line"]);
-        assert!(
-            verbose.stdout.contains(&place),
-            "{place} in {}",
-            verbose.stdout
-        );
-    }
+    // A statement PostgreSQL's grammar rejects: an error finding, offline too.
+    let dir = project_plus(&[("V7__typo.sql", "CREATE TABLE rooms (\n  id uuid,\n);\n")]);
+    let run = dbkit(dir.path(), "json", &["--base", "6", "--offline"]);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["findings"][0]["rule"], "parse-error", "{v}");
+    assert_eq!(v["findings"][0]["severity"], "error", "{v}");
+    assert_eq!(v["findings"][0]["line"], 1, "{v}");
+    assert!(
+        v["findings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("syntax error at or near \")\""),
+        "{v}"
+    );
+    let table = dbkit(
+        dir.path(),
+        "table",
+        &["--base", "6", "--offline", "--verbose"],
+    );
+    assert!(
+        table
+            .stdout
+            .contains("1 statement not linted (PostgreSQL's grammar rejects it):"),
+        "{}",
+        table.stdout
+    );
 }
 
 /// `--base V`: the catalog findings the base already had are counted in one line, not

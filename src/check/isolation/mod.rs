@@ -6,9 +6,9 @@
 //! - `probe`: which requests to make (pure), `execute`: making them as PostgREST does,
 //!   rolled back, judged by reading the tables back (`snapshot`), and naming what let a
 //!   leak through;
-//! - `definer_call`: every SECURITY DEFINER function an API role may execute, called
+//! - `security_definer_leak`: every SECURITY DEFINER function an API role may execute, called
 //!   with tenant B's ids, owners and names; what it returns or changes decides;
-//! - rules of their own: `membership_self_insert`, `definer_call`
+//! - rules of their own: `membership_self_insert`, `security_definer_leak`
 //!   (`security-definer-leak`).
 //!
 //! The proof's own failures (a value it could not bind, a call it could not make) are
@@ -16,11 +16,11 @@
 //! tried is summarised (`ProofSummary`). The fixture is also what the apply phase seeds
 //! at `--base`.
 
-pub mod definer_call;
 mod execute;
 pub mod fixture;
 mod membership_self_insert;
 pub mod probe;
+pub mod security_definer_leak;
 mod snapshot;
 mod values;
 
@@ -68,8 +68,8 @@ pub struct Proof {
     pub findings: Vec<Finding>,
     pub summary: ProofSummary,
     /// What the SECURITY DEFINER calls cleared or could not tell (its findings are in
-    /// `findings`): `definer_call::regrade` grades `security-definer-exposed` with it.
-    pub called: definer_call::Called,
+    /// `findings`): `security_definer_leak::regrade` grades `security-definer-exposed` with it.
+    pub called: security_definer_leak::Called,
     /// (table, operation) the proof made and judged a request for, as a member or anon.
     pub probed: BTreeSet<(String, String)>,
     /// (table, operation) where it found an error-severity leak.
@@ -147,7 +147,7 @@ pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Res
             why: "service role only (row-level security on, no policy for an API role)".into(),
         });
     }
-    let definers = definer_call::callable(facts);
+    let definers = security_definer_leak::callable(facts);
     if probe::plan(facts, tenancy, &[]).is_empty() && definers.is_empty() {
         return Ok(proof);
     }
@@ -217,7 +217,8 @@ pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Res
         }
     }
     let mut called =
-        definer_call::run(client, facts, tenancy, &definers, &seeded.orgs, locator).await?;
+        security_definer_leak::run(client, facts, tenancy, &definers, &seeded.orgs, locator)
+            .await?;
     proof.summary.functions = called.functions;
     for (role, n) in &called.calls {
         *proof

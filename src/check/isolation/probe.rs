@@ -382,7 +382,7 @@ pub fn skipped(facts: &Facts, tenancy: &Tenancy, oid: u32) -> Option<&'static st
 /// Every probe, for the tables the model names (except those not filled, and those no
 /// API role can touch), the exposed views and the exposed zero-argument set-returning
 /// functions that are not SECURITY DEFINER (those are called with arguments, by
-/// `definer_call`).
+/// `security_definer_leak`).
 pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
     let mut out = Vec::new();
     for t in &tenancy.tables {

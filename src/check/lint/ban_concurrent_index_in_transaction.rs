@@ -1,35 +1,65 @@
-//! `ban-concurrent-index-in-transaction`: CREATE INDEX CONCURRENTLY and DROP INDEX
-//! CONCURRENTLY cannot run inside a transaction block, and a migration runs in one
-//! unless its first line is `-- dbkit:no-transaction`.
+//! `ban-concurrent-index-in-transaction`: CREATE INDEX CONCURRENTLY, DROP INDEX
+//! CONCURRENTLY, REINDEX … CONCURRENTLY and DETACH PARTITION … CONCURRENTLY cannot run
+//! inside a transaction block, and a migration runs in one unless its first line is
+//! `-- dbkit:no-transaction`.
 
-use sqlparser::ast::Statement as Ast;
+use pg_query::protobuf::{AlterTableType, ObjectType};
+use pg_query::NodeEnum;
 
-use super::{drop_index_concurrently, table_key, Ctx, Violation};
+use super::tree::{self, has_option, list_name, relation_key};
+use super::{Ctx, Violation};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    match ast {
-        Ast::CreateIndex(ci) if ci.concurrently && !ctx.file.no_transaction() => vec![Violation {
-            rule: Rule::BanConcurrentIndexInTransaction,
-            object: ci
-                .name
-                .as_ref()
-                .map_or_else(|| table_key(&ci.table_name), |n| n.to_string()),
-            message: "CREATE INDEX CONCURRENTLY fails inside a transaction: make `-- dbkit:no-transaction` the file's first line".to_string(),
-        }],
-        _ => vec![],
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    if !ctx.in_transaction() {
+        return vec![];
     }
+    let (what, object) = match stmt {
+        NodeEnum::IndexStmt(i) if i.concurrent => (
+            "CREATE INDEX CONCURRENTLY",
+            if i.idxname.is_empty() {
+                i.relation.as_ref().map(relation_key).unwrap_or_default()
+            } else {
+                i.idxname.clone()
+            },
+        ),
+        NodeEnum::DropStmt(d) if d.concurrent && d.remove_type() == ObjectType::ObjectIndex => (
+            "DROP INDEX CONCURRENTLY",
+            d.objects.first().and_then(list_name).unwrap_or_default(),
+        ),
+        NodeEnum::ReindexStmt(r) if has_option(&r.params, "concurrently") => (
+            "REINDEX CONCURRENTLY",
+            r.relation.as_ref().map_or(r.name.clone(), relation_key),
+        ),
+        _ => match tree::alter_table(stmt) {
+            Some((relation, cmds))
+                if cmds.iter().any(|c| {
+                    tree::is(c, AlterTableType::AtDetachPartition)
+                        && partition_cmd(c).is_some_and(|p| p.concurrent)
+                }) =>
+            {
+                ("DETACH PARTITION CONCURRENTLY", relation_key(relation))
+            }
+            _ => return vec![],
+        },
+    };
+    vec![Violation {
+        lock: None,
+        rule: Rule::BanConcurrentIndexInTransaction,
+        object,
+        message: format!(
+            "{what} fails inside a transaction: make `-- dbkit:no-transaction` the file's first line"
+        ),
+    }]
 }
 
-/// DROP INDEX CONCURRENTLY, which sqlparser cannot parse: recognised from its words.
-pub fn check_text(ctx: &Ctx, sql: &str) -> Vec<Violation> {
-    match drop_index_concurrently(sql) {
-        Some(index) if !ctx.file.no_transaction() => vec![Violation {
-            rule: Rule::BanConcurrentIndexInTransaction,
-            object: index,
-            message: "DROP INDEX CONCURRENTLY fails inside a transaction: make `-- dbkit:no-transaction` the file's first line".to_string(),
-        }],
-        _ => vec![],
+/// The PARTITION part of ATTACH / DETACH PARTITION.
+pub fn partition_cmd(
+    cmd: &pg_query::protobuf::AlterTableCmd,
+) -> Option<&pg_query::protobuf::PartitionCmd> {
+    match cmd.def.as_deref().and_then(tree::inner) {
+        Some(NodeEnum::PartitionCmd(p)) => Some(p),
+        _ => None,
     }
 }
 
@@ -42,13 +72,12 @@ mod tests {
     fn flags_concurrently_without_directive() {
         assert_flags(
             R,
-            &["CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);"],
-        );
-        // The directive only counts on the first line.
-        assert_flags(
-            R,
             &[
+                "CREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                // The directive only counts on the first line.
                 "-- indexes\n-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                "REINDEX INDEX CONCURRENTLY a_idx;",
+                "ALTER TABLE measurements DETACH PARTITION measurements_2020 CONCURRENTLY;",
             ],
         );
     }
@@ -66,8 +95,6 @@ mod tests {
             R,
             &["-- dbkit:no-transaction\nDROP INDEX CONCURRENTLY a_idx;"],
         );
-        // Without CONCURRENTLY it is fine in a transaction.
-        assert_passes(R, &["DROP INDEX a_idx;"]);
     }
 
     #[test]
@@ -76,6 +103,7 @@ mod tests {
             R,
             &[
                 "-- dbkit:no-transaction\nCREATE INDEX CONCURRENTLY a_idx ON appointments (org_id);",
+                "-- dbkit:no-transaction\nREINDEX TABLE CONCURRENTLY appointments;",
                 "CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);",
             ],
         );

@@ -1,36 +1,45 @@
 //! `ban-drop-column`: running application code still selects and inserts the column;
 //! stop using it first, then drop it (with a `-- dbkit:ignore ban-drop-column`).
 
-use sqlparser::ast::{AlterTableOperation, Statement as Ast};
+use pg_query::protobuf::AlterTableType;
+use pg_query::NodeEnum;
 
-use super::{ident_key, Ctx, Violation};
+use super::tree;
+use super::{Ctx, Violation};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    ctx.judge_alter(ast, |table, op| {
-        let AlterTableOperation::DropColumn { column_names, .. } = op else {
-            return vec![];
-        };
-        column_names
-            .iter()
-            .map(|column| {
-                let column = ident_key(column);
-                let message =
-                    format!("dropping {table}.{column} breaks clients that still read or write it");
-                Violation::on_column(Rule::BanDropColumn, table, &column, message)
-            })
-            .collect()
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    ctx.judge_alter(stmt, |table, cmd| {
+        if !tree::is(cmd, AlterTableType::AtDropColumn) {
+            return None;
+        }
+        let column = cmd.name.clone();
+        let message =
+            format!("dropping {table}.{column} breaks clients that still read or write it");
+        Some(Violation::on_column(
+            Rule::BanDropColumn,
+            table,
+            &column,
+            message,
+        ))
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use crate::check::lint::test_support::{assert_flags, assert_passes};
+    use crate::check::lint::test_support::{assert_flags, assert_passes, hits};
     use crate::check::rule::Rule::BanDropColumn as R;
 
     #[test]
     fn flags_drop_column() {
         assert_flags(R, &["ALTER TABLE appointments DROP COLUMN notes;"]);
+        assert_eq!(
+            hits(
+                "ALTER TABLE appointments DROP COLUMN a, DROP COLUMN IF EXISTS b;",
+                R
+            ),
+            2
+        );
     }
 
     #[test]

@@ -1,31 +1,30 @@
 //! `ban-drop-table`: dropping a table loses its data and breaks running clients.
 
-use sqlparser::ast::{ObjectType, Statement as Ast};
+use pg_query::protobuf::ObjectType;
+use pg_query::NodeEnum;
 
-use super::{table_key, Ctx, Violation};
+use super::tree::list_name;
+use super::{Ctx, Violation};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    let Ast::Drop {
-        object_type: ObjectType::Table,
-        names,
-        ..
-    } = ast
-    else {
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    let NodeEnum::DropStmt(drop) = stmt else {
         return vec![];
     };
-    names
+    if drop.remove_type() != ObjectType::ObjectTable {
+        return vec![];
+    }
+    drop.objects
         .iter()
-        .filter(|n| ctx.existed_before(n))
-        .map(|n| {
-            let table = table_key(n);
-            Violation {
-                rule: Rule::BanDropTable,
-                object: table.clone(),
-                message: format!(
-                    "dropping table {table} loses its data and breaks clients that use it"
-                ),
-            }
+        .filter_map(list_name)
+        .filter(|table| !ctx.new_tables.contains(table))
+        .map(|table| Violation {
+            lock: None,
+            rule: Rule::BanDropTable,
+            message: format!(
+                "dropping table {table} loses its data and breaks clients that use it"
+            ),
+            object: table,
         })
         .collect()
 }
@@ -37,7 +36,13 @@ mod tests {
 
     #[test]
     fn flags_drop_table() {
-        assert_flags(R, &["DROP TABLE appointments;"]);
+        assert_flags(
+            R,
+            &[
+                "DROP TABLE appointments;",
+                "DROP TABLE public.\"Appointments\" CASCADE;",
+            ],
+        );
         assert_eq!(hits("DROP TABLE IF EXISTS a, b;", R), 2);
     }
 

@@ -1,25 +1,26 @@
 //! `changing-column-type`: ALTER COLUMN ... TYPE usually rewrites the table and its
 //! indexes under an ACCESS EXCLUSIVE lock, and changes what running clients read.
 
-use sqlparser::ast::{AlterColumnOperation, AlterTableOperation, Statement as Ast};
+use pg_query::protobuf::AlterTableType;
+use pg_query::NodeEnum;
 
-use super::{ident_key, Ctx, Violation};
+use super::tree::{self, type_key};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    ctx.judge_alter(ast, |table, op| {
-        let AlterTableOperation::AlterColumn {
-            column_name,
-            op: AlterColumnOperation::SetDataType { data_type, .. },
-        } = op
-        else {
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    ctx.judge_alter(stmt, |table, cmd| {
+        if !tree::is(cmd, AlterTableType::AtAlterColumnType) {
             return None;
-        };
-        let column = ident_key(column_name);
+        }
+        let column = cmd.name.clone();
+        let to = tree::column_def(cmd)
+            .map(|d| type_key(d.type_name.as_ref()))
+            .unwrap_or_default();
         let message = format!(
-            "changing {table}.{column} to {data_type} rewrites the table under an ACCESS EXCLUSIVE lock: add a new column, backfill, switch readers"
+            "changing {table}.{column} to {to} rewrites the table under an ACCESS EXCLUSIVE lock: add a new column, backfill, switch readers"
         );
-        Some(Violation::on_column(Rule::ChangingColumnType, table, &column, message))
+        Some(Violation::on_column(Rule::ChangingColumnType, table, &column, message).holding(table, Work::Rewrite))
     })
 }
 

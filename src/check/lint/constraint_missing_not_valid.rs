@@ -5,44 +5,47 @@
 //! `ADD COLUMN … REFERENCES` adds a foreign key too, and has no NOT VALID form: it
 //! locks the referenced table (SHARE ROW EXCLUSIVE) while the existing rows are checked.
 
-use sqlparser::ast::{AlterTableOperation, ColumnOption, Statement as Ast, TableConstraint};
+use pg_query::protobuf::{AlterTableType, ConstrType};
+use pg_query::NodeEnum;
 
-use super::{ident_key, table_key, Ctx, Violation};
+use super::tree::{self, column_constraint, relation_key};
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    ctx.judge_alter(ast, |table, op| match op {
-        AlterTableOperation::AddConstraint {
-            constraint,
-            not_valid: false,
-        } => {
-            let (kind, name) = match constraint {
-                TableConstraint::ForeignKey(fk) => ("FOREIGN KEY", fk.name.as_ref()),
-                TableConstraint::Check(c) => ("CHECK", c.name.as_ref()),
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    ctx.judge_alter(stmt, |table, cmd| {
+        if tree::is(cmd, AlterTableType::AtAddConstraint) {
+            let c = tree::constraint(cmd)?;
+            let (kind, lock) = match c.contype() {
+                ConstrType::ConstrForeign => ("FOREIGN KEY", "a SHARE ROW EXCLUSIVE lock on both tables"),
+                ConstrType::ConstrCheck => ("CHECK", "an ACCESS EXCLUSIVE lock"),
                 _ => return None,
             };
-            let object = name.map_or(table.to_string(), |n| format!("{table}.{}", n.value));
-            Some(Violation {
+            if c.skip_validation {
+                return None;
+            }
+            let object = tree::constraint_object(table, c);
+            return Some(Violation {
+                lock: None,
                 rule: Rule::ConstraintMissingNotValid,
                 object,
                 message: format!(
-                    "{kind} added to existing table {table} validates every row under a lock: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
+                    "{kind} added to existing table {table} validates every row under {lock}: add it NOT VALID, then VALIDATE CONSTRAINT in a later migration"
                 ),
-            })
+            }
+            .holding(table, Work::Scan));
         }
-        AlterTableOperation::AddColumn { column_def, .. } => {
-            let fk = column_def.options.iter().find_map(|o| match &o.option {
-                ColumnOption::ForeignKey(fk) => Some(fk),
-                _ => None,
-            })?;
-            let column = ident_key(&column_def.name);
-            let referenced = table_key(&fk.foreign_table);
-            let message = format!(
-                "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
-            );
-            Some(Violation::on_column(Rule::ConstraintMissingNotValid, table, &column, message))
+        if !tree::is(cmd, AlterTableType::AtAddColumn) {
+            return None;
         }
-        _ => None,
+        let def = tree::column_def(cmd)?;
+        let fk = column_constraint(def, ConstrType::ConstrForeign)?;
+        let column = def.colname.clone();
+        let referenced = fk.pktable.as_ref().map(relation_key).unwrap_or_default();
+        let message = format!(
+            "ADD COLUMN {column} … REFERENCES {referenced} on existing table {table} checks the foreign key under a lock on both tables and cannot be NOT VALID: add the column, then ADD CONSTRAINT … FOREIGN KEY ({column}) REFERENCES {referenced} NOT VALID, and VALIDATE CONSTRAINT in a later migration"
+        );
+        Some(Violation::on_column(Rule::ConstraintMissingNotValid, table, &column, message).holding(table, Work::Scan))
     })
 }
 
@@ -58,6 +61,7 @@ mod tests {
             &[
                 "ALTER TABLE appointments ADD CONSTRAINT fk FOREIGN KEY (contact_id) REFERENCES contacts (id);",
                 "ALTER TABLE appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);",
+                "ALTER TABLE ONLY public.appointments ADD CONSTRAINT c CHECK (ends_at > scheduled_at);",
             ],
         );
     }

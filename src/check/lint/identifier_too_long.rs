@@ -34,6 +34,7 @@ pub fn check_text(_ctx: &Ctx, sql: &str) -> Vec<Violation> {
             continue;
         }
         out.push(Violation {
+            lock: None,
             rule: Rule::IdentifierTooLong,
             object: kept.to_string(),
             message: format!(

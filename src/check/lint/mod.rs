@@ -1,58 +1,103 @@
 //! Migration lint rules (squawk-style), one file per rule. Each rule is a pure function
-//! from one parsed statement (plus what the file around it created) to violations;
-//! this module walks the files newer than `--base` and attaches file and line.
+//! from one statement's parse tree — PostgreSQL's own grammar, `tree` — plus what the
+//! migrations around it did (`Ctx`) to violations; this module walks the files in
+//! version order, keeps that context, and reports the files newer than `--base` with
+//! file and line.
 
 use std::collections::HashSet;
 
-use sqlparser::ast::{AlterTableOperation, Ident, ObjectName, ObjectNamePart, Statement as Ast};
+use pg_query::protobuf::{AlterTableCmd, AlterTableType, ConstrType, RangeVar};
+use pg_query::NodeEnum;
 
 use super::files::ParsedFile;
 use super::rule::{Finding, Rule};
+use crate::schema::stats::TableSizes;
+pub use grade::{Lock, Work};
 
+mod adding_field_with_default;
 mod adding_not_nullable_field;
+mod adding_serial_primary_key_field;
 mod ban_concurrent_index_in_transaction;
 mod ban_drop_column;
 mod ban_drop_table;
 mod changing_column_type;
 mod constraint_missing_not_valid;
+mod disallowed_unique_constraint;
+pub mod grade;
 mod identifier_too_long;
+mod prefer_repack;
 mod renaming_column;
+mod renaming_table;
 mod require_concurrent_index_creation;
+mod require_concurrent_index_deletion;
+mod require_concurrent_partition_detach;
+mod require_concurrent_reindex;
 mod transaction_blocks;
 mod transaction_nesting;
+pub mod tree;
+mod validate_in_same_transaction;
 
 /// What a rule sees besides the statement.
 pub struct Ctx<'a> {
     pub file: &'a ParsedFile,
     /// Tables created by this migration file: changing them locks nobody out.
     pub new_tables: HashSet<String>,
+    /// Indexes created by this migration file.
+    pub new_indexes: HashSet<String>,
+    /// (table, constraint) added NOT VALID earlier in this file.
+    pub not_valid_here: HashSet<(String, String)>,
+    /// (table, column) a valid `CHECK (column IS NOT NULL)` proves, from the
+    /// statements before this one (this file's and earlier migrations').
+    pub proven_not_null: HashSet<(String, String)>,
+    /// (table, constraint) validated before this statement although no migration
+    /// added it (it was made outside them).
+    pub validated_unknown: Vec<(String, String)>,
 }
 
 impl Ctx<'_> {
-    /// Did `table` exist before this migration (i.e. was not created by it)?
-    pub fn existed_before(&self, table: &ObjectName) -> bool {
-        !self.new_tables.contains(&table_key(table))
+    /// Is `column` of `table` proven NOT NULL by a validated CHECK? Known from the
+    /// migrations, or — for a constraint no migration added — from its name, when the
+    /// name carries the column and says not-null (`foo_bar_not_null`), as squawk judges.
+    pub fn proves_not_null(&self, table: &str, column: &str) -> bool {
+        self.proven_not_null
+            .contains(&(table.to_string(), column.to_string()))
+            || self.validated_unknown.iter().any(|(t, name)| {
+                let name = name.to_lowercase();
+                t == table
+                    && name.contains(column)
+                    && ["not_null", "notnull", "_nn"]
+                        .iter()
+                        .any(|m| name.contains(m))
+            })
     }
 
-    /// Judge each operation of an ALTER TABLE of a table that existed before this
+    /// Did `table` exist before this migration (i.e. was not created by it)?
+    pub fn existed_before(&self, table: &RangeVar) -> bool {
+        !self.new_tables.contains(&tree::relation_key(table))
+    }
+
+    /// Does the file run in one transaction (no `-- dbkit:no-transaction`)?
+    pub fn in_transaction(&self) -> bool {
+        !self.file.no_transaction()
+    }
+
+    /// Judge each command of an ALTER TABLE of a table that existed before this
     /// migration (`judge` gets the table's key too): how every column-changing lint
     /// walks a statement. Nothing for any other statement.
     pub fn judge_alter<V: IntoIterator<Item = Violation>>(
         &self,
-        ast: &Ast,
-        judge: impl Fn(&str, &AlterTableOperation) -> V,
+        stmt: &NodeEnum,
+        judge: impl Fn(&str, &AlterTableCmd) -> V,
     ) -> Vec<Violation> {
-        let Ast::AlterTable(alter) = ast else {
+        let Some((relation, cmds)) = tree::alter_table(stmt) else {
             return vec![];
         };
-        if !self.existed_before(&alter.name) {
+        if !self.existed_before(relation) {
             return vec![];
         }
-        let table = table_key(&alter.name);
-        alter
-            .operations
-            .iter()
-            .flat_map(|op| judge(&table, op))
+        let table = tree::relation_key(relation);
+        cmds.into_iter()
+            .flat_map(|cmd| judge(&table, cmd))
             .collect()
     }
 }
@@ -63,6 +108,9 @@ pub struct Violation {
     pub rule: Rule,
     pub object: String,
     pub message: String,
+    /// The lock it holds while PostgreSQL works through a table, for `--stats-from`
+    /// to grade; None when the lock's duration does not grow with the table.
+    pub lock: Option<Lock>,
 }
 
 impl Violation {
@@ -72,18 +120,25 @@ impl Violation {
             rule,
             object: format!("{table}.{column}"),
             message,
+            lock: None,
         }
+    }
+
+    /// It holds its lock while doing `work` on every row of `table`.
+    pub fn holding(mut self, table: &str, work: Work) -> Self {
+        self.lock = Some(Lock {
+            table: table.to_string(),
+            work,
+        });
+        self
     }
 }
 
-type RuleFn = fn(&Ctx, &Ast) -> Vec<Violation>;
-
-/// A rule for statements sqlparser cannot parse, judged from their text.
-type TextRuleFn = fn(&Ctx, &str) -> Vec<Violation>;
-
-const TEXT_RULES: &[TextRuleFn] = &[ban_concurrent_index_in_transaction::check_text];
+type RuleFn = fn(&Ctx, &NodeEnum) -> Vec<Violation>;
 
 /// Text rules for every statement, parsed or not.
+type TextRuleFn = fn(&Ctx, &str) -> Vec<Violation>;
+
 const ALL_TEXT_RULES: &[TextRuleFn] = &[identifier_too_long::check_text];
 
 /// A rule over the whole file (it needs what came before a statement), with lines.
@@ -103,43 +158,127 @@ const RULES: &[RuleFn] = &[
     ban_drop_column::check,
     ban_drop_table::check,
     renaming_column::check,
+    validate_in_same_transaction::check,
+    renaming_table::check,
+    disallowed_unique_constraint::check,
+    adding_field_with_default::check,
+    adding_serial_primary_key_field::check,
+    require_concurrent_index_deletion::check,
+    require_concurrent_reindex::check,
+    require_concurrent_partition_detach::check,
+    prefer_repack::check,
 ];
 
-/// Lint every migration with a version above `base` (all of them when None).
-pub fn lint(files: &[ParsedFile], base: Option<i64>) -> Vec<Finding> {
+/// What the migrations before a statement established, across files.
+#[derive(Debug, Default)]
+struct History {
+    proven_not_null: HashSet<(String, String)>,
+    /// (table, constraint) -> column of a `CHECK (column IS NOT NULL) NOT VALID`.
+    pending_not_null: Vec<((String, String), String)>,
+    /// Every (table, constraint) the migrations added.
+    added: HashSet<(String, String)>,
+    validated_unknown: Vec<(String, String)>,
+}
+
+impl History {
+    /// Learn what `stmt` proves: a valid NOT NULL check, added or validated.
+    fn learn(&mut self, stmt: &NodeEnum) {
+        let Some((relation, cmds)) = tree::alter_table(stmt) else {
+            return;
+        };
+        let table = tree::relation_key(relation);
+        for cmd in cmds {
+            if tree::is(cmd, AlterTableType::AtAddConstraint) {
+                let Some(c) = tree::constraint(cmd) else {
+                    continue;
+                };
+                let Some(column) = tree::not_null_check_column(c) else {
+                    continue;
+                };
+                if c.skip_validation {
+                    self.pending_not_null
+                        .push(((table.clone(), c.conname.clone()), column));
+                } else {
+                    self.proven_not_null.insert((table.clone(), column));
+                }
+            } else if tree::is(cmd, AlterTableType::AtValidateConstraint) {
+                let key = (table.clone(), cmd.name.clone());
+                if let Some((_, column)) = self.pending_not_null.iter().find(|(k, _)| *k == key) {
+                    self.proven_not_null.insert((table.clone(), column.clone()));
+                } else if !self.added.contains(&key) {
+                    self.validated_unknown.push(key);
+                }
+            }
+        }
+    }
+}
+
+/// Lint every migration with a version above `base` (all of them when None); the
+/// earlier ones only teach the context (e.g. a NOT NULL check validated at the base).
+/// With `sizes` (`--stats-from`), findings whose lock lasts as long as the work on a
+/// table are graded by that table's size (`grade`).
+pub fn lint(files: &[ParsedFile], base: Option<i64>, sizes: Option<&TableSizes>) -> Vec<Finding> {
+    let mut history = History::default();
     let mut out = Vec::new();
-    for file in files.iter().filter(|f| base.is_none_or(|b| f.version > b)) {
-        out.extend(lint_file(file));
+    for file in files {
+        let found = lint_in(file, &mut history, sizes);
+        if base.is_none_or(|b| file.version > b) {
+            out.extend(found);
+        }
     }
     out
 }
 
+/// Lint one file on its own (no earlier migrations).
 pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
-    let new_tables = file
-        .statements
-        .iter()
-        .filter_map(|s| match &s.ast {
-            Some(Ast::CreateTable(t)) => Some(table_key(&t.name)),
+    lint_in(file, &mut History::default(), None)
+}
+
+fn lint_in(file: &ParsedFile, history: &mut History, sizes: Option<&TableSizes>) -> Vec<Finding> {
+    let trees = || file.statements.iter().flat_map(|s| s.trees());
+    let new_tables = trees()
+        .filter_map(|t| match t {
+            NodeEnum::CreateStmt(c) => c.relation.as_ref().map(tree::relation_key),
+            NodeEnum::CreateTableAsStmt(c) => c
+                .into
+                .as_ref()
+                .and_then(|i| i.rel.as_ref())
+                .map(tree::relation_key),
             _ => None,
         })
         .collect();
-    let ctx = Ctx { file, new_tables };
+    let new_indexes = trees()
+        .filter_map(|t| match t {
+            NodeEnum::IndexStmt(i) if !i.idxname.is_empty() => Some(i.idxname.clone()),
+            _ => None,
+        })
+        .collect();
+    let mut ctx = Ctx {
+        file,
+        new_tables,
+        new_indexes,
+        not_valid_here: HashSet::new(),
+        proven_not_null: HashSet::new(),
+        validated_unknown: Vec::new(),
+    };
     let mut found: Vec<(usize, Violation)> = Vec::new();
     for s in &file.statements {
-        let violations: Vec<Violation> = match &s.ast {
-            Some(ast) => RULES.iter().flat_map(|rule| rule(&ctx, ast)).collect(),
-            None => TEXT_RULES
+        for stmt in s.trees() {
+            ctx.proven_not_null.clone_from(&history.proven_not_null);
+            ctx.validated_unknown.clone_from(&history.validated_unknown);
+            found.extend(
+                RULES
+                    .iter()
+                    .flat_map(|rule| rule(&ctx, stmt))
+                    .map(|v| (s.stmt.line, v)),
+            );
+            history.learn(stmt);
+            remember_not_valid(&mut ctx.not_valid_here, stmt);
+        }
+        found.extend(
+            ALL_TEXT_RULES
                 .iter()
                 .flat_map(|rule| rule(&ctx, &s.stmt.text))
-                .collect(),
-        };
-        let all_text = ALL_TEXT_RULES
-            .iter()
-            .flat_map(|rule| rule(&ctx, &s.stmt.text));
-        found.extend(
-            violations
-                .into_iter()
-                .chain(all_text)
                 .map(|v| (s.stmt.line, v)),
         );
     }
@@ -148,61 +287,37 @@ pub fn lint_file(file: &ParsedFile) -> Vec<Finding> {
     found
         .into_iter()
         .map(|(line, v)| {
-            Finding::new(v.rule, v.message)
-                .at(file.display.clone(), line)
-                .object(v.object)
+            let graded = match (sizes, &v.lock) {
+                (Some(sizes), Some(lock)) => grade::grade(lock, sizes),
+                _ => None,
+            };
+            let mut finding = match graded {
+                Some((severity, note)) => Finding {
+                    severity,
+                    ..Finding::new(v.rule, format!("{}; {note}", v.message))
+                },
+                None => Finding::new(v.rule, v.message),
+            };
+            finding = finding.at(file.display.clone(), line);
+            finding.object(v.object)
         })
         .collect()
 }
 
-/// The index of a `DROP INDEX CONCURRENTLY [IF EXISTS] name [, ...]` statement (the
-/// first one, folded, schema dropped). sqlparser cannot parse this statement, so it is
-/// recognised from its tokens (comments skipped).
-pub fn drop_index_concurrently(sql: &str) -> Option<String> {
-    use sqlparser::dialect::PostgreSqlDialect;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    let tokens = Tokenizer::new(&PostgreSqlDialect {}, sql).tokenize().ok()?;
-    let mut tokens = tokens
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .peekable();
-    let is_keyword = |t: Option<&Token>, kw: &str| matches!(t, Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(kw));
-    for kw in ["drop", "index", "concurrently"] {
-        if !is_keyword(tokens.next().as_ref(), kw) {
-            return None;
+/// Constraints `stmt` adds NOT VALID (FOREIGN KEY, CHECK), as (table, name).
+fn remember_not_valid(not_valid: &mut HashSet<(String, String)>, stmt: &NodeEnum) {
+    let Some((relation, cmds)) = tree::alter_table(stmt) else {
+        return;
+    };
+    for cmd in cmds {
+        if let Some(c) = tree::constraint(cmd) {
+            let kind = c.contype();
+            if c.skip_validation
+                && matches!(kind, ConstrType::ConstrForeign | ConstrType::ConstrCheck)
+            {
+                not_valid.insert((tree::relation_key(relation), c.conname.clone()));
+            }
         }
-    }
-    if is_keyword(tokens.peek(), "if") {
-        tokens.next();
-        tokens.next(); // EXISTS
-    }
-    // `schema.name`: the last word before anything but a word or a period.
-    let mut name = None;
-    for token in tokens {
-        match token {
-            Token::Word(w) if w.quote_style.is_some() => name = Some(w.value),
-            Token::Word(w) => name = Some(w.value.to_lowercase()),
-            Token::Period => {}
-            _ => break,
-        }
-    }
-    name
-}
-
-/// An identifier as PostgreSQL folds it: unquoted names are lower-cased.
-pub fn ident_key(ident: &Ident) -> String {
-    if ident.quote_style.is_some() {
-        ident.value.clone()
-    } else {
-        ident.value.to_lowercase()
-    }
-}
-
-/// The table's own name (schema dropped), folded.
-pub fn table_key(name: &ObjectName) -> String {
-    match name.0.last() {
-        Some(ObjectNamePart::Identifier(ident)) => ident_key(ident),
-        _ => name.to_string(),
     }
 }
 
@@ -221,9 +336,7 @@ pub(crate) mod test_support {
             sql.into(),
         );
         assert!(
-            file.statements
-                .iter()
-                .all(|s| s.ast.is_some() || drop_index_concurrently(&s.stmt.text).is_some()),
+            file.statements.iter().all(|s| s.tree.is_ok()),
             "test SQL must parse: {sql}"
         );
         lint_file(&file)
@@ -259,26 +372,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn drop_index_concurrently_names_the_index() {
-        let name = |sql| drop_index_concurrently(sql);
-        assert_eq!(name("DROP INDEX CONCURRENTLY a_idx"), Some("a_idx".into()));
-        assert_eq!(
-            name("drop index -- x\n concurrently if exists Public.\"A_Idx\", b CASCADE"),
-            Some("A_Idx".into())
-        );
-        assert_eq!(
-            name("DROP INDEX CONCURRENTLY IF EXISTS S.Idx"),
-            Some("idx".into())
-        );
-        assert_eq!(name("DROP INDEX a_idx"), None);
-        assert_eq!(name("CREATE INDEX CONCURRENTLY a ON t (x)"), None);
-    }
-
-    #[test]
     fn project_migrations_lint_clean() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
         let (files, _) = crate::check::files::load(&dir).unwrap();
-        assert_eq!(lint(&files, None), vec![]);
+        assert_eq!(lint(&files, None, None), vec![]);
     }
 
     #[test]
@@ -298,8 +395,8 @@ mod tests {
             "DROP TABLE y;".into(),
         );
         let files = vec![a, b];
-        assert_eq!(lint(&files, None).len(), 2);
-        let after_1 = lint(&files, Some(1));
+        assert_eq!(lint(&files, None, None).len(), 2);
+        let after_1 = lint(&files, Some(1), None);
         assert_eq!(after_1.len(), 1);
         assert_eq!(after_1[0].file.as_deref(), Some("V2__b.sql"));
     }

@@ -2,25 +2,37 @@
 //! blocks every write to the table until the build ends. On a table that existed before
 //! the migration, build it CONCURRENTLY (in a `-- dbkit:no-transaction` file).
 
-use sqlparser::ast::Statement as Ast;
+use pg_query::NodeEnum;
 
-use super::{table_key, Ctx, Violation};
+use super::tree::relation_key;
+use super::{Ctx, Violation, Work};
 use crate::check::rule::Rule;
 
-pub fn check(ctx: &Ctx, ast: &Ast) -> Vec<Violation> {
-    match ast {
-        Ast::CreateIndex(ci) if !ci.concurrently && ctx.existed_before(&ci.table_name) => {
-            let table = table_key(&ci.table_name);
-            vec![Violation {
-                rule: Rule::RequireConcurrentIndexCreation,
-                object: ci.name.as_ref().map_or(table.clone(), |n| n.to_string()),
-                message: format!(
-                    "CREATE INDEX on existing table {table} blocks writes while it builds: use CREATE INDEX CONCURRENTLY in a `-- dbkit:no-transaction` migration"
-                ),
-            }]
-        }
-        _ => vec![],
+pub fn check(ctx: &Ctx, stmt: &NodeEnum) -> Vec<Violation> {
+    let NodeEnum::IndexStmt(index) = stmt else {
+        return vec![];
+    };
+    let Some(relation) = &index.relation else {
+        return vec![];
+    };
+    if index.concurrent || !ctx.existed_before(relation) {
+        return vec![];
     }
+    let table = relation_key(relation);
+    let object = if index.idxname.is_empty() {
+        table.clone()
+    } else {
+        index.idxname.clone()
+    };
+    vec![Violation {
+        lock: None,
+        rule: Rule::RequireConcurrentIndexCreation,
+        object,
+        message: format!(
+            "CREATE INDEX on existing table {table} blocks writes (SHARE lock) while it builds: use CREATE INDEX CONCURRENTLY in a `-- dbkit:no-transaction` migration"
+        ),
+    }
+    .holding(&table, Work::Build)]
 }
 
 #[cfg(test)]
@@ -30,7 +42,14 @@ mod tests {
 
     #[test]
     fn flags_plain_index_on_existing_table() {
-        assert_flags(R, &["CREATE INDEX a_idx ON appointments (org_id);"]);
+        assert_flags(
+            R,
+            &[
+                "CREATE INDEX a_idx ON appointments (org_id);",
+                "CREATE UNIQUE INDEX IF NOT EXISTS a_idx ON public.appointments USING btree (org_id, id);",
+                "CREATE INDEX ON appointments (org_id);",
+            ],
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
             blocks.len(),
             lines.join(", ")
         ),
+        lock: None,
     };
     vec![(statements[blocks[1].begin].line, violation)]
 }

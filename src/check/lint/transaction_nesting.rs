@@ -21,6 +21,7 @@ pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
             (
                 blocked.line,
                 Violation {
+                    lock: None,
                     rule: Rule::TransactionNesting,
                     object: blocked.command.clone(),
                     message: blocked.message(),

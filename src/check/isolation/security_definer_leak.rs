@@ -15,7 +15,7 @@
 //!   `is_org_member(org)` is this case, and `security-definer-exposed` on it is only a
 //!   warning then (`regrade`).
 //!
-//! See `definer_call.md`.
+//! See `security_definer_leak.md`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
