@@ -21,6 +21,7 @@ pub mod platform;
 pub mod progress;
 pub mod rehearse;
 pub mod report;
+pub mod review;
 pub mod rule;
 pub mod schema;
 pub mod seed;

@@ -151,3 +151,91 @@ fn help_to_a_full_disk_is_an_error() {
     let out = help_into(writer.into());
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
 }
+
+/// `dbkit --version` names the version and the commit it was built from (build.rs);
+/// in this checkout, that is HEAD.
+#[test]
+fn version_names_the_commit() {
+    let out = common::dbkit().arg("--version").assert().success();
+    let stdout = String::from_utf8(out.get_output().stdout.clone()).unwrap();
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8(head.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        format!(
+            "dbkit {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            &head.trim()[..12]
+        )
+    );
+}
+
+/// `check --format sarif`: a SARIF 2.1.0 log that validates against the vendored
+/// OASIS schema, the blocking index as an error at its file and line, with a help
+/// page and a fingerprint (offline: the lint rules alone).
+#[test]
+fn check_writes_sarif_that_validates() {
+    let dir = common::work_dir();
+    std::fs::create_dir(dir.join("migrations")).unwrap();
+    std::fs::write(
+        dir.join("migrations/V1__notes.sql"),
+        "CREATE TABLE notes (id int PRIMARY KEY, org_id uuid NOT NULL);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("migrations/V2__notes_org.sql"),
+        "-- the tenant key's index\nCREATE INDEX notes_org ON notes (org_id);\n",
+    )
+    .unwrap();
+    let out = common::dbkit_in(&dir)
+        .args(["check", "--offline", "--format", "sarif"])
+        .assert()
+        .code(1);
+    let log: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let schema: Value =
+        serde_json::from_str(include_str!("fixtures/sarif/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&log).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}\n{log:#}");
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let index = results
+        .iter()
+        .find(|r| r["ruleId"] == "require-concurrent-index-creation")
+        .unwrap_or_else(|| panic!("{log:#}"));
+    assert_eq!(index["level"], "error");
+    let location = &index["locations"][0]["physicalLocation"];
+    assert_eq!(
+        location["artifactLocation"]["uri"],
+        "migrations/V2__notes_org.sql"
+    );
+    assert_eq!(location["region"]["startLine"], 2);
+    assert!(index["partialFingerprints"]["dbkitFinding/v1"].is_string());
+}
+
+/// SARIF is for the commands that report rule findings.
+#[test]
+fn sarif_is_refused_where_there_are_no_rules() {
+    let stderr = usage_error(&["migrate", "status", "--format", "sarif"]);
+    assert!(stderr.contains("--format sarif is for"), "{stderr}");
+}
+
+/// The README's test command is what `.ci/run` runs, verbatim.
+#[test]
+fn the_readme_test_command_is_the_ci_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
+    // The second line of the README's first code block.
+    let block = readme.split("```sh\n").nth(1).unwrap();
+    let line = block.lines().nth(1).unwrap();
+    let command = line.split('#').next().unwrap().trim();
+    assert!(command.starts_with("cargo "), "{line}");
+    assert!(
+        ci.lines().any(|l| l.trim() == command),
+        "`{command}` is not a line of .ci/run"
+    );
+}

@@ -60,6 +60,9 @@ pub struct Findings {
     pub incomplete: Option<String>,
     pub findings: Vec<Finding>,
     pub ran: Ran,
+    /// `--rehearse`: the rehearsal itself (its findings are among `findings`).
+    #[serde(skip)]
+    pub rehearsal: Option<crate::rehearse::Rehearsal>,
 }
 
 /// What the check looked at, for the lines under the findings.
@@ -81,8 +84,9 @@ pub struct Ran {
     pub present_at_base: Vec<Finding>,
     /// Lab databases left on the server (`--keep`).
     pub kept: Vec<KeptDatabase>,
-    /// What the tenant-isolation proof tried; None when it did not run.
-    pub proof: Option<isolation::ProofSummary>,
+    /// What the tenant-isolation proof tried (None: it did not run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof: Option<isolation::Proof>,
     /// Supabase's own extensions stubbed on the scratch databases (the server lacks
     /// them): names and signatures only, their behaviour was not checked.
     pub stubbed: Vec<String>,
@@ -161,12 +165,14 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         baseline = labs.baseline;
         incomplete = labs.skipped;
     }
+    let mut rehearsal = None;
     if let Some(rehearse) = &opts.rehearse {
-        let rehearsal = crate::rehearse::run(rehearse).await?;
+        let rehearsed = crate::rehearse::run(rehearse).await?;
         findings.extend(crate::rehearse::gate::check_findings(
-            &rehearsal,
+            &rehearsed,
             &rehearse.migrations,
         ));
+        rehearsal = Some(rehearsed);
     }
     let (findings, ignored) = ignore::apply(&files, findings);
     ran.ignored = ignored;
@@ -184,6 +190,7 @@ pub async fn check(opts: &CheckOptions) -> Result<Findings> {
         incomplete,
         findings,
         ran,
+        rehearsal,
     })
 }
 
@@ -296,7 +303,7 @@ struct LabRuns {
     /// Every migration applied from zero.
     applied: bool,
     /// What the isolation proof tried.
-    proof: Option<isolation::ProofSummary>,
+    proof: Option<isolation::Proof>,
     /// Why the catalog rules and the isolation proof did not run on the final schema.
     skipped: Option<String>,
     /// The catalog findings at `--base`; None without one, or when the base could not
@@ -393,7 +400,7 @@ struct FreshSchema {
     /// not be applied).
     skipped: Option<String>,
     /// What the isolation proof tried.
-    proof: Option<isolation::ProofSummary>,
+    proof: Option<isolation::Proof>,
 }
 
 /// The findings on the final schema, or why there is none to judge.

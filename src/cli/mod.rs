@@ -12,6 +12,7 @@ pub mod db;
 pub mod explain;
 pub mod migrate;
 pub mod rehearse;
+pub mod review;
 mod rules;
 
 pub use check::CheckArgs;
@@ -19,10 +20,13 @@ pub use explain::ExplainArgs;
 pub use migrate::{MigrateAction, MigrateArgs, MigrationSourceOpts, NewArgs};
 pub use rules::RulesArgs;
 
+/// `dbkit --version`: the crate's version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("DBKIT_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "dbkit",
-    version,
+    version = VERSION,
     about = "Migrate, seed, explain, check and bench the PostgreSQL database behind a multi-tenant booking service",
     after_help = "Example:\n  dbkit migrate && dbkit migrate status   # on dbkit's own local cluster"
 )]
@@ -52,7 +56,8 @@ pub struct OutputOpts {
     pub format: OutputFormat,
 }
 
-/// `--format`: the reporter's formats, plus GitHub annotations for `check`.
+/// `--format`: the reporter's formats, plus GitHub annotations for `check` and SARIF
+/// for the commands that report rule findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
 pub enum OutputFormat {
     /// Aligned table for a terminal.
@@ -64,17 +69,19 @@ pub enum OutputFormat {
     Json,
     /// GitHub Actions workflow annotations (`dbkit check` only; a usage error elsewhere).
     Github,
+    /// SARIF 2.1.0 for code scanning (check, explain, rehearse and review).
+    Sarif,
 }
 
 impl OutputFormat {
-    /// The reporter's format; `None` for github.
+    /// The reporter's format; `None` for github and sarif, which only some commands have.
     pub fn report(self) -> Option<crate::report::Format> {
         use crate::report::Format;
         match self {
             OutputFormat::Table => Some(Format::Table),
             OutputFormat::Markdown => Some(Format::Markdown),
             OutputFormat::Json => Some(Format::Json),
-            OutputFormat::Github => None,
+            OutputFormat::Github | OutputFormat::Sarif => None,
         }
     }
 }
@@ -109,6 +116,10 @@ pub enum Command {
     /// List every rule dbkit reports, or print one rule's page (what it catches, why,
     /// bad and good SQL, how to suppress it).
     Rules(RulesArgs),
+    /// The pull-request verdict: check's findings, the isolation proof, each new
+    /// migration rehearsed under traffic and the query plans before → after, in one
+    /// document (markdown for a PR comment, or SARIF).
+    Review(review::ReviewArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Example:\n  dbkit completions bash > ~/.local/share/bash-completion/completions/dbkit"

@@ -8,6 +8,7 @@ use crate::cli::{CheckArgs, ConnectOpts, OutputFormat};
 use crate::config::Database;
 use crate::exit::Outcome;
 use crate::report::check::{github, CheckReport};
+use crate::report::sarif;
 
 pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) -> Result<Outcome> {
     let database = Database::resolve(connect.database_url.as_deref())?;
@@ -47,9 +48,10 @@ pub async fn run(connect: &ConnectOpts, args: &CheckArgs, format: OutputFormat) 
         findings: &findings,
         verbose: args.verbose,
     };
-    match format.report() {
-        Some(format) => crate::report::emit(&report, format)?,
-        None => {
+    match (format.report(), format) {
+        (Some(format), _) => crate::report::emit(&report, format)?,
+        (None, OutputFormat::Sarif) => sarif::emit(&sarif::from_check(&findings.findings))?,
+        (None, _) => {
             let mut out = Vec::new();
             github(&report, &mut out).map_err(crate::report::stdout_error)?;
             crate::report::print(&String::from_utf8_lossy(&out))?;

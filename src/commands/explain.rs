@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 
-use crate::cli::{ConnectOpts, ExplainArgs};
+use crate::cli::{ConnectOpts, ExplainArgs, OutputFormat};
 use crate::config::Database;
 use crate::exit::Outcome;
 use crate::explain::rules::Thresholds;
@@ -12,7 +12,15 @@ use crate::migrate::MigrationSet;
 use crate::report::Format;
 use crate::seed::{Profile, SeedOptions};
 
-pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> Result<Outcome> {
+pub async fn run(
+    connect: &ConnectOpts,
+    args: &ExplainArgs,
+    output: OutputFormat,
+) -> Result<Outcome> {
+    let format = match output {
+        OutputFormat::Sarif => None,
+        other => Some(super::report_format(other)?),
+    };
     // Resolving connects to nothing: catalog errors still name their file first.
     let database = Database::resolve(connect.database_url.as_deref())?;
     let opts = options(args, matches!(database, Database::Local(_)))?;
@@ -21,6 +29,10 @@ pub async fn run(connect: &ConnectOpts, args: &ExplainArgs, format: Format) -> R
     if let Some(dir) = &args.save_plans {
         crate::explain::save_plans(&report, dir)?;
     }
+    let Some(format) = format else {
+        crate::report::sarif::emit(&crate::report::sarif::from_explain(&report, &catalog.dir))?;
+        return Ok(outcome(&report, args));
+    };
     crate::report::emit(&report, format)?;
     if format == Format::Json {
         // The table and markdown list these themselves; JSON's stdout stays one document.

@@ -10,6 +10,7 @@ mod explain;
 mod migrate;
 mod new;
 mod rehearse;
+mod review;
 mod rules;
 mod seed;
 
@@ -27,8 +28,12 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
         command,
     } = cli;
     match command {
-        // Workflow annotations are valid for check's findings only.
+        // Workflow annotations are valid for check's findings only; SARIF for the
+        // commands that report rule findings.
         Command::Check(args) => check::run(&connect, &args, output.format).await,
+        Command::Explain(args) => explain::run(&connect, &args, output.format).await,
+        Command::Rehearse(args) => rehearse::run(&connect, &args, output.format).await,
+        Command::Review(args) => review::run(&connect, &args, output.format).await,
         Command::Completions { shell } => completions::run(shell),
         command => {
             let format = report_format(output.format)?;
@@ -37,22 +42,28 @@ pub async fn dispatch(cli: Cli) -> Result<Outcome> {
                 Command::Migrate(args) => migrate::run(&connect, &args, format).await,
                 Command::Seed(args) => seed::run(&connect, &args, format).await,
                 Command::New(args) => new::run(&args, format),
-                Command::Explain(args) => explain::run(&connect, &args, format).await,
                 Command::Bench(args) => bench::run(&connect, &args, format).await,
-                Command::Rehearse(args) => rehearse::run(&connect, &args, format).await,
                 Command::Rules(args) => rules::run(&args, format),
-                Command::Check(_) | Command::Completions { .. } => unreachable!("routed above"),
+                Command::Check(_)
+                | Command::Explain(_)
+                | Command::Rehearse(_)
+                | Command::Review(_)
+                | Command::Completions { .. } => unreachable!("routed above"),
             }
         }
     }
 }
 
-/// `--format` for every command but check: github is a usage error.
-fn report_format(format: OutputFormat) -> Result<Format> {
-    format.report().ok_or_else(|| {
-        hinted(
+/// `--format` for the commands without annotations or SARIF: a usage error for them.
+pub(super) fn report_format(format: OutputFormat) -> Result<Format> {
+    format.report().ok_or_else(|| match format {
+        OutputFormat::Sarif => hinted(
+            "--format sarif is for `dbkit check`, `explain`, `rehearse` and `review`",
+            "use --format table, markdown or json with this command",
+        ),
+        _ => hinted(
             "--format github (workflow annotations) is for `dbkit check` only",
             "use --format table, markdown or json with this command",
-        )
+        ),
     })
 }

@@ -7,13 +7,13 @@ use std::time::Duration;
 use anyhow::Result;
 
 use crate::cli::rehearse::RehearseArgs;
-use crate::cli::ConnectOpts;
+use crate::cli::{ConnectOpts, OutputFormat};
 use crate::config::Database;
 use crate::error::hinted;
 use crate::exit::Outcome;
 use crate::migrate::MigrationSet;
 use crate::rehearse::RehearseOptions;
-use crate::report::{emit, Format};
+use crate::report::{emit, sarif};
 
 /// What a rehearsal needs besides its defaults (baseline 5 s, lock_timeout 5 s, no
 /// `--keep`, the lab cache as the target allows).
@@ -61,7 +61,15 @@ pub fn options(
     })
 }
 
-pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> Result<Outcome> {
+pub async fn run(
+    connect: &ConnectOpts,
+    args: &RehearseArgs,
+    output: OutputFormat,
+) -> Result<Outcome> {
+    let format = match output {
+        OutputFormat::Sarif => None,
+        other => Some(super::report_format(other)?),
+    };
     let database = Database::resolve(connect.database_url.as_deref())?;
     let load = Load {
         queries: args.queries.clone(),
@@ -71,18 +79,18 @@ pub async fn run(connect: &ConnectOpts, args: &RehearseArgs, format: Format) -> 
         max_stall: args.max_stall,
         cache: args.cache,
     };
+    let migrations = MigrationSet::resolve(&args.source.options())?;
     let opts = RehearseOptions {
         baseline: args.baseline,
         lock_timeout: args.lock_timeout,
         keep: args.keep,
-        ..options(
-            &database,
-            MigrationSet::resolve(&args.source.options())?,
-            load,
-        )?
+        ..options(&database, migrations, load)?
     };
     let rehearsal = crate::rehearse::run(&opts).await?;
-    emit(&rehearsal, format)?;
+    match format {
+        Some(format) => emit(&rehearsal, format)?,
+        None => sarif::emit(&sarif::from_rehearsal(&rehearsal, &opts.migrations))?,
+    }
     Ok(if rehearsal.passed() {
         Outcome::Clean
     } else {

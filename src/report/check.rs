@@ -7,7 +7,7 @@
 
 use std::io::{self, Write};
 
-use crate::check::isolation::ProofSummary;
+use crate::check::isolation::Proof;
 use crate::check::rule::{Finding, Severity};
 use crate::check::{incomplete_headline, Findings};
 use crate::report::{render_rows, table_width, write_json, write_wrapped, Format, Render};
@@ -186,7 +186,7 @@ fn named_message(f: &Finding) -> String {
 }
 
 /// What the isolation proof tried and left out, in a line or two.
-pub fn proof_lines(proof: &ProofSummary) -> Vec<String> {
+pub fn proof_lines(proof: &Proof) -> Vec<String> {
     let mut lines = Vec::new();
     if proof.total() == 0 {
         lines.push(
@@ -371,6 +371,7 @@ mod tests {
                 applied: true,
                 ..Ran::default()
             },
+            rehearsal: None,
         }
     }
 
@@ -541,10 +542,10 @@ mod tests {
     #[test]
     fn the_proof_says_what_it_tried_and_left_out() {
         let mut r = result(sample());
-        let mut proof = ProofSummary {
+        let mut proof = Proof {
             tables: 12,
             functions: 2,
-            ..ProofSummary::default()
+            ..Proof::default()
         };
         proof
             .requests

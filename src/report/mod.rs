@@ -9,7 +9,9 @@ pub mod db;
 pub mod explain;
 pub mod migrate;
 pub mod rehearse;
+pub mod review;
 pub mod rules;
+pub mod sarif;
 pub mod seed;
 mod tenancy;
 

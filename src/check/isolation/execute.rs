@@ -608,8 +608,8 @@ pub struct Probed {
     pub findings: Vec<Finding>,
     /// Per probe: (object, role, operation) tried.
     pub tried: Vec<(String, &'static str, &'static str)>,
-    /// (object, operation) of every error-severity leak.
-    pub leaked: Vec<(String, &'static str)>,
+    /// (object, role, operation) of every error-severity leak.
+    pub leaked: Vec<(String, &'static str, &'static str)>,
     /// (object, operation) of every probe the proof could judge (not its own failure).
     pub judged: Vec<(String, &'static str)>,
 }
@@ -687,7 +687,13 @@ pub async fn run_probes(
     let leaked = leaks
         .iter()
         .filter(|l| l.severity == Severity::Error)
-        .map(|l| (l.probe.object.clone(), l.probe.op.sql()))
+        .map(|l| {
+            (
+                l.probe.object.clone(),
+                l.probe.actor.role(),
+                l.probe.op.sql(),
+            )
+        })
         .collect();
     // One finding per object, role, rule and severity: what each request did, and
     // what allowed it, placed at the statement defined last among those to blame.

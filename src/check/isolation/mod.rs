@@ -13,7 +13,7 @@
 //!
 //! The proof's own failures (a value it could not bind, a call it could not make) are
 //! `proof-failed`, with their cause; the project's are `isolation-untested`. What it
-//! tried is summarised (`ProofSummary`). The fixture is also what the apply phase seeds
+//! tried is summarised (`Proof`). The fixture is also what the apply phase seeds
 //! at `--base`.
 
 mod execute;
@@ -35,9 +35,12 @@ use super::rule::{Finding, Rule};
 use crate::schema::{model, Config, Model};
 pub use fixture::SeededOrg;
 
-/// What the proof tried: requests per role and operation, and what it left out and why.
+/// What the proof tried: each request (the verdict's table of tables × roles ×
+/// operations), the count per role and operation, and what it left out and why.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ProofSummary {
+pub struct Proof {
+    /// Each request made to a table or view, as which role, and whether it leaked.
+    pub tried: Vec<Tried>,
     /// Tables probed.
     pub tables: usize,
     /// Views and set-returning functions read.
@@ -56,17 +59,35 @@ pub struct Skipped {
     pub why: String,
 }
 
-impl ProofSummary {
+/// One request of the proof.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tried {
+    /// The table, view or function, as reported.
+    pub object: String,
+    /// `authenticated` (a member of tenant A) or `anon`.
+    pub role: &'static str,
+    /// SELECT, INSERT, UPDATE or DELETE.
+    pub operation: &'static str,
+    /// An error-severity leak.
+    pub leaked: bool,
+}
+
+impl Proof {
     pub fn total(&self) -> usize {
         self.requests.values().flat_map(|ops| ops.values()).sum()
+    }
+
+    /// Requests that leaked.
+    pub fn leaks(&self) -> usize {
+        self.tried.iter().filter(|t| t.leaked).count()
     }
 }
 
 /// The proof's findings and what it tried.
 #[derive(Debug, Default)]
-pub struct Proof {
+pub struct Proved {
     pub findings: Vec<Finding>,
-    pub summary: ProofSummary,
+    pub summary: Proof,
     /// What the SECURITY DEFINER calls cleared or could not tell (its findings are in
     /// `findings`): `security_definer_leak::regrade` grades `security-definer-exposed` with it.
     pub called: security_definer_leak::Called,
@@ -120,10 +141,10 @@ fn dbkits_own(why: &str) -> bool {
 
 /// Run the proof on the database `client` is connected to (a scratch database: it
 /// commits two tenants' rows).
-pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Result<Proof> {
-    let mut proof = Proof {
+pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Result<Proved> {
+    let mut proof = Proved {
         findings: untenanted(model, locator),
-        ..Proof::default()
+        ..Proved::default()
     };
     let (facts, tenancy) = (&model.facts, &model.tenancy);
     let skipped = &mut proof.summary.skipped;
@@ -185,6 +206,16 @@ pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Res
     let probed =
         execute::run_probes(client, facts, tenancy, &probes, &seeded.orgs, locator).await?;
     proof.findings.extend(probed.findings);
+    proof.summary.tried = probed
+        .tried
+        .iter()
+        .map(|(object, role, operation)| Tried {
+            object: object.clone(),
+            role,
+            operation,
+            leaked: probed.leaked.contains(&(object.clone(), role, operation)),
+        })
+        .collect();
     proof.probed = probed
         .judged
         .iter()
@@ -193,7 +224,7 @@ pub async fn prove(client: &mut Client, model: &Model, locator: &Locator) -> Res
     proof.leaked = probed
         .leaked
         .iter()
-        .map(|(o, op)| (o.clone(), op.to_string()))
+        .map(|(o, _, op)| (o.clone(), op.to_string()))
         .collect();
     for (_, role, op) in &probed.tried {
         *proof
@@ -250,7 +281,7 @@ fn operations(cmd: &str) -> &'static [&'static str] {
 /// them, is only a warning — an open INSERT with no readable consequence (a sign-up
 /// form, create-an-organisation), a user's own-row policy. What the proof did not try
 /// stays an error (fail closed).
-pub fn regrade_policies(findings: &mut [Finding], facts: &crate::schema::Facts, proof: &Proof) {
+pub fn regrade_policies(findings: &mut [Finding], facts: &crate::schema::Facts, proof: &Proved) {
     for f in findings.iter_mut().filter(|f| {
         matches!(
             f.rule,
