@@ -142,8 +142,14 @@ rules! {
     PolicyIgnoresTenantKey = "policy-ignores-tenant-key", Error, Catalog, "check/catalog/policy_ignores_tenant_key.md", "a permissive policy on a tenant table that never constrains the tenant key";
     RlsReferencesUserMetadata = "rls-references-user-metadata", Error, Catalog, "check/catalog/rls_references_user_metadata.md", "a policy reads user_metadata / raw_user_meta_data, which the user can write";
     TenantKeyNotInUnique = "tenant-key-not-in-unique", Info, Catalog, "check/catalog/tenant_key_not_in_unique.md", "a primary key, unique constraint or foreign key between tenant tables without the tenant key (sharding by tenant needs it)";
-    IsolationUntested = "isolation-untested", Error, Isolation, "check/isolation/isolation_untested.md", "a table an API role can reach whose isolation dbkit cannot test: no tenancy inferred or configured, or no row could be made";
+    IsolationUntested = "isolation-untested", Error, Isolation, "check/isolation/isolation_untested.md", "a table an API role can reach whose isolation dbkit cannot test: no tenancy inferred or configured";
     IsolationInconclusive = "isolation-inconclusive", Warning, Isolation, "check/isolation/isolation_inconclusive.md", "the tenant-isolation proof could not test a table";
+    MembershipSelfInsert = "membership-self-insert", Error, Isolation, "check/isolation/membership_self_insert.md", "a user can insert their own membership into another tenant: anyone joins any tenant";
+    SecurityDefinerLeak = "security-definer-leak", Error, Isolation, "check/isolation/security_definer_leak.md", "called with another tenant's ids, owners or names, a SECURITY DEFINER function returned or changed that tenant's data";
+    ProofFailed = "proof-failed", Error, Isolation, "check/isolation/proof_failed.md", "the isolation proof itself failed (dbkit's fixture or call, not the project's schema), so what it would have tested is unproven";
+    StorageBucketOpen = "storage-bucket-open", Error, Catalog, "check/catalog/storage_bucket_open.md", "a storage.objects policy lets anon or every user read, overwrite or delete a bucket's files with no owner or folder condition";
+    ForeignTableExposed = "foreign-table-exposed", Error, Catalog, "check/catalog/foreign_table_exposed.md", "a foreign table in an exposed schema: no row-level security is possible on it";
+    SensitiveColumnsExposed = "sensitive-columns-exposed", Error, Catalog, "check/catalog/sensitive_columns_exposed.md", "columns that look like secrets or personal data (tokens, keys, webhook URLs, e-mails) readable by anon or by every user";
     SeqScan = "seq-scan", Warning, Plan, "explain/rules/seq_scan.md", "a sequential scan reading many rows of a large table";
     RlsPerRow = "rls-per-row", Warning, Plan, "explain/rules/rls_per_row.md", "a policy function evaluated per row in a scan filter instead of once (InitPlan)";
     RlsOverhead = "rls-overhead", Warning, Plan, "explain/rules/rls_overhead.md", "the tenant run reads far more blocks (or takes far longer) than the service run";

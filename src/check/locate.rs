@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use sqlparser::ast::{AlterTableOperation, ObjectName, ObjectNamePart, Statement as Ast};
+use sqlparser::ast::{
+    AlterTableOperation, ObjectName, ObjectNamePart, Statement as Ast, TableConstraint,
+};
 
 use super::files::ParsedFile;
 
@@ -27,7 +29,8 @@ fn table_key(name: &ObjectName) -> String {
 }
 
 /// Object keys: `table:S.NAME`, `rls:S.NAME`, `policy:S.TABLE.NAME`, `index:S.NAME` (the
-/// table's schema), `function:S.NAME`, `view:S.NAME`; each also without the `S.` part.
+/// table's schema), `function:S.NAME`, `view:S.NAME`; each also without the `S.` part;
+/// and `constraint:S.TABLE.NAME` for a foreign key an ALTER TABLE added.
 #[derive(Debug, Default)]
 pub struct Locator {
     /// Key -> (file, line, position of the statement among all files in version order).
@@ -61,17 +64,36 @@ fn defined_by(ast: &Ast) -> Vec<String> {
     };
     match ast {
         Ast::CreateTable(t) => keys_of("table", &t.name).to_vec(),
-        // The statement that switched RLS is where rls-* findings belong.
-        Ast::AlterTable(a)
-            if a.operations.iter().any(|op| {
-                matches!(
-                    op,
+        Ast::CreateForeignTable(t) => keys_of("table", &t.name).to_vec(),
+        // The statement that switched RLS is where rls-* findings belong; the one that
+        // added a foreign key is where findings on that key belong.
+        Ast::AlterTable(a) => {
+            let mut keys = Vec::new();
+            for op in &a.operations {
+                match op {
                     AlterTableOperation::EnableRowLevelSecurity
-                        | AlterTableOperation::DisableRowLevelSecurity
-                )
-            }) =>
-        {
-            keys_of("rls", &a.name).to_vec()
+                    | AlterTableOperation::DisableRowLevelSecurity => {
+                        keys.extend(keys_of("rls", &a.name));
+                    }
+                    AlterTableOperation::AddConstraint {
+                        constraint: TableConstraint::ForeignKey(fk),
+                        ..
+                    } => {
+                        let table = table_key(&a.name);
+                        // PostgreSQL's name for an unnamed one: table_col1_col2_fkey.
+                        let name = match &fk.name {
+                            Some(n) => ident_key(n),
+                            None => {
+                                let cols: Vec<String> = fk.columns.iter().map(ident_key).collect();
+                                format!("{table}_{}_fkey", cols.join("_"))
+                            }
+                        };
+                        keys.push(format!("constraint:{}.{table}.{name}", schema_key(&a.name)));
+                    }
+                    _ => {}
+                }
+            }
+            keys
         }
         Ast::CreatePolicy(p) => policy(&p.table_name, &p.name),
         Ast::AlterPolicy(p) => policy(&p.table_name, &p.name),
@@ -196,6 +218,25 @@ mod tests {
         assert_eq!(line("function:app.f"), Some(5));
         assert_eq!(line("view:app.v"), Some(6));
         assert_eq!(line("table:public.notes"), None);
+    }
+
+    #[test]
+    fn a_foreign_key_is_found_where_an_alter_table_added_it() {
+        let file = crate::check::files::parse_file(
+            "V7__fk.sql".into(),
+            "migrations/V7__fk.sql".into(),
+            7,
+            "fk".into(),
+            "CREATE TABLE notes (id int, org_id uuid);\n\
+             ALTER TABLE ONLY \"public\".\"notes\"\n    ADD CONSTRAINT \"notes_org_fk\" FOREIGN KEY (org_id) REFERENCES orgs (id);\n\
+             ALTER TABLE notes ADD FOREIGN KEY (id) REFERENCES other (id);\n"
+                .into(),
+        );
+        let l = Locator::new(&[file]);
+        let line = |key: &str| l.find(key).map(|(_, line)| line);
+        assert_eq!(line("constraint:public.notes.notes_org_fk"), Some(2));
+        assert_eq!(line("constraint:public.notes.notes_id_fkey"), Some(4));
+        assert_eq!(line("table:public.notes"), Some(1));
     }
 
     #[test]

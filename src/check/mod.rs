@@ -302,13 +302,14 @@ struct LabRuns {
     findings: Vec<Finding>,
     /// Every migration applied from zero.
     applied: bool,
+    /// What the isolation proof tried.
+    proof: Option<isolation::Proof>,
     /// Why the catalog rules and the isolation proof did not run on the final schema.
     skipped: Option<String>,
     /// The catalog findings at `--base`; None without one, or when the base could not
     /// be built (then nothing is hidden: what cannot be compared is reported).
     baseline: Option<Baseline>,
     kept: Vec<KeptDatabase>,
-    proof: Option<isolation::Proof>,
 }
 
 /// Apply on lab databases; catalog rules and the isolation proof on the result. The run
@@ -325,12 +326,12 @@ async fn on_labs(
         return Ok(LabRuns {
             findings: vec![],
             applied: false,
+            proof: None,
             skipped: Some(
                 "two migration files share a version, so there is no order to apply them in".into(),
             ),
             baseline: None,
             kept: vec![],
-            proof: None,
         });
     };
     let progress = Indicator::spinner("{spinner} check: {msg}");
@@ -375,10 +376,10 @@ async fn on_labs(
     Ok(LabRuns {
         findings,
         applied,
+        proof,
         skipped,
         baseline,
         kept,
-        proof,
     })
 }
 
@@ -398,12 +399,11 @@ struct FreshSchema {
     /// Why the catalog rules and the isolation proof did not run (a migration could
     /// not be applied).
     skipped: Option<String>,
-    /// What the isolation proof tried (None: it did not run).
+    /// What the isolation proof tried.
     proof: Option<isolation::Proof>,
 }
 
-/// The findings on the final schema and what the isolation proof tried, or why there
-/// is none to judge.
+/// The findings on the final schema, or why there is none to judge.
 async fn fresh_schema(
     lab: &mut Lab,
     locator: &Locator,
@@ -421,12 +421,15 @@ async fn fresh_schema(
     let mut client = connect(lab.url()).await?;
     let model = crate::schema::model(&client, config).await?;
     let mut findings = catalog::check(&client, locator, &model).await?;
-    let (proved, proof) = isolation::prove(&mut client, &model, locator).await?;
-    findings.extend(proved);
+    let proof = isolation::prove(&mut client, &model, locator).await?;
+    // The calls decide what the static SECURITY DEFINER rule could only suspect.
+    isolation::security_definer_leak::regrade(&mut findings, &proof.called);
+    isolation::regrade_policies(&mut findings, &model.facts, &proof);
+    findings.extend(proof.findings);
     Ok(FreshSchema {
         findings,
         skipped: None,
-        proof: Some(proof),
+        proof: Some(proof.summary),
     })
 }
 

@@ -133,7 +133,11 @@ fn explain_options(
     migrations: MigrationSet,
     local: bool,
 ) -> Result<ExplainOptions> {
-    let catalog = CatalogSource::locate(traffic_queries(args).as_deref(), &args.source.options(), &[])?;
+    let catalog = CatalogSource::locate(
+        traffic_queries(args).as_deref(),
+        &args.source.options(),
+        &[],
+    )?;
     let profile = match &args.profile {
         Some(path) => Profile::from_file(path)?,
         None => Profile::default_profile(),

@@ -1,14 +1,16 @@
-//! Renders `dbkit check`'s `Findings`: a table for the terminal (messages listed under
-//! it, so rows fit the width), markdown for a PR comment, JSON (DESIGN.md's shape plus
-//! `ran`), and GitHub workflow annotations — the one result that has them. Under the
-//! findings: the summary, what `--base` left out, what PostgreSQL's grammar rejects (listed
+//! Renders `dbkit check`'s `Findings`: a table for the terminal (each finding's message
+//! beside it, wrapped; severity, rule and location kept whole), markdown for a PR
+//! comment, JSON (DESIGN.md's shape plus `ran`), and GitHub workflow annotations — the
+//! one result that has them. Under the findings: the summary, what the isolation proof
+//! tried and left out, what `--base` left out, what PostgreSQL's grammar rejects (listed
 //! with `--verbose`) and how many findings inline ignores silenced.
 
 use std::io::{self, Write};
 
+use crate::check::isolation::Proof;
 use crate::check::rule::{Finding, Severity};
 use crate::check::{incomplete_headline, Findings};
-use crate::report::{render_rows, write_json, Format, Render};
+use crate::report::{render_rows, table_width, write_json, write_wrapped, Format, Render};
 
 /// `Findings` with what the reader asked to see besides them.
 #[derive(Debug, Clone, Copy)]
@@ -49,24 +51,19 @@ impl Render for CheckReport<'_> {
                 if result.findings.is_empty() {
                     writeln!(out, "dbkit check: no findings")?;
                 } else {
-                    let rows = rows(&result.findings, false);
-                    let mut table_rows: Vec<Vec<String>> = Vec::with_capacity(rows.len());
-                    for (n, mut row) in rows.into_iter().enumerate() {
-                        // Object and message go under the table, so rows fit the width.
-                        row.truncate(3);
-                        row.insert(0, (n + 1).to_string());
-                        table_rows.push(row);
-                    }
-                    out.write_all(render_rows(Format::Table, TABLE, &table_rows).as_bytes())?;
-                    for (n, f) in result.findings.iter().enumerate() {
-                        // Named once: many messages already start with their object.
-                        match &f.object {
-                            Some(object) if !f.message.contains(object.as_str()) => {
-                                writeln!(out, "{}. {object}: {}", n + 1, f.message)?
-                            }
-                            _ => writeln!(out, "{}. {}", n + 1, f.message)?,
-                        }
-                    }
+                    let rows: Vec<Vec<String>> = result
+                        .findings
+                        .iter()
+                        .map(|f| {
+                            vec![
+                                f.severity.to_string(),
+                                f.rule.to_string(),
+                                location(f),
+                                named_message(f),
+                            ]
+                        })
+                        .collect();
+                    findings_table(out, &rows, table_width())?;
                     writeln!(out, "{}", summary(&result.findings))?;
                 }
                 for line in self.notes() {
@@ -83,6 +80,9 @@ impl CheckReport<'_> {
     fn notes(&self) -> Vec<String> {
         let ran = &self.findings.ran;
         let mut lines = Vec::new();
+        if let Some(proof) = &ran.proof {
+            lines.extend(proof_lines(proof));
+        }
         if let (Some(base), false) = (ran.base, ran.present_at_base.is_empty()) {
             let n = ran.present_at_base.len();
             lines.push(format!(
@@ -134,7 +134,121 @@ fn count(n: usize, noun: &str) -> String {
 }
 
 const MARKDOWN: &[&str] = &["severity", "rule", "where", "object", "message"];
-const TABLE: &[&str] = &["#", "severity", "rule", "where"];
+const TABLE: &[&str] = &["severity", "rule", "where", "message"];
+
+/// Room a message needs beside its finding to read as prose, not a column of words.
+const MESSAGE_ROOM: usize = 40;
+
+/// The findings (severity, rule, where, message) within `width`: a table with the
+/// message beside, severity, rule and file:line kept whole — or, where long paths
+/// leave the message no room, each finding on a line of its own with its message
+/// wrapped under it.
+fn findings_table(out: &mut dyn Write, rows: &[Vec<String>], width: usize) -> io::Result<()> {
+    let widest = |i: usize| {
+        rows.iter()
+            .map(|r| r[i].chars().count())
+            .chain(std::iter::once(TABLE[i].len()))
+            .max()
+            .unwrap_or(0)
+    };
+    let fixed = widest(0) + widest(1) + widest(2) + 3 * TABLE.len() + 1;
+    if fixed + MESSAGE_ROOM <= width {
+        let table = crate::report::render_rows_keeping_within(
+            Format::Table,
+            TABLE,
+            rows,
+            &[0, 1, 2],
+            width,
+        );
+        return out.write_all(table.as_bytes());
+    }
+    for row in rows {
+        writeln!(out, "{:<7} {}  {}", row[0], row[1], row[2])?;
+        write_wrapped(out, &row[3], "        ", "        ", width)?;
+    }
+    Ok(())
+}
+
+/// The message, its object named first unless it already is (many messages start with
+/// their object).
+fn named_message(f: &Finding) -> String {
+    match &f.object {
+        Some(object) => {
+            let last = object.rsplit('.').next().unwrap_or(object);
+            if f.message.contains(object.as_str()) || f.message.contains(last) {
+                f.message.clone()
+            } else {
+                format!("{object}: {}", f.message)
+            }
+        }
+        None => f.message.clone(),
+    }
+}
+
+/// What the isolation proof tried and left out, in a line or two.
+pub fn proof_lines(proof: &Proof) -> Vec<String> {
+    let mut lines = Vec::new();
+    if proof.total() == 0 {
+        lines.push(
+            "isolation proof: nothing to probe (no table, view or function an API role can reach)"
+                .to_string(),
+        );
+    }
+    let per_role: Vec<String> = proof
+        .requests
+        .iter()
+        .rev()
+        .map(|(role, ops)| {
+            let ops: Vec<String> = ["SELECT", "INSERT", "UPDATE", "DELETE", "EXECUTE"]
+                .iter()
+                .filter_map(|op| ops.get(*op).map(|n| format!("{op} {n}")))
+                .collect();
+            format!("as {role} {}", ops.join(", "))
+        })
+        .collect();
+    let mut tried = vec![count(proof.tables, "table")];
+    if proof.views > 0 {
+        tried.push(count(proof.views, "view or function read"));
+    }
+    if proof.functions > 0 {
+        tried.push(format!(
+            "{} called",
+            count(proof.functions, "SECURITY DEFINER function")
+        ));
+    }
+    if proof.total() > 0 {
+        lines.push(format!(
+            "isolation proof: {} — {} ({})",
+            tried.join(", "),
+            count(proof.total(), "request"),
+            per_role.join("; ")
+        ));
+    }
+    if !proof.skipped.is_empty() {
+        let mut by_why: Vec<(String, Vec<&str>)> = Vec::new();
+        for s in &proof.skipped {
+            let why = s.why.split(':').next().unwrap_or(&s.why).to_string();
+            match by_why.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, objects)) => objects.push(&s.object),
+                None => by_why.push((why, vec![&s.object])),
+            }
+        }
+        let parts: Vec<String> = by_why
+            .iter()
+            .map(|(why, objects)| {
+                let shown: Vec<&str> = objects.iter().take(4).copied().collect();
+                let listed = if objects.len() > 4 {
+                    format!("{} tables ({}, …)", objects.len(), shown.join(", "))
+                } else {
+                    shown.join(", ")
+                };
+                format!("{listed}: {why}")
+            })
+            .collect();
+        lines.push(format!("not probed: {}", parts.join("; ")));
+    }
+    lines
+}
 
 /// severity, rule, where, object, message.
 fn rows(findings: &[Finding], markdown: bool) -> Vec<Vec<String>> {
@@ -347,19 +461,36 @@ mod tests {
     }
 
     #[test]
-    fn table_lists_messages_under_it_within_the_width() {
+    fn table_puts_each_message_beside_its_finding_and_keeps_locations_whole() {
         let mut long = sample();
         long[0].message = "word ".repeat(50);
+        long[0].file = Some("supabase/migrations/20240624104607_remote_schema.sql".into());
         let table = text(&result(long), Format::Table, false);
-        for line in table.lines().filter(|l| !l.starts_with("1. ")) {
+        for line in table.lines() {
             assert!(line.chars().count() <= 100, "{line}");
         }
         assert_contains(
             &table,
             &[
-                "\n1. a: word word",
-                "\n2. appointments.appointments_tenant: per row",
+                "supabase/migrations/20240624104607_remote_schema.sql:3",
+                "a: word word",
+                "appointments.appointments_tenant: per row",
             ],
+        );
+        // Long paths leave no room beside: the message is under its finding, never in a
+        // list elsewhere.
+        let lines: Vec<&str> = table.lines().collect();
+        let at = lines
+            .iter()
+            .position(|l| l.contains("ban-drop-table"))
+            .unwrap();
+        assert!(lines[at + 1].trim_start().starts_with("a: word"), "{table}");
+        // Short ones leave room: a table, the message beside.
+        let grid = text(&result(sample()), Format::Table, false);
+        let row = grid.lines().find(|l| l.contains("ban-drop-table")).unwrap();
+        assert!(
+            row.contains("migrations/V7__x.sql:3") && row.contains("dropping table a, b"),
+            "{grid}"
         );
         assert!(
             table.contains("database") && table.contains("1 error(s)"),
@@ -406,6 +537,43 @@ mod tests {
         );
         // A complete run has no such line (and no such JSON field).
         assert!(!text(&result(vec![]), Format::Json, false).contains("incomplete"));
+    }
+
+    #[test]
+    fn the_proof_says_what_it_tried_and_left_out() {
+        let mut r = result(sample());
+        let mut proof = Proof {
+            tables: 12,
+            functions: 2,
+            ..Proof::default()
+        };
+        proof
+            .requests
+            .entry("authenticated".into())
+            .or_default()
+            .extend([("SELECT".to_string(), 12), ("EXECUTE".to_string(), 4)]);
+        proof
+            .requests
+            .entry("anon".into())
+            .or_default()
+            .insert("SELECT".into(), 12);
+        proof.skipped.push(crate::check::isolation::Skipped {
+            object: "billing_events".into(),
+            why: "service role only (row-level security on, no policy for an API role)".into(),
+        });
+        r.ran.proof = Some(proof);
+        let table = text(&r, Format::Table, false);
+        assert_contains(
+            &table,
+            &[
+                "isolation proof: 12 tables, 2 SECURITY DEFINER functions called — 28 requests (as authenticated SELECT 12, EXECUTE 4; as anon SELECT 12)",
+                "not probed: billing_events: service role only (row-level security on, no policy for an API role)",
+            ],
+        );
+        assert!(text(&r, Format::Markdown, false).contains("isolation proof: 12 tables"));
+        let v: serde_json::Value = serde_json::from_str(&text(&r, Format::Json, false)).unwrap();
+        assert_eq!(v["ran"]["proof"]["requests"]["anon"]["SELECT"], 12);
+        assert_eq!(v["ran"]["proof"]["skipped"][0]["object"], "billing_events");
     }
 
     #[test]

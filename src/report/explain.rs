@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 
-use super::{render_rows_within, table_width, write_json, Format, Render};
+use super::{render_rows_within, table_width, write_json, write_wrapped, Format, Render};
 use crate::explain::compare::DiffRow;
 use crate::explain::plan::render_tree;
 use crate::explain::rules::{count, Rule, Severity};
@@ -259,29 +259,6 @@ fn table(report: &ExplainReport, width: usize, out: &mut dyn Write) -> io::Resul
     }
     for line in footer {
         write_wrapped(out, &line, "", "  ", width)?;
-    }
-    Ok(())
-}
-
-/// `text` word-wrapped within `width` columns (tabled's wrapping, on one borderless
-/// cell): the first line after `first`, the others after `rest` (`first` no longer
-/// than `rest`).
-fn write_wrapped(
-    out: &mut dyn Write,
-    text: &str,
-    first: &str,
-    rest: &str,
-    width: usize,
-) -> io::Result<()> {
-    use tabled::settings::{Padding, Style, Width};
-    let room = width.saturating_sub(rest.chars().count()).max(10);
-    let mut cell = tabled::builder::Builder::from_iter([[text]]).build();
-    cell.with(Style::empty())
-        .with(Padding::zero())
-        .with(Width::wrap(room).keep_words(true));
-    for (i, line) in cell.to_string().lines().enumerate() {
-        let indent = if i == 0 { first } else { rest };
-        writeln!(out, "{indent}{}", line.trim())?;
     }
     Ok(())
 }

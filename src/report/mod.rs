@@ -147,6 +147,96 @@ pub fn render_rows_within(
     }
 }
 
+/// `render_rows` for a table whose columns `keep` are never wrapped (a location such
+/// as `supabase/migrations/20240624_remote_schema.sql:1405` stays whole): the other
+/// columns share the rest of the width, wrapped by words. Markdown is unchanged.
+pub fn render_rows_keeping(
+    format: Format,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    keep: &[usize],
+) -> String {
+    render_rows_keeping_within(format, headers, rows, keep, table_width())
+}
+
+/// `render_rows_keeping` with an explicit width (tests).
+pub fn render_rows_keeping_within(
+    format: Format,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    keep: &[usize],
+    width: usize,
+) -> String {
+    if format == Format::Markdown {
+        return render_rows_within(format, headers, rows, width);
+    }
+    use tabled::settings::object::Columns;
+    use tabled::settings::{Modify, Style, Width};
+    let n = headers.len();
+    let natural: Vec<usize> = (0..n)
+        .map(|i| {
+            std::iter::once(headers[i])
+                .chain(rows.iter().filter_map(|r| r.get(i).map(String::as_str)))
+                .flat_map(str::lines)
+                .map(|l| l.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    // Borders and one space of padding each side: 3 per column and 1.
+    let mut room = width.saturating_sub(3 * n + 1);
+    let mut target = natural.clone();
+    for &i in keep.iter().filter(|&&i| i < n) {
+        room = room.saturating_sub(natural[i]);
+    }
+    // Water-filling: the narrowest wrapped columns keep their width, the widest share
+    // what is left.
+    let mut wrapped: Vec<usize> = (0..n).filter(|i| !keep.contains(i)).collect();
+    wrapped.sort_by_key(|&i| natural[i]);
+    let mut left = wrapped.len();
+    for &i in &wrapped {
+        let share = (room / left.max(1)).max(8);
+        target[i] = natural[i].min(share);
+        room = room.saturating_sub(target[i]);
+        left -= 1;
+    }
+    let mut builder = tabled::builder::Builder::default();
+    builder.push_record(headers.iter().map(|h| h.to_string()));
+    for row in rows {
+        builder.push_record(row.clone());
+    }
+    let mut table = builder.build();
+    table.with(Style::sharp());
+    for &i in &wrapped {
+        if target[i] < natural[i] {
+            table.with(Modify::new(Columns::one(i)).with(Width::wrap(target[i]).keep_words(true)));
+        }
+    }
+    format!("{table}\n")
+}
+
+/// `text` word-wrapped within `width` columns: the first line after `first`, the others
+/// after `rest` (`first` no longer than `rest`).
+pub fn write_wrapped(
+    out: &mut dyn Write,
+    text: &str,
+    first: &str,
+    rest: &str,
+    width: usize,
+) -> io::Result<()> {
+    use tabled::settings::{Padding, Style, Width};
+    let room = width.saturating_sub(rest.chars().count()).max(10);
+    let mut cell = tabled::builder::Builder::from_iter([[text]]).build();
+    cell.with(Style::empty())
+        .with(Padding::zero())
+        .with(Width::wrap(room).keep_words(true));
+    for (i, line) in cell.to_string().lines().enumerate() {
+        let indent = if i == 0 { first } else { rest };
+        writeln!(out, "{indent}{}", line.trim())?;
+    }
+    Ok(())
+}
+
 /// What report tests share.
 #[cfg(test)]
 pub(crate) mod testing {
@@ -195,6 +285,24 @@ mod tests {
         }
         let md = one_row(Format::Markdown, &["query", "message"], &["q", &long]);
         assert!(md.contains(long.trim_end()), "markdown keeps the full text");
+    }
+
+    #[test]
+    fn kept_columns_stay_whole_and_the_rest_wraps() {
+        let place = "supabase/migrations/20240624104607_remote_schema.sql:1405".to_string();
+        let rows = vec![vec!["error".to_string(), place.clone(), "word ".repeat(40)]];
+        let out = render_rows_keeping_within(
+            Format::Table,
+            &["severity", "where", "message"],
+            &rows,
+            &[0, 1],
+            100,
+        );
+        assert!(out.contains(&place), "{out}");
+        for line in out.lines() {
+            assert!(line.chars().count() <= 100, "{line}");
+        }
+        assert!(out.lines().count() > 5, "the message wraps: {out}");
     }
 
     #[test]

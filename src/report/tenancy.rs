@@ -1,9 +1,12 @@
 //! Renders the tenancy model `dbkit check --explain-tenancy` prints: the tenant table,
-//! how requests get their tenant, then one row per table with its kind and key.
+//! how requests get their tenant, then one row per table with its kind and key, how
+//! sure the inference is and the evidence it rests on.
 
 use std::io::{self, Write};
 
-use super::{render_rows, write_json, Format, Render};
+use super::{
+    render_rows, render_rows_keeping, table_width, write_json, write_wrapped, Format, Render,
+};
 use crate::schema::tenancy::{Derivation, Kind, Tenancy};
 
 fn derivation(d: &Derivation) -> String {
@@ -26,14 +29,20 @@ fn rows(t: &Tenancy) -> Vec<Vec<String>> {
                     ("child", format!("via {} -> {parent}", via.join(", ")))
                 }
                 Kind::PerUser { column } => ("per user", format!("{column} = auth.uid()")),
-                Kind::Public => ("public", "readable by everyone (configured)".to_string()),
+                Kind::Public => ("no tenant", "public on purpose".to_string()),
             };
-            let source = if table.configured {
-                "dbkit.yaml"
+            let kind = if table.closed {
+                format!("{kind} (service role only)")
             } else {
-                "inferred"
+                kind.to_string()
             };
-            vec![table.table.clone(), kind.into(), how, source.into()]
+            vec![
+                table.table.clone(),
+                kind,
+                how,
+                table.confidence.to_string(),
+                table.evidence.clone(),
+            ]
         })
         .collect();
     for name in &t.untenanted {
@@ -42,6 +51,16 @@ fn rows(t: &Tenancy) -> Vec<Vec<String>> {
             "NONE".into(),
             "isolation-untested: configure it in dbkit.yaml".into(),
             "-".into(),
+            "no tenant key, foreign key or user column a policy ties to the caller".into(),
+        ]);
+    }
+    for name in &t.service_only {
+        rows.push(vec![
+            name.clone(),
+            "service role only".into(),
+            "-".into(),
+            "-".into(),
+            "row-level security on, no policy for anon, authenticated or PUBLIC".into(),
         ]);
     }
     rows
@@ -50,8 +69,8 @@ fn rows(t: &Tenancy) -> Vec<Vec<String>> {
 fn summary(t: &Tenancy) -> Vec<String> {
     let mut lines = vec![match &t.tenant_table {
         Some(root) => format!(
-            "tenant table: {} (key {}, {})",
-            root.table, root.key, root.key_type
+            "tenant table: {} (key {}, {}) — {} confidence: {}",
+            root.table, root.key, root.key_type, root.confidence, root.evidence
         ),
         None => "tenant table: none found".to_string(),
     }];
@@ -78,7 +97,7 @@ fn summary(t: &Tenancy) -> Vec<String> {
     lines
 }
 
-const HEADERS: &[&str] = &["table", "kind", "tenant", "source"];
+const HEADERS: &[&str] = &["table", "kind", "tenant", "confidence", "evidence"];
 
 impl Render for Tenancy {
     fn render(&self, format: Format, out: &mut dyn Write) -> io::Result<()> {
@@ -94,9 +113,12 @@ impl Render for Tenancy {
             }
             Format::Table => {
                 for line in summary(self) {
-                    writeln!(out, "{line}")?;
+                    write_wrapped(out, &line, "", "  ", table_width())?;
                 }
-                out.write_all(render_rows(Format::Table, HEADERS, &rows(self)).as_bytes())
+                // Names stay whole; the tenant and the evidence wrap.
+                out.write_all(
+                    render_rows_keeping(Format::Table, HEADERS, &rows(self), &[0, 1, 3]).as_bytes(),
+                )
             }
         }
     }
@@ -107,7 +129,7 @@ mod tests {
     use super::*;
     use crate::report::testing::assert_contains;
     use crate::report::to_string;
-    use crate::schema::tenancy::{Membership, TableTenancy, TenantTable};
+    use crate::schema::tenancy::{Confidence, Membership, TableTenancy, TenantTable};
 
     fn model() -> Tenancy {
         Tenancy {
@@ -118,6 +140,9 @@ mod tests {
                 table: "accounts".into(),
                 key: "id".into(),
                 key_type: "uuid".into(),
+                confidence: Confidence::High,
+                evidence: "policies tie 2 foreign key(s) to it to the caller: tasks.account_id"
+                    .into(),
             }),
             derivations: vec![Derivation::Helper {
                 function: "has_role_on_account".into(),
@@ -136,6 +161,9 @@ mod tests {
                         key: "account_id".into(),
                     },
                     configured: false,
+                    closed: false,
+                    confidence: Confidence::High,
+                    evidence: "policy tasks_all: public.has_role_on_account(account_id)".into(),
                 },
                 TableTenancy {
                     oid: 4,
@@ -146,9 +174,13 @@ mod tests {
                         parent_oid: 3,
                     },
                     configured: false,
+                    closed: false,
+                    confidence: Confidence::Medium,
+                    evidence: "a policy reads task_id -> tasks".into(),
                 },
             ],
             untenanted: vec!["audit_log".into()],
+            service_only: vec!["billing_events".into()],
             sharding: false,
         }
     }
@@ -165,6 +197,11 @@ mod tests {
             ],
         );
         assert!(out.contains("audit_log") && out.contains("NONE"), "{out}");
+        assert!(
+            out.contains("billing_events") && out.contains("service role only"),
+            "{out}"
+        );
+        assert_contains(&out, &["high confidence: policies tie 2 foreign key(s)"]);
         assert!(out.lines().all(|l| l.chars().count() <= 100), "{out}");
     }
 
@@ -173,7 +210,7 @@ mod tests {
         let md = to_string(&model(), Format::Markdown);
         assert!(
             md.starts_with("### dbkit tenancy")
-                && md.contains("| tasks | tenant rows | key account_id | inferred |"),
+                && md.contains("| tasks | tenant rows | key account_id | high | policy tasks_all: public.has_role_on_account(account_id) |"),
             "{md}"
         );
         let json: serde_json::Value =
@@ -183,5 +220,11 @@ mod tests {
         assert_eq!(json["tables"][1]["via"][0], "task_id");
         assert_eq!(json["derivations"][0]["kind"], "helper");
         assert_eq!(json["untenanted"][0], "audit_log");
+        assert_eq!(json["tables"][0]["confidence"], "high");
+        assert_eq!(
+            json["tables"][1]["evidence"],
+            "a policy reads task_id -> tasks"
+        );
+        assert_eq!(json["tenant_table"]["confidence"], "high");
     }
 }

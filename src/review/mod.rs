@@ -13,9 +13,9 @@ use serde::Serialize;
 use crate::check::rule::Finding;
 use crate::check::{CheckOptions, Findings};
 use crate::db::DbUrl;
-use crate::workload::CatalogSource;
 use crate::explain::{ExplainOptions, ExplainReport, Phase};
 use crate::rule::Severity;
+use crate::workload::CatalogSource;
 
 /// What to review.
 #[derive(Debug)]
@@ -220,7 +220,10 @@ pub(crate) mod tests {
                     statements: 40,
                     applied: true,
                     base: Some(6),
-                    proof: Some(Proof { tried }),
+                    proof: Some(Proof {
+                        tried,
+                        ..Proof::default()
+                    }),
                     ..Ran::default()
                 },
                 rehearsal: None,

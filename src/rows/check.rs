@@ -529,7 +529,7 @@ pub fn parse_interval(s: &str) -> Option<f64> {
         return Some(secs * 1e6);
     }
     let words: Vec<&str> = s.split_whitespace().collect();
-    if words.is_empty() || words.len() % 2 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(2) {
         return None;
     }
     let mut total = 0.0;
@@ -730,7 +730,7 @@ fn call(name: &str, args: Vec<V>) -> V {
             other => other,
         },
         "num_nonnulls" | "num_nulls" => {
-            if args.iter().any(|a| *a == V::Unknown) {
+            if args.contains(&V::Unknown) {
                 return V::Unknown;
             }
             let nulls = args.iter().filter(|a| **a == V::Null).count();

@@ -695,7 +695,7 @@ fn strip_looks(hir: regex_syntax::hir::Hir) -> regex_syntax::hir::Hir {
             c.sub = Box::new(strip_looks(*c.sub));
             Hir::capture(c)
         }
-        other => Hir::from(other_kind(other)),
+        other => other_kind(other),
     }
 }
 
@@ -1152,7 +1152,7 @@ fn moment(kind: Moment, ctx: &mut Ctx) -> DateTime<Utc> {
             // On a quarter-hour grid in working hours, like things people schedule.
             let day = if ctx.cover {
                 // Even rows in the past, odd ones in the future.
-                if ctx.row % 2 == 0 {
+                if ctx.row.is_multiple_of(2) {
                     -(1 + ctx.row as i64 / 2).min(w.past_days.max(1) as i64)
                 } else {
                     (1 + ctx.row as i64 / 2).min(w.future_days.max(1) as i64)

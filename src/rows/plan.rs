@@ -1086,10 +1086,7 @@ impl<'a> Planner<'a> {
             let mut readable = true;
             for (key, plain) in ix.keys.iter().zip(&ix.plain) {
                 if *plain {
-                    match columns
-                        .iter()
-                        .position(|c| &c.name == key.trim_matches('"'))
-                    {
+                    match columns.iter().position(|c| c.name == key.trim_matches('"')) {
                         Some(i) => cols.push(i),
                         None => readable = false,
                     }
@@ -1159,19 +1156,13 @@ impl<'a> Planner<'a> {
                         Some(i) => keys.push(i),
                         None => understood = false,
                     },
-                    "&&" => {
-                        let re = regex::Regex::new(
-                            r"^\w*range\(\s*([A-Za-z_][A-Za-z0-9_]*|\x22[^\x22]+\x22)\s*,\s*([A-Za-z_][A-Za-z0-9_]*|\x22[^\x22]+\x22)\s*(,\s*'[^']*'(::text)?)?\)$",
-                        )
-                        .expect("valid");
-                        match re.captures(element) {
-                            Some(c) => match (by_name(&c[1]), by_name(&c[2])) {
-                                (Some(a), Some(b)) => range = Some((a, b)),
-                                _ => understood = false,
-                            },
-                            None => understood = false,
-                        }
-                    }
+                    "&&" => match range_element().captures(element) {
+                        Some(c) => match (by_name(&c[1]), by_name(&c[2])) {
+                            (Some(a), Some(b)) => range = Some((a, b)),
+                            _ => understood = false,
+                        },
+                        None => understood = false,
+                    },
                     _ => understood = false,
                 }
             }
@@ -1265,6 +1256,18 @@ impl<'a> Planner<'a> {
             };
         }
     }
+}
+
+/// An exclusion's range element: `tstzrange(starts_at, ends_at[, '[)'])`, its two
+/// columns captured.
+fn range_element() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::Regex::new(
+            r"^\w*range\(\s*([A-Za-z_][A-Za-z0-9_]*|\x22[^\x22]+\x22)\s*,\s*([A-Za-z_][A-Za-z0-9_]*|\x22[^\x22]+\x22)\s*(,\s*'[^']*'(::text)?)?\)$",
+        )
+        .expect("valid")
+    })
 }
 
 fn v_literal(source: &Source) -> bool {

@@ -31,7 +31,18 @@ fn model() -> Model {
     let mut items = table(3, "items", &["id", "org_id", "name"]);
     typed(&mut items, "name", "text", "S");
     references(&mut items, "org_id", 1, "id");
-    let mut events = table(4, "events", &["id", "org_id", "item_id", "owner_id", "starts_at", "ends_at"]);
+    let mut events = table(
+        4,
+        "events",
+        &[
+            "id",
+            "org_id",
+            "item_id",
+            "owner_id",
+            "starts_at",
+            "ends_at",
+        ],
+    );
     typed(&mut events, "starts_at", "timestamptz", "D");
     typed(&mut events, "ends_at", "timestamptz", "D");
     references(&mut events, "org_id", 1, "id");
@@ -110,8 +121,10 @@ fn roles_follow_the_tenancy_and_the_event_table_is_largest() {
 #[test]
 fn rows_stay_inside_their_org_satisfy_checks_and_repeat_per_seed() {
     let m = model();
-    let mut profile = RowsProfile::default();
-    profile.event_rows_per_org = 40.0;
+    let profile = RowsProfile {
+        event_rows_per_org: 40.0,
+        ..RowsProfile::default()
+    };
     let plan = Plan::new(&m, &profile, &HashMap::new(), true).unwrap();
     let at = |name: &str| plan.tables.iter().position(|t| t.name == name).unwrap();
     let col = |t: usize, name: &str| plan.tables[t].column_index(name).unwrap();
@@ -131,14 +144,28 @@ fn rows_stay_inside_their_org_satisfy_checks_and_repeat_per_seed() {
     let mut n = 0;
     for (t, row, org) in out.rows.iter().filter(|(t, _, _)| *t == events) {
         n += 1;
-        assert_eq!(item_org[&row[col(*t, "item_id")].to_text()], *org, "item of another org");
-        assert_eq!(member_org[&row[col(*t, "owner_id")].to_text()], *org, "owner of another org");
+        assert_eq!(
+            item_org[&row[col(*t, "item_id")].to_text()],
+            *org,
+            "item of another org"
+        );
+        assert_eq!(
+            member_org[&row[col(*t, "owner_id")].to_text()],
+            *org,
+            "owner of another org"
+        );
         let (s, e) = (&row[col(*t, "starts_at")], &row[col(*t, "ends_at")]);
         assert!(e.ordinal() > s.ordinal(), "{s:?} {e:?}");
     }
     assert!(n > 40, "{n}");
     // Every org has members, the same seed gives the same rows, another seed others.
-    assert_eq!(member_org.values().collect::<std::collections::BTreeSet<_>>().len(), 4);
+    assert_eq!(
+        member_org
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        4
+    );
     assert_eq!(generate(&plan, 7).rows, out.rows);
     assert_ne!(generate(&plan, 8).rows, out.rows);
 }

@@ -224,8 +224,8 @@ fn encode_payload(value: &Value, wire: &Wire, out: &mut Vec<u8>) -> Result<(), S
         }
         (Wire::Bytea, Value::Bytes(b)) => out.extend_from_slice(b),
         (Wire::Array(inner, oid), Value::Array(items)) => {
-            let dims = if items.is_empty() { 0 } else { 1 };
-            out.extend_from_slice(&(dims as i32).to_be_bytes());
+            let dims: i32 = if items.is_empty() { 0 } else { 1 };
+            out.extend_from_slice(&dims.to_be_bytes());
             out.extend_from_slice(&(items.iter().any(Value::is_null) as i32).to_be_bytes());
             out.extend_from_slice(&oid.to_be_bytes());
             if dims == 1 {

@@ -200,6 +200,24 @@ pub struct Function {
     pub anon: bool,
     pub authenticated: bool,
     pub body: String,
+    /// What it returns, as `pg_get_function_result` prints it (`boolean`,
+    /// `SETOF appointments`, `TABLE(id uuid, ...)`, `void`).
+    pub returns: String,
+    /// Its input arguments, in order.
+    pub args: Vec<FunctionArg>,
+}
+
+/// One input argument of a function.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct FunctionArg {
+    /// Empty when unnamed.
+    pub name: String,
+    /// `format_type`: what to cast to.
+    pub sql_type: String,
+    /// The base type's name (a domain's base type for domains).
+    pub base_type: String,
+    /// pg_type.typcategory of the base type.
+    pub category: String,
 }
 
 /// A user trigger on a relation of the facts.
@@ -321,18 +339,30 @@ const UNIQUE_INDEXES: &str = "
       AND NOT EXISTS (SELECT 1 FROM pg_constraint con WHERE con.conindid = i.indexrelid)
     ORDER BY i.indrelid, i.indexrelid";
 
-// $1: exposed schemas. Functions in exposed schemas, and SECURITY DEFINER ones anywhere
-// in the project's schemas.
+// $1: exposed schemas. Functions in exposed schemas and in the project's schemas (the
+// tenancy inference reads their bodies: a helper in `private` may read the caller).
 const FUNCTIONS: &str = concat!(
     "SELECT p.oid, CASE WHEN n.nspname = 'public' THEN p.proname ELSE n.nspname || '.' || p.proname END::text,
             p.proname::text, format('%I.%I', n.nspname, p.proname), n.nspname = ANY($1), p.prosecdef, p.proretset,
             (p.pronargs - p.pronargdefaults)::int2, p.prorettype = 'trigger'::regtype,
             has_function_privilege('anon', p.oid, 'EXECUTE'),
-            has_function_privilege('authenticated', p.oid, 'EXECUTE'), coalesce(p.prosrc, '')
+            has_function_privilege('authenticated', p.oid, 'EXECUTE'), coalesce(p.prosrc, ''),
+            pg_get_function_result(p.oid),
+            coalesce((SELECT json_agg(json_build_object(
+                        'name', coalesce(x.n, ''), 'sql_type', format_type(x.t, NULL),
+                        'base_type', coalesce(bt.typname, ty.typname)::text,
+                        'category', coalesce(bt.typcategory, ty.typcategory)::text) ORDER BY x.i)
+                      FROM unnest(coalesce(p.proallargtypes, p.proargtypes::oid[]),
+                                  coalesce(p.proargmodes, array_fill('i'::\"char\", ARRAY[p.pronargs::int])),
+                                  coalesce(p.proargnames, array_fill(''::text, ARRAY[p.pronargs::int])))
+                           WITH ORDINALITY AS x(t, m, n, i)
+                      JOIN pg_type ty ON ty.oid = x.t
+                      LEFT JOIN pg_type bt ON ty.typtype = 'd' AND bt.oid = ty.typbasetype
+                      WHERE x.m IN ('i', 'b', 'v')), '[]'::json)::text
      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
      WHERE p.prokind = 'f'
        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')
-       AND (n.nspname = ANY($1) OR (p.prosecdef AND ", user_schema!(), "))
+       AND (n.nspname = ANY($1) OR (", user_schema!(), "))
      ORDER BY 2"
 );
 
@@ -431,6 +461,8 @@ pub async fn load(client: &Client, exposed: &[String]) -> Result<Facts> {
                 anon: r.get(9),
                 authenticated: r.get(10),
                 body: r.get(11),
+                returns: r.get(12),
+                args: serde_json::from_str(r.get::<_, &str>(13)).unwrap_or_default(),
             })
             .collect()
     } else {

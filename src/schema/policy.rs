@@ -32,6 +32,13 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Does the policy apply to a role requests run as (anon, authenticated, or PUBLIC)?
+    pub fn for_api(&self) -> bool {
+        self.roles
+            .iter()
+            .any(|r| r == "public" || r == "anon" || r == "authenticated")
+    }
+
     pub fn object(&self) -> String {
         format!("{}.{}", self.table, self.name)
     }

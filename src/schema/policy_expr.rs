@@ -5,12 +5,17 @@
 //! its nearest enclosing query is a one-shot scalar subquery: no FROM, no reference to
 //! an outer column — PostgreSQL runs that as an InitPlan. Anywhere else (the bare
 //! comparison, or a subquery that scans a table) it runs once per row.
+//!
+//! The tenancy inference reads policies here too: their boolean atoms, the table's own
+//! columns an atom reads, whether it reads who is calling (`auth.uid()`, the JWT claims,
+//! a helper function that does), and which column a JWT claim is compared with.
 
+use std::collections::BTreeSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    visit_expressions, BinaryOperator, Expr, InTarget, ObjectNamePart, Query, SetExpr, Visit,
-    Visitor,
+    visit_expressions, BinaryOperator, Expr, FunctionArguments, InTarget, ObjectNamePart, Query,
+    SetExpr, UnaryOperator, Visit, Visitor,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -176,6 +181,172 @@ pub fn tenant_columns(expr: &Expr) -> Vec<String> {
     visited::<KeyFinder>(expr).columns
 }
 
+/// The boolean atoms of an expression: the operands of its AND, OR and NOT, recursively
+/// (`a = 1 AND (b = 2 OR c)` has three).
+pub fn atoms(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryOp {
+            left,
+            op: BinaryOperator::And | BinaryOperator::Or,
+            right,
+        } => {
+            let mut out = atoms(left);
+            out.extend(atoms(right));
+            out
+        }
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        }
+        | Expr::Nested(expr) => atoms(expr),
+        other => vec![other],
+    }
+}
+
+/// The last part of a function's name, lowercased (`public.is_member` is `is_member`).
+fn function_name(f: &sqlparser::ast::Function) -> String {
+    match f.name.0.last() {
+        Some(ObjectNamePart::Identifier(i)) => i.value.to_lowercase(),
+        _ => String::new(),
+    }
+}
+
+/// Is `expr` a call that reads who is calling: `auth.uid()`, `auth.jwt()`,
+/// `auth.email()`, `current_setting()` of the JWT claims or of an application setting,
+/// or one of `helpers` (functions whose body does)? `auth.role()` and request headers
+/// are not: they say what kind of caller, or what the client sent, not who.
+pub fn is_caller_call(expr: &Expr, helpers: &BTreeSet<String>) -> bool {
+    let Expr::Function(f) = expr else {
+        return false;
+    };
+    let name = function_name(f);
+    if helpers.contains(&name) {
+        return true;
+    }
+    let schema = match f.name.0.iter().rev().nth(1) {
+        Some(ObjectNamePart::Identifier(i)) => i.value.to_lowercase(),
+        _ => String::new(),
+    };
+    match (schema.as_str(), name.as_str()) {
+        ("auth", "uid" | "jwt" | "email") => true,
+        (_, "current_setting") => {
+            let first = match &f.args {
+                FunctionArguments::List(list) => {
+                    list.args.first().map(|a| a.to_string()).unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            !first.contains("request.") || first.contains("request.jwt")
+        }
+        _ => false,
+    }
+}
+
+/// Does anything in `node` read who is calling?
+pub fn mentions_caller(node: &impl Visit, helpers: &BTreeSet<String>) -> bool {
+    visit_expressions(node, |e| {
+        if is_caller_call(e, helpers) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .is_break()
+}
+
+#[derive(Default)]
+struct OwnColumns<'a> {
+    table: &'a str,
+    depth: usize,
+    found: BTreeSet<String>,
+}
+
+impl Visitor for OwnColumns<'_> {
+    type Break = ();
+
+    fn pre_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, _q: &Query) -> ControlFlow<()> {
+        self.depth -= 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
+        match e {
+            // Inside a subquery a bare name is the subquery's own column; pg_get_expr
+            // qualifies outer references with the table's name.
+            Expr::Identifier(i) if self.depth == 0 => {
+                self.found.insert(i.value.clone());
+            }
+            Expr::CompoundIdentifier(parts) if parts.len() == 2 && parts[0].value == self.table => {
+                self.found.insert(parts[1].value.clone());
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// The columns of `table` (its unqualified name) an expression of its policy reads.
+pub fn own_columns(expr: &Expr, table: &str) -> BTreeSet<String> {
+    let mut finder = OwnColumns {
+        table,
+        ..OwnColumns::default()
+    };
+    let _ = expr.visit(&mut finder);
+    finder.found
+}
+
+/// The JSON path a claim expression reads (`auth.jwt() -> 'app_metadata' ->> 'org_id'`
+/// reads `app_metadata.org_id`), when it reads the JWT.
+fn claim_path(expr: &Expr) -> Option<String> {
+    let text = expr.to_string();
+    if !(text.contains("jwt") || text.contains("current_setting")) {
+        return None;
+    }
+    let re = regex::Regex::new(r"->>?\s*'([^']+)'").expect("valid regex");
+    let path: Vec<String> = re.captures_iter(&text).map(|c| c[1].to_string()).collect();
+    (!path.is_empty()).then(|| path.join("."))
+}
+
+/// Each `column = <JWT claim>` comparison in `expr` (either side, `IN` a subquery
+/// reading the claim too): the column, and the claim's path. A claim compared with a
+/// constant (`auth.jwt() ->> 'aal' = 'aal2'`) is not one.
+pub fn claim_comparisons(expr: &Expr) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for atom in atoms(expr) {
+        let found = match atom {
+            Expr::BinaryOp {
+                left,
+                op: BinaryOperator::Eq,
+                right,
+            } => match (column_name(left), column_name(right)) {
+                (Some(c), None) => claim_path(right).map(|p| (c, p)),
+                (None, Some(c)) => claim_path(left).map(|p| (c, p)),
+                _ => None,
+            },
+            Expr::In {
+                expr,
+                target: InTarget::Subquery(q),
+                negated: false,
+                ..
+            } => column_name(expr).and_then(|c| {
+                let text = q.to_string();
+                let path = claim_path(&parse(&format!("({text})")).ok()?)?;
+                Some((c, path))
+            }),
+            _ => None,
+        };
+        if let Some(found) = found.filter(|f| !out.contains(f)) {
+            out.push(found);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +416,57 @@ mod tests {
     fn other_functions_are_ignored() {
         assert!(per_row("created_at < now() AND lower(name) = 'x'").is_empty());
         assert!(per_row("true").is_empty());
+    }
+
+    #[test]
+    fn atoms_split_and_or_not() {
+        let e = parse("(a = 1 AND (NOT (b = 2) OR c)) AND d IN (SELECT 1)").unwrap();
+        let found: Vec<String> = atoms(&e).iter().map(|a| a.to_string()).collect();
+        assert_eq!(found, vec!["a = 1", "b = 2", "c", "d IN (SELECT 1)"]);
+    }
+
+    #[test]
+    fn caller_calls_are_identity_reads_only() {
+        let helpers: BTreeSet<String> = ["is_member".to_string()].into();
+        let reads = |t: &str| mentions_caller(&parse(t).unwrap(), &helpers);
+        assert!(reads("user_id = ( SELECT auth.uid() AS uid)"));
+        assert!(reads("public.is_member(org_id)"));
+        assert!(reads(
+            "org_id = (current_setting('request.jwt.claims'::text, true))::uuid"
+        ));
+        assert!(reads(
+            "org_id = (current_setting('app.tenant'::text))::uuid"
+        ));
+        assert!(!reads("auth.role() = 'authenticated'::text"));
+        assert!(!reads(
+            "(current_setting('request.headers'::text, true)::json ->> 'origin') = 'x'"
+        ));
+        assert!(!reads("sharing <> 'private'::text"));
+    }
+
+    #[test]
+    fn own_columns_skip_the_subquery_s_own_names() {
+        let e = parse("org_id IN ( SELECT m.org_id FROM members m WHERE user_id = auth.uid()) OR EXISTS (SELECT 1 FROM t WHERE t.id = notes.task_id)").unwrap();
+        let cols: Vec<String> = own_columns(&e, "notes").into_iter().collect();
+        assert_eq!(cols, vec!["org_id", "task_id"]);
+    }
+
+    #[test]
+    fn claims_compared_with_columns_only() {
+        let found = |t: &str| claim_comparisons(&parse(t).unwrap());
+        assert_eq!(
+            found("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+            vec![("org_id".to_string(), "org_id".to_string())]
+        );
+        assert_eq!(
+            found("org_id = (((auth.jwt() -> 'app_metadata'::text) ->> 'org_id'::text))::uuid"),
+            vec![("org_id".to_string(), "app_metadata.org_id".to_string())]
+        );
+        assert!(found("((auth.jwt() ->> 'aal'::text) = 'aal2'::text)").is_empty());
+        assert!(found(
+            "((current_setting('request.headers'::text, true))::json ->> 'x-org') = 'a'"
+        )
+        .is_empty());
     }
 
     #[test]

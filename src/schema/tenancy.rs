@@ -4,11 +4,9 @@
 //! through a foreign key. Inferred from the catalog and the policies — keys of any
 //! name and type — then corrected by `dbkit.yaml`. A pure function of the facts.
 
-use std::collections::BTreeSet;
-use std::ops::ControlFlow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
-use sqlparser::ast::{Expr, Visit, Visitor};
 
 use super::config::Config;
 use super::facts::{Facts, RelKind, Relation};
@@ -41,6 +39,9 @@ pub struct Tenancy {
     pub tables: Vec<TableTenancy>,
     /// Tables an API role can reach that have no tenancy: `isolation-untested`.
     pub untenanted: Vec<String>,
+    /// Tables without tenancy that only the service role may touch (row-level security
+    /// on, no policy for an API role): nothing to configure, nothing to prove.
+    pub service_only: Vec<String>,
     /// dbkit.yaml asked for scale-out readiness (`tenant-key-not-in-unique`).
     #[serde(skip)]
     pub sharding: bool,
@@ -53,12 +54,35 @@ pub struct TenantTable {
     pub table: String,
     pub key: String,
     pub key_type: String,
+    pub confidence: Confidence,
+    pub evidence: String,
+}
+
+/// How sure an inference is: high when a policy ties the column to the caller (or
+/// dbkit.yaml says so), medium from a foreign key alone, low from a column's name.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    Low,
+    Medium,
+    High,
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Confidence::Low => "low",
+            Confidence::Medium => "medium",
+            Confidence::High => "high",
+        })
+    }
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Derivation {
-    /// `key = (auth.jwt() ->> 'claim')`.
+    /// `key = (auth.jwt() ->> 'claim')`; a nested claim is a dotted path
+    /// (`app_metadata.org_id`).
     Claim { claim: String },
     /// `key IN (SELECT key FROM members WHERE user_id = auth.uid())`.
     Membership { table: String },
@@ -83,6 +107,11 @@ pub struct TableTenancy {
     #[serde(flatten)]
     pub kind: Kind,
     pub configured: bool,
+    /// No API role can touch its rows (service role only): the proof skips it.
+    pub closed: bool,
+    pub confidence: Confidence,
+    /// Why: the policy atom, foreign key or name the inference rests on.
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -130,64 +159,111 @@ impl Tenancy {
     }
 }
 
-/// Columns of the policy's own table an expression reads: bare names, or qualified by
-/// the table's name (as pg_get_expr prints them inside subqueries).
+/// Columns of the policy's own table an expression reads: bare names outside
+/// subqueries, or qualified by the table's name anywhere (as pg_get_expr prints outer
+/// references inside subqueries).
 pub fn columns_read(expr: &str, table: &str) -> BTreeSet<String> {
-    struct Finder<'a> {
-        table: &'a str,
-        found: BTreeSet<String>,
-    }
-    impl Visitor for Finder<'_> {
-        type Break = ();
-        fn pre_visit_expr(&mut self, e: &Expr) -> ControlFlow<()> {
-            match e {
-                Expr::Identifier(i) => {
-                    self.found.insert(i.value.clone());
-                }
-                Expr::CompoundIdentifier(parts)
-                    if parts.len() == 2 && parts[0].value == self.table =>
-                {
-                    self.found.insert(parts[1].value.clone());
-                }
-                _ => {}
+    policy_expr::parse(expr)
+        .map(|e| policy_expr::own_columns(&e, table))
+        .unwrap_or_default()
+}
+
+/// Does a function body read who is calling (directly)?
+pub fn body_reads_caller(body: &str) -> bool {
+    let body = body.to_lowercase();
+    ["auth.uid", "auth.jwt", "request.jwt", "auth.email"]
+        .iter()
+        .any(|c| body.contains(c))
+}
+
+/// The functions (last name part, lowercased) whose body reads the caller, directly or
+/// through another such function: `is_org_member(org)`, `get_teams_for_user()`.
+pub fn caller_helpers(facts: &Facts) -> BTreeSet<String> {
+    let mut helpers: BTreeSet<String> = facts
+        .functions
+        .iter()
+        .filter(|f| body_reads_caller(&f.body))
+        .map(|f| f.short.to_lowercase())
+        .collect();
+    loop {
+        let before = helpers.len();
+        for f in &facts.functions {
+            let body = f.body.to_lowercase();
+            if helpers.iter().any(|h| body.contains(&format!("{h}("))) {
+                helpers.insert(f.short.to_lowercase());
             }
-            ControlFlow::Continue(())
+        }
+        if helpers.len() == before {
+            return helpers;
         }
     }
-    let mut finder = Finder {
-        table,
-        found: BTreeSet::new(),
-    };
-    if let Ok(parsed) = policy_expr::parse(expr) {
-        let _ = parsed.visit(&mut finder);
+}
+
+/// How a table's policies read its columns.
+#[derive(Debug, Default)]
+struct Reading {
+    /// Every own column any policy reads.
+    read: BTreeSet<String>,
+    /// Own columns read in a boolean atom that also reads the caller, with the first
+    /// such atom as evidence (`policy tasks_all: has_role_on_account(account_id)`).
+    tied: BTreeMap<String, String>,
+    /// Every such atom's text per column, lowercased, unquoted (to tell a lookup of
+    /// the parent row from a membership lookup).
+    atoms: BTreeMap<String, Vec<String>>,
+    /// Own columns compared with a JWT claim, and the claim's path.
+    claims: Vec<(String, String)>,
+    /// A permissive policy applies to an API role.
+    api: bool,
+}
+
+/// `text` cut to about `n` characters, on a character boundary.
+fn shorten(text: &str, n: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(n) {
+        Some((i, _)) => format!("{}…", &flat[..i]),
+        None => flat,
     }
-    finder.found
 }
 
-/// Every column of `r` its policies read (USING and WITH CHECK, all commands).
-fn policy_columns(facts: &Facts, r: &Relation) -> BTreeSet<String> {
-    facts
-        .policies_on(r)
-        .flat_map(|p| p.using.iter().chain(p.with_check.iter()))
-        .flat_map(|e| columns_read(e, &r.short))
-        .collect()
-}
-
-fn policy_texts<'a>(facts: &'a Facts, r: &'a Relation) -> impl Iterator<Item = &'a String> {
-    facts
-        .policies_on(r)
-        .flat_map(|p| p.using.iter().chain(p.with_check.iter()))
-}
-
-fn claims_in(text: &str) -> Vec<String> {
-    if !(text.contains("jwt") || text.contains("current_setting")) {
-        return vec![];
+fn reading(facts: &Facts, r: &Relation, helpers: &BTreeSet<String>) -> Reading {
+    let mut out = Reading::default();
+    for p in facts.policies_on(r) {
+        out.api |= p.permissive && p.for_api();
+        for text in p.using.iter().chain(p.with_check.iter()) {
+            let Ok(expr) = policy_expr::parse(text) else {
+                continue;
+            };
+            for atom in policy_expr::atoms(&expr) {
+                let columns = policy_expr::own_columns(atom, &r.short);
+                if policy_expr::mentions_caller(atom, helpers) {
+                    let text = atom.to_string().to_lowercase().replace('"', "");
+                    for c in &columns {
+                        out.atoms.entry(c.clone()).or_default().push(text.clone());
+                    }
+                    for c in &columns {
+                        out.tied.entry(c.clone()).or_insert_with(|| {
+                            format!("policy {}: {}", p.name, shorten(&atom.to_string(), 70))
+                        });
+                    }
+                }
+                out.read.extend(columns);
+            }
+            for found in policy_expr::claim_comparisons(&expr) {
+                if !out.claims.contains(&found) {
+                    out.claims.push(found);
+                }
+            }
+        }
     }
-    let re = regex::Regex::new(r"->>\s*'([A-Za-z_][A-Za-z0-9_]*)'").expect("valid regex");
-    re.captures_iter(text)
-        .map(|c| c[1].to_string())
-        .filter(|c| c != "sub" && c != "role")
-        .collect()
+    out
+}
+
+/// Claims naming the user, not a tenant.
+const USER_CLAIMS: &[&str] = &["sub", "role", "email", "phone", "aud"];
+
+fn tenant_claim(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    !USER_CLAIMS.contains(&last)
 }
 
 fn find<'a>(facts: &'a Facts, name: &str) -> Option<&'a Relation> {
@@ -205,9 +281,39 @@ fn column_type(r: &Relation, column: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The tenant table: the owned table most referenced by foreign-key columns that
-/// policies read (or, with no policies yet, that carry a known key name).
-fn infer_tenant_table(facts: &Facts, config: &Config) -> Option<TenantTable> {
+fn is_auth_users(facts: &Facts, oid: u32) -> bool {
+    facts
+        .relation(oid)
+        .is_some_and(|t| t.schema == "auth" && t.short == "users")
+}
+
+/// A project's mirror of `auth.users` (`profiles`, `public.users`): its one-column
+/// primary key is a foreign key to auth.users. Its rows are users, not tenants.
+fn mirrors_users(facts: &Facts, r: &Relation) -> bool {
+    let [pk] = r.primary_key.as_slice() else {
+        return false;
+    };
+    r.foreign_keys
+        .iter()
+        .any(|f| f.columns == [pk.clone()] && is_auth_users(facts, f.target))
+}
+
+/// "n foreign keys: a, b, c, …"
+fn listed(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(3).map(String::as_str).collect();
+    let more = if items.len() > 3 { ", …" } else { "" };
+    format!("{}{more}", shown.join(", "))
+}
+
+/// The tenant table: the owned table whose key the most policies tie to the caller
+/// through foreign keys (`team_id IN (SELECT get_teams_for_user())` on tables
+/// referencing teams), or, in tables whose policies read no caller at all, the most
+/// foreign keys of a usual tenant key name. A mirror of auth.users is not one.
+fn infer_tenant_table(
+    facts: &Facts,
+    config: &Config,
+    readings: &HashMap<u32, Reading>,
+) -> Option<TenantTable> {
     if let Some(name) = &config.tenancy.tenant_table {
         let r = find(facts, name)?;
         let key = r
@@ -220,9 +326,14 @@ fn infer_tenant_table(facts: &Facts, config: &Config) -> Option<TenantTable> {
             table: r.name.clone(),
             key_type: column_type(r, &key),
             key,
+            confidence: Confidence::High,
+            evidence: "dbkit.yaml".into(),
         });
     }
-    let mut best: Option<(usize, usize, u32, String)> = None;
+    // The best root so far: (keys tied by policies, keys known by name only, the
+    // root's oid, its key column, the tied columns, the known-name columns).
+    type Candidate = (usize, usize, u32, String, Vec<String>, Vec<String>);
+    let mut best: Option<Candidate> = None;
     let mut candidates: Vec<u32> = facts
         .relations
         .iter()
@@ -231,24 +342,40 @@ fn infer_tenant_table(facts: &Facts, config: &Config) -> Option<TenantTable> {
     candidates.sort();
     candidates.dedup();
     for target in candidates {
-        let Some(root) = facts.relation(target).filter(|r| r.owned) else {
+        let Some(root) = facts
+            .relation(target)
+            .filter(|r| r.owned && !mirrors_users(facts, r))
+        else {
             continue;
         };
-        let (mut used, mut known, mut key) = (0, 0, None);
+        let (mut used, mut known, mut key) = (Vec::new(), Vec::new(), None);
         for r in facts
             .relations
             .iter()
             .filter(|r| r.owned && r.oid != target)
         {
-            let read = policy_columns(facts, r);
+            let Some(rd) = readings.get(&r.oid) else {
+                continue;
+            };
             for fk in r.foreign_keys.iter().filter(|f| f.target == target) {
                 let [column] = fk.columns.as_slice() else {
                     continue;
                 };
-                if read.contains(column) {
-                    used += 1;
-                } else if KNOWN_KEYS.contains(&column.as_str()) {
-                    known += 1;
+                // `EXISTS (SELECT 1 FROM projects WHERE projects.id = project_id AND
+                // ...)` looks up the parent row: a child, not a tenant key.
+                let parent_lookup = rd.atoms.get(column).is_some_and(|atoms| {
+                    let short = root.short.to_lowercase();
+                    let qualified = format!("from {}.{short}", root.schema.to_lowercase());
+                    atoms.iter().all(|a| {
+                        a.contains(&format!("from {short} "))
+                            || a.contains(&format!("from {short})"))
+                            || a.contains(&qualified)
+                    })
+                });
+                if rd.tied.contains_key(column) && !parent_lookup {
+                    used.push(format!("{}.{column}", r.name));
+                } else if rd.tied.is_empty() && KNOWN_KEYS.contains(&column.as_str()) {
+                    known.push(format!("{}.{column}", r.name));
                 } else {
                     continue;
                 }
@@ -256,41 +383,174 @@ fn infer_tenant_table(facts: &Facts, config: &Config) -> Option<TenantTable> {
             }
         }
         if let Some(key) = key {
-            if best.as_ref().is_none_or(|b| (used, known) > (b.0, b.1)) {
-                best = Some((used, known, root.oid, key));
+            let score = (used.len(), known.len());
+            if best.as_ref().is_none_or(|b| score > (b.0, b.1)) {
+                best = Some((score.0, score.1, root.oid, key, used, known));
             }
         }
     }
-    let (_, _, oid, key) = best?;
+    let (_, _, oid, key, used, known) = best?;
     let r = facts.relation(oid)?;
+    let (confidence, evidence) = if used.is_empty() {
+        (
+            Confidence::Low,
+            format!(
+                "no policy ties a key to the caller; foreign keys of a usual tenant key name point at it: {}",
+                listed(&known)
+            ),
+        )
+    } else {
+        (
+            Confidence::High,
+            format!(
+                "policies tie {} foreign key(s) to it to the caller: {}",
+                used.len(),
+                listed(&used)
+            ),
+        )
+    };
     Some(TenantTable {
         oid,
         table: r.name.clone(),
         key_type: column_type(r, &key),
         key,
+        confidence,
+        evidence,
     })
 }
 
-/// The tenant key of `r`: its foreign key to the tenant table (the one policies read
-/// first), else a configured or known key name of the tenant key's type.
-fn key_of(
+/// Columns of `r` that hold a user id, most likely first: foreign keys to auth.users
+/// (or to the project's mirror of it), then usual names.
+fn user_columns(facts: &Facts, r: &Relation) -> Vec<String> {
+    let mut out: Vec<String> = r
+        .foreign_keys
+        .iter()
+        .filter(|f| f.columns.len() == 1)
+        .filter(|f| {
+            is_auth_users(facts, f.target)
+                || facts
+                    .relation(f.target)
+                    .is_some_and(|t| t.owned && mirrors_users(facts, t))
+        })
+        .map(|f| f.columns[0].clone())
+        .collect();
+    for n in USER_COLUMNS {
+        if r.columns
+            .iter()
+            .any(|c| c.name == *n && c.base_type == "uuid")
+            && !out.iter().any(|o| o == n)
+        {
+            out.push(n.to_string());
+        }
+    }
+    out
+}
+
+fn user_column(facts: &Facts, r: &Relation) -> Option<String> {
+    user_columns(facts, r).into_iter().next()
+}
+
+/// An inferred kind with how sure, and why.
+struct Inferred {
+    kind: Kind,
+    confidence: Confidence,
+    evidence: String,
+}
+
+fn inferred(kind: Kind, confidence: Confidence, evidence: impl Into<String>) -> Option<Inferred> {
+    Some(Inferred {
+        kind,
+        confidence,
+        evidence: evidence.into(),
+    })
+}
+
+/// The tenancy of `r` other than a child's: a foreign key to the tenant table that a
+/// policy ties to the caller; else a user column it ties (per user); else, when no
+/// policy reads the caller, a foreign key to the tenant table or a usual key name; else
+/// a column compared with a JWT claim.
+fn own_tenancy(
     facts: &Facts,
     config: &Config,
     r: &Relation,
+    rd: &Reading,
     root: Option<&TenantTable>,
-) -> Option<String> {
-    let read = policy_columns(facts, r);
-    if let Some(root) = root {
-        let mut fks: Vec<&String> = r
-            .foreign_keys
+) -> Option<Inferred> {
+    let fks_to_root: Vec<&String> = root
+        .map(|root| {
+            r.foreign_keys
+                .iter()
+                .filter(|f| f.target == root.oid && f.columns.len() == 1)
+                .map(|f| &f.columns[0])
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(c) = fks_to_root.iter().find(|c| rd.tied.contains_key(**c)) {
+        return inferred(
+            Kind::Keyed { key: (*c).clone() },
+            Confidence::High,
+            rd.tied[*c].clone(),
+        );
+    }
+    // Without a tenant table (tenants kept elsewhere, e.g. an identity provider): a
+    // column of a usual tenant key name (or dbkit.yaml's) that a policy ties to the
+    // caller.
+    if root.is_none() {
+        let mut names = config
+            .tenancy
+            .key
             .iter()
-            .filter(|f| f.target == root.oid && f.columns.len() == 1)
-            .map(|f| &f.columns[0])
-            .collect();
-        fks.sort_by_key(|c| (!read.contains(*c), !KNOWN_KEYS.contains(&c.as_str())));
-        if let Some(c) = fks.first() {
-            return Some((*c).clone());
+            .map(String::as_str)
+            .chain(KNOWN_KEYS.iter().copied());
+        if let Some((n, e)) = names.find_map(|n| rd.tied.get(n).map(|e| (n, e))) {
+            return inferred(
+                Kind::Keyed { key: n.to_string() },
+                Confidence::High,
+                e.clone(),
+            );
         }
+    }
+    let users = user_columns(facts, r);
+    let tied_user = users
+        .iter()
+        .chain(
+            r.primary_key
+                .iter()
+                .take(usize::from(r.primary_key.len() == 1)),
+        )
+        .find(|c| rd.tied.contains_key(*c));
+    if let Some(c) = tied_user {
+        return inferred(
+            Kind::PerUser { column: c.clone() },
+            Confidence::High,
+            rd.tied[c].clone(),
+        );
+    }
+    if let Some((c, claim)) = rd
+        .claims
+        .iter()
+        .find(|(c, claim)| tenant_claim(claim) && r.columns.iter().any(|col| &col.name == c))
+    {
+        return inferred(
+            Kind::Keyed { key: c.clone() },
+            Confidence::High,
+            format!("a policy compares {c} with the JWT claim `{claim}`"),
+        );
+    }
+    if !rd.tied.is_empty() {
+        return None;
+    }
+    let mut fks = fks_to_root.clone();
+    fks.sort_by_key(|c| (!rd.read.contains(*c), !KNOWN_KEYS.contains(&c.as_str())));
+    if let (Some(c), Some(root)) = (fks.first(), root) {
+        return inferred(
+            Kind::Keyed { key: (*c).clone() },
+            Confidence::Medium,
+            format!(
+                "foreign key {c} -> {}; no policy ties it to the caller",
+                root.table
+            ),
+        );
     }
     let names: Vec<&str> = config
         .tenancy
@@ -306,152 +566,229 @@ fn key_of(
                 .iter()
                 .any(|c| c.name == **n && root.is_none_or(|root| c.base_type == root.key_type))
         })
-        .map(|n| n.to_string())
+        .and_then(|n| {
+            let why = if config.tenancy.key.as_deref() == Some(*n) {
+                format!("column {n}, the key dbkit.yaml names")
+            } else {
+                format!("column named {n} (a usual tenant key name); no foreign key or policy says more")
+            };
+            inferred(Kind::Keyed { key: n.to_string() }, Confidence::Low, why)
+        })
 }
 
-fn user_column(facts: &Facts, r: &Relation) -> Option<String> {
-    let to_users = r.foreign_keys.iter().find(|f| {
-        f.columns.len() == 1
-            && facts
-                .relation(f.target)
-                .is_some_and(|t| t.schema == "auth" && t.short == "users")
-    });
-    if let Some(fk) = to_users {
-        return Some(fk.columns[0].clone());
+/// No API role can touch its rows: row-level security on, and no permissive policy for
+/// anon, authenticated or PUBLIC (service role only).
+/// A policy with neither USING nor WITH CHECK lets no row through.
+fn closed(facts: &Facts, r: &Relation) -> bool {
+    r.rls
+        && !facts
+            .policies_on(r)
+            .any(|p| p.permissive && p.for_api() && (p.using.is_some() || p.with_check.is_some()))
+}
+
+fn is_true(e: &Option<String>) -> bool {
+    e.as_deref().is_some_and(|e| {
+        e.trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .trim()
+            == "true"
+    })
+}
+
+/// A table with no tenant whose policies say what it is for: reference data readable by
+/// everyone (every permissive policy for an API role reads every row, `FOR SELECT
+/// USING (true)`, and none writes), or a form (API roles may only insert: a waitlist,
+/// a contact form; nobody reads it back through the API). The evidence, if so.
+fn public_by_policies(facts: &Facts, r: &Relation) -> Option<&'static str> {
+    let api: Vec<_> = facts
+        .policies_on(r)
+        .filter(|p| p.permissive && p.for_api())
+        .collect();
+    if !r.rls || api.is_empty() {
+        return None;
     }
-    USER_COLUMNS
-        .iter()
-        .find(|n| {
-            r.columns
-                .iter()
-                .any(|c| c.name == **n && c.base_type == "uuid")
-        })
-        .map(|n| n.to_string())
+    if api.iter().all(|p| p.cmd == "r" && is_true(&p.using)) {
+        Some("its only policies for API roles read every row (FOR SELECT USING (true)) and none writes: reference data")
+    } else if api.iter().all(|p| p.cmd == "a") {
+        Some("API roles may only insert into it (a form, a waitlist): nobody reads it back through the API")
+    } else {
+        None
+    }
 }
 
 /// Infer the model from the facts, then apply the configuration.
 pub fn infer(facts: &Facts, config: &Config) -> Tenancy {
-    let root = infer_tenant_table(facts, config);
-    let mut tables: Vec<TableTenancy> = Vec::new();
+    let helpers = caller_helpers(facts);
     let owned = || {
         facts
             .relations
             .iter()
             .filter(|r| r.owned && r.kind == RelKind::Table)
     };
+    let readings: HashMap<u32, Reading> = facts
+        .relations
+        .iter()
+        .filter(|r| r.owned)
+        .map(|r| (r.oid, reading(facts, r, &helpers)))
+        .collect();
+    let root = infer_tenant_table(facts, config, &readings);
+    let mut tables: Vec<TableTenancy> = Vec::new();
+    let entry = |r: &Relation, i: Inferred, configured: bool| TableTenancy {
+        oid: r.oid,
+        table: r.name.clone(),
+        kind: i.kind,
+        configured,
+        closed: closed(facts, r),
+        confidence: i.confidence,
+        evidence: i.evidence,
+    };
     if let Some(root) = &root {
-        tables.push(TableTenancy {
-            oid: root.oid,
-            table: root.table.clone(),
-            kind: Kind::Tenant {
-                key: root.key.clone(),
-            },
-            configured: config.tenancy.tenant_table.is_some(),
-        });
+        if let Some(r) = facts.relation(root.oid) {
+            let rd = &readings[&r.oid];
+            let evidence = match rd.tied.get(&root.key) {
+                Some(e) => e.clone(),
+                None => root.evidence.clone(),
+            };
+            tables.push(entry(
+                r,
+                Inferred {
+                    kind: Kind::Tenant {
+                        key: root.key.clone(),
+                    },
+                    confidence: root.confidence,
+                    evidence,
+                },
+                config.tenancy.tenant_table.is_some(),
+            ));
+        }
     }
     for r in owned() {
         if root.as_ref().is_some_and(|t| t.oid == r.oid) {
             continue;
         }
         let configured = config.tenancy.tables.get(&r.name);
-        let kind = match configured {
-            Some(c) if c.public => Some(Kind::Public),
-            Some(c) if c.key.is_some() => Some(Kind::Keyed {
+        let from_config = |kind| inferred(kind, Confidence::High, "dbkit.yaml");
+        let found = match configured {
+            Some(c) if c.public => from_config(Kind::Public),
+            Some(c) if c.key.is_some() => from_config(Kind::Keyed {
                 key: c.key.clone().unwrap_or_default(),
             }),
-            Some(c) if c.per_user.is_some() => Some(Kind::PerUser {
+            Some(c) if c.per_user.is_some() => from_config(Kind::PerUser {
                 column: c.per_user.clone().unwrap_or_default(),
             }),
             Some(c) if c.via.is_some() => None, // resolved with the children below
-            _ => key_of(facts, config, r, root.as_ref()).map(|key| Kind::Keyed { key }),
+            _ => own_tenancy(facts, config, r, &readings[&r.oid], root.as_ref()),
         };
-        if let Some(kind) = kind {
-            tables.push(TableTenancy {
-                oid: r.oid,
-                table: r.name.clone(),
-                kind,
-                configured: configured.is_some(),
-            });
+        if let Some(found) = found {
+            tables.push(entry(r, found, configured.is_some()));
         }
     }
-    // Children, to a fixed point: a foreign key to a table whose tenant is known.
+    // Children, to a fixed point: a foreign key to a table whose tenancy is known (one
+    // its policies read first).
     loop {
-        let mut added = false;
+        let mut added = Vec::new();
         for r in owned() {
             if tables.iter().any(|t| t.oid == r.oid) {
                 continue;
             }
+            let rd = &readings[&r.oid];
             let via = config
                 .tenancy
                 .tables
                 .get(&r.name)
                 .and_then(|c| c.via.clone());
-            let parent = r.foreign_keys.iter().find(|f| {
-                via.as_ref().is_none_or(|v| f.columns == [v.clone()])
-                    && tables.iter().any(|t| {
-                        t.oid == f.target
-                            && matches!(
-                                t.kind,
-                                Kind::Keyed { .. } | Kind::Child { .. } | Kind::PerUser { .. }
-                            )
-                    })
-            });
-            if let Some(fk) = parent {
-                tables.push(TableTenancy {
-                    oid: r.oid,
-                    table: r.name.clone(),
-                    kind: Kind::Child {
-                        via: fk.columns.clone(),
-                        parent: facts
-                            .relation(fk.target)
-                            .map(|p| p.name.clone())
-                            .unwrap_or_default(),
-                        parent_oid: fk.target,
+            let mut parents: Vec<_> = r
+                .foreign_keys
+                .iter()
+                .filter(|f| {
+                    via.as_ref().is_none_or(|v| f.columns == [v.clone()])
+                        && tables.iter().any(|t| {
+                            t.oid == f.target
+                                && matches!(
+                                    t.kind,
+                                    Kind::Keyed { .. } | Kind::Child { .. } | Kind::PerUser { .. }
+                                )
+                        })
+                })
+                .collect();
+            parents.sort_by_key(|f| !f.columns.iter().any(|c| rd.read.contains(c)));
+            if let Some(fk) = parents.first() {
+                let parent = facts
+                    .relation(fk.target)
+                    .map(|p| p.name.clone())
+                    .unwrap_or_default();
+                let cols = fk.columns.join(", ");
+                let (confidence, evidence) = if via.is_some() {
+                    (Confidence::High, "dbkit.yaml".to_string())
+                } else if let Some(e) = fk.columns.iter().find_map(|c| rd.tied.get(c)) {
+                    (Confidence::High, e.clone())
+                } else if fk.columns.iter().any(|c| rd.read.contains(c)) {
+                    (
+                        Confidence::Medium,
+                        format!("a policy reads {cols} -> {parent}"),
+                    )
+                } else {
+                    (
+                        Confidence::Low,
+                        format!("foreign key {cols} -> {parent}; no policy reads it"),
+                    )
+                };
+                added.push(entry(
+                    r,
+                    Inferred {
+                        kind: Kind::Child {
+                            via: fk.columns.clone(),
+                            parent,
+                            parent_oid: fk.target,
+                        },
+                        confidence,
+                        evidence,
                     },
-                    configured: via.is_some(),
-                });
-                added = true;
+                    via.is_some(),
+                ));
             }
         }
-        if !added {
+        if added.is_empty() {
             break;
         }
+        tables.extend(added);
     }
-    // Per-user: a user column its policies compare with auth.uid().
     for r in owned() {
         if tables.iter().any(|t| t.oid == r.oid) {
             continue;
         }
-        let uid = policy_texts(facts, r).any(|t| t.contains("auth.uid()"));
-        let read = policy_columns(facts, r);
-        let column = user_column(facts, r)
-            .filter(|c| read.contains(c) || !uid)
-            .or_else(|| {
-                r.primary_key
-                    .first()
-                    .filter(|c| uid && read.contains(*c))
-                    .cloned()
-            });
-        if let (true, Some(column)) = (uid, column) {
-            tables.push(TableTenancy {
-                oid: r.oid,
-                table: r.name.clone(),
-                kind: Kind::PerUser { column },
-                configured: false,
-            });
+        if let Some(evidence) = public_by_policies(facts, r) {
+            tables.push(entry(
+                r,
+                Inferred {
+                    kind: Kind::Public,
+                    confidence: Confidence::Medium,
+                    evidence: evidence.into(),
+                },
+                false,
+            ));
         }
     }
     tables.sort_by(|a, b| a.table.cmp(&b.table));
 
     let membership = infer_membership(facts, config, &tables);
-    let derivations = infer_derivations(facts, &tables, membership.as_ref());
-    let untenanted = facts
-        .relations
-        .iter()
-        .filter(|r| r.owned && r.kind == RelKind::Table && (r.anon || r.authenticated))
-        .filter(|r| !tables.iter().any(|t| t.oid == r.oid))
-        .map(|r| r.name.clone())
-        .collect();
+    let derivations = infer_derivations(
+        facts,
+        &tables,
+        membership.as_ref(),
+        &readings,
+        &helpers,
+        root.as_ref(),
+    );
+    let (mut untenanted, mut service_only) = (Vec::new(), Vec::new());
+    for r in owned().filter(|r| !tables.iter().any(|t| t.oid == r.oid)) {
+        if closed(facts, r) {
+            service_only.push(r.name.clone());
+        } else if r.anon || r.authenticated {
+            untenanted.push(r.name.clone());
+        }
+    }
     Tenancy {
         exposed_schemas: config.exposed_schemas(),
         config: config.path.as_ref().map(|p| p.display().to_string()),
@@ -460,6 +797,7 @@ pub fn infer(facts: &Facts, config: &Config) -> Tenancy {
         membership,
         tables,
         untenanted,
+        service_only,
         sharding: config.tenancy.sharding,
     }
 }
@@ -484,13 +822,17 @@ fn infer_membership(facts: &Facts, config: &Config, tables: &[TableTenancy]) -> 
             user_column: m.user_column.clone(),
         });
     }
-    let texts: Vec<&String> = facts
+    let lower = |t: &String| t.to_lowercase().replace('"', "");
+    let policy_texts: Vec<String> = facts
         .policies
         .iter()
         .flat_map(|p| p.using.iter().chain(p.with_check.iter()))
-        .chain(facts.functions.iter().map(|f| &f.body))
+        .map(lower)
         .collect();
-    let mut candidates: Vec<(bool, bool, Membership)> = tables
+    let bodies: Vec<String> = facts.functions.iter().map(|f| lower(&f.body)).collect();
+    // Most looked up by other tables' policies, then by functions (the helpers they
+    // call), then named like one.
+    let mut candidates: Vec<((usize, usize, bool), Membership)> = tables
         .iter()
         .filter_map(|t| {
             let Kind::Keyed { key } = &t.kind else {
@@ -498,55 +840,100 @@ fn infer_membership(facts: &Facts, config: &Config, tables: &[TableTenancy]) -> 
             };
             let r = facts.relation(t.oid)?;
             let user = user_column(facts, r)?;
-            let looked_up = texts.iter().any(|x| {
-                x.contains(&format!("FROM {}", r.short))
-                    || x.contains(&format!("from {}", r.short))
-                    || x.contains(&format!("from public.{}", r.short))
-                    || x.contains(&format!("FROM public.{}", r.short))
-            });
-            Some((
-                looked_up,
-                r.short.contains("member"),
-                Membership {
-                    oid: r.oid,
-                    table: r.name.clone(),
-                    key: key.clone(),
-                    user_column: user,
-                },
-            ))
+            let short = r.short.to_lowercase();
+            let schema = r.schema.to_lowercase();
+            // A lookup of the caller's rows: the table read, its user column and the
+            // caller in one text (`FROM members m WHERE m.user_id = auth.uid()`).
+            let user_lower = user.to_lowercase();
+            let looks_up = |x: &&String| {
+                (x.contains(&format!("from {short} "))
+                    || x.contains(&format!("from {short})"))
+                    || x.contains(&format!("from {schema}.{short}"))
+                    || x.contains(&format!("join {short} "))
+                    || x.contains(&format!("join {schema}.{short}")))
+                    && x.contains(&user_lower)
+                    && (x.contains("auth.uid")
+                        || x.contains("auth.jwt")
+                        || x.contains("request.jwt"))
+            };
+            let score = (
+                policy_texts.iter().filter(looks_up).count(),
+                bodies.iter().filter(looks_up).count(),
+                ["member", "users_on", "role"]
+                    .iter()
+                    .any(|n| short.contains(n)),
+            );
+            (score.0 + score.1 > 0 || score.2).then(|| {
+                (
+                    score,
+                    Membership {
+                        oid: r.oid,
+                        table: r.name.clone(),
+                        key: key.clone(),
+                        user_column: user,
+                    },
+                )
+            })
         })
         .collect();
-    candidates.sort_by_key(|(looked_up, named, _)| (!looked_up, !named));
-    candidates.into_iter().next().map(|(_, _, m)| m)
+    candidates.sort_by_key(|(score, _)| std::cmp::Reverse(*score));
+    candidates.into_iter().next().map(|(_, m)| m)
 }
 
 fn infer_derivations(
     facts: &Facts,
     tables: &[TableTenancy],
     membership: Option<&Membership>,
+    readings: &HashMap<u32, Reading>,
+    helpers: &BTreeSet<String>,
+    root: Option<&TenantTable>,
 ) -> Vec<Derivation> {
     let mut out = BTreeSet::new();
     for t in tables {
         let Some(r) = facts.relation(t.oid) else {
             continue;
         };
-        for text in policy_texts(facts, r) {
-            for claim in claims_in(text) {
-                out.insert(Derivation::Claim { claim });
-            }
-            if let Some(m) = membership {
-                let short = m.table.rsplit('.').next().unwrap_or(&m.table);
-                if r.oid != m.oid && text.contains(&format!("FROM {short}")) {
-                    out.insert(Derivation::Membership {
-                        table: m.table.clone(),
+        let key = match &t.kind {
+            Kind::Keyed { key } | Kind::Tenant { key } => Some(key.as_str()),
+            _ => None,
+        };
+        if let Some(rd) = readings.get(&r.oid) {
+            for (column, claim) in &rd.claims {
+                let keyed = key == Some(column.as_str())
+                    || root.is_some_and(|root| root.oid == r.oid && root.key == *column);
+                if keyed && tenant_claim(claim) {
+                    out.insert(Derivation::Claim {
+                        claim: claim.clone(),
                     });
                 }
             }
-            for f in facts.functions.iter().filter(|f| f.security_definer) {
-                if text.contains(&format!("{}(", f.short)) {
-                    out.insert(Derivation::Helper {
-                        function: f.name.clone(),
-                    });
+        }
+        for p in facts.policies_on(r) {
+            for text in p.using.iter().chain(p.with_check.iter()) {
+                let lower = text.to_lowercase().replace('"', "");
+                if let Some(m) = membership {
+                    let short = m
+                        .table
+                        .rsplit('.')
+                        .next()
+                        .unwrap_or(&m.table)
+                        .to_lowercase();
+                    if r.oid != m.oid && lower.contains(&format!("from {short}")) {
+                        out.insert(Derivation::Membership {
+                            table: m.table.clone(),
+                        });
+                    }
+                }
+                for f in facts
+                    .functions
+                    .iter()
+                    .filter(|f| helpers.contains(&f.short.to_lowercase()))
+                {
+                    if lower.contains(&format!("{}(", f.short.to_lowercase())) {
+                        out.insert(Derivation::Helper {
+                            function: f.name.clone(),
+                        });
+                    }
                 }
             }
         }

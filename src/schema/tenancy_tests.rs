@@ -2,7 +2,7 @@
 use super::*;
 use crate::schema::config::TableConfig;
 use crate::schema::facts::testing::{policy, references, table};
-use crate::schema::facts::Function;
+use crate::schema::facts::{Function, Relation};
 
 /// The starter shape: accounts, memberships, a helper, a keyed table, a child
 /// and a per-user table, with an auth.users outside the project's schemas.
@@ -46,6 +46,8 @@ fn starter() -> Facts {
             anon: false,
             authenticated: true,
             body: "select exists (select 1 from public.accounts_memberships m where m.user_id = auth.uid())".into(),
+            returns: String::new(),
+            args: vec![],
         }],
         policies,
     }
@@ -143,4 +145,151 @@ fn columns_read_sees_own_columns_only() {
         "notes",
     );
     assert_eq!(cols.into_iter().collect::<Vec<_>>(), vec!["appointment_id"]);
+}
+
+fn auth_users() -> Relation {
+    let mut users = table(10, "auth.users", &["id"]);
+    users.owned = false;
+    users.schema = "auth".into();
+    users.short = "users".into();
+    users
+}
+
+#[test]
+fn per_user_tables_with_other_foreign_keys_stay_per_user() {
+    // Every policy ties user_id to the caller; workspace_id (a usual tenant key name)
+    // and a sharing flag are read without any caller: no tenant table.
+    let mut workspaces = table(1, "workspaces", &["id", "user_id"]);
+    references(&mut workspaces, "user_id", 10, "id");
+    let mut folders = table(2, "folders", &["id", "user_id", "workspace_id"]);
+    references(&mut folders, "user_id", 10, "id");
+    references(&mut folders, "workspace_id", 1, "id");
+    let mut files = table(3, "files", &["id", "user_id", "folder_id"]);
+    references(&mut files, "user_id", 10, "id");
+    references(&mut files, "folder_id", 2, "id");
+    let own = "(user_id = auth.uid())";
+    let policies = vec![
+        policy(&workspaces, "own", "*", Some(own), Some(own)),
+        policy(&folders, "own", "*", Some(own), Some(own)),
+        policy(&files, "own", "*", Some(own), Some(own)),
+        policy(&files, "shared", "r", Some("(folder_id IN ( SELECT folders.id FROM folders WHERE (folders.workspace_id IS NOT NULL)))"), None),
+    ];
+    let facts = Facts {
+        relations: vec![auth_users(), workspaces, folders, files],
+        policies,
+        ..Facts::default()
+    };
+    let t = infer(&facts, &Config::default());
+    assert!(t.tenant_table.is_none(), "{:?}", t.tenant_table);
+    for table in ["workspaces", "folders", "files"] {
+        assert_eq!(kind(&t, table), Some(&per_user("user_id")), "{table}");
+    }
+    let files = t.tables.iter().find(|x| x.table == "files").unwrap();
+    assert_eq!(files.confidence, Confidence::High);
+    assert!(
+        files.evidence.contains("policy own: user_id = auth.uid()"),
+        "{}",
+        files.evidence
+    );
+}
+
+#[test]
+fn a_mirror_of_auth_users_is_no_tenant_table_and_service_role_tables_need_nothing() {
+    let mut users = table(1, "users", &["id"]);
+    references(&mut users, "id", 10, "id");
+    let mut notes = table(2, "notifications", &["id", "user_id"]);
+    references(&mut notes, "user_id", 1, "id");
+    let keys = table(3, "api_keys", &["id", "key_hash"]);
+    let mut service = policy(&keys, "service", "*", Some("true"), None);
+    service.roles = vec!["service_role".into()];
+    let policies = vec![
+        policy(&users, "self", "*", Some("(id = auth.uid())"), None),
+        policy(
+            &notes,
+            "own",
+            "*",
+            Some("(user_id = ( SELECT auth.uid() AS uid))"),
+            None,
+        ),
+        service,
+    ];
+    let facts = Facts {
+        relations: vec![auth_users(), users, notes, keys],
+        policies,
+        ..Facts::default()
+    };
+    let t = infer(&facts, &Config::default());
+    assert!(t.tenant_table.is_none(), "{:?}", t.tenant_table);
+    assert_eq!(kind(&t, "notifications"), Some(&per_user("user_id")));
+    assert_eq!(kind(&t, "users"), Some(&per_user("id")));
+    assert!(t.untenanted.is_empty(), "{:?}", t.untenanted);
+    assert_eq!(t.service_only, vec!["api_keys"]);
+}
+
+#[test]
+fn a_helper_in_another_schema_ties_the_key_and_mfa_claims_are_no_tenant_claims() {
+    let teams = table(1, "teams", &["id"]);
+    let mut invoices = table(2, "invoices", &["id", "team_id"]);
+    references(&mut invoices, "team_id", 1, "id");
+    let policies = vec![
+        policy(&invoices, "team", "*", Some("(team_id IN ( SELECT private.get_teams_for_authenticated_user() AS get_teams_for_authenticated_user))"), None),
+        policy(&invoices, "mfa", "*", Some("((auth.jwt() ->> 'aal'::text) = 'aal2'::text)"), None),
+    ];
+    let helper = Function {
+        oid: 30,
+        name: "private.get_teams_for_authenticated_user".into(),
+        short: "get_teams_for_authenticated_user".into(),
+        sql_name: "private.get_teams_for_authenticated_user".into(),
+        exposed: false,
+        security_definer: true,
+        returns_set: true,
+        required_args: 0,
+        is_trigger: false,
+        anon: true,
+        authenticated: true,
+        body: "select team_id from users_on_team where user_id = auth.uid()".into(),
+        returns: String::new(),
+        args: vec![],
+    };
+    let facts = Facts {
+        relations: vec![teams, invoices],
+        functions: vec![helper],
+        policies,
+        triggers: Vec::new(),
+    };
+    let t = infer(&facts, &Config::default());
+    let root = t.tenant_table.as_ref().unwrap();
+    assert_eq!(
+        (root.table.as_str(), root.confidence),
+        ("teams", Confidence::High)
+    );
+    assert_eq!(kind(&t, "invoices"), Some(&keyed("team_id")));
+    assert!(t.claims().is_empty(), "{:?}", t.derivations);
+    assert_eq!(
+        t.derivations,
+        vec![Derivation::Helper {
+            function: "private.get_teams_for_authenticated_user".into()
+        }]
+    );
+}
+
+#[test]
+fn nested_claims_keep_their_path() {
+    let orgs = table(1, "orgs", &["id"]);
+    let mut projects = table(2, "projects", &["id", "org_id"]);
+    references(&mut projects, "org_id", 1, "id");
+    let policies = vec![policy(
+        &projects,
+        "p",
+        "*",
+        Some("(org_id = ( SELECT (((auth.jwt() -> 'app_metadata'::text) ->> 'org_id'::text))::uuid AS uuid))"),
+        None,
+    )];
+    let facts = Facts {
+        relations: vec![orgs, projects],
+        policies,
+        ..Facts::default()
+    };
+    let t = infer(&facts, &Config::default());
+    assert_eq!(t.claims(), vec!["app_metadata.org_id"]);
 }

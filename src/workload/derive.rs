@@ -913,8 +913,28 @@ mod tests {
             policy(&customers, "customers_member", "*", Some(helper), None),
             policy(&bookings, "bookings_member", "*", Some(helper), None),
         ];
+        // The helper reads the caller: that is what ties salon_id to the tenant.
+        let is_salon_member = crate::schema::facts::Function {
+            oid: 20,
+            name: "is_salon_member".into(),
+            short: "is_salon_member".into(),
+            sql_name: "public.is_salon_member".into(),
+            exposed: false,
+            security_definer: true,
+            returns_set: false,
+            required_args: 1,
+            is_trigger: false,
+            anon: false,
+            authenticated: true,
+            body: "select exists (select 1 from public.salon_members m \
+                   where m.salon_id = $1 and m.user_id = auth.uid())"
+                .into(),
+            returns: "boolean".into(),
+            args: vec![],
+        };
         let facts = Facts {
             relations: vec![salons, staff, customers, bookings, members],
+            functions: vec![is_salon_member],
             policies,
             ..Facts::default()
         };

@@ -15,6 +15,7 @@ pub(crate) use crate::schema::{project_made, user_schema};
 
 mod auth_rls_initplan;
 mod duplicate_index;
+mod foreign_table_exposed;
 mod function_search_path_mutable;
 mod multiple_permissive_policies;
 mod no_primary_key;
@@ -27,6 +28,8 @@ mod rls_disabled;
 mod rls_enabled_no_policy;
 mod rls_references_user_metadata;
 mod security_definer_exposed;
+mod sensitive_columns_exposed;
+mod storage_bucket_open;
 mod tenant_key_not_in_unique;
 mod tenant_key_not_indexed;
 mod unindexed_foreign_key;
@@ -169,9 +172,18 @@ pub async fn check(client: &Client, locator: &Locator, model: &Model) -> Result<
     hits.extend(redundant_index::check(client).await?);
     hits.extend(function_search_path_mutable::check(client).await?);
     hits.extend(no_primary_key::check(client).await?);
+    hits.extend(foreign_table_exposed::check(client, &tenancy.exposed_schemas).await?);
     let mut findings: Vec<Finding> = hits.into_iter().map(|h| locate(h, locator)).collect();
-    // Graded per finding: anon or no caller check is an error, a checked caller a warning.
-    for (hit, severity) in security_definer_exposed::check(facts) {
+    // Graded per finding.
+    let helpers = crate::schema::tenancy::caller_helpers(facts);
+    let graded = security_definer_exposed::check(facts)
+        .into_iter()
+        .chain(storage_bucket_open::check(client, &helpers).await?)
+        .chain(
+            sensitive_columns_exposed::check(client, facts, &helpers, &tenancy.exposed_schemas)
+                .await?,
+        );
+    for (hit, severity) in graded {
         let mut finding = locate(hit, locator);
         finding.severity = severity;
         findings.push(finding);

@@ -10,9 +10,7 @@ use crate::schema::Tenancy;
 
 /// Does the policy apply to a role requests run as?
 pub fn for_api(p: &Policy) -> bool {
-    p.roles
-        .iter()
-        .any(|r| r == "public" || r == "anon" || r == "authenticated")
+    p.for_api()
 }
 
 fn is_true(e: &Option<String>) -> bool {

@@ -62,7 +62,7 @@ mod tests {
                 &projects,
                 "read",
                 "r",
-                Some("(organization_id IN ( SELECT m.organization_id FROM m))"),
+                Some("(organization_id IN ( SELECT m.organization_id FROM m WHERE (m.user_id = auth.uid())))"),
                 None,
             ),
             policy(

@@ -79,6 +79,8 @@ mod tests {
             anon,
             authenticated,
             body: body.into(),
+            returns: String::new(),
+            args: vec![],
         }
     }
 

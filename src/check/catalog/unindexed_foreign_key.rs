@@ -60,6 +60,9 @@ pub fn hit(fk: &UnindexedKey) -> Hit {
             "foreign key {} on {table} ({columns}) leads no index: deleting a referenced row scans {table}; CREATE INDEX CONCURRENTLY ON {table} ({columns})",
             fk.constraint
         ),
-        vec![fk.table.key("table")],
+        vec![
+            format!("constraint:{}.{}.{}", fk.table.schema, fk.table.name, fk.constraint),
+            fk.table.key("table"),
+        ],
     )
 }

@@ -133,10 +133,13 @@ pub fn insert_for(
     };
     let mut given_values: Vec<(String, String)> = Vec::new();
     for c in r.columns.iter().filter(|c| c.writable()) {
+        // An author column is never the tenant key or the row's user column: those say
+        // whose row it is, and the probe plants it in the other tenant.
         let author = acting.filter(|_| {
             AUTHOR_COLUMNS.contains(&c.name.as_str())
                 && c.base_type == "uuid"
                 && user_column.as_deref() != Some(c.name.as_str())
+                && !matches!(kind, Some(Kind::Keyed { key }) if *key == c.name)
         });
         let value = if let Some(uid) = author {
             Some(uid.to_string())

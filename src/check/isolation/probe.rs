@@ -3,15 +3,19 @@
 //! tenancy model; the fixture's values are bound when a probe runs (`execute`).
 //!
 //! As an authenticated member of tenant A: read tenant B's rows; insert a row carrying
-//! B's key; move one of A's rows to B; update and delete B's rows (picked by primary
-//! key, not by tenant key). Through every exposed view and zero-argument
-//! set-returning function: read B's rows. As anon: read anything, and every write.
+//! B's key (into the membership table: A's own membership of B); move one of A's rows
+//! to B; update and delete B's rows (picked by primary key, not by tenant key). Through
+//! every exposed view and zero-argument set-returning function: read B's rows. As
+//! anon: read anything, and every write.
+//!
+//! Each probe says how its outcome is judged (`Judge`): a write is read back from the
+//! tables as the owner, not counted.
 
 use serde::Serialize;
 
 use crate::db::ident::quote;
 use crate::schema::facts::{Facts, RelKind, Relation};
-use crate::schema::tenancy::{Kind, Tenancy};
+use crate::schema::tenancy::{Kind, Membership, Tenancy};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -86,19 +90,36 @@ pub enum Param {
 pub enum Statement {
     /// A query returning one count: rows read.
     Count { sql: String, params: Vec<Param> },
-    /// A write; its count is the rows it changed. No RETURNING, as PostgREST's
-    /// `return=minimal` (that would also apply SELECT policies to the new rows).
+    /// A write. No RETURNING, as PostgREST's `return=minimal` (that would also apply
+    /// SELECT policies to the new rows).
     Write { sql: String, params: Vec<Param> },
-    /// The fixture's INSERT of a new row of tenant B.
-    InsertOther,
+    /// The fixture's INSERT of a new row of tenant B; `joining`: into the membership
+    /// table, with the acting user as the member (A joins B).
+    InsertOther { joining: bool },
+}
+
+/// How a probe's outcome is judged, from the rows read or the tables read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judge {
+    /// A count of rows read: any is a leak.
+    Read,
+    /// Tenant B's rows written or deleted.
+    OthersTouched,
+    /// Tenant A's rows now tenant B's, where B's member reads them.
+    MovedToOther,
+    /// New rows: read by another tenant (or anyone, after anon) is a leak; read by
+    /// nobody but the service role, an open INSERT to review.
+    Planted,
+    /// Any row written or deleted (anon).
+    AnyTouched,
+    /// A's own membership of tenant B created.
+    Joined,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Probe {
     pub target: Target,
-    /// A leak is more rows than tenant A's own in the target (an unfiltered UPDATE
-    /// legitimately touches A's rows).
-    pub beyond_own: bool,
+    pub judge: Judge,
     /// As reported.
     pub object: String,
     pub actor: Actor,
@@ -109,7 +130,7 @@ pub struct Probe {
 }
 
 /// `to_jsonb(t)` is one of the rows in `$n` (a JSON array of primary keys).
-fn among(n: usize) -> String {
+pub fn among(n: usize) -> String {
     format!(
         "EXISTS (SELECT 1 FROM jsonb_array_elements(${n}::text::jsonb) e WHERE to_jsonb(t) @> e)"
     )
@@ -132,11 +153,11 @@ fn write(sql: String, params: Vec<Param>) -> Statement {
 }
 
 /// The probes of one table the model names.
-fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
+fn table_probes(r: &Relation, kind: &Kind, membership: Option<&Membership>, out: &mut Vec<Probe>) {
     let name = &r.sql_name;
-    let probe = |actor, op, leak: &str, statement| Probe {
+    let probe = |actor, op, judge, leak: &str, statement| Probe {
         target: Target::Relation(r.oid),
-        beyond_own: false,
+        judge,
         object: r.name.clone(),
         actor,
         op,
@@ -148,14 +169,19 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
     let member_and_anon =
         |op, statement: fn(String, Vec<Param>) -> Statement, sql: String, leaks: [&str; 2]| {
             let member_sql = format!("{sql} WHERE {}", among(1));
+            let (member, anon) = match op {
+                Op::Select => (Judge::Read, Judge::Read),
+                _ => (Judge::OthersTouched, Judge::AnyTouched),
+            };
             [
                 probe(
                     Actor::Member,
                     op,
+                    member,
                     leaks[0],
                     statement(member_sql, vec![Param::OtherRows]),
                 ),
-                probe(Actor::Anon, op, leaks[1], statement(sql, vec![])),
+                probe(Actor::Anon, op, anon, leaks[1], statement(sql, vec![])),
             ]
         };
     let public = matches!(kind, Kind::Public);
@@ -184,6 +210,7 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
     out.push(probe(
         Actor::Member,
         Op::Delete,
+        Judge::OthersTouched,
         "DELETE removed {n} row(s) of tenant B (picked by primary key, no tenant filter)",
         write(
             format!("DELETE FROM {name} AS t WHERE {}", among(1)),
@@ -193,30 +220,46 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
     out.push(probe(
         Actor::Anon,
         Op::Delete,
+        Judge::AnyTouched,
         "anon DELETE removed {n} row(s)",
         write(
             format!("DELETE FROM {name} AS t WHERE {} OR {}", among(1), among(2)),
             vec![Param::OtherRows, Param::OwnRows],
         ),
     ));
-    if matches!(kind, Kind::Tenant { .. }) {
-        return;
-    }
     out.push(probe(
         Actor::Anon,
         Op::Insert,
+        Judge::Planted,
         "anon INSERT was accepted",
-        Statement::InsertOther,
+        Statement::InsertOther { joining: false },
     ));
+    if matches!(kind, Kind::Tenant { .. }) {
+        // A new tenant is nobody's yet (create-an-organisation): a leak only when
+        // another tenant then reads it.
+        out.push(probe(
+            Actor::Member,
+            Op::Insert,
+            Judge::Planted,
+            "INSERT of a new tenant was accepted",
+            Statement::InsertOther { joining: false },
+        ));
+        return;
+    }
     if public {
         return;
     }
-    out.push(probe(
-        Actor::Member,
-        Op::Insert,
-        "INSERT of a row belonging to tenant B was accepted",
-        Statement::InsertOther,
-    ));
+    if membership.is_some_and(|m| m.oid == r.oid) {
+        out.push(super::membership_self_insert::probe(r, membership));
+    } else {
+        out.push(probe(
+            Actor::Member,
+            Op::Insert,
+            Judge::Planted,
+            "INSERT of a row carrying tenant B's key was accepted",
+            Statement::InsertOther { joining: false },
+        ));
+    }
     // Without a WHERE clause no column is read, so only the UPDATE policy (not the
     // SELECT one) decides which rows change: set the tenant key (or the parent, for a
     // child) to B's, moving A's rows; then to A's, taking over B's.
@@ -256,22 +299,23 @@ fn table_probes(r: &Relation, kind: &Kind, out: &mut Vec<Probe>) {
         out.push(probe(
             Actor::Member,
             Op::Update,
-            &format!("UPDATE without a filter moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's)"),
+            Judge::MovedToOther,
+            &format!("UPDATE without a filter moved {{n}} row(s) of tenant A to tenant B (SET {column} = B's), where B's member reads them"),
             write(sql.clone(), vec![other]),
         ));
-        let mut takeover = probe(
+        out.push(probe(
             Actor::Member,
             Op::Update,
+            Judge::OthersTouched,
             &format!(
                 "UPDATE without a filter took over {{n}} row(s) of tenant B (SET {column} = A's)"
             ),
             write(sql, vec![own]),
-        );
-        takeover.beyond_own = true;
-        out.push(takeover);
+        ));
         out.push(probe(
             Actor::Anon,
             Op::Update,
+            Judge::AnyTouched,
             &format!("anon UPDATE without a filter changed {{n}} row(s) (SET {column})"),
             write(sql_anon, vec![other_anon]),
         ));
@@ -291,7 +335,7 @@ fn read_probes(
     if anon {
         out.push(Probe {
             target,
-            beyond_own: false,
+            judge: Judge::Read,
             object: object.to_string(),
             actor: Actor::Anon,
             op: Op::Select,
@@ -306,7 +350,7 @@ fn read_probes(
             .collect();
         out.push(Probe {
             target,
-            beyond_own: false,
+            judge: Judge::Read,
             object: object.to_string(),
             actor: Actor::Member,
             op: Op::Select,
@@ -322,16 +366,31 @@ fn read_probes(
     }
 }
 
-/// Every probe, for the tables the model names (except those not filled), the
-/// exposed views and the exposed zero-argument set-returning functions.
+/// Why a table the model names is not probed, if it is not.
+pub fn skipped(facts: &Facts, tenancy: &Tenancy, oid: u32) -> Option<&'static str> {
+    let t = tenancy.of(oid)?;
+    let r = facts.relation(oid)?;
+    if t.closed {
+        Some("service role only (row-level security on, no policy for an API role)")
+    } else if !(r.anon || r.authenticated) {
+        Some("no API role holds a privilege on it")
+    } else {
+        None
+    }
+}
+
+/// Every probe, for the tables the model names (except those not filled, and those no
+/// API role can touch), the exposed views and the exposed zero-argument set-returning
+/// functions that are not SECURITY DEFINER (those are called with arguments, by
+/// `security_definer_leak`).
 pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
     let mut out = Vec::new();
     for t in &tenancy.tables {
-        if unfilled.contains(&t.oid) {
+        if unfilled.contains(&t.oid) || skipped(facts, tenancy, t.oid).is_some() {
             continue;
         }
         if let Some(r) = facts.relation(t.oid) {
-            table_probes(r, &t.kind, &mut out);
+            table_probes(r, &t.kind, tenancy.membership.as_ref(), &mut out);
         }
     }
     let mut keys: Vec<String> = tenancy
@@ -359,11 +418,9 @@ pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
             &mut out,
         );
     }
-    for f in facts
-        .functions
-        .iter()
-        .filter(|f| f.exposed && f.returns_set && f.required_args == 0 && !f.is_trigger)
-    {
+    for f in facts.functions.iter().filter(|f| {
+        f.exposed && f.returns_set && f.required_args == 0 && !f.is_trigger && !f.security_definer
+    }) {
         read_probes(
             Target::Function(f.oid),
             &format!("{}()", f.name),
@@ -394,13 +451,31 @@ mod tests {
         let mut view = table(4, "appointments_v", &["id", "org_id"]);
         view.kind = RelKind::View;
         view.reads = vec![2];
-        let policies = vec![policy(
-            &appointments,
-            "tenant",
-            "*",
-            Some("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
-            None,
-        )];
+        let policies = vec![
+            policy(
+                &appointments,
+                "tenant",
+                "*",
+                Some("(org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+                None,
+            ),
+            policy(
+                &orgs,
+                "own",
+                "r",
+                Some("(id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid))"),
+                None,
+            ),
+            policy(
+                &notes,
+                "via",
+                "*",
+                Some(
+                    "(EXISTS ( SELECT 1 FROM appointments a WHERE (a.id = notes.appointment_id)))",
+                ),
+                None,
+            ),
+        ];
         Facts {
             relations: vec![orgs, appointments, notes, view],
             triggers: vec![],
@@ -410,13 +485,15 @@ mod tests {
                 short: "all_appointments".into(),
                 sql_name: "public.all_appointments".into(),
                 exposed: true,
-                security_definer: true,
+                security_definer: false,
                 returns_set: true,
                 required_args: 0,
                 is_trigger: false,
                 anon: true,
                 authenticated: true,
                 body: String::new(),
+                returns: String::new(),
+                args: vec![],
             }],
             policies,
         }
@@ -451,7 +528,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let takeover = find(&probes, "appointments", Actor::Member, "took over");
-        assert!(takeover[0].beyond_own);
+        assert_eq!(takeover[0].judge, Judge::OthersTouched);
         for op in [Op::Insert, Op::Update, Op::Delete] {
             assert!(
                 probes
@@ -460,10 +537,13 @@ mod tests {
                 "anon {op:?}"
             );
         }
-        // The tenant table: no INSERT (a new tenant is nobody's), no move.
+        // The tenant table: a new tenant is judged by who reads it; no move.
+        assert!(probes
+            .iter()
+            .any(|p| p.object == "orgs" && p.op == Op::Insert && p.judge == Judge::Planted));
         assert!(!probes
             .iter()
-            .any(|p| p.object == "orgs" && p.op == Op::Insert));
+            .any(|p| p.object == "orgs" && p.judge == Judge::MovedToOther));
         assert!(find(&probes, "orgs", Actor::Member, "SELECT read").len() == 1);
     }
 
@@ -489,5 +569,37 @@ mod tests {
     fn unfilled_tables_are_not_probed() {
         let probes = planned(&[3]);
         assert!(!probes.iter().any(|p| p.object == "notes"));
+    }
+
+    #[test]
+    fn service_role_only_tables_are_skipped_and_memberships_joined() {
+        let mut f = facts();
+        f.policies.retain(|p| p.table != "notes");
+        let tenancy = infer(&f, &Config::default());
+        assert!(skipped(&f, &tenancy, 3).is_some_and(|why| why.contains("service role only")));
+        assert!(!plan(&f, &tenancy, &[]).iter().any(|p| p.object == "notes"));
+
+        let mut members = table(5, "members", &["org_id", "user_id"]);
+        references(&mut members, "org_id", 1, "id");
+        f.policies.push(policy(
+            &members,
+            "join",
+            "a",
+            None,
+            Some("((user_id = auth.uid()) OR (org_id = ( SELECT ((auth.jwt() ->> 'org_id'::text))::uuid AS uuid)))"),
+        ));
+        f.relations.push(members);
+        let tenancy = infer(&f, &Config::default());
+        assert_eq!(
+            tenancy.membership.as_ref().map(|m| m.table.as_str()),
+            Some("members")
+        );
+        let probes = plan(&f, &tenancy, &[]);
+        let joins: Vec<&Probe> = probes
+            .iter()
+            .filter(|p| p.object == "members" && p.op == Op::Insert && p.actor == Actor::Member)
+            .collect();
+        assert_eq!(joins.len(), 1);
+        assert_eq!(joins[0].statement, Statement::InsertOther { joining: true });
     }
 }
