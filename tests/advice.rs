@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-/// One advice at a time: each builds indexes on a copy, and the checks that no copy is
+/// One advice at a time (here and, under nextest, by the test group `advice-copies` of
+/// .config/nextest.toml): each builds indexes on a copy, and the checks that no copy is
 /// left behind count the server's scratch databases.
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
