@@ -3,27 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
-
-use super::model::{Phase, Run};
-use super::rules::{Role, Rule};
-
-#[derive(Debug, Clone, Serialize)]
-pub struct DiffRow {
-    pub query: String,
-    pub org: String,
-    pub role: Role,
-    pub before_ms: f64,
-    pub after_ms: f64,
-    /// before_ms / after_ms (> 1 is faster).
-    pub speedup: f64,
-    pub before_buffers: u64,
-    pub after_buffers: u64,
-    /// Percentage change of shared buffers (negative is fewer).
-    pub buffers_change_pct: f64,
-    pub appeared: Vec<Rule>,
-    pub disappeared: Vec<Rule>,
-}
+use super::model::{DiffRow, Phase, Run};
+use super::rules::Rule;
 
 pub fn diff(runs: &[Run]) -> Vec<DiffRow> {
     let mut out = Vec::new();
@@ -109,6 +90,7 @@ pub fn regressions(rows: &[DiffRow]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::explain::rules::Role;
 
     fn run(phase: Phase, ms: f64, buffers: u64, rules: &[Rule]) -> Run {
         let mut run = Run::empty("provider_conflict_check", "largest", phase, Role::Tenant);

@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::advice::{Advice, IndexAdvice};
-use super::compare::DiffRow;
+use super::advice::model::{Advice, IndexAdvice};
 use super::plan::{Buffers, Explained};
 use super::rules::{Finding, Role, Rule, Thresholds};
 use crate::migrate::{MigrationSet, Version};
@@ -358,4 +357,22 @@ mod tests {
         broken.error = Some("canceling statement due to statement timeout".into());
         assert!(report(vec![broken], false, vec![]).fails(&[]));
     }
+}
+
+/// One query × org × role before and after the migrations (`--before`).
+#[derive(Debug, Clone, Serialize)]
+pub struct DiffRow {
+    pub query: String,
+    pub org: String,
+    pub role: Role,
+    pub before_ms: f64,
+    pub after_ms: f64,
+    /// before_ms / after_ms (> 1 is faster).
+    pub speedup: f64,
+    pub before_buffers: u64,
+    pub after_buffers: u64,
+    /// Percentage change of shared buffers (negative is fewer).
+    pub buffers_change_pct: f64,
+    pub appeared: Vec<Rule>,
+    pub disappeared: Vec<Rule>,
 }

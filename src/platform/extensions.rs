@@ -7,7 +7,7 @@
 use anyhow::{Context, Result};
 use tokio_postgres::Client;
 
-use crate::migrate::Version;
+use crate::migrate::version::Version;
 
 /// An extension a migration creates: its name as PostgreSQL stores it, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,8 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use crate::db::DbUrl;
-use crate::migrate::{MigrationSet, Platform};
+use crate::migrate::layout::Platform;
+use crate::migrate::source::MigrationSet;
 
 /// The platform's pieces, in the order they apply (roles first: the others grant to
 /// them).

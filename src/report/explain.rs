@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{render_rows_within, table_width, write_json, write_wrapped, Format, Render};
-use crate::explain::compare::DiffRow;
+use crate::explain::model::DiffRow;
 use crate::explain::plan::render_tree;
 use crate::explain::rules::{count, Rule, Severity};
 use crate::explain::{ExplainReport, Phase, Run};
