@@ -250,7 +250,7 @@ fn table_probes(r: &Relation, kind: &Kind, membership: Option<&Membership>, out:
         return;
     }
     if membership.is_some_and(|m| m.oid == r.oid) {
-        out.push(super::membership_self_insert::probe(r, membership));
+        out.push(joining(r, membership));
     } else {
         out.push(probe(
             Actor::Member,
@@ -434,6 +434,24 @@ pub fn plan(facts: &Facts, tenancy: &Tenancy, unfilled: &[u32]) -> Vec<Probe> {
     out
 }
 
+/// `membership-self-insert`'s probe: A's own membership of B (the fixture's row for B, with the acting user in
+/// the membership's user column).
+pub fn joining(r: &Relation, membership: Option<&Membership>) -> Probe {
+    let user = membership.map_or("user", |m| m.user_column.as_str());
+    let key = membership.map_or("tenant", |m| m.key.as_str());
+    Probe {
+        target: Target::Relation(r.oid),
+        judge: Judge::Joined,
+        object: r.name.clone(),
+        actor: Actor::Member,
+        op: Op::Insert,
+        leak: format!(
+            "a member of tenant A inserted its own membership of tenant B ({user} = A's user, {key} = B's){{then}}: any user joins any tenant"
+        ),
+        statement: Statement::InsertOther { joining: true },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,6 +459,25 @@ mod tests {
     use crate::schema::facts::Function;
     use crate::schema::tenancy::infer;
     use crate::schema::Config;
+
+    #[test]
+    fn the_membership_probe_joins_as_the_acting_user() {
+        let members = table(2, "members", &["org_id", "user_id"]);
+        let m = Membership {
+            oid: 2,
+            table: "members".into(),
+            key: "org_id".into(),
+            user_column: "user_id".into(),
+        };
+        let p = joining(&members, Some(&m));
+        assert_eq!(p.statement, Statement::InsertOther { joining: true });
+        assert_eq!(p.judge, Judge::Joined);
+        assert!(
+            p.leak.contains("user_id = A's user, org_id = B's"),
+            "{}",
+            p.leak
+        );
+    }
 
     fn facts() -> Facts {
         let orgs = table(1, "orgs", &["id"]);
