@@ -82,8 +82,8 @@ fn databases_like(pattern: &str) -> i64 {
     names
         .iter()
         .filter(|name| {
-            let pid = name.rsplit('_').nth(1).and_then(|p| p.parse::<u32>().ok());
-            !pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+            dbkit::db::scratch::owner_pid(name)
+                .is_some_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
         })
         .count() as i64
 }
