@@ -597,6 +597,23 @@ fn a_caller_checking_helper_anon_may_execute_is_no_error() {
     );
 }
 
+#[test]
+fn rows_triggers_fill_from_the_caller_are_made_as_a_member() {
+    // A NOT NULL column a trigger fills with auth.uid(), and a user's personal account
+    // beside the team account with a membership in each: the fixture fills them all.
+    let run = check(starter_plus("caller_filled.sql").path(), &[]);
+    assert!(run.errors().is_empty(), "{}", run.stdout);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let tried = v["ran"]["proof"]["tried"].as_array().unwrap();
+    for table in ["invitations", "accounts_memberships"] {
+        assert!(
+            tried.iter().any(|t| t["object"] == table),
+            "{table} not probed: {}",
+            run.stdout
+        );
+    }
+}
+
 fn quiet(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(format!("quiet/{name}.sql"))).unwrap()
 }
