@@ -605,7 +605,7 @@ fn rows_triggers_fill_from_the_caller_are_made_as_a_member() {
     assert!(run.errors().is_empty(), "{}", run.stdout);
     let v: Value = serde_json::from_str(&run.stdout).unwrap();
     let tried = v["ran"]["proof"]["tried"].as_array().unwrap();
-    for table in ["invitations", "accounts_memberships"] {
+    for table in ["invitations", "accounts_memberships", "profiles"] {
         assert!(
             tried.iter().any(|t| t["object"] == table),
             "{table} not probed: {}",

@@ -283,13 +283,20 @@ async fn made_by_trigger(
             .any(|rows| rows.contains(obj))
     };
     // A row of this tenant's: each foreign key to a table the tenant has rows in points
-    // at one of them (a user's personal account's membership, made by another trigger,
-    // is not the team account's).
+    // at one of them, or nowhere (NULL) — a user's personal account's membership, made
+    // by another trigger, is not the team account's.
     let points_at_ours = |obj: &serde_json::Map<String, Value>| {
         r.foreign_keys.iter().all(|fk| {
             let Some(targets) = org.rows.get(&fk.target).filter(|rs| !rs.is_empty()) else {
                 return true;
             };
+            if fk
+                .columns
+                .iter()
+                .any(|c| obj.get(c).is_none_or(Value::is_null))
+            {
+                return true;
+            }
             targets.iter().any(|t| {
                 fk.columns
                     .iter()
