@@ -9,7 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
 
-/// One advice at a time: each builds indexes on a copy, and the checks that no copy is
+/// One advice at a time (here and, under nextest, by the test group `advice-copies` of
+/// .config/nextest.toml): each builds indexes on a copy, and the checks that no copy is
 /// left behind count the server's scratch databases.
 fn serial() -> MutexGuard<'static, ()> {
     static SERIAL: Mutex<()> = Mutex::new(());
@@ -203,8 +204,11 @@ fn the_verified_set_is_measured_on_a_copy_and_lowers_what_the_target_reads() {
         let a = with[query];
         assert!(a <= b + (b / 20).max(2), "{query}: {b} → {a}");
     }
+    // At least halved in total: a contact's history still reads a page per appointment
+    // it returns, whatever the index (on 3 small orgs: 232 → 155 blocks, while the
+    // conflict check goes 228 → 8).
     assert!(
-        with.values().sum::<u64>() * 5 < without.values().sum::<u64>(),
+        with.values().sum::<u64>() * 2 < without.values().sum::<u64>(),
         "{without:?} → {with:?}"
     );
 }

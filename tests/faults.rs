@@ -22,7 +22,8 @@ const SMALL_PROFILE: &str = concat!(
     "/tests/fixtures/seed_small.yaml"
 );
 
-/// The crashable cluster, and the turn to crash it.
+/// The crashable cluster, and the turn to crash it (under nextest, the test group
+/// `crashing-cluster` of .config/nextest.toml).
 struct Crashable {
     cluster: Cluster,
 }

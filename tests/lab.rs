@@ -31,7 +31,8 @@ fn run<T>(fut: impl std::future::Future<Output = anyhow::Result<T>>) -> T {
         .unwrap_or_else(|e| panic!("{}", dbkit::error::one_line(&e)))
 }
 
-/// The tests of this file take turns: one of them asserts that no template appears.
+/// The tests of this file take turns (under nextest, by the test group `template-cache`
+/// of .config/nextest.toml): one of them asserts that no template appears.
 static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn turn() -> std::sync::MutexGuard<'static, ()> {

@@ -125,11 +125,12 @@ fn untenanted(model: &Model, locator: &Locator) -> Vec<Finding> {
 }
 
 /// Is the reason a fixture row could not be made dbkit's own (a value it made up that
-/// PostgreSQL rejects, a type it has no value for), rather than a constraint of the
-/// project's it could not satisfy?
+/// PostgreSQL rejects, a type it has no value for, a CHECK its generator could not
+/// satisfy), rather than something the project must configure?
 fn dbkits_own(why: &str) -> bool {
     [
         "invalid input syntax",
+        "violates check constraint",
         "no value dbkit can make",
         "does not exist",
         "out of range",
