@@ -376,8 +376,21 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
                     Err(e)
                         if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
                     {
-                        match made_by_trigger(client, r, &orgs, &org).await {
+                        let obj = match made_by_trigger(client, r, &orgs, &org).await {
+                            Some(obj) => Some(obj),
+                            // Else a generated value met another tenant's under a
+                            // unique key (two slugs from the same name): other values.
+                            None => other_values(client, r, tenancy, &org, tenant).await,
+                        };
+                        match obj {
                             Some(obj) => {
+                                if let Some(t) =
+                                    tenancy.tenant_table.as_ref().filter(|t| t.oid == r.oid)
+                                {
+                                    if org.id.is_empty() {
+                                        org.id = obj.get(&t.key).map(text_of).unwrap_or_default();
+                                    }
+                                }
                                 org.rows.entry(r.oid).or_default().push(obj);
                             }
                             None => unfilled.push((r.oid, refusal(&e))),
@@ -405,6 +418,24 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
     }
     set_caller(client, None).await?;
     Ok(Seeded { orgs, unfilled })
+}
+
+/// The first row of `r` for `org` made from other generated values (the generator's
+/// row number changes them), when the first try hit a unique key.
+async fn other_values(
+    client: &Client,
+    r: &Relation,
+    tenancy: &Tenancy,
+    org: &SeededOrg,
+    tenant: usize,
+) -> Option<Map<String, Value>> {
+    for row in [1009, 2003, 3001] {
+        let (sql, values) = insert_for(r, tenancy, org, tenant, row, None).ok()?;
+        if let Ok(inserted) = client.query_one(&sql, &params(&values)).await {
+            return inserted.get::<_, Value>(0).as_object().cloned();
+        }
+    }
+    None
 }
 
 /// Make `user` the caller of the session's next statements, as PostgREST does for a
