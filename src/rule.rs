@@ -108,7 +108,7 @@ rules! {
     BanDropTable = "ban-drop-table", Error, Lint, "check/lint/ban_drop_table.md", "a table dropped (breaks running clients, loses data)";
     RenamingColumn = "renaming-column", Error, Lint, "check/lint/renaming_column.md", "a column renamed (breaks running clients)";
     IdentifierTooLong = "identifier-too-long", Warning, Lint, "check/lint/identifier_too_long.md", "an identifier longer than 63 bytes, which PostgreSQL truncates silently";
-    TransactionNesting = "transaction-nesting", Error, Lint, "check/lint/transaction_nesting.md", "COMMIT/ROLLBACK/BEGIN inside a transactional migration other than a whole-file BEGIN … COMMIT or a file of such blocks, or a statement outside its blocks (breaks its atomicity; dbkit refuses to run it)";
+    TransactionNesting = "transaction-nesting", Error, Lint, "check/lint/transaction_nesting.md", "COMMIT/ROLLBACK/BEGIN inside a transactional migration other than a whole-file BEGIN … COMMIT or a file of such blocks (breaks its atomicity; dbkit refuses to run it)";
     TransactionBlocks = "transaction-blocks", Warning, Lint, "check/lint/transaction_blocks.md", "a migration of several BEGIN … COMMIT blocks: a failure in a later one leaves the earlier ones committed";
     ValidateInSameTransaction = "validate-in-same-transaction", Error, Lint, "check/lint/validate_in_same_transaction.md", "a constraint added NOT VALID and validated in the same transaction (the validation runs under the ADD's lock)";
     RenamingTable = "renaming-table", Error, Lint, "check/lint/renaming_table.md", "a table renamed (breaks running clients)";

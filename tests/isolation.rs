@@ -597,6 +597,64 @@ fn a_caller_checking_helper_anon_may_execute_is_no_error() {
     );
 }
 
+#[test]
+fn rows_triggers_fill_from_the_caller_are_made_as_a_member() {
+    // A NOT NULL column a trigger fills with auth.uid(), and a user's personal account
+    // beside the team account with a membership in each: the fixture fills them all.
+    let run = check(starter_plus("caller_filled.sql").path(), &[]);
+    assert!(run.errors().is_empty(), "{}", run.stdout);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let tried = v["ran"]["proof"]["tried"].as_array().unwrap();
+    for table in ["invitations", "accounts_memberships", "profiles"] {
+        assert!(
+            tried.iter().any(|t| t["object"] == table),
+            "{table} not probed: {}",
+            run.stdout
+        );
+    }
+}
+
+#[test]
+fn per_user_rows_every_user_reads_on_purpose_are_a_warning() {
+    // Owner writes, shared reads (a chat, public profiles): warnings; a private table
+    // whose read policy lets everyone through an OR branch stays an error.
+    let auth = std::fs::read_to_string(fixtures().join("starter/V1__auth.sql")).unwrap();
+    let dir = project(&[
+        ("V1__auth.sql".into(), auth),
+        ("V2__chat.sql".into(), quiet("shared_reads")),
+    ]);
+    let run = check(dir.path(), &[]);
+    let leaks = |severity: &str| -> Vec<String> {
+        let mut objects: Vec<String> = run
+            .findings
+            .iter()
+            .filter(|f| f["rule"] == "tenant-leak" && f["severity"] == severity)
+            .map(|f| f["object"].as_str().unwrap().to_string())
+            .collect();
+        objects.sort();
+        objects.dedup();
+        objects
+    };
+    assert_eq!(leaks("error"), vec!["drafts"], "{}", run.stdout);
+    assert_eq!(
+        leaks("warning"),
+        vec!["messages", "profiles"],
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.findings
+            .iter()
+            .filter(|f| f["rule"] == "tenant-leak" && f["severity"] == "warning")
+            .all(|f| f["message"]
+                .as_str()
+                .unwrap()
+                .contains("readable on purpose")),
+        "{}",
+        run.stdout
+    );
+}
+
 fn quiet(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(format!("quiet/{name}.sql"))).unwrap()
 }

@@ -337,24 +337,35 @@ fn a_file_of_blocks_runs_block_by_block() {
     assert_eq!(applied(&db), 2);
 }
 
-/// In a file of blocks, a statement outside them would commit on its own: refused
-/// before anything runs, naming it.
+/// In a file of blocks, statements outside them run as PostgreSQL runs the file sent
+/// whole (the Supabase CLI's way): before a BEGIN in that block's transaction, after
+/// the last COMMIT in one more — which a failure there rolls back alone.
 #[test]
-fn statements_outside_the_blocks_are_refused() {
+fn statements_outside_the_blocks_run_as_postgresql_runs_the_file() {
     let db = fresh_db();
     let dir = dir_with(&[(
         "V1__mixed.sql",
         "CREATE TABLE early ();\nBEGIN;\nCREATE TABLE inside ();\nCOMMIT;\n",
     )]);
-    let stderr = refused(
-        migrate(&db, dir.path()),
-        "V1__mixed.sql:1",
-        "CREATE TABLE outside the file's BEGIN … COMMIT blocks",
+    let out = migrate(&db, dir.path()).success().get_output().clone();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(mode_of(&stdout, "1"), "transactional", "{stdout}");
+    assert_eq!(tables(&db), vec!["early".to_string(), "inside".to_string()]);
+    assert_eq!(applied(&db), 1);
+
+    std::fs::write(
+        dir.path().join("V2__after.sql"),
+        "BEGIN;\nCREATE TABLE kept ();\nCOMMIT;\nCREATE TABLE lost ();\nSELEC broken;\n",
+    )
+    .unwrap();
+    refused_at_run(migrate(&db, dir.path()), "V2__after.sql:5");
+    assert_eq!(
+        tables(&db),
+        vec![
+            "early".to_string(),
+            "inside".to_string(),
+            "kept".to_string()
+        ]
     );
-    assert!(
-        stderr.contains("refused before running anything"),
-        "{stderr}"
-    );
-    assert_eq!(tables(&db), Vec::<String>::new());
-    assert_eq!(applied(&db), 0);
+    assert_eq!(applied(&db), 1);
 }

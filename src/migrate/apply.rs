@@ -432,8 +432,9 @@ impl FileRun<'_> {
         let shape = guard::transactions(&statements).unwrap_or(guard::Transactions::One);
         let groups = shape.groups(statements.len());
         let last = groups.len() - 1;
-        for (index, (range, modes)) in groups.into_iter().enumerate() {
-            self.transaction(client, &statements[range], modes, index == last)
+        for (index, (indexes, modes)) in groups.into_iter().enumerate() {
+            let group: Vec<_> = indexes.iter().map(|&i| statements[i].clone()).collect();
+            self.transaction(client, &group, modes, index == last)
                 .await
                 .map_err(|error| StatementError {
                     blocks_committed: index,

@@ -2,10 +2,11 @@
 //! PostgreSQL would accept but that would break dbkit's promises:
 //! - a transactional file's own transaction control (`transactions`): a whole-file
 //!   `BEGIN; … COMMIT;` is one transaction, as the Supabase CLI runs it; a file of
-//!   several `BEGIN … COMMIT` blocks runs block by block, as PostgreSQL would; any
-//!   other `COMMIT`, `ROLLBACK`, `BEGIN`, … (or a statement outside the blocks) is
-//!   refused: a `COMMIT` halfway would keep the first half when the second fails, while
-//!   the history says nothing was applied;
+//!   several `BEGIN … COMMIT` blocks runs block by block, as PostgreSQL runs such a
+//!   file sent whole (the Supabase CLI's way): a statement before a BEGIN joins that
+//!   block's transaction, the statements after the last COMMIT make one more; any
+//!   other `COMMIT`, `ROLLBACK`, `BEGIN`, … is refused: a `COMMIT` halfway would keep
+//!   the first half when the second fails, while the history says nothing was applied;
 //! - `COPY … FROM STDIN` / `TO STDOUT`: only psql can feed or drain it;
 //! - the extensions the statements create (checked against the server by
 //!   `platform::extensions`).
@@ -64,9 +65,6 @@ pub enum Why {
     ForeignSavepoint,
     /// COPY from the client or to it.
     CopyStdio,
-    /// A statement (and `more` after it) outside the BEGIN … COMMIT blocks of a file
-    /// made of such blocks.
-    OutsideBlocks { more: usize },
     /// BEGIN inside a block that is still open.
     NestedBegin,
     /// BEGIN whose block no COMMIT ends.
@@ -87,16 +85,6 @@ impl Blocked {
             Why::CopyStdio => format!(
                 "{command} streams data through the client (FROM STDIN / TO STDOUT), which only psql can do"
             ),
-            Why::OutsideBlocks { more } => {
-                let more = match more {
-                    0 => String::new(),
-                    1 => " (and the statement after it)".to_string(),
-                    n => format!(" (and the {n} statements after it)"),
-                };
-                format!(
-                    "{command}{more} outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
-                )
-            }
             Why::NestedBegin => format!(
                 "{command} inside a BEGIN … COMMIT block that is still open: PostgreSQL ignores it (a transaction is in progress), so the file's blocks are not what they look like"
             ),
@@ -110,9 +98,6 @@ impl Blocked {
         match self.why {
             Why::LeavesTransaction | Why::ForeignSavepoint => {
                 "remove it: dbkit runs each file in one transaction; a file may also be wrapped whole in BEGIN … COMMIT, or be made of several such blocks (nothing outside them); a file whose statements must commit one by one starts with `-- dbkit:no-transaction`"
-            }
-            Why::OutsideBlocks { .. } => {
-                "dbkit runs a file in one transaction by itself: remove the file's BEGIN and COMMIT lines if its statements may commit together; else put every statement in a block, or split the file into one migration per transaction"
             }
             Why::NestedBegin | Why::Unclosed => {
                 "end each BEGIN … COMMIT block with COMMIT before the next BEGIN"
@@ -186,12 +171,21 @@ pub struct Block {
     pub begin: usize,
     pub commit: usize,
     pub modes: Option<String>,
+    /// Statements outside any block, after the previous COMMIT, that run in this
+    /// block's transaction: PostgreSQL, given the file whole (as the Supabase CLI sends
+    /// it), runs them in an implicit transaction that the BEGIN makes explicit.
+    pub before: std::ops::Range<usize>,
 }
 
 impl Block {
     /// The indexes of the statements inside the block.
     pub fn inner(&self) -> std::ops::Range<usize> {
         self.begin + 1..self.commit
+    }
+
+    /// What runs in the block's transaction: the statements before it, then inside.
+    pub fn runs(&self) -> Vec<usize> {
+        self.before.clone().chain(self.inner()).collect()
     }
 }
 
@@ -203,32 +197,49 @@ pub enum Transactions {
     /// `BEGIN; … COMMIT;` around the whole file (as the Supabase CLI accepts it): still
     /// one transaction; dbkit runs what is inside, with the BEGIN's modes.
     Wrapped(Block),
-    /// Several `BEGIN … COMMIT` blocks and nothing outside them (e.g. `ALTER TYPE … ADD
-    /// VALUE` committed before a second block uses the value): one transaction each, in
-    /// order, as PostgreSQL runs such a file. A failure in a later block leaves the
-    /// earlier ones committed.
-    Blocks(Vec<Block>),
+    /// Several `BEGIN … COMMIT` blocks (e.g. `ALTER TYPE … ADD VALUE` committed before
+    /// a second block uses the value), or one followed by statements: one transaction
+    /// each, in order, as PostgreSQL runs such a file; `after`, the statements after the
+    /// last COMMIT, one more. A failure in a later one leaves the earlier ones committed.
+    Blocks {
+        blocks: Vec<Block>,
+        after: std::ops::Range<usize>,
+    },
 }
 
 impl Transactions {
     /// What dbkit runs, one transaction after the other: the statement indexes of each
     /// (of `count` statements) and the modes to set first.
-    pub fn groups(&self, count: usize) -> Vec<(std::ops::Range<usize>, Option<&str>)> {
+    pub fn groups(&self, count: usize) -> Vec<(Vec<usize>, Option<&str>)> {
         match self {
-            Transactions::One => vec![(0..count, None)],
-            Transactions::Wrapped(block) => vec![(block.inner(), block.modes.as_deref())],
-            Transactions::Blocks(blocks) => blocks
-                .iter()
-                .map(|b| (b.inner(), b.modes.as_deref()))
-                .collect(),
+            Transactions::One => vec![((0..count).collect(), None)],
+            Transactions::Wrapped(block) => vec![(block.runs(), block.modes.as_deref())],
+            Transactions::Blocks { blocks, after } => {
+                let mut groups: Vec<(Vec<usize>, Option<&str>)> = blocks
+                    .iter()
+                    .map(|b| (b.runs(), b.modes.as_deref()))
+                    .collect();
+                if !after.is_empty() {
+                    groups.push((after.clone().collect(), None));
+                }
+                groups
+            }
+        }
+    }
+
+    /// How many transactions the file runs as.
+    pub fn count(&self) -> usize {
+        match self {
+            Transactions::One | Transactions::Wrapped(_) => 1,
+            Transactions::Blocks { blocks, after } => blocks.len() + usize::from(!after.is_empty()),
         }
     }
 
     /// `transactional`, or `3 transactions` for a file of blocks.
     pub fn mode(&self) -> String {
-        match self {
-            Transactions::One | Transactions::Wrapped(_) => Mode::Transactional.to_string(),
-            Transactions::Blocks(blocks) => format!("{} transactions", blocks.len()),
+        match self.count() {
+            1 => Mode::Transactional.to_string(),
+            n => format!("{n} transactions"),
         }
     }
 }
@@ -262,19 +273,19 @@ fn transaction_modes(text: &str) -> Option<String> {
 /// The transaction control of a transactional file: how its statements group into
 /// transactions, or what dbkit refuses — anything else that ends or starts a
 /// transaction (ROLLBACK, a COMMIT without a BEGIN, BEGIN inside an open block, a
-/// block without COMMIT, PREPARE TRANSACTION, …), statements outside the blocks of a
-/// file made of blocks, and savepoint commands naming a savepoint the file did not
-/// create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's own savepoints pass.
+/// block without COMMIT, PREPARE TRANSACTION, …) and savepoint commands naming a
+/// savepoint the file did not create. SAVEPOINT / RELEASE / ROLLBACK TO of the file's
+/// own savepoints pass. Statements outside the blocks of a file made of blocks join
+/// the next block's transaction, or after the last COMMIT make one more, as PostgreSQL
+/// runs the file sent whole.
 pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocked>> {
     let mut savepoints: Vec<String> = Vec::new();
     let mut out = Vec::new();
     let mut blocks: Vec<Block> = Vec::new();
-    // The BEGIN of the block being read (index, modes, command), and whether any
-    // block was opened.
+    // The BEGIN of the block being read (index, modes, command).
     let mut open: Option<(usize, Option<String>, String)> = None;
-    let mut opened_any = false;
-    // Indexes of the ordinary statements outside any block.
-    let mut outside: Vec<usize> = Vec::new();
+    // Where the statements outside any block since the last COMMIT start.
+    let mut since_commit = 0;
     for (index, stmt) in statements.iter().enumerate() {
         let words = leading_words(&stmt.text);
         let w = |i: usize| words.get(i);
@@ -319,7 +330,6 @@ pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocke
                 match begins(n) {
                     Ok(begin) => {
                         open = Some(begin);
-                        opened_any = true;
                         savepoints.clear();
                     }
                     Err(blocked) => out.push(blocked),
@@ -340,7 +350,9 @@ pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocke
                         begin,
                         commit: index,
                         modes,
+                        before: since_commit..begin,
                     });
+                    since_commit = index + 1;
                     savepoints.clear();
                 } else {
                     out.push(block(1, Why::LeavesTransaction));
@@ -393,7 +405,6 @@ pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocke
                     }
                 }
             }
-            _ if open.is_none() => outside.push(index),
             _ => {}
         }
     }
@@ -404,38 +415,15 @@ pub fn transactions(statements: &[Statement]) -> Result<Transactions, Vec<Blocke
             why: Why::Unclosed,
         });
     }
-    if opened_any {
-        // One refusal per run of consecutive statements outside the blocks.
-        let mut runs: Vec<(usize, usize)> = Vec::new();
-        for &index in &outside {
-            match runs.last_mut() {
-                Some((first, n)) if *first + *n == index => *n += 1,
-                _ => runs.push((index, 1)),
-            }
-        }
-        for (first, n) in runs {
-            let stmt = &statements[first];
-            let words = leading_words(&stmt.text);
-            out.push(Blocked {
-                line: stmt.line,
-                command: words
-                    .iter()
-                    .take(2)
-                    .map(|w| w.value.to_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                why: Why::OutsideBlocks { more: n - 1 },
-            });
-        }
-    }
     if !out.is_empty() {
         out.sort_by_key(|b| b.line);
         return Err(out);
     }
+    let after = since_commit..statements.len();
     Ok(match blocks.len() {
         0 => Transactions::One,
-        1 => Transactions::Wrapped(blocks.remove(0)),
-        _ => Transactions::Blocks(blocks),
+        1 if after.is_empty() => Transactions::Wrapped(blocks.remove(0)),
+        _ => Transactions::Blocks { blocks, after },
     })
 }
 
@@ -457,10 +445,10 @@ pub fn blocks_warning(file: &MigrationFile) -> Option<String> {
         return None;
     }
     match transactions(&statements(&file.sql)) {
-        Ok(Transactions::Blocks(blocks)) => Some(format!(
+        Ok(t @ Transactions::Blocks { .. }) => Some(format!(
             "{} ran as {} transactions, one per BEGIN … COMMIT block: had a later one failed, the earlier ones would have stayed committed with the file not recorded as applied; split it into one migration per transaction",
             file.display,
-            blocks.len()
+            t.count()
         )),
         _ => None,
     }
@@ -941,10 +929,11 @@ mod tests {
             Transactions::Wrapped(Block {
                 begin: 0,
                 commit: 3,
-                modes: None
+                modes: None,
+                before: 0..0,
             })
         );
-        assert_eq!(wrapped.groups(4), vec![(1..3, None)]);
+        assert_eq!(wrapped.groups(4), vec![(vec![1, 2], None)]);
         assert_eq!(wrapped.mode(), "transactional");
         // Every spelling of BEGIN and COMMIT, savepoints of the file inside.
         for sql in [
@@ -978,28 +967,22 @@ mod tests {
         assert_eq!(blocks.mode(), "3 transactions");
         assert_eq!(
             blocks.groups(split(sql).len()),
-            vec![(1..2, None), (4..6, None), (8..8, None)]
+            vec![(vec![1], None), (vec![4, 5], None), (vec![], None)]
         );
     }
 
     #[test]
-    fn statements_outside_the_blocks_are_refused() {
-        let out = |sql: &str| -> Vec<(usize, String, Why)> { nesting(sql) };
-        assert_eq!(
-            out("CREATE TABLE a ();\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\nSELECT 3;"),
-            vec![
-                (1, "CREATE TABLE".into(), Why::OutsideBlocks { more: 0 }),
-                (5, "SELECT".into(), Why::OutsideBlocks { more: 1 }),
-            ]
-        );
-        let blocked = transactions(&split(
-            "BEGIN;\nSELECT 1;\nCOMMIT;\nCREATE INDEX i ON t (a);\nSELECT 2;",
-        ))
-        .unwrap_err();
-        assert_eq!(
-            blocked[0].message(),
-            "CREATE INDEX (and the statement after it) outside the file's BEGIN … COMMIT blocks: in a file of explicit transaction blocks every statement must be in one, or it would commit on its own"
-        );
+    fn statements_outside_the_blocks_run_as_postgresql_runs_the_file() {
+        // Before a BEGIN: in that block's transaction; after the last COMMIT: one more.
+        let sql = "CREATE TABLE a ();\nBEGIN;\nSELECT 1;\nCOMMIT;\nSELECT 2;\nSELECT 3;";
+        assert_eq!(nesting(sql), vec![]);
+        let t = shape(sql);
+        assert_eq!(t.mode(), "2 transactions");
+        assert_eq!(t.groups(6), vec![(vec![0, 2], None), (vec![4, 5], None)]);
+        // Statements only before the one block: still one transaction.
+        let one = shape("CREATE TYPE r AS ENUM ('a');\nBEGIN;\nCREATE TABLE b (r r);\nCOMMIT;");
+        assert!(matches!(one, Transactions::Wrapped(_)), "{one:?}");
+        assert_eq!(one.groups(4), vec![(vec![0, 2], None)]);
     }
 
     #[test]

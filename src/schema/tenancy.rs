@@ -822,7 +822,15 @@ fn infer_membership(facts: &Facts, config: &Config, tables: &[TableTenancy]) -> 
             user_column: m.user_column.clone(),
         });
     }
-    let lower = |t: &String| t.to_lowercase().replace('"', "");
+    // Lowercase, unquoted, each run of whitespace one space (a helper's body breaks
+    // lines after `FROM members`), with a trailing space so a name at the end is
+    // followed by one too.
+    let lower = |t: &String| {
+        let mut text = t.to_lowercase().replace('"', "");
+        text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        text.push(' ');
+        text
+    };
     let policy_texts: Vec<String> = facts
         .policies
         .iter()

@@ -293,3 +293,64 @@ fn nested_claims_keep_their_path() {
     let t = infer(&facts, &Config::default());
     assert_eq!(t.claims(), vec!["app_metadata.org_id"]);
 }
+
+#[test]
+fn the_membership_table_is_found_in_a_helper_body_over_several_lines() {
+    // A users mirror carrying the user's current team, and the table the helper really
+    // reads, `users_on_team`, named on a line of its own: the lookup is the membership.
+    let teams = table(1, "teams", &["id"]);
+    let mut users = table(2, "users", &["id", "team_id"]);
+    references(&mut users, "id", 10, "id");
+    references(&mut users, "team_id", 1, "id");
+    let mut on_team = table(3, "users_on_team", &["id", "user_id", "team_id"]);
+    references(&mut on_team, "user_id", 10, "id");
+    references(&mut on_team, "team_id", 1, "id");
+    let mut invoices = table(4, "invoices", &["id", "team_id"]);
+    references(&mut invoices, "team_id", 1, "id");
+    let in_teams = "(team_id IN ( SELECT private.get_teams() AS get_teams))";
+    let policies = vec![
+        policy(&invoices, "team", "*", Some(in_teams), None),
+        policy(&users, "team", "r", Some(in_teams), None),
+        policy(&on_team, "team", "r", Some(in_teams), None),
+    ];
+    let helper = |oid: u32, short: &str, body: &str| Function {
+        oid,
+        name: format!("private.{short}"),
+        short: short.into(),
+        sql_name: format!("private.{short}"),
+        exposed: false,
+        security_definer: true,
+        returns_set: true,
+        required_args: 0,
+        is_trigger: false,
+        anon: false,
+        authenticated: true,
+        body: body.into(),
+        returns: String::new(),
+        args: vec![],
+    };
+    let facts = Facts {
+        relations: vec![auth_users(), teams, users, on_team, invoices],
+        functions: vec![
+            helper(
+                30,
+                "get_teams",
+                "\n  select team_id\n  from users_on_team\n  where user_id = auth.uid()\n",
+            ),
+            // Reads the mirror by the caller too, on one line.
+            helper(
+                31,
+                "my_email",
+                "select email from users where id = auth.uid() and team_id is not null",
+            ),
+        ],
+        policies,
+        triggers: Vec::new(),
+    };
+    let t = infer(&facts, &Config::default());
+    let m = t.membership.as_ref().expect("a membership table");
+    assert_eq!(
+        (m.table.as_str(), m.user_column.as_str()),
+        ("users_on_team", "user_id")
+    );
+}

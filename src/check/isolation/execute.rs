@@ -603,6 +603,49 @@ async fn blame(
     }
 }
 
+/// A read of per-user rows every user may make on purpose — owner writes, shared
+/// reads: the project has no tenant table (each user is a tenant of one), a policy ties
+/// the table's rows to their user (`PerUser`, high confidence: `auth.uid() = user_id`
+/// on its writes), and every permissive policy letting the probe's role SELECT reads
+/// no column of the row — `USING (true)`, `auth.role() = 'authenticated'`: a chat's
+/// messages, public profiles. The policies' names, else `None`. Tables of a
+/// multi-tenant model, and rows no policy ties to a user, never qualify.
+fn shared_read(facts: &Facts, tenancy: &Tenancy, probe: &Probe) -> Option<Vec<String>> {
+    if probe.op != super::probe::Op::Select
+        || tenancy.tenant_table.is_some()
+        || tenancy.membership.is_some()
+    {
+        return None;
+    }
+    let Target::Relation(oid) = probe.target else {
+        return None;
+    };
+    let r = facts
+        .relation(oid)
+        .filter(|r| r.kind == RelKind::Table && r.rls)?;
+    // A policy ties the rows to their user (their writes are the user's own), or
+    // dbkit.yaml says they are per user.
+    if !tenancy.of(oid).is_some_and(|t| {
+        matches!(t.kind, Kind::PerUser { .. })
+            && (t.configured || t.confidence == crate::schema::tenancy::Confidence::High)
+    }) {
+        return None;
+    }
+    let role = probe.actor.role();
+    let letting: Vec<_> = facts
+        .policies_on(r)
+        .filter(|p| p.permissive && (p.cmd == "r" || p.cmd == "*"))
+        .filter(|p| p.roles.iter().any(|x| x == "public" || x == role))
+        .collect();
+    let shared = !letting.is_empty()
+        && letting.iter().all(|p| {
+            p.using
+                .as_deref()
+                .is_some_and(|u| crate::schema::tenancy::columns_read(u, &r.short).is_empty())
+        });
+    shared.then(|| letting.iter().map(|p| p.name.clone()).collect())
+}
+
 /// What the probes found, and what each tried.
 pub struct Probed {
     pub findings: Vec<Finding>,
@@ -663,11 +706,24 @@ pub async fn run_probes(
             }
             match verdict {
                 Verdict::Isolated => {}
-                Verdict::Leak(what, severity) => leaks.push(Leak {
-                    probe,
-                    what,
-                    severity,
-                }),
+                Verdict::Leak(what, severity) => {
+                    let (what, severity) = match shared_read(facts, tenancy, probe) {
+                        Some(policies) if severity == Severity::Error => (
+                            format!(
+                                "{what}, every user's rows readable on purpose by {} (no column of the row in its USING): rows of one user, shared with {}, not a leak between tenants — review that nothing private is kept there (sensitive-columns-exposed reports secrets and personal data)",
+                                policies.join(", "),
+                                if probe.actor == Actor::Anon { "everyone" } else { "every signed-in user" }
+                            ),
+                            Severity::Warning,
+                        ),
+                        _ => (what, severity),
+                    };
+                    leaks.push(Leak {
+                        probe,
+                        what,
+                        severity,
+                    })
+                }
                 Verdict::Failed(why) => findings.push(
                     Finding::new(
                         Rule::ProofFailed,

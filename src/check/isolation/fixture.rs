@@ -282,10 +282,33 @@ async fn made_by_trigger(
             .filter_map(|o| o.rows.get(&r.oid))
             .any(|rows| rows.contains(obj))
     };
+    // A row of this tenant's: each foreign key to a table the tenant has rows in points
+    // at one of them, or nowhere (NULL) — a user's personal account's membership, made
+    // by another trigger, is not the team account's.
+    let points_at_ours = |obj: &serde_json::Map<String, Value>| {
+        r.foreign_keys.iter().all(|fk| {
+            let Some(targets) = org.rows.get(&fk.target).filter(|rs| !rs.is_empty()) else {
+                return true;
+            };
+            if fk
+                .columns
+                .iter()
+                .any(|c| obj.get(c).is_none_or(Value::is_null))
+            {
+                return true;
+            }
+            targets.iter().any(|t| {
+                fk.columns
+                    .iter()
+                    .zip(&fk.target_columns)
+                    .all(|(c, tc)| obj.get(c) == t.get(tc))
+            })
+        })
+    };
     let mut unknown = rows
         .iter()
         .filter_map(|row| row.get::<_, Value>(0).as_object().cloned())
-        .filter(|obj| !known(obj));
+        .filter(|obj| !known(obj) && points_at_ours(obj));
     let adopted = unknown.next()?;
     // Only when exactly one row is unaccounted for is it certainly this tenant's.
     unknown.next().is_none().then_some(adopted)
@@ -314,9 +337,20 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
             org.id = made_up_key(facts, tenancy, tenant)
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         }
+        // The rows go in as this tenant's member would make them: a trigger that fills
+        // a column from the caller (`NEW.invited_by = auth.uid()`) gets the member, not
+        // NULL. The owner still bypasses row-level security.
+        set_caller(client, Some(&org.member)).await?;
         for r in &tables {
             if unfilled.iter().any(|(oid, _)| *oid == r.oid) {
                 continue;
+            }
+            if r.schema == "auth" {
+                // No caller while the platform's users go in (a trigger on auth.users
+                // runs for the new user, as the auth service makes it).
+                set_caller(client, None).await?;
+            } else {
+                set_caller(client, Some(&org.member)).await?;
             }
             for row in 0..rows_for(r, tenancy) {
                 let (sql, values) = match insert_for(r, tenancy, &org, tenant, row, None) {
@@ -342,8 +376,21 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
                     Err(e)
                         if e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION) =>
                     {
-                        match made_by_trigger(client, r, &orgs, &org).await {
+                        let obj = match made_by_trigger(client, r, &orgs, &org).await {
+                            Some(obj) => Some(obj),
+                            // Else a generated value met another tenant's under a
+                            // unique key (two slugs from the same name): other values.
+                            None => other_values(client, r, tenancy, &org, tenant).await,
+                        };
+                        match obj {
                             Some(obj) => {
+                                if let Some(t) =
+                                    tenancy.tenant_table.as_ref().filter(|t| t.oid == r.oid)
+                                {
+                                    if org.id.is_empty() {
+                                        org.id = obj.get(&t.key).map(text_of).unwrap_or_default();
+                                    }
+                                }
                                 org.rows.entry(r.oid).or_default().push(obj);
                             }
                             None => unfilled.push((r.oid, refusal(&e))),
@@ -369,5 +416,39 @@ pub async fn seed(client: &Client, facts: &Facts, tenancy: &Tenancy, n: usize) -
         }
         orgs.push(org);
     }
+    set_caller(client, None).await?;
     Ok(Seeded { orgs, unfilled })
+}
+
+/// The first row of `r` for `org` made from other generated values (the generator's
+/// row number changes them), when the first try hit a unique key.
+async fn other_values(
+    client: &Client,
+    r: &Relation,
+    tenancy: &Tenancy,
+    org: &SeededOrg,
+    tenant: usize,
+) -> Option<Map<String, Value>> {
+    for row in [1009, 2003, 3001] {
+        let (sql, values) = insert_for(r, tenancy, org, tenant, row, None).ok()?;
+        if let Ok(inserted) = client.query_one(&sql, &params(&values)).await {
+            return inserted.get::<_, Value>(0).as_object().cloned();
+        }
+    }
+    None
+}
+
+/// Make `user` the caller of the session's next statements, as PostgREST does for a
+/// request (`request.jwt.claims` with `sub` and `role`); `None` clears it.
+async fn set_caller(client: &Client, user: Option<&str>) -> Result<()> {
+    let claims = user
+        .map(|u| serde_json::json!({"sub": u, "role": "authenticated"}).to_string())
+        .unwrap_or_default();
+    client
+        .execute(
+            "SELECT set_config('request.jwt.claims', $1, false)",
+            &[&claims],
+        )
+        .await?;
+    Ok(())
 }

@@ -80,6 +80,47 @@ fn text(v: &Value) -> Option<String> {
     }
 }
 
+/// The values of an answer, as text: the leaves of its JSON (a row's columns, an
+/// array's items), or the answer itself when it is not JSON.
+fn leaves(result: &str) -> Vec<String> {
+    fn walk(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+            Value::Object(fields) => fields.values().for_each(|f| walk(f, out)),
+            other => out.extend(text(other)),
+        }
+    }
+    match serde_json::from_str::<Value>(result) {
+        Ok(v) => {
+            let mut out = Vec::new();
+            walk(&v, &mut out);
+            out
+        }
+        Err(_) => vec![result.to_string()],
+    }
+}
+
+/// B's values an answer holds, neither passed in nor A's own: looked for in each value
+/// of the answer that is not the caller's own (A's appointment at 15:15 does not reveal
+/// B's opening hour, 15:15), whole or inside a text (`'Hello ' || email`).
+fn revealed<'v>(
+    result: &str,
+    b_values: &'v BTreeSet<String>,
+    a_values: &BTreeSet<String>,
+    args: &BTreeSet<&String>,
+) -> Vec<&'v String> {
+    let answer = leaves(result);
+    let foreign: Vec<&String> = answer
+        .iter()
+        .filter(|l| !a_values.contains(*l) && !args.contains(l))
+        .collect();
+    b_values
+        .iter()
+        .filter(|v| !args.contains(v) && !a_values.contains(*v))
+        .filter(|v| foreign.iter().any(|l| l.contains(v.as_str())))
+        .collect()
+}
+
 /// What the proof knows of a tenant: its key, its member, and its rows by table.
 pub struct TenantData<'a> {
     pub org: &'a SeededOrg,
@@ -551,11 +592,7 @@ async fn judge(
                 let args: BTreeSet<&String> = values.iter().collect();
                 // B's data is B's data, whatever the arguments were: the baseline only
                 // tells answers (true, a count) apart.
-                let revealed: Vec<&String> = b_values
-                    .iter()
-                    .filter(|v| !args.contains(v) && !a_values.contains(*v))
-                    .filter(|v| result.contains(v.as_str()))
-                    .collect();
+                let revealed = revealed(&result, &b_values, a_values, &args);
                 let secret = planted.and_then(|p| p.get("secret")).and_then(text);
                 if let Some(v) = revealed
                     .iter()
@@ -826,6 +863,27 @@ pub fn regrade(findings: &mut Vec<Finding>, called: &Called) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_reveals_b_s_values_not_a_s_that_contain_them() {
+        let set = |vs: &[&str]| -> BTreeSet<String> { vs.iter().map(|v| v.to_string()).collect() };
+        let b = set(&["15:15:00", "dbkit-b@example.test"]);
+        let a = set(&["2026-12-09T15:15:00+00:00", "dbkit-a@example.test"]);
+        let none = BTreeSet::new();
+        // A's own appointment, whose time of day is B's opening hour: nothing of B's.
+        let mine =
+            r#"[{"starts_at": "2026-12-09T15:15:00+00:00", "note": "dbkit-a@example.test"}]"#;
+        assert!(revealed(mine, &b, &a, &none).is_empty());
+        // B's opening hour itself, and B's e-mail inside a greeting: revealed.
+        assert_eq!(
+            revealed(r#"{"opens_at": "15:15:00"}"#, &b, &a, &none),
+            vec!["15:15:00"]
+        );
+        assert_eq!(
+            revealed("Hello dbkit-b@example.test", &b, &a, &none),
+            vec!["dbkit-b@example.test"]
+        );
+    }
 
     fn arg(name: &str, base: &str, category: &str) -> FunctionArg {
         FunctionArg {

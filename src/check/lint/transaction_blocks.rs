@@ -15,24 +15,38 @@ pub fn check_file(ctx: &Ctx) -> Vec<(usize, Violation)> {
         return vec![];
     }
     let statements: Vec<_> = ctx.file.statements.iter().map(|s| s.stmt.clone()).collect();
-    let Ok(Transactions::Blocks(blocks)) = guard::transactions(&statements) else {
+    let Ok(t @ Transactions::Blocks { .. }) = guard::transactions(&statements) else {
+        return vec![];
+    };
+    let Transactions::Blocks { blocks, after } = &t else {
         return vec![];
     };
     let lines: Vec<String> = blocks
         .iter()
         .map(|b| statements[b.begin].line.to_string())
         .collect();
+    let outside = if after.is_empty() && blocks.iter().all(|b| b.before.is_empty()) {
+        String::new()
+    } else {
+        " — statements outside the blocks run in the next block's transaction, or after the last COMMIT in one more, as PostgreSQL runs the file sent whole (the Supabase CLI's way)".to_string()
+    };
     let violation = Violation {
         lock: None,
         rule: Rule::TransactionBlocks,
-        object: format!("{} transactions", blocks.len()),
+        object: format!("{} transactions", t.count()),
         message: format!(
-            "the file runs as {} transactions (BEGIN at lines {}): a failure in a later one leaves the earlier ones committed, and the file is recorded as applied only when the last commits; split it into one migration per transaction",
-            blocks.len(),
+            "the file runs as {} transactions (BEGIN at {} {}){outside}: a failure in a later one leaves the earlier ones committed, and the file is recorded as applied only when the last commits; split it into one migration per transaction",
+            t.count(),
+            if lines.len() == 1 { "line" } else { "lines" },
             lines.join(", ")
         ),
     };
-    vec![(statements[blocks[1].begin].line, violation)]
+    // At the second transaction's first statement.
+    let at = match blocks.get(1) {
+        Some(b) => b.before.clone().next().unwrap_or(b.begin),
+        None => after.start,
+    };
+    vec![(statements[at].line, violation)]
 }
 
 #[cfg(test)]
@@ -52,6 +66,20 @@ mod tests {
         assert_eq!(
             lines("begin;\nalter type role add value 'error';\ncommit;\n\nbegin;\nupdate m set r = 'error';\ncommit;\nbegin;\ncommit;"),
             vec![(R, 5)]
+        );
+    }
+
+    #[test]
+    fn statements_after_the_last_commit_are_a_second_transaction() {
+        // A block, then statements: two transactions, the warning at the first of them.
+        assert_eq!(
+            lines("create table t (x int);\nbegin;\ndrop publication if exists p;\ncreate publication p;\ncommit;\n\nalter publication p add table t;"),
+            vec![(R, 7)]
+        );
+        // Statements before the only block run in its transaction: no finding.
+        assert_eq!(
+            lines("create type r as enum ('a');\nbegin;\ncreate table t (r r);\ncommit;"),
+            vec![]
         );
     }
 

@@ -1,7 +1,7 @@
 //! `transaction-nesting`: transaction control inside a transactional migration that
 //! dbkit cannot run safely — a COMMIT, ROLLBACK or BEGIN other than a whole-file
-//! `BEGIN … COMMIT` or a file of such blocks, and statements outside the blocks of such
-//! a file. A COMMIT halfway keeps the first half when the second fails. `dbkit migrate`
+//! `BEGIN … COMMIT` or a file of such blocks (statements outside the blocks run as
+//! PostgreSQL runs the file sent whole: `transaction-blocks`). A COMMIT halfway keeps the first half when the second fails. `dbkit migrate`
 //! refuses such a file before running anything — this reports it at review time, with
 //! the same verdict (`migrate::guard::transactions`).
 
@@ -45,12 +45,16 @@ mod tests {
     }
 
     #[test]
-    fn flags_commit_rollback_and_statements_outside_the_blocks() {
-        // Line 1 is outside the block BEGIN opens at line 3; COMMIT ends nothing;
-        // ROLLBACK ends the block early.
+    fn flags_commit_and_rollback_but_not_statements_outside_the_blocks() {
+        // COMMIT at line 2 ends nothing; ROLLBACK ends the block early. Line 1, outside
+        // the block, runs in its transaction as PostgreSQL would run the file.
         assert_eq!(
             lines("CREATE TABLE a (x int);\nCOMMIT;\nBEGIN;\nCREATE TABLE b (x int);\nROLLBACK;"),
-            vec![1, 2, 5]
+            vec![2, 5]
+        );
+        assert_eq!(
+            lines("CREATE TABLE a (x int);\nBEGIN;\nCREATE TABLE b (x int);\nCOMMIT;\nSELECT 1;"),
+            Vec::<usize>::new()
         );
     }
 
