@@ -330,6 +330,32 @@ fn a_text_tenant_key_and_a_trigger_writing_through_a_helper_are_seeded() {
     );
 }
 
+/// A nullable tenant key (a foreign key to the tenant table without NOT NULL) is never
+/// left NULL: such a row would belong to no tenant (liam's projects; then its triggers
+/// copying the project's organization into children found NULL).
+#[test]
+fn a_nullable_tenant_key_is_always_set() {
+    let db = salon_db();
+    db.execute(
+        "CREATE TABLE public.notes (
+             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+             organization_id uuid REFERENCES public.organizations (id),
+             body text NOT NULL);
+         ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY notes_members ON public.notes FOR ALL TO authenticated
+             USING (public.is_org_member(organization_id));",
+    );
+    seed_ok(&db, &["--orgs", "3"]);
+    assert!(count(&db, "SELECT count(*) FROM notes") > 20);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM notes WHERE organization_id IS NULL"
+        ),
+        0
+    );
+}
+
 /// A tenant row the migrations made (a demo org) is not the seed's: seed refuses
 /// without pointing at `--reset` (which would not delete it), and keeps it.
 #[test]

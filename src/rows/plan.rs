@@ -755,10 +755,18 @@ impl<'a> Planner<'a> {
             r.foreign_keys.iter().collect();
         sorted_fks.sort_by_key(|f| std::cmp::Reverse(f.columns.len()));
         for f in sorted_fks {
-            let nullable = f
-                .columns
-                .iter()
-                .any(|c| r.column(c).is_some_and(|c| !c.not_null));
+            // A row's tenant is never left NULL: the foreign key carrying its tenant key
+            // to the tenant table always points at its org (a nullable one included).
+            let carries_tenant = tenant_key.as_ref().is_some_and(|k| f.columns.contains(k))
+                && self
+                    .tenancy
+                    .tenant_table
+                    .as_ref()
+                    .is_some_and(|t| t.oid == f.target);
+            let nullable = !carries_tenant
+                && f.columns
+                    .iter()
+                    .any(|c| r.column(c).is_some_and(|c| !c.not_null));
             let Some(&target) = index.get(&f.target) else {
                 let target = self
                     .facts
