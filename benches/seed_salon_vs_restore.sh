@@ -17,6 +17,7 @@
 # Usage:   benches/seed_salon_vs_restore.sh [--orgs N]
 # Env:     BENCH_SERVER  server URL without database (default: dbkit's local cluster)
 #          BENCH_KEEP=1  keep the databases and the dump afterwards
+#          BENCH_NO_BUILD=1  use target/release/dbkit as it is (no cargo build)
 # Needs:   cargo, psql, pg_dump, pg_restore, awk, /usr/bin/time (GNU time).
 set -euo pipefail
 cd "$(dirname "$0")/.."

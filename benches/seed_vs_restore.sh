@@ -16,6 +16,7 @@
 # Usage:   benches/seed_vs_restore.sh [--orgs N]
 # Env:     BENCH_SERVER  server URL without database (default: dbkit's local cluster)
 #          BENCH_KEEP=1  keep the databases and the dump afterwards
+#          BENCH_NO_BUILD=1  use target/release/dbkit as it is (no cargo build)
 # Needs:   cargo, psql, pg_dump, pg_restore, awk, /usr/bin/time (GNU time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
 done
 anchor=2026-01-15 # fixed, so every run loads the very same rows
 
-cargo build --release --quiet
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet
 dbkit=$PWD/target/release/dbkit
 if [ -n "${BENCH_SERVER:-}" ]; then
     server=${BENCH_SERVER%/}

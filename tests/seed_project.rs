@@ -294,6 +294,96 @@ fn the_tracker_keeps_composite_and_self_references_inside_the_workspace() {
     assert_eq!(md5s(&a, &tables), md5s(&b, &tables));
 }
 
+/// A tenant key of text and no tenant table (`tests/fixtures/ledger`: organizations
+/// live in an external identity provider; a membership table maps users to them; a
+/// trigger on auth.users inserts a default membership through a helper function, with
+/// ON CONFLICT on membership's unique key): each org's key goes into the text columns
+/// in its text form, and the table the helper writes into keeps its unique key while
+/// the seed loads (triggers on).
+#[test]
+fn a_text_tenant_key_and_a_trigger_writing_through_a_helper_are_seeded() {
+    let db = project_db("seed_ledger", &manifest("tests/fixtures/ledger"));
+    let summary = seed_ok(&db, &["--orgs", "3"]);
+    let n = count(&db, "SELECT count(*) FROM entries");
+    assert!(n > 0, "entries is empty");
+    assert_eq!(summary["tables"]["entries"], n);
+    assert_eq!(
+        count(&db, "SELECT count(DISTINCT organization_id) FROM entries"),
+        3
+    );
+    // Every entry's organization is one its members hold.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM entries e WHERE NOT EXISTS \
+             (SELECT 1 FROM member_roles r WHERE r.organization_id = e.organization_id)"
+        ),
+        0
+    );
+    // The trigger ran for every seeded user.
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM member_roles WHERE organization_id = 'default_org'"
+        ),
+        count(&db, "SELECT count(*) FROM auth.users")
+    );
+}
+
+/// A nullable tenant key (a foreign key to the tenant table without NOT NULL) is never
+/// left NULL: such a row would belong to no tenant (liam's projects; then its triggers
+/// copying the project's organization into children found NULL).
+#[test]
+fn a_nullable_tenant_key_is_always_set() {
+    let db = salon_db();
+    db.execute(
+        "CREATE TABLE public.notes (
+             id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+             organization_id uuid REFERENCES public.organizations (id),
+             body text NOT NULL);
+         ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY;
+         CREATE POLICY notes_members ON public.notes FOR ALL TO authenticated
+             USING (public.is_org_member(organization_id));",
+    );
+    seed_ok(&db, &["--orgs", "3"]);
+    assert!(count(&db, "SELECT count(*) FROM notes") > 20);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM notes WHERE organization_id IS NULL"
+        ),
+        0
+    );
+}
+
+/// A tenant row the migrations made (a demo org) is not the seed's: seed refuses
+/// without pointing at `--reset` (which would not delete it), and keeps it.
+#[test]
+fn rows_the_migrations_made_in_a_table_seed_fills_are_named_and_kept() {
+    let db = salon_db();
+    db.execute("INSERT INTO organizations (name, slug) VALUES ('Demo', 'demo');");
+    for args in [
+        &["--orgs", "2"][..],
+        &["--orgs", "2", "--reset", "--yes"][..],
+    ] {
+        let out = seed(&db, args);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr
+                .contains("holds rows dbkit did not make in tables seed fills (organizations: 1)")
+                && stderr.contains("never deletes rows it did not make")
+                && !stderr.contains("deletes what an earlier seed made"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(
+        scalar(&db, "SELECT string_agg(slug, ',') FROM organizations"),
+        "demo"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM bookings"), 0);
+}
+
 #[test]
 fn a_seeded_database_is_refused_and_reset_deletes_only_what_seed_made() {
     let db = salon_db();

@@ -409,7 +409,7 @@ impl<'p> Generator<'p> {
             for (i, c) in table.columns.iter().enumerate() {
                 match c.source {
                     Source::TenantKey => {
-                        values[i] = org.key.clone();
+                        values[i] = org.key.in_column(&c.wire);
                         fixed[i] = true;
                     }
                     Source::Null => fixed[i] = true,

@@ -475,7 +475,8 @@ impl<'a> Planner<'a> {
             if matches!(tables[s].role, Role::Existing) {
                 continue;
             }
-            for cap in re.captures_iter(&trig.body) {
+            let body = reached_body(self.facts, &trig.body);
+            for cap in re.captures_iter(&body) {
                 let name = cap[1].replace(['"', ' '], "");
                 let (schema, short) = name.split_once('.').unwrap_or(("public", &name));
                 let Some(rel) = self
@@ -754,10 +755,18 @@ impl<'a> Planner<'a> {
             r.foreign_keys.iter().collect();
         sorted_fks.sort_by_key(|f| std::cmp::Reverse(f.columns.len()));
         for f in sorted_fks {
-            let nullable = f
-                .columns
-                .iter()
-                .any(|c| r.column(c).is_some_and(|c| !c.not_null));
+            // A row's tenant is never left NULL: the foreign key carrying its tenant key
+            // to the tenant table always points at its org (a nullable one included).
+            let carries_tenant = tenant_key.as_ref().is_some_and(|k| f.columns.contains(k))
+                && self
+                    .tenancy
+                    .tenant_table
+                    .as_ref()
+                    .is_some_and(|t| t.oid == f.target);
+            let nullable = !carries_tenant
+                && f.columns
+                    .iter()
+                    .any(|c| r.column(c).is_some_and(|c| !c.not_null));
             let Some(&target) = index.get(&f.target) else {
                 let target = self
                     .facts
@@ -1331,6 +1340,40 @@ fn generation_order(n: usize, orders: &[(usize, usize, bool)]) -> Vec<usize> {
     out
 }
 
+/// A trigger function's body followed by the bodies of the project's functions it
+/// calls, and theirs (three calls deep): a trigger that inserts through a helper
+/// (`PERFORM assign_role(new.id, ...)`) writes into the helper's tables.
+fn reached_body(facts: &Facts, body: &str) -> String {
+    let mut text = body.to_string();
+    let mut seen: Vec<u32> = Vec::new();
+    let mut frontier = vec![body.to_lowercase()];
+    for _ in 0..3 {
+        let mut next = Vec::new();
+        for b in &frontier {
+            for f in &facts.functions {
+                if !seen.contains(&f.oid) && calls(b, &f.short.to_lowercase()) {
+                    seen.push(f.oid);
+                    text.push('\n');
+                    text.push_str(&f.body);
+                    next.push(f.body.to_lowercase());
+                }
+            }
+        }
+        frontier = next;
+    }
+    text
+}
+
+/// Whether `body` (lower case) calls a function named `name`: the name as a whole
+/// word (a schema or quote may precede it), then `(`.
+fn calls(body: &str, name: &str) -> bool {
+    body.match_indices(name).any(|(at, _)| {
+        let before = body[..at].chars().next_back();
+        let rest = body[at + name.len()..].trim_start_matches('"').trim_start();
+        !before.is_some_and(|c| c.is_alphanumeric() || c == '_') && rest.starts_with('(')
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1341,5 +1384,16 @@ mod tests {
         // A cycle still yields every column once.
         let o = generation_order(2, &[(0, 1, true), (1, 0, true)]);
         assert_eq!(o.len(), 2);
+    }
+
+    #[test]
+    fn a_call_is_the_whole_name_then_a_parenthesis() {
+        assert!(calls(
+            "perform public.assign_role(new.id, 'x');",
+            "assign_role"
+        ));
+        assert!(calls("select \"assign_role\" (new.id)", "assign_role"));
+        assert!(!calls("perform reassign_role(new.id);", "assign_role"));
+        assert!(!calls("-- see assign_role for the rules", "assign_role"));
     }
 }

@@ -71,6 +71,21 @@ impl Value {
         })
     }
 
+    /// A key in a column of another type: the org's key is a uuid (a user's id when
+    /// the schema has no tenant table) or a number, and a tenant key column of text
+    /// (or of a type read from text) holds its text form.
+    pub fn in_column(&self, wire: &Wire) -> Value {
+        match (self, wire) {
+            (Value::Uuid(_) | Value::Int(_), Wire::Text) => {
+                Value::Text(self.to_text().unwrap_or_default())
+            }
+            (Value::Uuid(_) | Value::Int(_), Wire::Other) => {
+                Value::Literal(self.to_text().unwrap_or_default())
+            }
+            _ => self.clone(),
+        }
+    }
+
     /// A timestamp, date or number as a number on one axis (microseconds since the
     /// Unix epoch for times), for comparisons.
     pub fn ordinal(&self) -> Option<f64> {
@@ -376,6 +391,29 @@ mod tests {
         let mut null = vec![];
         encode_text(&Value::Null, &mut null);
         assert_eq!(null, b"\\N");
+    }
+
+    #[test]
+    fn a_key_takes_the_form_of_its_column() {
+        let u = Uuid::from_u128(0x017e602f_0000_7864_baaa_fb911f29525d);
+        let text = Value::Uuid(u).in_column(&Wire::Text);
+        assert_eq!(
+            text.to_text().unwrap(),
+            "017e602f-0000-7864-baaa-fb911f29525d"
+        );
+        assert!(matches!(text, Value::Text(_)));
+        assert!(matches!(
+            Value::Uuid(u).in_column(&Wire::Uuid),
+            Value::Uuid(_)
+        ));
+        assert!(matches!(
+            Value::Int(7).in_column(&Wire::Other),
+            Value::Literal(ref s) if s == "7"
+        ));
+        assert!(matches!(
+            Value::Int(7).in_column(&Wire::Int8),
+            Value::Int(7)
+        ));
     }
 
     #[test]

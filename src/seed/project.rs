@@ -21,7 +21,7 @@ use crate::db::DbUrl;
 use crate::error::hinted;
 use crate::rows::column::Window;
 use crate::rows::generate::anchor_of;
-use crate::rows::plan::{Count, ExistingRows, Plan, Role, Source};
+use crate::rows::plan::{Count, ExistingRows, Plan, Role, Source, TablePlan};
 use crate::rows::{GenError, Generator, Params, Value};
 use crate::schema::Model;
 
@@ -137,21 +137,47 @@ pub async fn prepare(
     let plan = Plan::new(s.model, s.profile, &existing, s.triggers)
         .map_err(|e| hinted(e.message, e.hint))?;
     // Tables it fills must be empty.
-    let held: Vec<String> = plan
+    let seeded = recorded(client).await?;
+    let filled_before: Vec<(&TablePlan, i64)> = plan
         .tables
         .iter()
         .filter(|t| !matches!(t.role, Role::Existing | Role::Users))
         .filter_map(|t| {
             let n = counts.get(&t.oid).copied().unwrap_or(0);
-            (n > 0).then(|| format!("{}: {n}", t.name))
+            (n > 0).then_some((t, n))
         })
         .collect();
+    let (held, foreign): (Vec<_>, Vec<_>) = filled_before
+        .into_iter()
+        .partition(|(t, _)| seeded.contains_key(&t.sql_name));
+    let listed = |v: &[(&TablePlan, i64)]| -> String {
+        v.iter()
+            .map(|(t, n)| format!("{}: {n}", t.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !foreign.is_empty() {
+        // Rows a migration (or someone) put there: --reset would not delete them.
+        let names: Vec<&str> = foreign.iter().map(|(t, _)| t.name.as_str()).collect();
+        return Err(hinted(
+            format!(
+                "{} holds rows dbkit did not make in tables seed fills ({}); nothing was changed",
+                url.target(),
+                listed(&foreign)
+            ),
+            format!(
+                "seed fills empty tables only, and --reset never deletes rows it did not make: seed a database where {} {} empty (delete those rows there first)",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            ),
+        ));
+    }
     if !held.is_empty() {
         return Err(hinted(
             format!(
                 "{} already holds tenant rows ({}); nothing was changed",
                 url.target(),
-                held.join(", ")
+                listed(&held)
             ),
             "`dbkit seed --reset` deletes what an earlier seed made first (it asks; add --yes in scripts)",
         ));
