@@ -512,13 +512,17 @@ impl<'p> Generator<'p> {
             return Ok(Some(values));
         }
         let (constraint, detail) = last_failure.unwrap_or_default();
-        // Keys made only of references are used up (every pair taken): fewer rows.
+        // Keys made only of references and of closed sets of values (an enum, an
+        // IN-list) are used up (every combination taken): fewer rows.
         let table = &self.plan.tables[t];
         let by_refs = table.uniques.iter().any(|u| {
             u.name == constraint
-                && u.columns
-                    .iter()
-                    .all(|c| matches!(table.columns[*c].source, Source::Fk(_) | Source::TenantKey))
+                && u.columns.iter().all(|c| {
+                    matches!(
+                        table.columns[*c].source,
+                        Source::Fk(_) | Source::TenantKey | Source::Gen(Gen::Choice(_))
+                    )
+                })
         });
         if by_refs {
             return Ok(None);
@@ -799,7 +803,13 @@ impl<'p> Generator<'p> {
                 let Some(&c) = plan.columns.iter().find(|c| !fixed[**c]) else {
                     return Err(plan.name.clone());
                 };
-                values[c] = bump(&values[c], tries, rng);
+                values[c] = match &table.columns[c].source {
+                    // An enum or an IN-list: another of its values, never a new one.
+                    Source::Gen(Gen::Choice(choices)) => {
+                        choices[rng.random_range(0..choices.len())].0.clone()
+                    }
+                    _ => bump(&values[c], tries, rng),
+                };
                 if table
                     .checks
                     .iter()

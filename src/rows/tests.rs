@@ -169,3 +169,58 @@ fn rows_stay_inside_their_org_satisfy_checks_and_repeat_per_seed() {
     assert_eq!(generate(&plan, 7).rows, out.rows);
     assert_ne!(generate(&plan, 8).rows, out.rows);
 }
+
+/// A table keyed by two enums (role × permission, no tenant): its rows take distinct
+/// pairs of the enums' labels, as many as there are, never a label of its own making.
+#[test]
+fn a_key_of_enums_is_used_up_pair_by_pair_with_labels_only() {
+    let mut m = model();
+    let mut grants = table(5, "grants", &["id", "role", "permission"]);
+    for (column, labels) in [
+        ("role", vec!["admin", "moderator"]),
+        ("permission", vec!["delete", "pin"]),
+    ] {
+        typed(&mut grants, column, column, "E");
+        let c = grants
+            .columns
+            .iter_mut()
+            .find(|c| c.name == column)
+            .unwrap();
+        c.enum_labels = labels.into_iter().map(String::from).collect();
+        c.not_null = true;
+    }
+    grants.indexes.push(crate::schema::facts::Index {
+        name: "grants_role_permission_key".into(),
+        unique: true,
+        primary: false,
+        keys: vec!["role".into(), "permission".into()],
+        plain: vec![true, true],
+        predicate: None,
+        method: "btree".into(),
+        constraint: true,
+    });
+    m.facts.relations.push(grants);
+    m.tenancy = tenancy_of(m.facts.relations.clone(), vec![]);
+    let plan = Plan::new(&m, &RowsProfile::default(), &HashMap::new(), true).unwrap();
+    let t = plan.tables.iter().position(|t| t.name == "grants").unwrap();
+    let col = |name: &str| plan.tables[t].column_index(name).unwrap();
+    let out = generate(&plan, 7);
+    let pairs: Vec<(Option<String>, Option<String>)> = out
+        .rows
+        .iter()
+        .filter(|(table, _, _)| *table == t)
+        .map(|(_, row, _)| (row[col("role")].to_text(), row[col("permission")].to_text()))
+        .collect();
+    let mut distinct = pairs.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), pairs.len(), "a pair repeated: {pairs:?}");
+    assert!(!pairs.is_empty() && pairs.len() <= 4, "{pairs:?}");
+    for (role, permission) in &pairs {
+        assert!(
+            matches!(role.as_deref(), Some("admin" | "moderator"))
+                && matches!(permission.as_deref(), Some("delete" | "pin")),
+            "{role:?} {permission:?}"
+        );
+    }
+}
