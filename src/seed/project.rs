@@ -424,7 +424,9 @@ pub async fn load(
                 s.orgs,
                 crate::error::one_line(&e)
             ),
-            if triggers {
+            if refused_value(&e) {
+                "the column's type refused a value dbkit made (SQLSTATE class 22): set that column in a profile (tables.<table>.columns.<column>), or skip the table (tables.<table>.skip: true)"
+            } else if triggers {
                 "triggers on the seeded tables made rows that clash with the seed's: `dbkit seed --no-triggers` makes every row itself (it names the triggers it skips)"
             } else {
                 "a value broke a constraint dbkit did not plan for: set that column in a profile (tables.<table>.columns.<column>), or skip the table (tables.<table>.skip: true)"
@@ -432,6 +434,15 @@ pub async fn load(
         ));
     }
     generated.map_err(|_| anyhow::anyhow!("the generator stopped early"))
+}
+
+/// Did the server refuse a value as input for its type (class 22, data exception:
+/// `invalid input value for enum`), rather than a row for a constraint?
+fn refused_value(e: &anyhow::Error) -> bool {
+    e.chain()
+        .find_map(|c| c.downcast_ref::<tokio_postgres::Error>())
+        .and_then(|pg| pg.code())
+        .is_some_and(|code| code.code().starts_with("22"))
 }
 
 fn params(s: &ProjectSeed<'_>) -> Params {
