@@ -20,21 +20,8 @@ const THIRD: i64 = 20_240_310_080_000;
 fn project() -> PathBuf {
     let dir = work_dir();
     let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/supabase_basic");
-    copy_tree(&from, &dir);
+    common::copy_tree(&from, &dir);
     dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn migrations_of(project: &Path) -> PathBuf {

@@ -443,3 +443,17 @@ impl AsUser {
         assert_cmd::Command::from_std(cmd)
     }
 }
+
+/// Copy the directory `from` into `to`, recursively (a project copied to work in).
+pub fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
